@@ -1,0 +1,28 @@
+# pgcdc_drasi: PGXS build
+EXTENSION = pgcdc_drasi
+MODULE_big = pgcdc_drasi
+DATA = pgcdc_drasi--0.1.sql
+PGFILEDESC = "pgcdc_drasi - change data capture into Drasi node events"
+
+OBJS = \
+	src/init.o \
+	src/shmem.o \
+	src/launcher.o \
+	src/worker.o \
+	src/walstream.o \
+	src/decode.o \
+	src/mapping.o \
+	src/value.o \
+	src/sink_queue.o \
+	src/sql_api.o
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers $(if $(WERROR),-Werror)
+
+# pg_regress suites run on a throwaway instance that preloads the library.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,118 @@
+/*-------------------------------------------------------------------------
+ *
+ * decode.c
+ *		Framing of the replication stream and pgoutput messages.
+ *
+ * The bytes of each pgoutput message are read by the server's own
+ * logicalrep_read_* functions, so our reading of the wire format is the
+ * server's.  What they do not cover (the CopyData framing, message types
+ * they do not know) is handled here, and anything unexpected is an error
+ * with the message type in it: a change is never skipped silently.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/decode.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "libpq/pqformat.h"
+
+#include "pgcdc_drasi.h"
+
+/*
+ * Read the header of a CopyData message: 'w' leaves the cursor on the
+ * pgoutput message; 'k' is a keepalive.
+ */
+void
+pgcdc_decode_header(StringInfo msg, PgcdcWalHeader *hdr)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->kind = pq_getmsgbyte(msg);
+	switch (hdr->kind)
+	{
+		case 'w':
+			hdr->data_start = pq_getmsgint64(msg);
+			hdr->wal_end = pq_getmsgint64(msg);
+			(void) pq_getmsgint64(msg); /* send time */
+			break;
+		case 'k':
+			hdr->wal_end = pq_getmsgint64(msg);
+			(void) pq_getmsgint64(msg); /* send time */
+			hdr->reply_requested = pq_getmsgbyte(msg) != 0;
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg_internal("unexpected replication message type \"%c\" (%d)",
+									 hdr->kind, (int) (unsigned char) hdr->kind)));
+	}
+}
+
+/* Decode one pgoutput message into *change. */
+void
+pgcdc_decode_change(StringInfo msg, PgcdcChange *change)
+{
+	memset(change, 0, sizeof(*change));
+	change->action = (LogicalRepMsgType) pq_getmsgbyte(msg);
+
+	switch (change->action)
+	{
+		case LOGICAL_REP_MSG_BEGIN:
+			logicalrep_read_begin(msg, &change->begin);
+			break;
+		case LOGICAL_REP_MSG_COMMIT:
+			logicalrep_read_commit(msg, &change->commit);
+			break;
+		case LOGICAL_REP_MSG_RELATION:
+			change->relation = logicalrep_read_rel(msg);
+			change->relid = change->relation->remoteid;
+			break;
+		case LOGICAL_REP_MSG_INSERT:
+			change->relid = logicalrep_read_insert(msg, &change->newtup);
+			break;
+		case LOGICAL_REP_MSG_UPDATE:
+			change->relid = logicalrep_read_update(msg, &change->has_old,
+												   &change->oldtup, &change->newtup);
+			break;
+		case LOGICAL_REP_MSG_DELETE:
+			change->relid = logicalrep_read_delete(msg, &change->oldtup);
+			change->has_old = true;
+			break;
+		case LOGICAL_REP_MSG_TRUNCATE:
+			{
+				bool		cascade;
+				bool		restart_seqs;
+
+				change->truncated = logicalrep_read_truncate(msg, &cascade, &restart_seqs);
+				break;
+			}
+		case LOGICAL_REP_MSG_TYPE:
+			{
+				LogicalRepTyp typ;
+
+				/* Type OIDs in Relation messages are valid here: same cluster. */
+				logicalrep_read_typ(msg, &typ);
+				break;
+			}
+		case LOGICAL_REP_MSG_ORIGIN:
+			{
+				XLogRecPtr	origin_lsn;
+
+				(void) logicalrep_read_origin(msg, &origin_lsn);
+				break;
+			}
+		case LOGICAL_REP_MSG_MESSAGE:
+			/* Not requested; the whole message is ignored. */
+			msg->cursor = msg->len;
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg_internal("unexpected pgoutput message type \"%c\" (%d)",
+									 (char) change->action, (int) change->action),
+					 errdetail("pgcdc_drasi decodes protocol version 1 without streaming or two-phase messages.")));
+	}
+}

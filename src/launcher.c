@@ -1,0 +1,448 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *		The cluster-wide launcher and the per-database scanners.
+ *
+ * Sources are configured in tables of each database, but a background
+ * worker can connect to one database only.  So the launcher (connected
+ * to no database) starts a short-lived scanner in a database whenever it
+ * needs to know that database's sources: for every database at launcher
+ * start, and afterwards for a database whose pgcdc_drasi.sources changed
+ * (a statement trigger asks for it at commit).  Scanners record the
+ * sources in shared memory; the launcher starts one worker per enabled
+ * source and starts it again, with exponential backoff, when it exits.
+ * After a crash the postmaster restarts the launcher, which scans again,
+ * so no per-database setting is needed.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/launcher.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pgcdc_drasi.h"
+
+#define LAUNCHER_NAPTIME_MS 10000
+
+/* Launcher-local handles of the workers it started, by source index. */
+static BackgroundWorkerHandle **source_handles = NULL;
+
+/* Register the launcher; called from _PG_init during preload. */
+void
+pgcdc_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pgcdc_drasi");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgcdc_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pgcdc_drasi launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Clear our registration when the launcher exits. */
+static void
+launcher_on_exit(int code, Datum arg)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	pgcdc_shared->launcher_pid = 0;
+	pgcdc_shared->launcher_pgprocno = -1;
+	pgcdc_shared->rescan_all = true;
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/* Start a scanner for one database; false when no worker slot is free. */
+static bool
+start_scanner(Oid dboid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pgcdc_drasi");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgcdc_scanner_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi scanner for database %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pgcdc_drasi scanner");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+
+	return RegisterDynamicBackgroundWorker(&worker, &handle);
+}
+
+/* Start the worker of one source; false when no worker slot is free. */
+static bool
+start_source_worker(int index, PgcdcSource *src)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pgcdc_drasi");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgcdc_source_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi source %s", src->source_id);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pgcdc_drasi source");
+	worker.bgw_main_arg = Int32GetDatum(index);
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (source_handles[index] != NULL)
+	{
+		pfree(source_handles[index]);
+		source_handles[index] = NULL;
+	}
+	return RegisterDynamicBackgroundWorker(&worker, &source_handles[index]);
+}
+
+/* Oids of the databases a source could live in. */
+static List *
+list_databases(void)
+{
+	List	   *result = NIL;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext caller = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		MemoryContext old;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		old = MemoryContextSwitchTo(caller);
+		result = lappend_oid(result, db->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller);
+	return result;
+}
+
+/*
+ * Start scanners for the databases that asked for one.  A database whose
+ * scanner cannot start now stays pending for the next round.
+ */
+static void
+run_scans(void)
+{
+	List	   *dbs = NIL;
+	List	   *failed = NIL;
+	bool		all;
+	ListCell   *lc;
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	all = pgcdc_shared->rescan_all;
+	for (i = 0; i < pgcdc_shared->npending; i++)
+		dbs = lappend_oid(dbs, pgcdc_shared->pending_dbs[i]);
+	pgcdc_shared->npending = 0;
+	pgcdc_shared->rescan_all = false;
+	LWLockRelease(pgcdc_shared->lock);
+
+	if (all)
+		dbs = list_databases();
+
+	foreach(lc, dbs)
+	{
+		if (!start_scanner(lfirst_oid(lc)))
+			failed = lappend_oid(failed, lfirst_oid(lc));
+	}
+
+	if (failed != NIL)
+	{
+		ereport(LOG,
+				(errmsg("pgcdc_drasi launcher could not start a scanner for %d database(s), will retry",
+						list_length(failed)),
+				 errhint("You might need to increase max_worker_processes.")));
+		foreach(lc, failed)
+			pgcdc_request_rescan(lfirst_oid(lc));
+	}
+}
+
+/*
+ * Start workers for enabled sources that are not running and whose
+ * backoff has passed; return how long to sleep until the next start.
+ */
+static long
+start_sources(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		sleep_ms = LAUNCHER_NAPTIME_MS;
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < pgcdc_max_sources; i++)
+	{
+		PgcdcSource *src = &pgcdc_shared->sources[i];
+
+		/* A registered worker that died before attaching. */
+		if (src->starting && source_handles[i] != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(source_handles[i], &pid) == BGWH_STOPPED &&
+				src->pid == 0)
+			{
+				src->starting = false;
+				src->next_start = TimestampTzPlusMilliseconds(now, pgcdc_retry_min_interval);
+			}
+		}
+
+		if (!src->in_use)
+			continue;
+
+		/* Entries of dropped or paused sources go away once stopped. */
+		if (!src->desired)
+			continue;
+
+		if (src->pid != 0 || src->starting)
+			continue;
+
+		if (src->next_start > now)
+		{
+			long		ms = (long) ((src->next_start - now) / 1000) + 1;
+
+			sleep_ms = Min(sleep_ms, ms);
+			continue;
+		}
+
+		src->starting = true;
+		if (!start_source_worker(i, src))
+		{
+			src->starting = false;
+			src->next_start = TimestampTzPlusMilliseconds(now, pgcdc_retry_min_interval);
+			snprintf(src->last_error, PGCDC_ERROR_MAXLEN,
+					 "could not start a background worker: max_worker_processes is exhausted");
+			src->last_error_time = now;
+			sleep_ms = Min(sleep_ms, pgcdc_retry_min_interval);
+		}
+	}
+	LWLockRelease(pgcdc_shared->lock);
+
+	return sleep_ms;
+}
+
+/* Main of the launcher. */
+void
+pgcdc_launcher_main(Datum main_arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	source_handles = MemoryContextAllocZero(TopMemoryContext,
+											sizeof(BackgroundWorkerHandle *) * pgcdc_max_sources);
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	pgcdc_shared->launcher_pid = MyProcPid;
+	pgcdc_shared->launcher_pgprocno = MyProc->pgprocno;
+	pgcdc_shared->rescan_all = true;
+	LWLockRelease(pgcdc_shared->lock);
+	before_shmem_exit(launcher_on_exit, (Datum) 0);
+
+	pgstat_report_activity(STATE_RUNNING, "launching sources");
+
+	for (;;)
+	{
+		long		sleep_ms;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		run_scans();
+		sleep_ms = start_sources();
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * Record the sources of this database in shared memory.  Entries of
+ * sources that no longer exist are freed once their worker has stopped;
+ * entries that cannot be allocated are reported in the log.
+ */
+static void
+sync_sources(Oid dboid, List *ids, List *enabled)
+{
+	ListCell   *lc1,
+			   *lc2;
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+
+	for (i = 0; i < pgcdc_max_sources; i++)
+	{
+		PgcdcSource *src = &pgcdc_shared->sources[i];
+		bool		listed = false;
+
+		if (!src->in_use || src->dboid != dboid)
+			continue;
+		foreach(lc1, ids)
+		{
+			if (strcmp((char *) lfirst(lc1), src->source_id) == 0)
+				listed = true;
+		}
+		if (!listed)
+		{
+			src->desired = false;
+			src->dropped = true;
+			if (src->pid == 0 && !src->starting)
+				src->in_use = false;
+		}
+	}
+
+	forboth(lc1, ids, lc2, enabled)
+	{
+		const char *id = (const char *) lfirst(lc1);
+		PgcdcSource *src = pgcdc_source_find(dboid, id);
+
+		if (src == NULL)
+		{
+			for (i = 0; i < pgcdc_max_sources; i++)
+			{
+				if (!pgcdc_shared->sources[i].in_use)
+				{
+					src = &pgcdc_shared->sources[i];
+					break;
+				}
+			}
+			if (src == NULL)
+			{
+				ereport(WARNING,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("pgcdc_drasi source \"%s\" cannot run: all %d source entries are in use",
+								id, pgcdc_max_sources),
+						 errhint("Increase pgcdc_drasi.max_sources and restart the server.")));
+				continue;
+			}
+			/* Keep the condition variable; reset everything else. */
+			src->in_use = true;
+			src->dboid = dboid;
+			strlcpy(src->source_id, id, NAMEDATALEN);
+			src->pid = 0;
+			src->pgprocno = -1;
+			src->starting = false;
+			src->failed = false;
+			src->dropped = false;
+			src->failures = 0;
+			src->state = PGCDC_STATE_STOPPED;
+			src->next_start = 0;
+			src->started_at = 0;
+			src->received_lsn = InvalidXLogRecPtr;
+			src->published_lsn = InvalidXLogRecPtr;
+			src->flushed_lsn = InvalidXLogRecPtr;
+			src->events = 0;
+			src->xacts = 0;
+			src->reconnects = 0;
+			src->last_commit_time = 0;
+			src->last_error_time = 0;
+			src->last_error[0] = '\0';
+		}
+		src->desired = (bool) lfirst_int(lc2);
+		src->dropped = false;
+	}
+
+	LWLockRelease(pgcdc_shared->lock);
+	pgcdc_wake_launcher();
+}
+
+/* Main of a scanner: read this database's sources and exit. */
+void
+pgcdc_scanner_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	List	   *ids = NIL;
+	List	   *enabled = NIL;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "scanning pgcdc_drasi sources");
+
+	if (OidIsValid(get_extension_oid(PGCDC_EXTENSION_NAME, true)))
+	{
+		uint64		i;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("SELECT source_id, enabled FROM pgcdc_drasi.sources ORDER BY source_id",
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pgcdc_drasi.sources");
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			char	   *id = SPI_getvalue(tup, desc, 1);
+			bool		en = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			ids = lappend(ids, pstrdup(id));
+			enabled = lappend_int(enabled, en ? 1 : 0);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_finish();
+	}
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	sync_sources(dboid, ids, enabled);
+	proc_exit(0);
+}

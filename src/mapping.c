@@ -1,0 +1,640 @@
+/*-------------------------------------------------------------------------
+ *
+ * mapping.c
+ *		Rows to Drasi graph nodes: the relation cache, element ids and
+ *		the change events.
+ *
+ * A node's label is its table's name (case kept, no schema); its id is
+ * "table:key" for tables in schema public and "schema.table:key"
+ * otherwise, which is what Drasi's own PostgreSQL source produces.  The
+ * key columns are, in order of preference, those set with
+ * set_table_key, the primary key, and the replica identity index.  A
+ * table with none of these gets an id derived from all of the row's
+ * values, so the same row always maps to the same node.
+ *
+ * Column names and types come from pgoutput's Relation messages, which
+ * describe each change exactly as it was written, so ALTER TABLE in the
+ * middle of the stream needs no restart.  Which columns form the key is
+ * read from the catalogs once per Relation message (and again after
+ * set_table_key), never per row.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/mapping.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "pgcdc_drasi.h"
+
+/* What we know of one published relation. */
+typedef struct PgcdcRelEntry
+{
+	LogicalRepRelId relid;		/* hash key: the local table's oid */
+	MemoryContext mcxt;			/* owns everything below */
+	bool		ignored;		/* our own tables: never published */
+	char	   *nspname;
+	char	   *relname;
+	char	   *label;
+	char	   *label_json;		/* label as a JSON string */
+	char	   *id_prefix;		/* "table:" or "schema.table:" */
+	char		replident;
+	int			natts;
+	char	  **attnames;
+	char	  **attname_json;	/* "name": */
+	PgcdcJsonKind *kinds;
+	Bitmapset  *ri_attrs;		/* replica identity columns (indexes) */
+	bool		keys_valid;
+	int			nkeys;
+	int		   *keys;			/* column indexes, in table order */
+	bool		keyless;		/* id is a digest of the whole row */
+} PgcdcRelEntry;
+
+static HTAB *relcache = NULL;
+static MemoryContext relcache_mcxt = NULL;
+static const char *cur_source_id = NULL;
+static char *source_json = NULL;
+static Oid	source_owner = InvalidOid;
+
+/* Set up the cache of the source this process serves. */
+void
+pgcdc_relcache_init(const char *source_id, Oid owner)
+{
+	HASHCTL		ctl;
+	StringInfoData buf;
+
+	relcache_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi relations",
+										  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(LogicalRepRelId);
+	ctl.entrysize = sizeof(PgcdcRelEntry);
+	ctl.hcxt = relcache_mcxt;
+	relcache = hash_create("pgcdc_drasi relations", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	cur_source_id = MemoryContextStrdup(relcache_mcxt, source_id);
+	initStringInfo(&buf);
+	escape_json(&buf, source_id);
+	source_json = MemoryContextStrdup(relcache_mcxt, buf.data);
+	pfree(buf.data);
+	source_owner = owner;
+}
+
+/* Forget the keys of every relation: table keys were reconfigured. */
+void
+pgcdc_relcache_invalidate_keys(void)
+{
+	HASH_SEQ_STATUS status;
+	PgcdcRelEntry *entry;
+
+	hash_seq_init(&status, relcache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->keys_valid = false;
+}
+
+/* A JSON string of s, allocated in the current context. */
+static char *
+json_string(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	return buf.data;
+}
+
+/*
+ * Take in a Relation message.  pgoutput sends one before the first change
+ * of a relation and again after its definition changed, so this is where
+ * ALTER TABLE reaches us.  Catalog lookups need a transaction; the
+ * caller has one open.
+ */
+void
+pgcdc_relcache_update(LogicalRepRelation *remoterel)
+{
+	PgcdcRelEntry *entry;
+	bool		found;
+	MemoryContext old;
+	StringInfoData buf;
+	int			i;
+
+	entry = hash_search(relcache, &remoterel->remoteid, HASH_ENTER, &found);
+	if (found)
+		MemoryContextDelete(entry->mcxt);
+	entry->mcxt = AllocSetContextCreate(relcache_mcxt, "pgcdc_drasi relation",
+										ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(entry->mcxt);
+
+	entry->nspname = pstrdup(remoterel->nspname[0] ? remoterel->nspname : "pg_catalog");
+	entry->relname = pstrdup(remoterel->relname);
+	entry->ignored = strcmp(entry->nspname, PGCDC_SCHEMA_NAME) == 0;
+	entry->label = entry->relname;
+	entry->label_json = json_string(entry->label);
+
+	initStringInfo(&buf);
+	if (strcmp(entry->nspname, "public") != 0)
+		appendStringInfo(&buf, "%s.", entry->nspname);
+	appendStringInfo(&buf, "%s:", entry->relname);
+	entry->id_prefix = buf.data;
+
+	entry->replident = remoterel->replident;
+	entry->natts = remoterel->natts;
+	entry->attnames = palloc(sizeof(char *) * Max(1, remoterel->natts));
+	entry->attname_json = palloc(sizeof(char *) * Max(1, remoterel->natts));
+	entry->kinds = palloc(sizeof(PgcdcJsonKind) * Max(1, remoterel->natts));
+	for (i = 0; i < remoterel->natts; i++)
+	{
+		entry->attnames[i] = pstrdup(remoterel->attnames[i]);
+		initStringInfo(&buf);
+		escape_json(&buf, remoterel->attnames[i]);
+		appendStringInfoChar(&buf, ':');
+		entry->attname_json[i] = buf.data;
+		entry->kinds[i] = entry->ignored ? PGCDC_JSON_STRING :
+			pgcdc_json_kind(remoterel->atttyps[i]);
+	}
+	entry->ri_attrs = bms_copy(remoterel->attkeys);
+	entry->keys_valid = false;
+	entry->nkeys = 0;
+	entry->keys = NULL;
+	entry->keyless = false;
+
+	MemoryContextSwitchTo(old);
+}
+
+/* Index of a column in the relation message, or -1. */
+static int
+column_index(PgcdcRelEntry *entry, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < entry->natts; i++)
+		if (strcmp(entry->attnames[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Key columns configured with set_table_key, or NIL. */
+static List *
+configured_key_columns(Oid relid)
+{
+	List	   *result = NIL;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	MemoryContext caller = CurrentMemoryContext;
+	int			ret;
+
+	values[0] = CStringGetTextDatum(cur_source_id);
+	values[1] = ObjectIdGetDatum(relid);
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT key_columns FROM pgcdc_drasi.table_keys "
+								"WHERE source_id = $1 AND table_id = $2",
+								2, argtypes, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.table_keys");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &nelems);
+		for (i = 0; i < nelems; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			result = lappend(result, TextDatumGetCString(elems[i]));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	return result;
+}
+
+/* Names of the primary key columns of a table, or NIL. */
+static List *
+primary_key_columns(Relation rel)
+{
+	List	   *result = NIL;
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	HeapTuple	tup;
+	Form_pg_index index;
+	int			i;
+
+	if (!OidIsValid(pkoid))
+		return NIL;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for index %u", pkoid);
+	index = (Form_pg_index) GETSTRUCT(tup);
+	for (i = 0; i < index->indnkeyatts; i++)
+		result = lappend(result, get_attname(RelationGetRelid(rel), index->indkey.values[i], false));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/* qsort comparator for column indexes. */
+static int
+cmp_int(const void *a, const void *b)
+{
+	return *(const int *) a - *(const int *) b;
+}
+
+/*
+ * Decide the key columns of a relation, and check that the source's
+ * owner may read it: a table added to the publication later is never
+ * captured behind its back.
+ */
+static void
+resolve_keys(PgcdcRelEntry *entry)
+{
+	List	   *names = NIL;
+	const char *origin = NULL;
+	Relation	rel;
+	ListCell   *lc;
+	int			n = 0;
+
+	rel = try_relation_open(entry->relid, AccessShareLock);
+	if (rel != NULL && OidIsValid(source_owner) &&
+		pg_class_aclcheck(entry->relid, source_owner, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("owner of source \"%s\" cannot read table \"%s.%s\"",
+						cur_source_id, entry->nspname, entry->relname),
+				 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
+				 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
+
+	names = configured_key_columns(entry->relid);
+	if (names != NIL)
+		origin = "set_table_key";
+	else if (rel != NULL && (names = primary_key_columns(rel)) != NIL)
+		origin = "the primary key";
+	if (rel != NULL)
+		relation_close(rel, AccessShareLock);
+
+	entry->keyless = false;
+	if (names != NIL)
+	{
+		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * list_length(names));
+		foreach(lc, names)
+		{
+			char	   *name = (char *) lfirst(lc);
+			int			idx = column_index(entry, name);
+
+			if (idx < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("key column \"%s\" of table \"%s.%s\" is not published",
+								name, entry->nspname, entry->relname),
+						 errdetail("The key comes from %s.", origin),
+						 errhint("Include the column in the publication, or choose other key columns with pgcdc_drasi.set_table_key().")));
+			entry->keys[n++] = idx;
+		}
+	}
+	else if (!bms_is_empty(entry->ri_attrs) && entry->replident != REPLICA_IDENTITY_FULL)
+	{
+		int			idx = -1;
+
+		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * bms_num_members(entry->ri_attrs));
+		while ((idx = bms_next_member(entry->ri_attrs, idx)) >= 0)
+			entry->keys[n++] = idx;
+	}
+	else
+		entry->keyless = true;
+
+	entry->nkeys = n;
+	if (n > 1)
+		qsort(entry->keys, n, sizeof(int), cmp_int);
+	entry->keys_valid = true;
+}
+
+/*
+ * The value of column i, taking an unchanged TOASTed value from the old
+ * tuple when the WAL carries it there.  Returns the status: 't' (text),
+ * 'n' (null) or 'u' (unchanged and unknown).
+ */
+static char
+column_value(LogicalRepTupleData *tup, LogicalRepTupleData *fallback, int i,
+			 StringInfo *value)
+{
+	char		status;
+
+	if (i >= tup->ncols)
+		return LOGICALREP_COLUMN_UNCHANGED;
+	status = tup->colstatus[i];
+	*value = &tup->colvalues[i];
+	if (status == LOGICALREP_COLUMN_UNCHANGED && fallback != NULL &&
+		i < fallback->ncols && fallback->colstatus[i] == LOGICALREP_COLUMN_TEXT)
+	{
+		status = LOGICALREP_COLUMN_TEXT;
+		*value = &fallback->colvalues[i];
+	}
+	if (status == LOGICALREP_COLUMN_BINARY)
+		elog(ERROR, "unexpected binary column value");
+	return status;
+}
+
+/* Append "#<digest>" of all of a row's values: the id of a keyless row. */
+static bool
+append_row_digest(StringInfo buf, PgcdcRelEntry *entry,
+				  LogicalRepTupleData *tup, LogicalRepTupleData *fallback)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	int			i;
+
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not initialize SHA-256");
+	for (i = 0; i < entry->natts; i++)
+	{
+		StringInfo	value = NULL;
+		char		status = column_value(tup, fallback, i, &value);
+		uint8		len[4];
+
+		if (status == LOGICALREP_COLUMN_UNCHANGED)
+		{
+			pg_cryptohash_free(ctx);
+			return false;
+		}
+		pg_cryptohash_update(ctx, (const uint8 *) &status, 1);
+		if (status == LOGICALREP_COLUMN_TEXT)
+		{
+			len[0] = (value->len >> 24) & 0xff;
+			len[1] = (value->len >> 16) & 0xff;
+			len[2] = (value->len >> 8) & 0xff;
+			len[3] = value->len & 0xff;
+			pg_cryptohash_update(ctx, len, 4);
+			pg_cryptohash_update(ctx, (const uint8 *) value->data, value->len);
+		}
+	}
+	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not finalize SHA-256");
+	pg_cryptohash_free(ctx);
+
+	appendStringInfoChar(buf, '#');
+	for (i = 0; i < 16; i++)
+		appendStringInfo(buf, "%02x", digest[i]);
+	return true;
+}
+
+/*
+ * Append the element id of a row.  False when the tuple does not carry
+ * every key value (a NULL or unknown key column).
+ */
+static bool
+append_element_id(StringInfo buf, PgcdcRelEntry *entry,
+				  LogicalRepTupleData *tup, LogicalRepTupleData *fallback)
+{
+	int			k;
+
+	appendStringInfoString(buf, entry->id_prefix);
+	if (entry->keyless)
+		return append_row_digest(buf, entry, tup, fallback);
+
+	for (k = 0; k < entry->nkeys; k++)
+	{
+		StringInfo	value = NULL;
+
+		if (column_value(tup, fallback, entry->keys[k], &value) != LOGICALREP_COLUMN_TEXT)
+			return false;
+		if (k > 0)
+			appendStringInfoChar(buf, '_');
+		pgcdc_append_key_value(buf, entry->kinds[entry->keys[k]],
+							   value->data, value->len, entry->nkeys > 1);
+	}
+	return true;
+}
+
+/* The element id of a row, or an error that says which key is missing. */
+static char *
+element_id(PgcdcRelEntry *entry, LogicalRepTupleData *tup,
+		   LogicalRepTupleData *fallback, const char *what)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (!append_element_id(&buf, entry, tup, fallback))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot build the element id of a %s row of table \"%s.%s\"",
+						what, entry->nspname, entry->relname),
+				 errdetail("A key column is NULL or was not written to the WAL."),
+				 errhint("Key columns must be NOT NULL and part of the table's replica identity; see pgcdc_drasi.set_table_key().")));
+	return buf.data;
+}
+
+/* Append the properties object of a row. */
+static void
+append_properties(StringInfo buf, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
+				  LogicalRepTupleData *fallback, bool identity_only)
+{
+	bool		first = true;
+	int			i;
+
+	appendStringInfoChar(buf, '{');
+	for (i = 0; i < entry->natts; i++)
+	{
+		StringInfo	value = NULL;
+		char		status;
+
+		if (identity_only && !bms_is_member(i, entry->ri_attrs))
+			continue;
+		status = column_value(tup, fallback, i, &value);
+		if (status == LOGICALREP_COLUMN_UNCHANGED)
+			continue;
+		if (!first)
+			appendStringInfoChar(buf, ',');
+		first = false;
+		appendStringInfoString(buf, entry->attname_json[i]);
+		if (status == LOGICALREP_COLUMN_NULL)
+			appendStringInfoString(buf, "null");
+		else
+			pgcdc_append_json_value(buf, entry->kinds[i], value->data, value->len);
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/* Nanoseconds since the Unix epoch. */
+static int64
+unix_ns(TimestampTz ts)
+{
+	return (ts + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY) * 1000;
+}
+
+/* Start an event: everything up to the element. */
+static void
+event_begin(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcRelEntry *entry, char op,
+			const char *id)
+{
+	ev->op = op;
+	ev->seq = pgcdc_queue_next_seq();
+	ev->tx_index = tx->tx_index++;
+	ev->label = entry->label;
+	ev->element_id = id;
+	initStringInfo(&ev->json);
+	appendStringInfo(&ev->json,
+					 "{\"op\":\"%c\",\"reactivatorStart_ns\":" INT64_FORMAT
+					 ",\"payload\":{\"source\":{\"db\":%s,\"table\":\"node\",\"lsn\":" UINT64_FORMAT
+					 ",\"ts_ns\":" INT64_FORMAT "},\"%s\":{",
+					 op, unix_ns(tx->received_at), source_json,
+					 (uint64) tx->commit_lsn, unix_ns(tx->commit_time),
+					 op == 'd' || op == 't' ? "before" : "after");
+	if (id != NULL)
+	{
+		appendStringInfoString(&ev->json, "\"id\":");
+		escape_json(&ev->json, id);
+		appendStringInfoChar(&ev->json, ',');
+	}
+	appendStringInfo(&ev->json, "\"labels\":[%s]", entry->label_json);
+}
+
+/* Finish an event: metadata and the build time, then hand it on. */
+static void
+event_end(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcEmitFn emit, void *arg)
+{
+	appendStringInfo(&ev->json,
+					 "}},\"metadata\":{\"seq\":" INT64_FORMAT ",\"xid\":" UINT64_FORMAT
+					 ",\"txIndex\":%d},\"reactivatorEnd_ns\":" INT64_FORMAT "}",
+					 ev->seq, tx->full_xid, ev->tx_index, unix_ns(GetCurrentTimestamp()));
+	emit(tx, ev, arg);
+}
+
+/* Emit an insert, update or delete event of one row. */
+static void
+emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
+		 LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+		 PgcdcEmitFn emit, void *arg)
+{
+	PgcdcEvent	ev;
+	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
+
+	event_begin(&ev, tx, entry, op, id);
+	appendStringInfoString(&ev.json, ",\"properties\":");
+	append_properties(&ev.json, entry, tup, fallback, identity_only);
+	event_end(&ev, tx, emit, arg);
+}
+
+/* The cache entry of a relation a change refers to. */
+static PgcdcRelEntry *
+lookup_relation(LogicalRepRelId relid)
+{
+	PgcdcRelEntry *entry = hash_search(relcache, &relid, HASH_FIND, NULL);
+
+	if (entry == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("change for relation %u arrived before its Relation message", relid)));
+	if (!entry->ignored && !entry->keys_valid)
+		resolve_keys(entry);
+	return entry;
+}
+
+/*
+ * Map one change to events and pass each to emit.  An UPDATE whose key
+ * changed becomes a delete of the old node and an insert of the new one,
+ * so no node is left behind under its old id.
+ */
+void
+pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change, PgcdcEmitFn emit, void *arg)
+{
+	PgcdcRelEntry *entry;
+
+	switch (change->action)
+	{
+		case LOGICAL_REP_MSG_INSERT:
+			entry = lookup_relation(change->relid);
+			if (entry->ignored)
+				return;
+			emit_row(tx, entry, 'i', element_id(entry, &change->newtup, NULL, "new"),
+					 &change->newtup, NULL, emit, arg);
+			break;
+
+		case LOGICAL_REP_MSG_UPDATE:
+			{
+				LogicalRepTupleData *old = change->has_old ? &change->oldtup : NULL;
+				char	   *new_id;
+				char	   *old_id = NULL;
+
+				entry = lookup_relation(change->relid);
+				if (entry->ignored)
+					return;
+				new_id = element_id(entry, &change->newtup, old, "new");
+				if (old != NULL)
+				{
+					StringInfoData buf;
+
+					initStringInfo(&buf);
+					if (append_element_id(&buf, entry, old, NULL))
+						old_id = buf.data;
+				}
+				if (old_id != NULL && strcmp(old_id, new_id) != 0)
+				{
+					emit_row(tx, entry, 'd', old_id, old, NULL, emit, arg);
+					emit_row(tx, entry, 'i', new_id, &change->newtup, old, emit, arg);
+				}
+				else
+					emit_row(tx, entry, 'u', new_id, &change->newtup, old, emit, arg);
+				break;
+			}
+
+		case LOGICAL_REP_MSG_DELETE:
+			entry = lookup_relation(change->relid);
+			if (entry->ignored)
+				return;
+			emit_row(tx, entry, 'd', element_id(entry, &change->oldtup, NULL, "deleted"),
+					 &change->oldtup, NULL, emit, arg);
+			break;
+
+		case LOGICAL_REP_MSG_TRUNCATE:
+			{
+				ListCell   *lc;
+
+				foreach(lc, change->truncated)
+				{
+					PgcdcEvent	ev;
+
+					entry = lookup_relation(lfirst_oid(lc));
+					if (entry->ignored)
+						continue;
+					event_begin(&ev, tx, entry, 't', NULL);
+					appendStringInfoString(&ev.json, ",\"idPrefix\":");
+					escape_json(&ev.json, entry->id_prefix);
+					event_end(&ev, tx, emit, arg);
+				}
+				break;
+			}
+
+		default:
+			elog(ERROR, "unexpected change type %d", (int) change->action);
+	}
+}

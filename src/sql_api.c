@@ -1,0 +1,972 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_api.c
+ *		SQL functions: manage sources and table keys, wait for the
+ *		stream, report status.
+ *
+ * The functions are executable by pgcdc_drasi_admin (and, for waiting
+ * and status, pgcdc_drasi_reader), who own none of the configuration
+ * tables: checks run as the caller, then the writes run as the
+ * bootstrap superuser.  Every input is checked before anything is
+ * created, and each refusal says what to do instead.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/sql_api.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_publication.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "replication/message.h"
+#include "replication/origin.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pgcdc_drasi.h"
+
+PG_FUNCTION_INFO_V1(pgcdc_drasi_sources_changed);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_pause_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_resume_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_table_key);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_table_key);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_wait_for_catchup);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_source_status);
+
+#define STOP_WORKER_TIMEOUT_MS 60000
+
+/* A slot create_source made, to drop if its transaction rolls back. */
+typedef struct CreatedSlot
+{
+	char		name[NAMEDATALEN];
+	SubTransactionId subid;
+} CreatedSlot;
+
+static bool callbacks_registered = false;
+static bool wake_at_commit = false;
+static bool keys_changed_at_commit = false;
+static List *created_slots = NIL;
+
+/* The caller's identity, saved while we act as the superuser. */
+typedef struct SavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} SavedUser;
+
+/* Act as the bootstrap superuser to write our configuration tables. */
+static void
+become_superuser(SavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Act as the caller again (an error restores the caller by itself). */
+static void
+restore_user(SavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/* Drop a slot we created, without raising: we may be aborting. */
+static void
+drop_created_slot(const char *name)
+{
+	MemoryContext ctx = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		ReplicationSlotDrop(name, true);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errmsg("could not drop replication slot \"%s\" after rollback: %s",
+						name, edata->message),
+				 errhint("Drop it with pg_drop_replication_slot('%s').", name)));
+	}
+	PG_END_TRY();
+}
+
+/*
+ * At commit, wake the launcher (sources changed) and the workers (keys
+ * changed); at rollback, drop the slots this transaction created.
+ */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (pgcdc_shared != NULL)
+			{
+				if (wake_at_commit)
+					pgcdc_request_rescan(MyDatabaseId);
+				if (keys_changed_at_commit)
+					pgcdc_bump_config_generation(MyDatabaseId);
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			foreach(lc, created_slots)
+				drop_created_slot(((CreatedSlot *) lfirst(lc))->name);
+			break;
+		default:
+			return;
+	}
+	wake_at_commit = false;
+	keys_changed_at_commit = false;
+	list_free_deep(created_slots);
+	created_slots = NIL;
+}
+
+/* Track created slots across savepoints. */
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, created_slots)
+	{
+		CreatedSlot *slot = (CreatedSlot *) lfirst(lc);
+
+		if (slot->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			slot->subid = parentSubid;
+		else if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			drop_created_slot(slot->name);
+			created_slots = foreach_delete_current(created_slots, lc);
+			pfree(slot);
+		}
+	}
+}
+
+/* Register the transaction callbacks once per backend. */
+static void
+register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+	callbacks_registered = true;
+}
+
+/* Trigger on pgcdc_drasi.sources: wake the launcher at commit. */
+Datum
+pgcdc_drasi_sources_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pgcdc_drasi._sources_changed() must be called as a trigger")));
+	register_callbacks();
+	wake_at_commit = true;
+	return PointerGetDatum(NULL);
+}
+
+/* Text of a non-null argument, or an error naming the argument. */
+static char *
+required_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* Source ids become parts of names and ids: keep them simple. */
+static void
+check_source_id(const char *source_id)
+{
+	const char *p;
+	bool		ok = source_id[0] != '\0' && strlen(source_id) <= PGCDC_SOURCE_ID_MAXLEN &&
+		isalnum((unsigned char) source_id[0]);
+
+	for (p = source_id; ok && *p; p++)
+		if (!isalnum((unsigned char) *p) && *p != '_' && *p != '-' && *p != '.')
+			ok = false;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid source id \"%s\"", source_id),
+				 errdetail("A source id has 1 to %d characters: letters, digits, \"_\", \"-\" and \".\", starting with a letter or digit.",
+						   PGCDC_SOURCE_ID_MAXLEN)));
+}
+
+/* The default slot name of a source: pgcdc_ and the id, made a valid name. */
+static char *
+default_slot_name(const char *source_id)
+{
+	StringInfoData buf;
+	const char *p;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "pgcdc_");
+	for (p = source_id; *p; p++)
+	{
+		char		c = pg_tolower((unsigned char) *p);
+
+		appendStringInfoChar(&buf, (isalnum((unsigned char) c) || c == '_') ? c : '_');
+	}
+	return buf.data;
+}
+
+/* Logical decoding needs wal_level = logical. */
+static void
+check_wal_level(void)
+{
+	if (wal_level < WAL_LEVEL_LOGICAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("wal_level must be \"logical\" to capture changes"),
+				 errhint("Set wal_level = logical in postgresql.conf and restart the server.")));
+}
+
+/* Run a statement through SPI; returns the number of rows. */
+static uint64
+run_sql(const char *sql, int nargs, Oid *argtypes, Datum *values, bool read_only,
+		int expected)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, read_only, 0);
+
+	if (ret != expected)
+		elog(ERROR, "SPI_execute_with_args failed (%d): %s", ret, sql);
+	return SPI_processed;
+}
+
+/*
+ * The caller must be able to read every table of the publication: a
+ * source must never publish rows its creator could not SELECT.
+ */
+static void
+check_publication_readable(const char *publication, Oid userid)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(publication);
+	values[1] = ObjectIdGetDatum(userid);
+	if (run_sql("SELECT pg_catalog.format('%I.%I', schemaname, tablename) "
+				"FROM pg_catalog.pg_publication_tables "
+				"WHERE pubname = $1 AND NOT pg_catalog.has_table_privilege($2, "
+				"pg_catalog.format('%I.%I', schemaname, tablename), 'SELECT') "
+				"ORDER BY 1 LIMIT 1",
+				2, argtypes, values, true, SPI_OK_SELECT) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to capture table %s",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("The table is in publication \"%s\", and role \"%s\" cannot SELECT from it.",
+						   publication, GetUserNameFromId(userid, false)),
+				 errhint("Grant SELECT on the table, or use a publication of readable tables only.")));
+}
+
+/*
+ * Check that an existing slot can serve a new source: a logical pgoutput
+ * slot of this database that nobody is using.  Returns false when there
+ * is no such slot.
+ */
+static bool
+check_existing_slot(const char *slot_name)
+{
+	ReplicationSlot *slot;
+	bool		exists = false;
+	Oid			database = InvalidOid;
+	NameData	plugin;
+	pid_t		active_pid = 0;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		exists = true;
+		database = slot->data.database;
+		plugin = slot->data.plugin;
+		active_pid = slot->active_pid;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	if (!exists)
+		return false;
+	if (database != MyDatabaseId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail(OidIsValid(database) ?
+						   "The slot belongs to another database." :
+						   "The slot is a physical replication slot."),
+				 errhint("Choose another slot_name.")));
+	if (strcmp(NameStr(plugin), "pgoutput") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("The slot uses output plugin \"%s\", not pgoutput.", NameStr(plugin)),
+				 errhint("Choose another slot_name.")));
+	if (active_pid != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("The slot is active for process %d.", (int) active_pid),
+				 errhint("Choose another slot_name, or stop the process that uses the slot.")));
+	return true;
+}
+
+/*
+ * Create the slot now, inside create_source, so that every change
+ * committed after create_source returns is captured.  Slot creation
+ * waits for transactions already running; lock_timeout bounds that
+ * wait, so the caller is never stuck behind a forgotten session.
+ */
+static void
+create_slot(const char *slot_name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	char		timeout[32];
+	int			nestlevel;
+	MemoryContext ctx = CurrentMemoryContext;
+	CreatedSlot *created;
+
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("cannot create replication slot \"%s\" in a transaction that has already written data",
+						slot_name),
+				 errdetail("Creating a slot waits for every transaction that has written data to finish, this one included."),
+				 errhint("Call create_source in a transaction of its own, or create the slot beforehand with pg_create_logical_replication_slot('%s', 'pgoutput').",
+						 slot_name)));
+
+	nestlevel = NewGUCNestLevel();
+	snprintf(timeout, sizeof(timeout), "%d", pgcdc_create_slot_timeout);
+	(void) set_config_option("lock_timeout", timeout, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	values[0] = CStringGetTextDatum(slot_name);
+	PG_TRY();
+	{
+		run_sql("SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')",
+				1, argtypes, values, false, SPI_OK_SELECT);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not create replication slot \"%s\" within %d ms",
+						slot_name, pgcdc_create_slot_timeout),
+				 errdetail("A new slot waits until every transaction that was running when it started has finished."),
+				 errhint("End or cancel the long-running transactions shown in pg_stat_activity, or raise pgcdc_drasi.create_slot_timeout.")));
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, nestlevel);
+
+	register_callbacks();
+	created = MemoryContextAllocZero(TopMemoryContext, sizeof(CreatedSlot));
+	strlcpy(created->name, slot_name, NAMEDATALEN);
+	created->subid = GetCurrentSubTransactionId();
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		created_slots = lappend(created_slots, created);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * create_source(source_id, publication, slot_name, conninfo, enabled):
+ * check everything, create (or adopt) the slot and the origin, record
+ * the source.  The launcher starts its worker at commit.
+ */
+Datum
+pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	char	   *publication = required_text_arg(fcinfo, 1, "publication");
+	char	   *slot_name;
+	char	   *conninfo = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	bool		enabled = PG_ARGISNULL(4) ? true : PG_GETARG_BOOL(4);
+	char	   *origin_name;
+	Oid			caller = GetUserId();
+	Publication *pub;
+	SavedUser	saved;
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+
+	pgcdc_require_preloaded();
+	check_wal_level();
+	check_source_id(source_id);
+
+	slot_name = PG_ARGISNULL(2) ? default_slot_name(source_id) :
+		text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (!ReplicationSlotValidateName(slot_name, DEBUG1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid replication slot name \"%s\"", slot_name),
+				 errdetail("Slot names have at most %d characters: lower case letters, digits and \"_\".",
+						   NAMEDATALEN - 1)));
+
+	pub = GetPublicationByName(publication, true);
+	if (pub == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("publication \"%s\" does not exist", publication),
+				 errhint("Create it first, for example CREATE PUBLICATION %s FOR TABLE ...;",
+						 quote_identifier(publication))));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	check_publication_readable(publication, caller);
+	if (pub->alltables)
+		ereport(NOTICE,
+				(errmsg("publication \"%s\" publishes all tables", publication),
+				 errdetail("The walsender also decodes the writes of pgcdc_drasi's own queue, which the worker discards."),
+				 errhint("A publication with a table list or FOR TABLES IN SCHEMA avoids that work.")));
+
+	become_superuser(&saved);
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(slot_name);
+	if (run_sql("SELECT source_id FROM pgcdc_drasi.sources WHERE source_id = $1 OR slot_name = $2 "
+				"ORDER BY source_id = $1 DESC LIMIT 1",
+				2, argtypes, values, true, SPI_OK_SELECT) > 0)
+	{
+		char	   *other = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (strcmp(other, source_id) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("source \"%s\" already exists", source_id),
+					 errhint("Drop it first with pgcdc_drasi.drop_source('%s'), or choose another id.", source_id)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("Source \"%s\" streams from it.", other),
+				 errhint("Choose another slot_name.")));
+	}
+
+	if (!check_existing_slot(slot_name))
+		create_slot(slot_name);
+
+	origin_name = psprintf("pgcdc_drasi_%s", slot_name);
+	if (replorigin_by_name(origin_name, true) == InvalidRepOriginId)
+		(void) replorigin_create(origin_name);
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(publication);
+	values[2] = CStringGetTextDatum(slot_name);
+	values[3] = CStringGetTextDatum(origin_name);
+	if (conninfo != NULL)
+		values[4] = CStringGetTextDatum(conninfo);
+	else
+		nulls[4] = 'n';
+	values[5] = BoolGetDatum(enabled);
+	argtypes[5] = BOOLOID;
+	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.sources "
+							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+							  7,
+							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID},
+							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
+							  ObjectIdGetDatum(caller)},
+							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' '},
+							  false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record source \"%s\"", source_id);
+
+	restore_user(&saved);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* Stop a source's worker and wait until it has let go of its origin. */
+static void
+stop_worker(const char *source_id)
+{
+	PgcdcSource *src;
+	pid_t		pid = 0;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WORKER_TIMEOUT_MS);
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	src = pgcdc_source_find(MyDatabaseId, source_id);
+	if (src != NULL)
+	{
+		src->desired = false;
+		pid = src->pid;
+	}
+	LWLockRelease(pgcdc_shared->lock);
+	if (pid == 0)
+		return;
+
+	(void) kill(pid, SIGTERM);
+	for (;;)
+	{
+		pid_t		now_pid;
+
+		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+		now_pid = src->pid;
+		LWLockRelease(pgcdc_shared->lock);
+		if (now_pid != pid)
+			return;
+		if (GetCurrentTimestamp() > deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("worker of source \"%s\" (process %d) did not stop", source_id, (int) pid)));
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * drop_source(source_id): remove the source, its events, its origin and
+ * its slot.  The slot and origin are gone even if the transaction later
+ * rolls back: PostgreSQL drops them immediately.
+ */
+Datum
+pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *slot_name;
+	char	   *origin_name;
+	SavedUser	saved;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	pgcdc_require_preloaded();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_superuser(&saved);
+
+	values[0] = CStringGetTextDatum(source_id);
+	if (run_sql("DELETE FROM pgcdc_drasi.sources WHERE source_id = $1 RETURNING slot_name, origin_name",
+				1, argtypes, values, false, SPI_OK_DELETE_RETURNING) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source_id)));
+	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	origin_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	run_sql("DELETE FROM pgcdc_drasi.events WHERE source_id = $1",
+			1, argtypes, values, false, SPI_OK_DELETE);
+
+	stop_worker(source_id);
+	replorigin_drop_by_name(origin_name, true, false);
+	if (SearchNamedReplicationSlot(slot_name, true) != NULL)
+		ReplicationSlotDrop(slot_name, false);
+
+	restore_user(&saved);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* Set the enabled flag of a source; the launcher acts at commit. */
+static void
+set_enabled(const char *source_id, bool enabled)
+{
+	SavedUser	saved;
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+
+	pgcdc_require_preloaded();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_superuser(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = BoolGetDatum(enabled);
+	if (run_sql("UPDATE pgcdc_drasi.sources SET enabled = $2 WHERE source_id = $1",
+				2, argtypes, values, false, SPI_OK_UPDATE) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source_id)));
+	restore_user(&saved);
+	SPI_finish();
+}
+
+/* pause_source(source_id): stop streaming; the slot keeps the changes. */
+Datum
+pgcdc_drasi_pause_source(PG_FUNCTION_ARGS)
+{
+	set_enabled(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	PG_RETURN_VOID();
+}
+
+/* resume_source(source_id): stream again from where the source stopped. */
+Datum
+pgcdc_drasi_resume_source(PG_FUNCTION_ARGS)
+{
+	set_enabled(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	PG_RETURN_VOID();
+}
+
+/* Error unless the source exists.  Runs inside SPI as the superuser. */
+static void
+check_source_exists(const char *source_id)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(source_id);
+	if (run_sql("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1",
+				1, argtypes, values, true, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source_id)));
+}
+
+/*
+ * Check key columns against the table: they must exist, be NOT NULL,
+ * and be written to the WAL on DELETE (be part of the replica
+ * identity), or deleted rows could not be matched to their nodes.
+ */
+static void
+check_key_columns(Relation rel, Datum *names, int nnames)
+{
+	char		replident = rel->rd_rel->relreplident;
+	Bitmapset  *identity = NULL;
+	Bitmapset  *seen = NULL;
+	int			i;
+
+	if (replident != REPLICA_IDENTITY_FULL)
+		identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+
+	for (i = 0; i < nnames; i++)
+	{
+		char	   *name = TextDatumGetCString(names[i]);
+		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+		Form_pg_attribute att;
+
+		if (attnum == InvalidAttrNumber || attnum < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of table \"%s\" does not exist",
+							name, RelationGetRelationName(rel))));
+		if (bms_is_member(attnum, seen))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("key column \"%s\" is listed more than once", name)));
+		seen = bms_add_member(seen, attnum);
+
+		att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		if (att->attgenerated)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key column \"%s\" of table \"%s\" is a generated column",
+							name, RelationGetRelationName(rel)),
+					 errdetail("Generated columns are not published.")));
+		if (!att->attnotnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key column \"%s\" of table \"%s\" is nullable",
+							name, RelationGetRelationName(rel)),
+					 errdetail("A row with a NULL key would have no element id."),
+					 errhint("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
+							 RelationGetRelationName(rel), quote_identifier(name))));
+		if (identity != NULL &&
+			!bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, identity))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key column \"%s\" of table \"%s\" is not part of its replica identity",
+							name, RelationGetRelationName(rel)),
+					 errdetail("A DELETE writes only the replica identity columns to the WAL, so the deleted node could not be identified."),
+					 errhint("ALTER TABLE %s REPLICA IDENTITY FULL, or use a replica identity index that contains the key columns.",
+							 RelationGetRelationName(rel))));
+	}
+}
+
+/* set_table_key(source_id, table, key_columns): choose a table's key. */
+Datum
+pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid = PG_GETARG_OID(1);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *names;
+	bool	   *nulls;
+	int			nnames;
+	int			i;
+	Relation	rel;
+	SavedUser	saved;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	pgcdc_require_preloaded();
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("key_columns must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &nnames);
+	if (nnames == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key_columns must name at least one column"),
+				 errhint("Use pgcdc_drasi.drop_table_key() to go back to the primary key.")));
+	for (i = 0; i < nnames; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("key_columns must not contain NULL")));
+
+	rel = relation_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	check_key_columns(rel, names, nnames);
+	relation_close(rel, AccessShareLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_superuser(&saved);
+	check_source_exists(source_id);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = PointerGetDatum(arr);
+	run_sql("INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
+			"VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+			"DO UPDATE SET key_columns = EXCLUDED.key_columns",
+			3, argtypes, values, false, SPI_OK_INSERT);
+	restore_user(&saved);
+	SPI_finish();
+
+	register_callbacks();
+	keys_changed_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/* drop_table_key(source_id, table): back to the primary key. */
+Datum
+pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid = PG_GETARG_OID(1);
+	SavedUser	saved;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	pgcdc_require_preloaded();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_superuser(&saved);
+	check_source_exists(source_id);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	if (run_sql("DELETE FROM pgcdc_drasi.table_keys WHERE source_id = $1 AND table_id = $2",
+				2, argtypes, values, false, SPI_OK_DELETE) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" has no key set for table %s",
+						source_id, get_rel_name(relid))));
+	restore_user(&saved);
+	SPI_finish();
+
+	register_callbacks();
+	keys_changed_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/* Milliseconds of an interval, months counted as 30 days. */
+static int64
+interval_ms(Interval *iv)
+{
+	return iv->time / 1000 + ((int64) iv->day + (int64) iv->month * 30) * 86400000;
+}
+
+/*
+ * wait_for_catchup(source_id, timeout): write a marker to the WAL, after
+ * every commit that happened before the call, and wait until the worker
+ * has published up to it.
+ */
+Datum
+pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1));
+	SavedUser	saved;
+	XLogRecPtr	target;
+	TimestampTz deadline;
+
+	pgcdc_require_preloaded();
+	if (timeout_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_superuser(&saved);
+	check_source_exists(source_id);
+	restore_user(&saved);
+	SPI_finish();
+
+	target = LogLogicalMessage("pgcdc_drasi", "", 0, false);
+	XLogFlush(target);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
+	for (;;)
+	{
+		PgcdcSource *src;
+		XLogRecPtr	published = InvalidXLogRecPtr;
+		ConditionVariable *cv = NULL;
+		TimestampTz now;
+		char		state[64] = "not started";
+		char		last_error[PGCDC_ERROR_MAXLEN] = "";
+
+		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+		src = pgcdc_source_find(MyDatabaseId, source_id);
+		if (src != NULL)
+		{
+			published = src->published_lsn;
+			cv = &src->progress_cv;
+			strlcpy(state, src->pid != 0 ? pgcdc_state_name(src->state) :
+					!src->desired ? "paused" : pgcdc_state_name(src->state), sizeof(state));
+			strlcpy(last_error, src->last_error, sizeof(last_error));
+		}
+		LWLockRelease(pgcdc_shared->lock);
+
+		if (published >= target)
+			break;
+
+		now = GetCurrentTimestamp();
+		if (now >= deadline)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("source \"%s\" did not catch up within the timeout", source_id),
+					 errdetail("The source is %s; published up to %X/%X, waiting for %X/%X.%s%s",
+							   state, LSN_FORMAT_ARGS(published), LSN_FORMAT_ARGS(target),
+							   last_error[0] ? " Last error: " : "", last_error),
+					 errhint("See pgcdc_drasi.status and the server log.")));
+		}
+
+		if (cv != NULL)
+			(void) ConditionVariableTimedSleep(cv, Min(100, (deadline - now) / 1000 + 1),
+											   PG_WAIT_EXTENSION);
+		else
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(100, (deadline - now) / 1000 + 1), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_VOID();
+}
+
+/* source_status(): the shared state of this database's sources. */
+Datum
+pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	pgcdc_require_preloaded();
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (i = 0; i < pgcdc_max_sources; i++)
+	{
+		PgcdcSource src;
+		Datum		values[13];
+		bool		nulls[13];
+		const char *state;
+
+		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+		memcpy(&src, &pgcdc_shared->sources[i], sizeof(PgcdcSource));
+		LWLockRelease(pgcdc_shared->lock);
+
+		if (!src.in_use || src.dboid != MyDatabaseId || src.dropped)
+			continue;
+
+		if (src.pid != 0)
+			state = pgcdc_state_name(src.state);
+		else if (!src.desired)
+			state = "paused";
+		else if (src.state == PGCDC_STATE_ERROR)
+			state = "error";
+		else
+			state = "starting";
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = CStringGetTextDatum(src.source_id);
+		values[1] = CStringGetTextDatum(state);
+		values[2] = Int32GetDatum((int32) src.pid);
+		nulls[2] = (src.pid == 0);
+		values[3] = LSNGetDatum(src.received_lsn);
+		nulls[3] = XLogRecPtrIsInvalid(src.received_lsn);
+		values[4] = LSNGetDatum(src.published_lsn);
+		nulls[4] = XLogRecPtrIsInvalid(src.published_lsn);
+		values[5] = LSNGetDatum(src.flushed_lsn);
+		nulls[5] = XLogRecPtrIsInvalid(src.flushed_lsn);
+		values[6] = Int64GetDatum((int64) src.events);
+		values[7] = Int64GetDatum((int64) src.xacts);
+		values[8] = TimestampTzGetDatum(src.last_commit_time);
+		nulls[8] = (src.last_commit_time == 0);
+		values[9] = CStringGetTextDatum(src.last_error);
+		nulls[9] = (src.last_error[0] == '\0');
+		values[10] = TimestampTzGetDatum(src.last_error_time);
+		nulls[10] = (src.last_error_time == 0);
+		values[11] = Int64GetDatum((int64) src.reconnects);
+		values[12] = TimestampTzGetDatum(src.started_at);
+		nulls[12] = (src.started_at == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,164 @@
+/*-------------------------------------------------------------------------
+ *
+ * walstream.c
+ *		The logical replication connection of a source worker to its own
+ *		server, through the server's libpqwalreceiver.
+ *
+ * libpqwalreceiver is what PostgreSQL's own apply worker uses: it waits
+ * on the process latch, so SIGTERM and postmaster death are honoured
+ * even while the network blocks, it sets datestyle, intervalstyle and
+ * extra_float_digits so text values are deterministic, and it spares us
+ * linking libpq.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/walstream.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "pgcdc_drasi.h"
+
+struct PgcdcStream
+{
+	WalReceiverConn *conn;
+	StringInfoData reply;
+};
+
+/* Append a conninfo value, quoted as libpq wants it. */
+static void
+append_conninfo_value(StringInfo buf, const char *key, const char *value)
+{
+	const char *p;
+
+	appendStringInfo(buf, "%s%s='", buf->len > 0 ? " " : "", key);
+	for (p = value; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '\'');
+}
+
+/*
+ * Connection string for a source.  Without an override we reach the
+ * local server through the first of its unix socket directories (or
+ * loopback TCP when it has none) and its own port, as the bootstrap
+ * superuser.  The database is appended last so it always wins: the
+ * worker must decode the database whose queue it writes.
+ */
+char *
+pgcdc_build_conninfo(const char *override, const char *dbname, const char *username)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (override != NULL && override[0] != '\0')
+		appendStringInfoString(&buf, override);
+	else
+	{
+		char	   *dirs = pstrdup(Unix_socket_directories ? Unix_socket_directories : "");
+		char	   *host = dirs;
+		char	   *comma = strchr(dirs, ',');
+
+		if (comma)
+			*comma = '\0';
+		while (*host == ' ')
+			host++;
+		while (*host && host[strlen(host) - 1] == ' ')
+			host[strlen(host) - 1] = '\0';
+		if (host[0] == '\0')
+			host = "127.0.0.1";
+
+		append_conninfo_value(&buf, "host", host);
+		appendStringInfo(&buf, " port=%d", PostPortNumber);
+		append_conninfo_value(&buf, "user", username);
+	}
+	append_conninfo_value(&buf, "dbname", dbname);
+	return buf.data;
+}
+
+/* Open the replication connection; the error names the conninfo problem. */
+PgcdcStream *
+pgcdc_stream_connect(const char *conninfo, const char *appname)
+{
+	PgcdcStream *stream;
+	char	   *err = NULL;
+
+	/* libpqwalreceiver may be loaded once per process only. */
+	if (WalReceiverFunctions == NULL)
+		load_file("libpqwalreceiver", false);
+
+	stream = palloc0(sizeof(PgcdcStream));
+	stream->conn = pgcdc_walrcv_connect(conninfo, appname, &err);
+	if (stream->conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not open the replication connection: %s", err),
+				 errhint("Check pg_hba.conf for local connections of the bootstrap superuser, or set the source's conninfo or pgcdc_drasi.conninfo.")));
+	initStringInfo(&stream->reply);
+	return stream;
+}
+
+/* Start streaming the publication from startpos (or the slot's position). */
+void
+pgcdc_stream_start(PgcdcStream *stream, const char *slot_name,
+				   const char *publication, XLogRecPtr startpos)
+{
+	WalRcvStreamOptions options;
+
+	pgcdc_stream_options_init(&options, pstrdup(slot_name), startpos,
+							  list_make1(makeString(pstrdup(publication))));
+	if (!walrcv_startstreaming(stream->conn, &options))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("replication slot \"%s\" did not enter streaming mode", slot_name)));
+}
+
+/*
+ * Next CopyData message: > 0 its length, 0 nothing yet (wait on
+ * *wait_fd), < 0 the server ended the stream.
+ */
+int
+pgcdc_stream_receive(PgcdcStream *stream, char **buf, pgsocket *wait_fd)
+{
+	return walrcv_receive(stream->conn, buf, wait_fd);
+}
+
+/*
+ * Send a standby status update.  The walsender takes only the flush
+ * position as confirmed, so callers pass as flush only what is durable.
+ */
+void
+pgcdc_stream_send_feedback(PgcdcStream *stream, XLogRecPtr write_lsn,
+						   XLogRecPtr flush_lsn, bool request_reply)
+{
+	StringInfo	reply = &stream->reply;
+
+	resetStringInfo(reply);
+	pq_sendbyte(reply, 'r');
+	pq_sendint64(reply, write_lsn);
+	pq_sendint64(reply, flush_lsn);
+	pq_sendint64(reply, flush_lsn);
+	pq_sendint64(reply, GetCurrentTimestamp());
+	pq_sendbyte(reply, request_reply ? 1 : 0);
+	walrcv_send(stream->conn, reply->data, reply->len);
+}
+
+/* Close the connection; the walsender then releases the slot. */
+void
+pgcdc_stream_disconnect(PgcdcStream *stream)
+{
+	if (stream && stream->conn)
+		walrcv_disconnect(stream->conn);
+}

@@ -1,0 +1,682 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The source worker: stream, decode, map and publish one source's
+ *		changes, exactly once.
+ *
+ * EXACTLY ONCE
+ *
+ * Each source owns a replication origin.  Queue rows are written in a
+ * local transaction, and before it commits the origin's position is set
+ * to the end LSN of the last source transaction it contains; PostgreSQL
+ * writes that position into the commit record itself, so the rows and
+ * the position become durable (or are lost in a crash) together.  After
+ * any restart the worker asks the server to stream from the origin's
+ * position; the server skips every transaction whose commit lies before
+ * it, so nothing is repeated, and everything after it is sent again, so
+ * nothing is lost.  The slot's own confirmed position is not trusted for
+ * this: it is persisted lazily and can go backwards after a crash.
+ *
+ * The slot is told a position is flushed only once the local commit
+ * that holds it is flushed to disk (local commits are asynchronous), so
+ * the server never discards WAL we might still need.  While idle, the
+ * worker confirms the walsender's keepalive position, so writes to
+ * unpublished tables do not pin WAL.
+ *
+ * GROUPING
+ *
+ * Small source transactions arriving back to back are written in one
+ * local transaction, closed when the stream has nothing more to read,
+ * after pgcdc_drasi.group_timeout, or after a large source transaction.
+ * The origin then holds the last one's end, which is still exact.
+ *
+ * FEEDBACK LOOP
+ *
+ * Changes to our own tables (schema pgcdc_drasi) are dropped on
+ * arrival; a source transaction made only of them writes nothing and
+ * commits nothing, so even a FOR ALL TABLES publication cannot loop.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/origin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "pgcdc_drasi.h"
+
+#define FEEDBACK_INTERVAL_MS	10000	/* status update even when nothing moved */
+#define FEEDBACK_MIN_MS			200		/* at most this often when things move */
+#define MAX_GROUP_XACTS			1000
+#define MAX_PENDING_FLUSHES		4096
+
+/* Configuration of this worker's source. */
+typedef struct SourceConfig
+{
+	char	   *source_id;
+	char	   *publication;
+	char	   *slot_name;
+	char	   *origin_name;
+	char	   *conninfo;
+	Oid			owner;
+} SourceConfig;
+
+/* A local commit whose flush to disk we wait for before confirming. */
+typedef struct PendingFlush
+{
+	XLogRecPtr	remote_end;
+	XLogRecPtr	local_end;
+} PendingFlush;
+
+static PgcdcSource *MySource = NULL;
+static SourceConfig config;
+static PgcdcStream *stream = NULL;
+
+/* Progress of the stream. */
+static XLogRecPtr last_received = InvalidXLogRecPtr;
+static XLogRecPtr last_published = InvalidXLogRecPtr;
+static XLogRecPtr last_flushed = InvalidXLogRecPtr;
+static XLogRecPtr last_sent_write = InvalidXLogRecPtr;
+static XLogRecPtr last_sent_flush = InvalidXLogRecPtr;
+static TimestampTz last_feedback = 0;
+
+static PendingFlush pending[MAX_PENDING_FLUSHES];
+static int	pending_head = 0;
+static int	npending = 0;
+
+/* The source transaction being decoded, and the local one being written. */
+static bool in_remote_xact = false;
+static PgcdcTxContext tx;
+static bool local_xact_open = false;
+static int	group_xacts = 0;
+static int	group_events = 0;
+static XLogRecPtr group_end = InvalidXLogRecPtr;
+static TimestampTz group_commit_time = 0;
+static TimestampTz group_started = 0;
+
+static uint32 seen_config_generation = 0;
+static MemoryContext message_mcxt = NULL;
+
+/* Publish our state to shared memory. */
+static void
+set_state(PgcdcSourceState state)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	MySource->state = state;
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
+ * Detach from shared memory at exit, and schedule the next start: soon
+ * after a clean stop, with doubling delays after consecutive failures.
+ */
+static void
+source_on_exit(int code, Datum arg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	if (MySource->pid == MyProcPid)
+	{
+		int64		delay = pgcdc_retry_min_interval;
+		int			i;
+
+		/* A run that lasted longer than the longest delay starts afresh. */
+		if (MySource->started_at != 0 &&
+			TimestampDifferenceExceeds(MySource->started_at, now, pgcdc_retry_max_interval))
+			MySource->failures = 0;
+		if (MySource->failed)
+		{
+			MySource->failures++;
+			for (i = 1; i < MySource->failures && delay < pgcdc_retry_max_interval; i++)
+				delay *= 2;
+			delay = Min(delay, pgcdc_retry_max_interval);
+			MySource->state = PGCDC_STATE_ERROR;
+		}
+		else
+			MySource->state = PGCDC_STATE_STOPPED;
+		MySource->next_start = TimestampTzPlusMilliseconds(now, delay);
+		MySource->pid = 0;
+		MySource->pgprocno = -1;
+		MySource->starting = false;
+		if (MySource->dropped)
+			MySource->in_use = false;
+	}
+	LWLockRelease(pgcdc_shared->lock);
+	ConditionVariableBroadcast(&MySource->progress_cv);
+	pgcdc_wake_launcher();
+}
+
+/* Record an error for the status view; the log gets it as usual. */
+static void
+record_error(const char *message)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	MySource->failed = true;
+	MySource->state = PGCDC_STATE_ERROR;
+	strlcpy(MySource->last_error, message ? message : "unknown error", PGCDC_ERROR_MAXLEN);
+	MySource->last_error_time = GetCurrentTimestamp();
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/* Stop cleanly when the source was paused or dropped. */
+static void
+exit_if_not_wanted(void)
+{
+	bool		desired;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+	desired = MySource->desired;
+	LWLockRelease(pgcdc_shared->lock);
+	if (!desired)
+	{
+		if (IsTransactionState())
+			AbortCurrentTransaction();
+		pgcdc_stream_disconnect(stream);
+		proc_exit(0);
+	}
+}
+
+/*
+ * Read our configuration and take our replication origin.  The row is
+ * locked FOR KEY SHARE while we do so, so a concurrent drop_source
+ * either finishes first (and we find no row) or waits for us.
+ */
+static bool
+load_config(const char *source_id, XLogRecPtr *startpos)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found = false;
+	RepOriginId origin;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	if (!OidIsValid(get_extension_oid(PGCDC_EXTENSION_NAME, true)))
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return false;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(source_id);
+	if (SPI_execute_with_args("SELECT publication, slot_name, origin_name, "
+							  "coalesce(conninfo, ''), enabled, owner "
+							  "FROM pgcdc_drasi.sources WHERE source_id = $1 FOR KEY SHARE",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.sources");
+
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		config.source_id = pstrdup(source_id);
+		config.publication = SPI_getvalue(tup, desc, 1);
+		config.slot_name = SPI_getvalue(tup, desc, 2);
+		config.origin_name = SPI_getvalue(tup, desc, 3);
+		config.conninfo = SPI_getvalue(tup, desc, 4);
+		found = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		config.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+
+	if (found)
+	{
+		origin = replorigin_by_name(config.origin_name, true);
+		if (origin == InvalidRepOriginId)
+			origin = replorigin_create(config.origin_name);
+		pgcdc_replorigin_session_setup(origin);
+		replorigin_session_origin = origin;
+		*startpos = replorigin_session_get_progress(false);
+	}
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return found;
+}
+
+/* Send a status update if due, or at once when asked to. */
+static void
+send_feedback(bool force, bool request_reply)
+{
+	XLogRecPtr	flush_ptr = pgcdc_flush_ptr();
+	TimestampTz now = GetCurrentTimestamp();
+	XLogRecPtr	flush;
+
+	/* Local commits now on disk make their source positions confirmable. */
+	while (npending > 0 && pending[pending_head].local_end <= flush_ptr)
+	{
+		last_flushed = pending[pending_head].remote_end;
+		pending_head = (pending_head + 1) % MAX_PENDING_FLUSHES;
+		npending--;
+	}
+	flush = last_flushed;
+
+	/* Idle and everything durable: what we received is confirmed too. */
+	if (npending == 0 && !in_remote_xact && !local_xact_open && last_received > flush)
+		flush = last_received;
+
+	if (!force &&
+		!(flush != last_sent_flush &&
+		  TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_MIN_MS)) &&
+		!TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_INTERVAL_MS))
+		return;
+
+	pgcdc_stream_send_feedback(stream, last_received, flush, request_reply);
+	last_feedback = now;
+	last_sent_write = last_received;
+	last_sent_flush = flush;
+	MySource->received_lsn = last_received;
+	MySource->flushed_lsn = flush;
+}
+
+/* Make a position visible to wait_for_catchup. */
+static void
+publish_position(XLogRecPtr lsn)
+{
+	if (lsn <= last_published)
+		return;
+	last_published = lsn;
+	MySource->published_lsn = lsn;
+	ConditionVariableBroadcast(&MySource->progress_cv);
+}
+
+/* Open the local transaction that receives events, if not open yet. */
+static void
+ensure_local_xact(void)
+{
+	if (local_xact_open)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	local_xact_open = true;
+	group_started = GetCurrentTimestamp();
+	group_xacts = 0;
+	group_events = 0;
+}
+
+/*
+ * Commit the local transaction: queue rows and origin position together.
+ * A transaction that wrote nothing commits nothing and needs no flush.
+ */
+static void
+commit_group(void)
+{
+	bool		wrote;
+
+	if (!local_xact_open)
+		return;
+
+	pgcdc_queue_end();
+	wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
+	if (wrote)
+	{
+		replorigin_session_origin_lsn = group_end;
+		replorigin_session_origin_timestamp = group_commit_time;
+	}
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TopMemoryContext);
+	local_xact_open = false;
+	replorigin_session_origin_lsn = InvalidXLogRecPtr;
+	replorigin_session_origin_timestamp = 0;
+
+	if (group_end != InvalidXLogRecPtr)
+	{
+		if (wrote)
+		{
+			if (npending == MAX_PENDING_FLUSHES)
+			{
+				/* Rare: wait for the disk rather than forget a position. */
+				XLogFlush(XactLastCommitEnd);
+				send_feedback(true, false);
+			}
+			pending[(pending_head + npending) % MAX_PENDING_FLUSHES].remote_end = group_end;
+			pending[(pending_head + npending) % MAX_PENDING_FLUSHES].local_end = XactLastCommitEnd;
+			npending++;
+		}
+		else if (npending == 0)
+			last_flushed = Max(last_flushed, group_end);
+
+		MySource->xacts += group_xacts;
+		MySource->events += group_events;
+		if (group_commit_time != 0)
+			MySource->last_commit_time = group_commit_time;
+		publish_position(group_end);
+	}
+	group_xacts = 0;
+	group_events = 0;
+	pgstat_report_activity(STATE_IDLE, NULL);
+	exit_if_not_wanted();
+}
+
+/* Emit callback of the mapping layer: queue the event. */
+static void
+queue_event(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
+{
+	pgcdc_queue_append(txc, event);
+	group_events++;
+}
+
+/* The full (epoch-qualified) form of a recent transaction id. */
+static uint64
+full_xid(TransactionId xid)
+{
+	FullTransactionId next = ReadNextFullTransactionId();
+	uint32		epoch = EpochFromFullTransactionId(next);
+
+	if (xid > XidFromFullTransactionId(next))
+		epoch--;
+	return ((uint64) epoch << 32) | xid;
+}
+
+/* Handle one pgoutput message. */
+static void
+handle_change(StringInfo msg)
+{
+	PgcdcChange change;
+
+	pgcdc_decode_change(msg, &change);
+
+	switch (change.action)
+	{
+		case LOGICAL_REP_MSG_BEGIN:
+			if (MySource->config_generation != seen_config_generation)
+			{
+				seen_config_generation = MySource->config_generation;
+				pgcdc_relcache_invalidate_keys();
+			}
+			in_remote_xact = true;
+			tx.xid = change.begin.xid;
+			tx.full_xid = full_xid(change.begin.xid);
+			tx.commit_lsn = change.begin.final_lsn;
+			tx.commit_time = change.begin.committime;
+			tx.tx_index = 0;
+			break;
+
+		case LOGICAL_REP_MSG_COMMIT:
+			if (!in_remote_xact)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg_internal("COMMIT without BEGIN at %X/%X",
+										 LSN_FORMAT_ARGS(change.commit.commit_lsn))));
+			in_remote_xact = false;
+			group_end = change.commit.end_lsn;
+			group_commit_time = change.commit.committime;
+			last_received = Max(last_received, change.commit.end_lsn);
+			if (local_xact_open)
+			{
+				group_xacts++;
+				if (group_xacts >= MAX_GROUP_XACTS ||
+					group_events >= pgcdc_batch_size * 10 ||
+					TimestampDifferenceExceeds(group_started, GetCurrentTimestamp(),
+											   pgcdc_group_timeout))
+					commit_group();
+			}
+			else
+			{
+				/* Nothing of ours in it: no local transaction needed. */
+				if (npending == 0)
+					last_flushed = Max(last_flushed, group_end);
+				MySource->xacts++;
+				publish_position(group_end);
+			}
+			break;
+
+		case LOGICAL_REP_MSG_RELATION:
+			ensure_local_xact();
+			pgcdc_relcache_update(change.relation);
+			break;
+
+		case LOGICAL_REP_MSG_INSERT:
+		case LOGICAL_REP_MSG_UPDATE:
+		case LOGICAL_REP_MSG_DELETE:
+		case LOGICAL_REP_MSG_TRUNCATE:
+			if (!in_remote_xact)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg_internal("change outside a transaction")));
+			ensure_local_xact();
+			if (group_events == 0)
+				pgstat_report_activity(STATE_RUNNING, "publishing changes");
+			tx.received_at = GetCurrentTimestamp();
+			pgcdc_queue_begin();
+			pgcdc_map_change(&tx, &change, queue_event, NULL);
+			break;
+
+		default:
+			/* Type, Origin and Message carry nothing we publish. */
+			break;
+	}
+}
+
+/* Handle one CopyData message of the stream. */
+static void
+handle_copydata(char *buf, int len)
+{
+	StringInfoData msg;
+	PgcdcWalHeader hdr;
+
+	msg.data = buf;
+	msg.len = len;
+	msg.maxlen = -1;
+	msg.cursor = 0;
+
+	pgcdc_decode_header(&msg, &hdr);
+	if (hdr.kind == 'w')
+	{
+		handle_change(&msg);
+	}
+	else
+	{
+		/* Keepalive: between transactions its position is ours too. */
+		if (!in_remote_xact)
+		{
+			last_received = Max(last_received, hdr.wal_end);
+			if (!local_xact_open)
+				publish_position(last_received);
+		}
+		if (hdr.reply_requested)
+			send_feedback(true, false);
+	}
+}
+
+/* The main loop: read, publish, confirm, wait. */
+static void
+stream_loop(void)
+{
+	for (;;)
+	{
+		char	   *buf;
+		pgsocket	fd = PGINVALID_SOCKET;
+		int			len;
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		len = pgcdc_stream_receive(stream, &buf, &fd);
+		if (len > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(message_mcxt);
+
+			handle_copydata(buf, len);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(message_mcxt);
+			send_feedback(false, false);
+			continue;
+		}
+		if (len < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("replication stream of source \"%s\" ended unexpectedly",
+							config.source_id)));
+
+		/* Nothing more to read now: close the group and confirm. */
+		if (local_xact_open && !in_remote_xact)
+			commit_group();
+		exit_if_not_wanted();
+		send_feedback(false, false);
+
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   fd, npending > 0 ? FEEDBACK_MIN_MS : 1000, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+	}
+}
+
+/* Connect, take the slot and stream until an error or a stop. */
+static void
+run_source(Oid dboid, const char *source_id)
+{
+	XLogRecPtr	startpos = InvalidXLogRecPtr;
+	char	   *dbname;
+	char	   *username;
+	char	   *conninfo;
+	char		appname[NAMEDATALEN + 16];
+
+	if (!load_config(source_id, &startpos))
+	{
+		/* Dropped, paused, or the extension is gone: nothing to run. */
+		LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+		MySource->desired = false;
+		LWLockRelease(pgcdc_shared->lock);
+		proc_exit(0);
+	}
+
+	StartTransactionCommand();
+	dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(dboid));
+	username = MemoryContextStrdup(TopMemoryContext,
+								   GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false));
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TopMemoryContext);
+
+	conninfo = pgcdc_build_conninfo(config.conninfo[0] ? config.conninfo : pgcdc_conninfo,
+									dbname, username);
+	pgcdc_relcache_init(config.source_id, config.owner);
+	tx.source_id = config.source_id;
+	tx.owner = config.owner;
+	message_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi message",
+										 ALLOCSET_DEFAULT_SIZES);
+
+	set_state(PGCDC_STATE_CONNECTING);
+	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
+	stream = pgcdc_stream_connect(conninfo, appname);
+	pgcdc_stream_start(stream, config.slot_name, config.publication, startpos);
+
+	last_received = startpos;
+	last_flushed = startpos;
+	last_published = InvalidXLogRecPtr;
+	publish_position(startpos);
+	set_state(PGCDC_STATE_STREAMING);
+	ereport(LOG,
+			(errmsg("pgcdc_drasi source \"%s\" streaming publication \"%s\" from slot \"%s\" at %X/%X",
+					source_id, config.publication, config.slot_name, LSN_FORMAT_ARGS(startpos))));
+
+	stream_loop();
+}
+
+/* Main of a source worker. */
+void
+pgcdc_source_main(Datum main_arg)
+{
+	int			index = DatumGetInt32(main_arg);
+	Oid			dboid;
+	char		source_id[NAMEDATALEN];
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (index < 0 || index >= pgcdc_max_sources)
+		elog(ERROR, "invalid source index %d", index);
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	MySource = &pgcdc_shared->sources[index];
+	if (!MySource->in_use || !MySource->desired || MySource->pid != 0)
+	{
+		MySource->starting = false;
+		LWLockRelease(pgcdc_shared->lock);
+		proc_exit(0);
+	}
+	MySource->pid = MyProcPid;
+	MySource->pgprocno = MyProc->pgprocno;
+	MySource->starting = false;
+	MySource->failed = false;
+	MySource->state = PGCDC_STATE_STARTING;
+	if (MySource->started_at != 0)
+		MySource->reconnects++;
+	MySource->started_at = GetCurrentTimestamp();
+	dboid = MySource->dboid;
+	strlcpy(source_id, MySource->source_id, NAMEDATALEN);
+	seen_config_generation = MySource->config_generation;
+	LWLockRelease(pgcdc_shared->lock);
+	before_shmem_exit(source_on_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	/* Asynchronous local commits: we confirm only what is flushed. */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("application_name", "pgcdc_drasi source", PGC_USERSET, PGC_S_OVERRIDE);
+	pgstat_report_appname("pgcdc_drasi source");
+
+	PG_TRY();
+	{
+		run_source(dboid, source_id);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		record_error(edata->message);
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		/* Let the bgworker machinery report it and exit with status 1. */
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
