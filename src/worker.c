@@ -17,11 +17,13 @@
  * nothing is lost.  The slot's own confirmed position is not trusted for
  * this: it is persisted lazily and can go backwards after a crash.
  *
- * The slot is told a position is flushed only once the local commit
- * that holds it is flushed to disk (local commits are asynchronous), so
- * the server never discards WAL we might still need.  While idle, the
- * worker confirms the walsender's keepalive position, so writes to
- * unpublished tables do not pin WAL.
+ * Local commits are flushed before they become visible (the worker
+ * never commits with synchronous_commit = off), so a consumer can never
+ * read a queue row that a crash would take back and later publish again
+ * under another seq.  Only then is the slot told the position is
+ * flushed, so the server never discards WAL we might still need.  While
+ * idle, the worker confirms the walsender's keepalive position, so
+ * writes to unpublished tables do not pin WAL.
  *
  * GROUPING
  *
@@ -75,7 +77,6 @@
 #define FEEDBACK_INTERVAL_MS	10000	/* status update even when nothing moved */
 #define FEEDBACK_MIN_MS			200		/* at most this often when things move */
 #define MAX_GROUP_XACTS			1000
-#define MAX_PENDING_FLUSHES		4096
 
 /* Configuration of this worker's source. */
 typedef struct SourceConfig
@@ -88,13 +89,6 @@ typedef struct SourceConfig
 	Oid			owner;
 } SourceConfig;
 
-/* A local commit whose flush to disk we wait for before confirming. */
-typedef struct PendingFlush
-{
-	XLogRecPtr	remote_end;
-	XLogRecPtr	local_end;
-} PendingFlush;
-
 static PgcdcSource *MySource = NULL;
 static SourceConfig config;
 static PgcdcStream *stream = NULL;
@@ -103,13 +97,8 @@ static PgcdcStream *stream = NULL;
 static XLogRecPtr last_received = InvalidXLogRecPtr;
 static XLogRecPtr last_published = InvalidXLogRecPtr;
 static XLogRecPtr last_flushed = InvalidXLogRecPtr;
-static XLogRecPtr last_sent_write = InvalidXLogRecPtr;
 static XLogRecPtr last_sent_flush = InvalidXLogRecPtr;
 static TimestampTz last_feedback = 0;
-
-static PendingFlush pending[MAX_PENDING_FLUSHES];
-static int	pending_head = 0;
-static int	npending = 0;
 
 /* The source transaction being decoded, and the local one being written. */
 static bool in_remote_xact = false;
@@ -274,21 +263,11 @@ load_config(const char *source_id, XLogRecPtr *startpos)
 static void
 send_feedback(bool force, bool request_reply)
 {
-	XLogRecPtr	flush_ptr = pgcdc_flush_ptr();
 	TimestampTz now = GetCurrentTimestamp();
-	XLogRecPtr	flush;
+	XLogRecPtr	flush = last_flushed;
 
-	/* Local commits now on disk make their source positions confirmable. */
-	while (npending > 0 && pending[pending_head].local_end <= flush_ptr)
-	{
-		last_flushed = pending[pending_head].remote_end;
-		pending_head = (pending_head + 1) % MAX_PENDING_FLUSHES;
-		npending--;
-	}
-	flush = last_flushed;
-
-	/* Idle and everything durable: what we received is confirmed too. */
-	if (npending == 0 && !in_remote_xact && !local_xact_open && last_received > flush)
+	/* Idle: what we received is confirmed too. */
+	if (!in_remote_xact && !local_xact_open && last_received > flush)
 		flush = last_received;
 
 	if (!force &&
@@ -299,7 +278,6 @@ send_feedback(bool force, bool request_reply)
 
 	pgcdc_stream_send_feedback(stream, last_received, flush, request_reply);
 	last_feedback = now;
-	last_sent_write = last_received;
 	last_sent_flush = flush;
 	MySource->received_lsn = last_received;
 	MySource->flushed_lsn = flush;
@@ -313,6 +291,7 @@ publish_position(XLogRecPtr lsn)
 		return;
 	last_published = lsn;
 	MySource->published_lsn = lsn;
+	MySource->received_lsn = last_received;
 	ConditionVariableBroadcast(&MySource->progress_cv);
 }
 
@@ -332,7 +311,8 @@ ensure_local_xact(void)
 
 /*
  * Commit the local transaction: queue rows and origin position together.
- * A transaction that wrote nothing commits nothing and needs no flush.
+ * The commit is flushed before it returns, so its source position can be
+ * confirmed at once.  A transaction that wrote nothing commits nothing.
  */
 static void
 commit_group(void)
@@ -357,27 +337,19 @@ commit_group(void)
 
 	if (group_end != InvalidXLogRecPtr)
 	{
-		if (wrote)
-		{
-			if (npending == MAX_PENDING_FLUSHES)
-			{
-				/* Rare: wait for the disk rather than forget a position. */
-				XLogFlush(XactLastCommitEnd);
-				send_feedback(true, false);
-			}
-			pending[(pending_head + npending) % MAX_PENDING_FLUSHES].remote_end = group_end;
-			pending[(pending_head + npending) % MAX_PENDING_FLUSHES].local_end = XactLastCommitEnd;
-			npending++;
-		}
-		else if (npending == 0)
-			last_flushed = Max(last_flushed, group_end);
-
+		/* Belt and braces: never confirm what is not on disk. */
+		if (wrote && XactLastCommitEnd > pgcdc_flush_ptr())
+			XLogFlush(XactLastCommitEnd);
+		last_flushed = Max(last_flushed, group_end);
 		MySource->xacts += group_xacts;
 		MySource->events += group_events;
 		if (group_commit_time != 0)
 			MySource->last_commit_time = group_commit_time;
 		publish_position(group_end);
 	}
+	/* A keepalive that came while the group was open is ours now too. */
+	if (!in_remote_xact)
+		publish_position(last_received);
 	group_xacts = 0;
 	group_events = 0;
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -450,8 +422,7 @@ handle_change(StringInfo msg)
 			else
 			{
 				/* Nothing of ours in it: no local transaction needed. */
-				if (npending == 0)
-					last_flushed = Max(last_flushed, group_end);
+				last_flushed = Max(last_flushed, group_end);
 				MySource->xacts++;
 				publish_position(group_end);
 			}
@@ -559,7 +530,7 @@ stream_loop(void)
 
 		rc = WaitLatchOrSocket(MyLatch,
 							   WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   fd, npending > 0 ? FEEDBACK_MIN_MS : 1000, PG_WAIT_EXTENSION);
+							   fd, 1000, PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);
 	}
@@ -655,8 +626,9 @@ pgcdc_source_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 
-	/* Asynchronous local commits: we confirm only what is flushed. */
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* Queue rows must be on disk before anyone can read them. */
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "pgcdc_drasi source", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("pgcdc_drasi source");
