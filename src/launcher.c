@@ -80,6 +80,22 @@ launcher_on_exit(int code, Datum arg)
 	LWLockRelease(pgcdc_shared->lock);
 }
 
+/* Describe a dynamic worker of ours that the launcher watches. */
+static void
+init_worker(BackgroundWorker *worker, const char *function, const char *type,
+			Datum main_arg)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "pgcdc_drasi");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+	worker->bgw_main_arg = main_arg;
+	worker->bgw_notify_pid = MyProcPid;
+}
+
 /* Start a scanner for one database; false when no worker slot is free. */
 static bool
 start_scanner(Oid dboid)
@@ -87,17 +103,8 @@ start_scanner(Oid dboid)
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pgcdc_drasi");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgcdc_scanner_main");
+	init_worker(&worker, "pgcdc_scanner_main", "pgcdc_drasi scanner", ObjectIdGetDatum(dboid));
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi scanner for database %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pgcdc_drasi scanner");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = MyProcPid;
-
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
@@ -107,17 +114,8 @@ start_source_worker(int index, PgcdcSource *src)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pgcdc_drasi");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgcdc_source_main");
+	init_worker(&worker, "pgcdc_source_main", "pgcdc_drasi source", Int32GetDatum(index));
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi source %s", src->source_id);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pgcdc_drasi source");
-	worker.bgw_main_arg = Int32GetDatum(index);
-	worker.bgw_notify_pid = MyProcPid;
-
 	if (source_handles[index] != NULL)
 	{
 		pfree(source_handles[index]);

@@ -98,6 +98,35 @@ restore_user(SavedUser *saved)
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
+/* Open SPI and act as the superuser, to read or write our tables. */
+static void
+begin_config_access(SavedUser *saved)
+{
+	pgcdc_require_preloaded();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_superuser(saved);
+}
+
+/* Act as the caller again and close SPI. */
+static void
+end_config_access(SavedUser *saved)
+{
+	restore_user(saved);
+	SPI_finish();
+}
+
+/* The error for a source id that names no source. */
+static void report_unknown_source(const char *source_id) pg_attribute_noreturn();
+
+static void
+report_unknown_source(const char *source_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("source \"%s\" does not exist", source_id)));
+}
+
 /* Drop a slot we created, without raising: we may be aborting. */
 static void
 drop_created_slot(const char *name)
@@ -524,8 +553,7 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record source \"%s\"", source_id);
 
-	restore_user(&saved);
-	SPI_finish();
+	end_config_access(&saved);
 	PG_RETURN_VOID();
 }
 
@@ -584,17 +612,12 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 
-	pgcdc_require_preloaded();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	become_superuser(&saved);
+	begin_config_access(&saved);
 
 	values[0] = CStringGetTextDatum(source_id);
 	if (run_sql("DELETE FROM pgcdc_drasi.sources WHERE source_id = $1 RETURNING slot_name, origin_name",
 				1, argtypes, values, false, SPI_OK_DELETE_RETURNING) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("source \"%s\" does not exist", source_id)));
+		report_unknown_source(source_id);
 	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	origin_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	run_sql("DELETE FROM pgcdc_drasi.events WHERE source_id = $1",
@@ -605,8 +628,7 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 	if (SearchNamedReplicationSlot(slot_name, true) != NULL)
 		ReplicationSlotDrop(slot_name, false);
 
-	restore_user(&saved);
-	SPI_finish();
+	end_config_access(&saved);
 	PG_RETURN_VOID();
 }
 
@@ -618,19 +640,13 @@ set_enabled(const char *source_id, bool enabled)
 	Oid			argtypes[2] = {TEXTOID, BOOLOID};
 	Datum		values[2];
 
-	pgcdc_require_preloaded();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	become_superuser(&saved);
+	begin_config_access(&saved);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = BoolGetDatum(enabled);
 	if (run_sql("UPDATE pgcdc_drasi.sources SET enabled = $2 WHERE source_id = $1",
 				2, argtypes, values, false, SPI_OK_UPDATE) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("source \"%s\" does not exist", source_id)));
-	restore_user(&saved);
-	SPI_finish();
+		report_unknown_source(source_id);
+	end_config_access(&saved);
 }
 
 /* pause_source(source_id): stop streaming; the slot keeps the changes. */
@@ -659,9 +675,7 @@ check_source_exists(const char *source_id)
 	values[0] = CStringGetTextDatum(source_id);
 	if (run_sql("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1",
 				1, argtypes, values, true, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("source \"%s\" does not exist", source_id)));
+		report_unknown_source(source_id);
 }
 
 /*
@@ -771,9 +785,7 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 	check_key_columns(rel, names, nnames);
 	relation_close(rel, AccessShareLock);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	become_superuser(&saved);
+	begin_config_access(&saved);
 	check_source_exists(source_id);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = ObjectIdGetDatum(relid);
@@ -782,8 +794,7 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 			"VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
 			"DO UPDATE SET key_columns = EXCLUDED.key_columns",
 			3, argtypes, values, false, SPI_OK_INSERT);
-	restore_user(&saved);
-	SPI_finish();
+	end_config_access(&saved);
 
 	register_callbacks();
 	keys_changed_at_commit = true;
@@ -800,10 +811,7 @@ pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		values[2];
 
-	pgcdc_require_preloaded();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	become_superuser(&saved);
+	begin_config_access(&saved);
 	check_source_exists(source_id);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = ObjectIdGetDatum(relid);
@@ -813,8 +821,7 @@ pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("source \"%s\" has no key set for table %s",
 						source_id, get_rel_name(relid))));
-	restore_user(&saved);
-	SPI_finish();
+	end_config_access(&saved);
 
 	register_callbacks();
 	keys_changed_at_commit = true;
@@ -848,12 +855,9 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must not be negative")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	become_superuser(&saved);
+	begin_config_access(&saved);
 	check_source_exists(source_id);
-	restore_user(&saved);
-	SPI_finish();
+	end_config_access(&saved);
 
 	target = LogLogicalMessage("pgcdc_drasi", "", 0, false);
 	XLogFlush(target);
