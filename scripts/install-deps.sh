@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install everything needed to build pgcdc_drasi and run its test suites on
+# Debian bookworm.  Idempotent: when every package is already installed it
+# returns without touching apt, so reruns are fast.  Run as root.
+set -euo pipefail
+
+PACKAGES=(
+	postgresql-15
+	postgresql-server-dev-15
+	postgresql-15-pgtap
+	libtap-parser-sourcehandler-pgtap-perl
+	libipc-run-perl
+	make
+	gcc
+	libc6-dev
+	perl
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+		missing+=("$pkg")
+	fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "install-deps: all packages already installed"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages (${missing[*]}) and not running as root" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	"${missing[@]}"
+echo "install-deps: done"

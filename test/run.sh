@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# test/run.sh: build pgcdc_drasi and run every test suite.
+#
+#   sudo bash test/run.sh
+#
+# Run as root (on a fresh Debian bookworm machine or in CI): installs the
+# dependencies, builds the extension in a scratch copy of the tree owned by
+# the postgres OS user, installs it, then runs as postgres
+#
+#   regress  pg_regress suites (sql/*.sql, expected/*.out) via make installcheck
+#   pgtap    pgTAP files test/pgtap/*.sql, each in a fresh database of a
+#            throwaway cluster, via pg_prove
+#   tap      Perl TAP tests test/t/*.pl (PostgreSQL::Test::Cluster), via prove
+#
+# and ends with one line "N passed, M failed" (suites / test files).  Exits
+# non-zero if anything failed.
+#
+# Environment:
+#   TEST_ONLY=regress|pgtap|tap   run only that stage (build + install always run)
+#   TEST_FILTER=<regex>           run only pgTAP / Perl TAP files whose name matches
+#   KEEP_TMP=1                    keep the scratch directory (logs, data dirs)
+#   ARTIFACTS_DIR=<dir>           copy logs of the run there (useful in CI)
+#   PG_TEST_TIMEOUT_DEFAULT       PostgreSQL::Test timeout in seconds (default 120)
+#   PGCDC_TEST_BIG_ROWS           rows of the large transaction in 002/003 (default 200000)
+#   TAP_FILE_TIMEOUT              seconds before one TAP file is killed (default 600)
+#   PGTAP_FILE_TIMEOUT            same for one pgTAP file (default 300)
+#   REGRESS_TIMEOUT               same for make installcheck (default 600)
+#   SUITE_TIMEOUT                 budget of the whole run in seconds (default 4500)
+#
+# Run as a non-root user, dependency installation and "make install" are
+# skipped (they must have been done already) and everything runs as that user.
+
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=$PGBIN/pg_config
+PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
+PG_REGRESS_BIN=$PGXS_DIR/src/test/regress/pg_regress
+PG_PERL_LIB=$PGXS_DIR/src/test/perl
+
+TEST_ONLY=${TEST_ONLY:-}
+TEST_FILTER=${TEST_FILTER:-}
+TAP_FILE_TIMEOUT=${TAP_FILE_TIMEOUT:-600}
+REGRESS_TIMEOUT=${REGRESS_TIMEOUT:-600}
+PGTAP_FILE_TIMEOUT=${PGTAP_FILE_TIMEOUT:-300}
+# Whole-run budget: what is still running when it is used up is killed, and
+# what has not started yet is counted as failed (CI stops jobs at 90 min).
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-4500}
+SUITE_DEADLINE=$(($(date +%s) + SUITE_TIMEOUT))
+
+case "$TEST_ONLY" in
+	''|regress|pgtap|tap) ;;
+	*) echo "test/run.sh: TEST_ONLY must be regress, pgtap or tap (got '$TEST_ONLY')" >&2; exit 2 ;;
+esac
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+SCRATCH=
+BUILD=
+PGTAP_DATA=
+
+say() { printf '\n=== %s\n' "$*"; }
+record_pass() { PASSED=$((PASSED + 1)); echo "PASS: $1"; }
+record_fail() { FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); echo "FAIL: $1"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+	AS_ROOT=1
+	TEST_USER=postgres
+else
+	AS_ROOT=0
+	TEST_USER=$(id -un)
+fi
+
+# Run a command as the test user with a clean, explicit environment.
+as_pg() {
+	local envs=(
+		PATH="$PGBIN:/usr/local/bin:/usr/bin:/bin"
+		LANG=C.UTF-8
+		PG_REGRESS="$PG_REGRESS_BIN"
+		PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-120}"
+	)
+	# Temporary files and socket directories (File::Temp, pg_regress) go into
+	# the scratch directory, so nothing is left in /tmp even after a kill.
+	[ -n "$SCRATCH" ] && [ -d "$SCRATCH/tmp" ] && envs+=(TMPDIR="$SCRATCH/tmp")
+	[ -n "${PGCDC_TEST_BIG_ROWS:-}" ] && envs+=(PGCDC_TEST_BIG_ROWS="$PGCDC_TEST_BIG_ROWS")
+	[ -n "${PG_TEST_NOCLEAN:-}" ] && envs+=(PG_TEST_NOCLEAN="$PG_TEST_NOCLEAN")
+	if [ "$AS_ROOT" -eq 1 ]; then
+		runuser -u postgres -- env -i HOME=/var/lib/postgresql USER=postgres LOGNAME=postgres "${envs[@]}" "$@"
+	else
+		env -i HOME="$HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" "${envs[@]}" "$@"
+	fi
+}
+
+# Stop every postmaster still running from a data directory in the scratch
+# tree (a killed prove or pg_regress can leave one behind).
+stop_leftover_clusters() {
+	[ -n "$SCRATCH" ] && [ -d "$SCRATCH" ] || return 0
+	local pidfile
+	while IFS= read -r pidfile; do
+		as_pg "$PGBIN/pg_ctl" -D "$(dirname "$pidfile")" stop -m immediate -w -t 60 >/dev/null 2>&1 || true
+	done < <(find "$SCRATCH" -name postmaster.pid -type f 2>/dev/null)
+}
+
+collect_artifacts() {
+	[ -n "${ARTIFACTS_DIR:-}" ] && [ -n "$BUILD" ] && [ -d "$BUILD" ] || return 0
+	mkdir -p "$ARTIFACTS_DIR" || return 0
+	for p in regression.diffs regression.out results tmp_check/log test/tmp_check/log; do
+		[ -e "$BUILD/$p" ] && cp -a "$BUILD/$p" "$ARTIFACTS_DIR/$(echo "$p" | tr / _)" 2>/dev/null
+	done
+	[ -n "$PGTAP_DATA" ] && [ -e "$PGTAP_DATA/server.log" ] && cp "$PGTAP_DATA/server.log" "$ARTIFACTS_DIR/pgtap_server.log"
+	return 0
+}
+
+# Stop leftover clusters, save artifacts, remove the scratch directory.
+remove_scratch() {
+	stop_leftover_clusters
+	collect_artifacts
+	if [ -n "$SCRATCH" ] && [ -d "$SCRATCH" ]; then
+		if [ "${KEEP_TMP:-0}" = 1 ]; then
+			echo "test/run.sh: kept scratch directory $SCRATCH"
+		else
+			rm -rf "$SCRATCH"
+		fi
+	fi
+	SCRATCH=
+}
+
+cleanup() {
+	local rc=$?
+	remove_scratch
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Clean up, then end with the summary line "N passed, M failed".
+summary_and_exit() {
+	remove_scratch
+	say "summary"
+	if [ "${#FAILED_NAMES[@]}" -gt 0 ]; then
+		printf 'failed: %s\n' "${FAILED_NAMES[@]}"
+	fi
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+# Print the last lines of a file, with a header.
+show_tail() {
+	local file=$1 lines=${2:-100}
+	[ -f "$file" ] || return 0
+	echo "----- tail -n $lines $file"
+	tail -n "$lines" "$file"
+	echo "----- end of $file"
+}
+
+# Same for a server log, leaving out the statements logged by
+# log_statement = all (and their continuation lines).
+show_server_log() {
+	local file=$1 lines=${2:-100}
+	[ -f "$file" ] || return 0
+	echo "----- last $lines lines of $file (without logged statements)"
+	awk '/ LOG:  statement: / { skip = 1; next }
+		skip && /^\t/ { next }
+		{ skip = 0; print }' "$file" | tail -n "$lines"
+	echo "----- end of $file"
+}
+
+# --------------------------------------------------------------------------
+# Dependencies, scratch copy, build, install
+# --------------------------------------------------------------------------
+say "dependencies"
+if [ "$AS_ROOT" -eq 1 ]; then
+	bash "$REPO/scripts/install-deps.sh" || { echo "dependency installation failed" >&2; record_fail build; summary_and_exit; }
+else
+	echo "not root: skipping dependency installation"
+fi
+
+SCRATCH=$(mktemp -d /tmp/pgcdc_drasi_test.XXXXXX) || { record_fail build; summary_and_exit; }
+chmod 755 "$SCRATCH"
+BUILD=$SCRATCH/src
+mkdir "$BUILD" "$SCRATCH/tmp"
+tar -C "$REPO" \
+	--exclude=./.git --exclude=./tmp_check --exclude=./results --exclude=./log \
+	--exclude=./regression.diffs --exclude=./regression.out --exclude=./test/tmp_check \
+	--exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+	-cf - . | tar -C "$BUILD" -xf -
+[ "$AS_ROOT" -eq 1 ] && chown -R postgres:postgres "$SCRATCH"
+
+say "build (make WERROR=1) in $BUILD"
+if ! as_pg make -C "$BUILD" WERROR=1 PG_CONFIG="$PG_CONFIG"; then
+	record_fail build
+	summary_and_exit
+fi
+
+say "install"
+if [ "$AS_ROOT" -eq 1 ]; then
+	if ! make -C "$BUILD" install PG_CONFIG="$PG_CONFIG"; then
+		record_fail install
+		summary_and_exit
+	fi
+	chown -R postgres:postgres "$SCRATCH"
+else
+	echo "not root: skipping make install (the installed copy is used as is)"
+fi
+
+# Seconds a step may take: its own limit, capped by what is left of the
+# suite budget; prints nothing and fails when the budget is used up.
+step_timeout() {
+	local left=$((SUITE_DEADLINE - $(date +%s)))
+	[ "$left" -gt 0 ] || return 1
+	[ "$left" -lt "$1" ] && echo "$left" || echo "$1"
+}
+
+want_stage() { [ -z "$TEST_ONLY" ] || [ "$TEST_ONLY" = "$1" ]; }
+
+matches_filter() { [ -z "$TEST_FILTER" ] || [[ "$(basename "$1")" =~ $TEST_FILTER ]]; }
+
+# --------------------------------------------------------------------------
+# Stage a: pg_regress (make installcheck, temp instance from REGRESS_OPTS)
+# --------------------------------------------------------------------------
+run_regress() {
+	say "stage regress: make installcheck"
+	shopt -s nullglob
+	local sqls=("$BUILD"/sql/*.sql)
+	shopt -u nullglob
+	if [ "${#sqls[@]}" -eq 0 ]; then
+		echo "no pg_regress tests (sql/*.sql): skipped"
+		return 0
+	fi
+	local log=$SCRATCH/regress.log rc limit
+	if ! limit=$(step_timeout "$REGRESS_TIMEOUT"); then
+		record_fail "regress (not run: SUITE_TIMEOUT used up)"
+		return 0
+	fi
+	(cd "$BUILD" && as_pg timeout -k 30 "$limit" make installcheck PG_CONFIG="$PG_CONFIG") 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "regress: killed after ${limit}s"
+
+	local n_ok n_fail
+	n_ok=$(grep -cE '^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. ok' "$log")
+	n_fail=$(grep -cE '^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. (FAILED|failed)' "$log")
+	PASSED=$((PASSED + n_ok))
+	if [ "$n_fail" -gt 0 ]; then
+		FAILED=$((FAILED + n_fail))
+		while IFS= read -r name; do FAILED_NAMES+=("regress/$name"); done < <(
+			grep -E '^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. (FAILED|failed)' "$log" |
+				sed -E 's/^(test )?[[:space:]]*([^[:space:]]+).*/\2/')
+	elif [ "$rc" -ne 0 ]; then
+		record_fail "regress (make installcheck exited $rc)"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		if [ -f "$BUILD/regression.diffs" ]; then
+			echo "----- regression.diffs"
+			cat "$BUILD/regression.diffs"
+			echo "----- end of regression.diffs"
+		fi
+		show_server_log "$BUILD/tmp_check/log/postmaster.log" 100
+	fi
+	echo "regress: $n_ok passed, $n_fail failed (make exit $rc)"
+}
+
+# --------------------------------------------------------------------------
+# Stage b: pgTAP files on a throwaway cluster, one fresh database each
+# --------------------------------------------------------------------------
+run_pgtap() {
+	say "stage pgtap: pg_prove test/pgtap/*.sql"
+	shopt -s nullglob
+	local all=("$BUILD"/test/pgtap/*.sql) files=() f
+	shopt -u nullglob
+	for f in "${all[@]}"; do matches_filter "$f" && files+=("$f"); done
+	if [ "${#files[@]}" -eq 0 ]; then
+		echo "no pgTAP files: skipped"
+		return 0
+	fi
+
+	PGTAP_DATA=$SCRATCH/pgtap
+	local sock=$PGTAP_DATA port=54329
+	as_pg mkdir -p "$PGTAP_DATA"
+	if ! as_pg "$PGBIN/initdb" -A trust -U postgres -N -D "$PGTAP_DATA/data" >"$SCRATCH/pgtap-initdb.log" 2>&1; then
+		cat "$SCRATCH/pgtap-initdb.log"
+		record_fail "pgtap (initdb)"
+		return 0
+	fi
+	as_pg bash -c "cat '$BUILD/test/regress.conf' >> '$PGTAP_DATA/data/postgresql.conf' && printf '%s\n' \
+		\"unix_socket_directories = '$sock'\" \"listen_addresses = ''\" \"port = $port\" \
+		\"max_connections = 50\" >> '$PGTAP_DATA/data/postgresql.conf'"
+	if ! as_pg "$PGBIN/pg_ctl" -D "$PGTAP_DATA/data" -l "$PGTAP_DATA/server.log" -w -t 120 start; then
+		show_tail "$PGTAP_DATA/server.log" 100
+		record_fail "pgtap (cluster start)"
+		return 0
+	fi
+
+	local i=0 db base rc limit
+	for f in "${files[@]}"; do
+		i=$((i + 1))
+		base=$(basename "$f" .sql)
+		db="pgtap_${i}_$(echo "$base" | tr -c 'A-Za-z0-9_\n' '_')"
+		db=${db:0:60}
+		echo "--- $base (database $db)"
+		if ! as_pg "$PGBIN/createdb" -h "$sock" -p "$port" -U postgres "$db" ||
+			! as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$db" \
+				-c 'CREATE EXTENSION pgtap'; then
+			record_fail "pgtap/$base (setup)"
+			continue
+		fi
+		if ! limit=$(step_timeout "$PGTAP_FILE_TIMEOUT"); then
+			record_fail "pgtap/$base (not run: SUITE_TIMEOUT used up)"
+			continue
+		fi
+		(cd "$BUILD" && as_pg timeout -k 10 "$limit" pg_prove --verbose --nocolor \
+			-h "$sock" -p "$port" -U postgres -d "$db" "test/pgtap/$base.sql")
+		rc=$?
+		if [ "$rc" -eq 0 ]; then
+			record_pass "pgtap/$base"
+		else
+			[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "pgtap/$base: killed after ${limit}s"
+			record_fail "pgtap/$base"
+			show_server_log "$PGTAP_DATA/server.log" 60
+		fi
+		as_pg "$PGBIN/dropdb" -h "$sock" -p "$port" -U postgres --if-exists "$db" >/dev/null 2>&1 || true
+	done
+
+	as_pg "$PGBIN/pg_ctl" -D "$PGTAP_DATA/data" -m fast -w -t 120 stop >/dev/null ||
+		as_pg "$PGBIN/pg_ctl" -D "$PGTAP_DATA/data" -m immediate -w stop >/dev/null 2>&1 || true
+}
+
+# --------------------------------------------------------------------------
+# Stage c: Perl TAP tests (PostgreSQL::Test::Cluster), one prove per file
+# --------------------------------------------------------------------------
+run_tap() {
+	say "stage tap: prove test/t/*.pl"
+	shopt -s nullglob
+	local all=("$BUILD"/test/t/*.pl) files=() f base rc l limit
+	shopt -u nullglob
+	for f in "${all[@]}"; do matches_filter "$f" && files+=("$f"); done
+	if [ "${#files[@]}" -eq 0 ]; then
+		echo "no Perl TAP tests: skipped"
+		return 0
+	fi
+	local logdir=$BUILD/test/tmp_check/log
+	for f in "${files[@]}"; do
+		base=$(basename "$f" .pl)
+		echo "--- $base"
+		if ! limit=$(step_timeout "$TAP_FILE_TIMEOUT"); then
+			record_fail "tap/$base (not run: SUITE_TIMEOUT used up)"
+			continue
+		fi
+		(cd "$BUILD" && as_pg env TESTDIR="$BUILD/test" \
+			timeout -k 30 "$limit" \
+			prove --verbose --timer --nocolor -I "$PG_PERL_LIB" -I test/t "test/t/$base.pl")
+		rc=$?
+		if [ "$rc" -eq 0 ]; then
+			record_pass "tap/$base"
+		else
+			[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "tap/$base: killed after ${limit}s"
+			record_fail "tap/$base"
+			show_tail "$logdir/regress_log_$base" 200
+			for l in "$logdir/${base}"_*.log; do show_server_log "$l" 150; done
+		fi
+		stop_leftover_clusters
+	done
+}
+
+want_stage regress && { run_regress; stop_leftover_clusters; }
+want_stage pgtap && { run_pgtap; stop_leftover_clusters; }
+want_stage tap && run_tap
+
+summary_and_exit
