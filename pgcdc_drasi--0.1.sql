@@ -83,32 +83,32 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 CREATE FUNCTION pgcdc_drasi.drop_source(source_id text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_source'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.pause_source(source_id text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_pause_source'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.resume_source(source_id text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_resume_source'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.set_table_key(source_id text, "table" regclass, key_columns text[])
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_table_key'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.drop_table_key(source_id text, "table" regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_table_key'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.wait_for_catchup(source_id text, timeout interval DEFAULT '30s')
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_wait_for_catchup'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.source_status(
 	OUT source_id text,
@@ -126,7 +126,7 @@ CREATE FUNCTION pgcdc_drasi.source_status(
 	OUT started_at timestamptz)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_source_status'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE VIEW pgcdc_drasi.status AS
 SELECT

@@ -24,6 +24,7 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/catalog.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_publication.h"
@@ -73,6 +74,7 @@ typedef struct CreatedSlot
 static bool callbacks_registered = false;
 static bool wake_at_commit = false;
 static bool keys_changed_at_commit = false;
+static bool rescan_at_abort = false;
 static List *created_slots = NIL;
 
 /* The caller's identity, saved while we act as the superuser. */
@@ -80,15 +82,24 @@ typedef struct SavedUser
 {
 	Oid			userid;
 	int			sec_context;
+	int			guc_nestlevel;
 } SavedUser;
 
-/* Act as the bootstrap superuser to write our configuration tables. */
+/*
+ * Act as the bootstrap superuser to write our configuration tables.  The
+ * caller's search_path goes too: with it, the caller's own functions or
+ * operators could run with our privileges.
+ */
 static void
 become_superuser(SavedUser *saved)
 {
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	saved->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 }
 
 /* Act as the caller again (an error restores the caller by itself). */
@@ -96,6 +107,7 @@ static void
 restore_user(SavedUser *saved)
 {
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+	AtEOXact_GUC(true, saved->guc_nestlevel);
 }
 
 /* Open SPI and act as the superuser, to read or write our tables. */
@@ -177,12 +189,24 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			foreach(lc, created_slots)
 				drop_created_slot(((CreatedSlot *) lfirst(lc))->name);
+			/* A worker stopped by a rolled-back drop_source comes back. */
+			if (rescan_at_abort && pgcdc_shared != NULL)
+				pgcdc_request_rescan(MyDatabaseId);
 			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/* Our commit and abort actions cannot follow a prepared one. */
+			if (wake_at_commit || keys_changed_at_commit || rescan_at_abort ||
+				created_slots != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that changed pgcdc_drasi sources or table keys")));
+			return;
 		default:
 			return;
 	}
 	wake_at_commit = false;
 	keys_changed_at_commit = false;
+	rescan_at_abort = false;
 	list_free_deep(created_slots);
 	created_slots = NIL;
 }
@@ -235,15 +259,29 @@ pgcdc_drasi_sources_changed(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* Text of a non-null argument, or an error naming the argument. */
-static char *
-required_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+/* Error unless an argument is given: NULL never means "do nothing". */
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", name)));
+}
+
+/* Text of a non-null argument, or an error naming the argument. */
+static char *
+required_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	require_arg(fcinfo, argno, name);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* A letter or digit of ASCII, whatever the locale. */
+static bool
+is_ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 /* Source ids become parts of names and ids: keep them simple. */
@@ -252,10 +290,10 @@ check_source_id(const char *source_id)
 {
 	const char *p;
 	bool		ok = source_id[0] != '\0' && strlen(source_id) <= PGCDC_SOURCE_ID_MAXLEN &&
-		isalnum((unsigned char) source_id[0]);
+		is_ascii_alnum(source_id[0]);
 
 	for (p = source_id; ok && *p; p++)
-		if (!isalnum((unsigned char) *p) && *p != '_' && *p != '-' && *p != '.')
+		if (!is_ascii_alnum(*p) && *p != '_' && *p != '-' && *p != '.')
 			ok = false;
 	if (!ok)
 		ereport(ERROR,
@@ -278,7 +316,7 @@ default_slot_name(const char *source_id)
 	{
 		char		c = pg_tolower((unsigned char) *p);
 
-		appendStringInfoChar(&buf, (isalnum((unsigned char) c) || c == '_') ? c : '_');
+		appendStringInfoChar(&buf, (is_ascii_alnum(c) || c == '_') ? c : '_');
 	}
 	return buf.data;
 }
@@ -463,7 +501,7 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	char	   *publication = required_text_arg(fcinfo, 1, "publication");
 	char	   *slot_name;
 	char	   *conninfo = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	bool		enabled = PG_ARGISNULL(4) ? true : PG_GETARG_BOOL(4);
+	bool		enabled;
 	char	   *origin_name;
 	Oid			caller = GetUserId();
 	Publication *pub;
@@ -472,9 +510,19 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	char		nulls[6] = "      ";
 
+	require_arg(fcinfo, 4, "enabled");
+	enabled = PG_GETARG_BOOL(4);
+
 	pgcdc_require_preloaded();
 	check_wal_level();
 	check_source_id(source_id);
+
+	/* The worker connects with the server's own credentials. */
+	if (conninfo != NULL && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers can set the conninfo of a source"),
+				 errdetail("The worker connects with the server's own credentials, which conninfo could send elsewhere.")));
 
 	slot_name = PG_ARGISNULL(2) ? default_slot_name(source_id) :
 		text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -525,7 +573,17 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 				 errhint("Choose another slot_name.")));
 	}
 
-	if (!check_existing_slot(slot_name))
+	if (check_existing_slot(slot_name))
+	{
+		/* Taking over a slot needs the right to use slots. */
+		if (!superuser_arg(caller) && !has_rolreplication(caller))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to use existing replication slot \"%s\"", slot_name),
+					 errdetail("Only superusers and roles with the REPLICATION attribute may adopt a slot that pgcdc_drasi did not create."),
+					 errhint("Choose a slot_name that does not exist yet.")));
+	}
+	else
 		create_slot(slot_name);
 
 	origin_name = psprintf("pgcdc_drasi_%s", slot_name);
@@ -565,6 +623,8 @@ stop_worker(const char *source_id)
 	pid_t		pid = 0;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WORKER_TIMEOUT_MS);
 
+	register_callbacks();
+	rescan_at_abort = true;
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	src = pgcdc_source_find(MyDatabaseId, source_id);
 	if (src != NULL)
@@ -605,7 +665,7 @@ stop_worker(const char *source_id)
 Datum
 pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 {
-	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
 	char	   *slot_name;
 	char	   *origin_name;
 	SavedUser	saved;
@@ -653,7 +713,7 @@ set_enabled(const char *source_id, bool enabled)
 Datum
 pgcdc_drasi_pause_source(PG_FUNCTION_ARGS)
 {
-	set_enabled(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	set_enabled(required_text_arg(fcinfo, 0, "source_id"), false);
 	PG_RETURN_VOID();
 }
 
@@ -661,7 +721,7 @@ pgcdc_drasi_pause_source(PG_FUNCTION_ARGS)
 Datum
 pgcdc_drasi_resume_source(PG_FUNCTION_ARGS)
 {
-	set_enabled(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	set_enabled(required_text_arg(fcinfo, 0, "source_id"), true);
 	PG_RETURN_VOID();
 }
 
@@ -676,6 +736,14 @@ check_source_exists(const char *source_id)
 	if (run_sql("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1",
 				1, argtypes, values, true, SPI_OK_SELECT) == 0)
 		report_unknown_source(source_id);
+}
+
+/* Schema-qualified, quoted name of a table, for hints the user can run. */
+static char *
+qualified_name(Relation rel)
+{
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
 }
 
 /*
@@ -725,7 +793,7 @@ check_key_columns(Relation rel, Datum *names, int nnames)
 							name, RelationGetRelationName(rel)),
 					 errdetail("A row with a NULL key would have no element id."),
 					 errhint("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
-							 RelationGetRelationName(rel), quote_identifier(name))));
+							 qualified_name(rel), quote_identifier(name))));
 		if (identity != NULL &&
 			!bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, identity))
 			ereport(ERROR,
@@ -734,7 +802,7 @@ check_key_columns(Relation rel, Datum *names, int nnames)
 							name, RelationGetRelationName(rel)),
 					 errdetail("A DELETE writes only the replica identity columns to the WAL, so the deleted node could not be identified."),
 					 errhint("ALTER TABLE %s REPLICA IDENTITY FULL, or use a replica identity index that contains the key columns.",
-							 RelationGetRelationName(rel))));
+							 qualified_name(rel))));
 	}
 }
 
@@ -742,9 +810,9 @@ check_key_columns(Relation rel, Datum *names, int nnames)
 Datum
 pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 {
-	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			relid = PG_GETARG_OID(1);
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	Oid			relid;
+	ArrayType  *arr;
 	Datum	   *names;
 	bool	   *nulls;
 	int			nnames;
@@ -754,6 +822,10 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
 	Datum		values[3];
 
+	require_arg(fcinfo, 1, "table");
+	require_arg(fcinfo, 2, "key_columns");
+	relid = PG_GETARG_OID(1);
+	arr = PG_GETARG_ARRAYTYPE_P(2);
 	pgcdc_require_preloaded();
 
 	if (ARR_NDIM(arr) > 1)
@@ -772,9 +844,14 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("key_columns must not contain NULL")));
 
-	rel = relation_open(relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table with OID %u does not exist", relid)));
+	if ((rel->rd_rel->relkind != RELKIND_RELATION &&
+		 rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
+		IsCatalogRelation(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
@@ -805,12 +882,14 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 Datum
 pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
 {
-	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			relid = PG_GETARG_OID(1);
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	Oid			relid;
 	SavedUser	saved;
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		values[2];
 
+	require_arg(fcinfo, 1, "table");
+	relid = PG_GETARG_OID(1);
 	begin_config_access(&saved);
 	check_source_exists(source_id);
 	values[0] = CStringGetTextDatum(source_id);
@@ -820,7 +899,7 @@ pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("source \"%s\" has no key set for table %s",
-						source_id, get_rel_name(relid))));
+						source_id, get_rel_name(relid) ? get_rel_name(relid) : psprintf("with OID %u", relid))));
 	end_config_access(&saved);
 
 	register_callbacks();
@@ -843,12 +922,14 @@ interval_ms(Interval *iv)
 Datum
 pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 {
-	char	   *source_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int64		timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1));
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	int64		timeout_ms;
 	SavedUser	saved;
 	XLogRecPtr	target;
 	TimestampTz deadline;
 
+	require_arg(fcinfo, 1, "timeout");
+	timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1));
 	pgcdc_require_preloaded();
 	if (timeout_ms < 0)
 		ereport(ERROR,
@@ -861,6 +942,8 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 
 	target = LogLogicalMessage("pgcdc_drasi", "", 0, false);
 	XLogFlush(target);
+	/* Beyond a century is forever; it also keeps the arithmetic in range. */
+	timeout_ms = Min(timeout_ms, INT64CONST(100) * 366 * 86400000);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 
 	for (;;)

@@ -1,0 +1,400 @@
+-- 010_api.sql: the SQL API of pgcdc_drasi: its schema objects, roles and
+-- the happy path of every function, down to the replication slot, the
+-- replication origin and the events a change produces.
+--
+-- No enclosing transaction: create_source refuses to run in a transaction
+-- that has already written data, and the launcher acts only on committed
+-- configuration.  Every object this file creates in the cluster (slots,
+-- origins) starts with "api" and is dropped at the end.
+\unset ECHO
+\set QUIET 1
+\set ON_ERROR_STOP 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+
+CREATE EXTENSION pgcdc_drasi;
+
+-- Poll pgcdc_drasi.status until the source reaches a state (or 30 s pass);
+-- returns the last state seen.
+CREATE FUNCTION api_wait_state(src text, want text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+BEGIN
+	FOR i IN 1..300 LOOP
+		SELECT state INTO st FROM pgcdc_drasi.status WHERE source_id = src;
+		EXIT WHEN st IS NOT DISTINCT FROM want;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN st;
+END
+$$;
+
+-- Poll a boolean query until it returns true (or 30 s pass).
+CREATE FUNCTION api_poll(q text)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	ok boolean;
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXECUTE q INTO ok;
+		IF ok THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN false;
+END
+$$;
+
+CREATE TABLE api_orders (id int PRIMARY KEY, status text, amount numeric(10,2));
+CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
+ALTER TABLE api_users REPLICA IDENTITY FULL;
+CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
+
+SELECT plan(116);
+
+----------------------------------------------------------------------
+-- Schema objects
+----------------------------------------------------------------------
+SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
+SELECT tables_are('pgcdc_drasi', ARRAY['sources', 'table_keys', 'events'],
+	'pgcdc_drasi has exactly the tables sources, table_keys, events');
+SELECT views_are('pgcdc_drasi', ARRAY['status'], 'pgcdc_drasi has exactly the view status');
+SELECT sequences_are('pgcdc_drasi', ARRAY['events_seq'], 'pgcdc_drasi has exactly the sequence events_seq');
+
+-- sources
+SELECT columns_are('pgcdc_drasi', 'sources',
+	ARRAY['source_id', 'publication', 'slot_name', 'origin_name', 'conninfo', 'enabled', 'owner', 'created_at'],
+	'sources has the expected columns');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'source_id', 'text', 'sources.source_id is text');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'publication', 'name', 'sources.publication is name');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'slot_name', 'name', 'sources.slot_name is name');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'origin_name', 'text', 'sources.origin_name is text');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'conninfo', 'text', 'sources.conninfo is text');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'enabled', 'boolean', 'sources.enabled is boolean');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'owner', 'oid', 'sources.owner is oid');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'created_at', 'timestamp with time zone', 'sources.created_at is timestamptz');
+SELECT col_is_pk('pgcdc_drasi', 'sources', 'source_id', 'sources primary key is source_id');
+SELECT col_is_unique('pgcdc_drasi', 'sources', 'slot_name', 'sources.slot_name is unique');
+SELECT col_is_unique('pgcdc_drasi', 'sources', 'origin_name', 'sources.origin_name is unique');
+SELECT col_default_is('pgcdc_drasi', 'sources', 'enabled', 'true', 'sources.enabled defaults to true');
+SELECT col_is_null('pgcdc_drasi', 'sources', 'conninfo', 'sources.conninfo is nullable');
+SELECT has_trigger('pgcdc_drasi', 'sources', 'sources_changed', 'sources has the trigger sources_changed');
+
+-- table_keys
+SELECT columns_are('pgcdc_drasi', 'table_keys', ARRAY['source_id', 'table_id', 'key_columns'],
+	'table_keys has the expected columns');
+SELECT col_type_is('pgcdc_drasi', 'table_keys', 'source_id', 'text', 'table_keys.source_id is text');
+SELECT col_type_is('pgcdc_drasi', 'table_keys', 'table_id', 'regclass', 'table_keys.table_id is regclass');
+SELECT col_type_is('pgcdc_drasi', 'table_keys', 'key_columns', 'text[]', 'table_keys.key_columns is text[]');
+SELECT col_is_pk('pgcdc_drasi', 'table_keys', ARRAY['source_id', 'table_id'],
+	'table_keys primary key is (source_id, table_id)');
+SELECT fk_ok('pgcdc_drasi', 'table_keys', 'source_id', 'pgcdc_drasi', 'sources', 'source_id',
+	'table_keys.source_id references sources');
+
+-- events
+SELECT columns_are('pgcdc_drasi', 'events',
+	ARRAY['seq', 'source_id', 'lsn', 'xid', 'tx_index', 'commit_time', 'op', 'label', 'element_id', 'payload'],
+	'events has the expected columns');
+SELECT col_type_is('pgcdc_drasi', 'events', 'seq', 'bigint', 'events.seq is bigint');
+SELECT col_type_is('pgcdc_drasi', 'events', 'source_id', 'text', 'events.source_id is text');
+SELECT col_type_is('pgcdc_drasi', 'events', 'lsn', 'pg_lsn', 'events.lsn is pg_lsn');
+SELECT col_type_is('pgcdc_drasi', 'events', 'xid', 'xid8', 'events.xid is xid8');
+SELECT col_type_is('pgcdc_drasi', 'events', 'tx_index', 'integer', 'events.tx_index is integer');
+SELECT col_type_is('pgcdc_drasi', 'events', 'commit_time', 'timestamp with time zone', 'events.commit_time is timestamptz');
+SELECT col_type_is('pgcdc_drasi', 'events', 'op', 'text', 'events.op is text');
+SELECT col_type_is('pgcdc_drasi', 'events', 'label', 'text', 'events.label is text');
+SELECT col_type_is('pgcdc_drasi', 'events', 'element_id', 'text', 'events.element_id is text');
+SELECT col_type_is('pgcdc_drasi', 'events', 'payload', 'jsonb', 'events.payload is jsonb');
+SELECT col_is_pk('pgcdc_drasi', 'events', ARRAY['source_id', 'seq'], 'events primary key is (source_id, seq)');
+SELECT col_is_null('pgcdc_drasi', 'events', 'element_id', 'events.element_id is nullable (truncate events)');
+
+-- status view: names, types and order of its columns
+SELECT results_eq(
+	$$SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod)
+	  FROM pg_attribute
+	  WHERE attrelid = 'pgcdc_drasi.status'::regclass AND attnum > 0 AND NOT attisdropped
+	  ORDER BY attnum$$,
+	$$VALUES ('source_id', 'text'), ('enabled', 'boolean'), ('state', 'text'), ('pid', 'integer'),
+	         ('slot_name', 'name'), ('publication', 'name'), ('received_lsn', 'pg_lsn'),
+	         ('published_lsn', 'pg_lsn'), ('confirmed_lsn', 'pg_lsn'), ('lag_bytes', 'bigint'),
+	         ('events_published', 'bigint'), ('transactions_published', 'bigint'),
+	         ('last_commit_time', 'timestamp with time zone'), ('last_error', 'text'),
+	         ('last_error_time', 'timestamp with time zone'), ('reconnects', 'bigint'),
+	         ('started_at', 'timestamp with time zone')$$,
+	'status view has the expected columns, types and order');
+
+-- functions: exact list, signatures (with defaults), return types, strictness
+SELECT functions_are('pgcdc_drasi',
+	ARRAY['_sources_changed', 'create_source', 'drop_source', 'pause_source', 'resume_source',
+	      'set_table_key', 'drop_table_key', 'wait_for_catchup', 'source_status'],
+	'pgcdc_drasi has exactly the expected functions');
+SELECT results_eq(
+	$$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
+	         p.proisstrict, p.provolatile::text, p.prosecdef
+	  FROM pg_proc p
+	  WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace
+	  ORDER BY p.proname$$,
+	$$VALUES
+	  ('_sources_changed', '', 'trigger', false, 'v', false),
+	  ('create_source',
+	   'source_id text, publication text DEFAULT ''drasi_publication''::text, slot_name text DEFAULT NULL::text, conninfo text DEFAULT NULL::text, enabled boolean DEFAULT true',
+	   'void', false, 'v', false),
+	  ('drop_source', 'source_id text', 'void', false, 'v', false),
+	  ('drop_table_key', 'source_id text, "table" regclass', 'void', false, 'v', false),
+	  ('pause_source', 'source_id text', 'void', false, 'v', false),
+	  ('resume_source', 'source_id text', 'void', false, 'v', false),
+	  ('set_table_key', 'source_id text, "table" regclass, key_columns text[]', 'void', false, 'v', false),
+	  ('source_status',
+	   'OUT source_id text, OUT state text, OUT pid integer, OUT received_lsn pg_lsn, OUT published_lsn pg_lsn, OUT flushed_lsn pg_lsn, OUT events_published bigint, OUT transactions_published bigint, OUT last_commit_time timestamp with time zone, OUT last_error text, OUT last_error_time timestamp with time zone, OUT reconnects bigint, OUT started_at timestamp with time zone',
+	   'SETOF record', false, 'v', false),
+	  ('wait_for_catchup', 'source_id text, timeout interval DEFAULT ''00:00:30''::interval', 'void', false, 'v', false)$$,
+	'functions have the expected arguments, defaults, results, strictness, volatility, no SECURITY DEFINER');
+SELECT has_function('pgcdc_drasi', 'create_source', ARRAY['text', 'text', 'text', 'text', 'boolean'],
+	'create_source(text, text, text, text, boolean) exists');
+SELECT has_function('pgcdc_drasi', 'drop_source', ARRAY['text'], 'drop_source(text) exists');
+SELECT has_function('pgcdc_drasi', 'pause_source', ARRAY['text'], 'pause_source(text) exists');
+SELECT has_function('pgcdc_drasi', 'resume_source', ARRAY['text'], 'resume_source(text) exists');
+SELECT has_function('pgcdc_drasi', 'set_table_key', ARRAY['text', 'regclass', 'text[]'],
+	'set_table_key(text, regclass, text[]) exists');
+SELECT has_function('pgcdc_drasi', 'drop_table_key', ARRAY['text', 'regclass'], 'drop_table_key(text, regclass) exists');
+SELECT has_function('pgcdc_drasi', 'wait_for_catchup', ARRAY['text', 'interval'], 'wait_for_catchup(text, interval) exists');
+SELECT has_function('pgcdc_drasi', 'source_status', ARRAY[]::name[], 'source_status() exists');
+SELECT function_lang_is('pgcdc_drasi', 'create_source', ARRAY['text', 'text', 'text', 'text', 'boolean'], 'c',
+	'create_source is written in C');
+
+-- roles
+SELECT has_role('pgcdc_drasi_admin', 'role pgcdc_drasi_admin exists');
+SELECT has_role('pgcdc_drasi_reader', 'role pgcdc_drasi_reader exists');
+SELECT results_eq(
+	$$SELECT rolname::text COLLATE "default", rolcanlogin, rolsuper, rolreplication, rolcreaterole, rolcreatedb, rolbypassrls
+	  FROM pg_roles WHERE rolname IN ('pgcdc_drasi_admin', 'pgcdc_drasi_reader') ORDER BY rolname$$,
+	$$VALUES ('pgcdc_drasi_admin', false, false, false, false, false, false),
+	         ('pgcdc_drasi_reader', false, false, false, false, false, false)$$,
+	'the two roles are NOLOGIN and carry no special attributes');
+
+----------------------------------------------------------------------
+-- create_source with defaults
+----------------------------------------------------------------------
+SELECT lives_ok($$SELECT pgcdc_drasi.create_source('Api-Orders.DB', 'api_pub')$$,
+	'create_source with the default slot name');
+SELECT results_eq(
+	$$SELECT source_id, publication::text COLLATE "default", slot_name::text COLLATE "default", origin_name, conninfo, enabled,
+	         owner = (SELECT oid FROM pg_roles WHERE rolname = current_user),
+	         created_at <= now()
+	  FROM pgcdc_drasi.sources$$,
+	$$VALUES ('Api-Orders.DB', 'api_pub', 'pgcdc_api_orders_db', 'pgcdc_drasi_pgcdc_api_orders_db',
+	          NULL::text, true, true, true)$$,
+	'sources row: default slot pgcdc_ + sanitized lower-case id, origin pgcdc_drasi_ + slot, owner = caller');
+SELECT results_eq(
+	$$SELECT slot_type, plugin::text COLLATE "default", database::text COLLATE "default", temporary
+	  FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'$$,
+	$$VALUES ('logical', 'pgoutput', current_database()::text COLLATE "default", false)$$,
+	'a permanent logical pgoutput slot of this database was created');
+SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname = 'pgcdc_drasi_pgcdc_api_orders_db'), 1,
+	'the replication origin was created');
+SELECT is(api_wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the source reaches state streaming');
+SELECT results_eq(
+	$$SELECT enabled, pid IS NOT NULL, slot_name::text COLLATE "default", publication::text COLLATE "default", last_error,
+	         pid IN (SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgcdc_drasi source')
+	  FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'$$,
+	$$VALUES (true, true, 'pgcdc_api_orders_db', 'api_pub', NULL::text, true)$$,
+	'status of a streaming source: enabled, a worker pid, slot, publication, no error');
+SELECT results_eq(
+	$$SELECT source_id, state FROM pgcdc_drasi.source_status()$$,
+	$$VALUES ('Api-Orders.DB', 'streaming')$$,
+	'source_status() reports the source');
+
+----------------------------------------------------------------------
+-- changes become events
+----------------------------------------------------------------------
+INSERT INTO api_orders VALUES (1, 'new', 10.50), (2, 'new', NULL);
+UPDATE api_orders SET status = 'paid' WHERE id = 1;
+DELETE FROM api_orders WHERE id = 2;
+
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('Api-Orders.DB')$$, 'wait_for_catchup returns');
+SELECT results_eq(
+	$$SELECT op, label, element_id, tx_index,
+	         coalesce(payload->'payload'->'after', payload->'payload'->'before')
+	  FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB' ORDER BY seq$$,
+	$$VALUES
+	  ('i', 'api_orders', 'api_orders:1', 0,
+	   '{"id": "api_orders:1", "labels": ["api_orders"], "properties": {"id": 1, "status": "new", "amount": 10.50}}'::jsonb),
+	  ('i', 'api_orders', 'api_orders:2', 1,
+	   '{"id": "api_orders:2", "labels": ["api_orders"], "properties": {"id": 2, "status": "new", "amount": null}}'::jsonb),
+	  ('u', 'api_orders', 'api_orders:1', 0,
+	   '{"id": "api_orders:1", "labels": ["api_orders"], "properties": {"id": 1, "status": "paid", "amount": 10.50}}'::jsonb),
+	  ('d', 'api_orders', 'api_orders:2', 0,
+	   '{"id": "api_orders:2", "labels": ["api_orders"], "properties": {"id": 2}}'::jsonb)$$,
+	'insert, update and delete after create_source became events, in commit order');
+SELECT is(
+	(SELECT count(*)::int FROM pgcdc_drasi.events
+	 WHERE source_id = 'Api-Orders.DB' AND (
+	   payload->>'op' <> op OR
+	   payload->'payload'->'source'->>'db' <> source_id OR
+	   payload->'payload'->'source'->>'table' <> 'node' OR
+	   (payload->'metadata'->>'seq')::bigint <> seq OR
+	   (payload->'metadata'->>'xid') <> xid::text OR
+	   (payload->'payload'->'source'->>'lsn')::numeric <> (lsn - '0/0'::pg_lsn))),
+	0, 'the event JSON agrees with the queue columns');
+SELECT is((SELECT count(DISTINCT lsn)::int FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB'), 3,
+	'three transactions, three commit LSNs');
+SELECT results_eq(
+	$$SELECT events_published, transactions_published, published_lsn >= (SELECT max(lsn) FROM pgcdc_drasi.events),
+	         received_lsn >= published_lsn, last_commit_time = (SELECT max(commit_time) FROM pgcdc_drasi.events),
+	         last_error IS NULL
+	  FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'$$,
+	$$VALUES (4::bigint, 3::bigint, true, true, true, true)$$,
+	'status counts the published events and transactions');
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('Api-Orders.DB', '5 s')$$,
+	'wait_for_catchup with an explicit timeout returns');
+
+----------------------------------------------------------------------
+-- pause_source / resume_source
+----------------------------------------------------------------------
+SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('Api-Orders.DB')$$, 'pause_source');
+SELECT is((SELECT enabled FROM pgcdc_drasi.sources WHERE source_id = 'Api-Orders.DB'), false,
+	'pause_source clears enabled');
+SELECT is(api_wait_state('Api-Orders.DB', 'paused'), 'paused', 'the paused source reaches state paused');
+SELECT results_eq(
+	$$SELECT enabled, pid FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'$$,
+	$$VALUES (false, NULL::int)$$,
+	'a paused source has no worker');
+SELECT ok(api_poll($$SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'$$),
+	'the slot of a paused source becomes inactive');
+
+INSERT INTO api_orders VALUES (3, 'while paused', 1);
+
+SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('Api-Orders.DB')$$, 'pausing a paused source is harmless');
+SELECT lives_ok($$SELECT pgcdc_drasi.resume_source('Api-Orders.DB')$$, 'resume_source');
+SELECT is((SELECT enabled FROM pgcdc_drasi.sources WHERE source_id = 'Api-Orders.DB'), true,
+	'resume_source sets enabled');
+SELECT is(api_wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the resumed source streams again');
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('Api-Orders.DB')$$, 'wait_for_catchup after resume');
+SELECT results_eq(
+	$$SELECT op, element_id FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB' ORDER BY seq$$,
+	$$VALUES ('i', 'api_orders:1'), ('i', 'api_orders:2'), ('u', 'api_orders:1'), ('d', 'api_orders:2'),
+	         ('i', 'api_orders:3')$$,
+	'the change made while paused is published after resume, nothing twice');
+
+----------------------------------------------------------------------
+-- set_table_key / drop_table_key
+----------------------------------------------------------------------
+SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('Api-Orders.DB', 'api_users', ARRAY['email'])$$,
+	'set_table_key');
+SELECT results_eq(
+	$$SELECT source_id, table_id::text, key_columns FROM pgcdc_drasi.table_keys$$,
+	$$VALUES ('Api-Orders.DB', 'api_users', ARRAY['email'])$$,
+	'set_table_key records the key');
+SELECT is((SELECT table_id FROM pgcdc_drasi.table_keys), 'api_users'::regclass,
+	'table_keys.table_id is the table''s oid');
+SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('Api-Orders.DB', 'api_users', ARRAY['email', 'id'])$$,
+	'set_table_key again replaces the key');
+SELECT results_eq(
+	$$SELECT source_id, table_id::text, key_columns FROM pgcdc_drasi.table_keys$$,
+	$$VALUES ('Api-Orders.DB', 'api_users', ARRAY['email', 'id'])$$,
+	'still one row, with the new key columns');
+SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('Api-Orders.DB', 'api_users', ARRAY['email'])$$,
+	'set_table_key back to one column');
+
+INSERT INTO api_users VALUES (1, 'ann@example.com', 'Ann');
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('Api-Orders.DB')$$, 'wait_for_catchup after set_table_key');
+SELECT results_eq(
+	$$SELECT op, label, element_id FROM pgcdc_drasi.events
+	  WHERE source_id = 'Api-Orders.DB' AND label = 'api_users' ORDER BY seq$$,
+	$$VALUES ('i', 'api_users', 'api_users:ann@example.com')$$,
+	'the element id uses the chosen key column');
+
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_table_key('Api-Orders.DB', 'api_users')$$, 'drop_table_key');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.table_keys$$, 'drop_table_key removes the row');
+INSERT INTO api_users VALUES (2, 'bob@example.com', 'Bob');
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('Api-Orders.DB')$$, 'wait_for_catchup after drop_table_key');
+SELECT results_eq(
+	$$SELECT op, element_id FROM pgcdc_drasi.events
+	  WHERE source_id = 'Api-Orders.DB' AND label = 'api_users' ORDER BY seq$$,
+	$$VALUES ('i', 'api_users:ann@example.com'), ('i', 'api_users:2')$$,
+	'after drop_table_key the element id is the primary key again');
+
+----------------------------------------------------------------------
+-- create_source with an explicit slot name, disabled, with a conninfo
+----------------------------------------------------------------------
+SELECT lives_ok(
+	$$SELECT pgcdc_drasi.create_source('api_explicit', publication => 'api_pub',
+	    slot_name => 'api_explicit_slot', conninfo => 'host=/nonexistent port=1', enabled => false)$$,
+	'create_source with explicit slot_name, conninfo and enabled => false');
+SELECT results_eq(
+	$$SELECT source_id, publication::text COLLATE "default", slot_name::text COLLATE "default", origin_name, conninfo, enabled
+	  FROM pgcdc_drasi.sources WHERE source_id = 'api_explicit'$$,
+	$$VALUES ('api_explicit', 'api_pub', 'api_explicit_slot', 'pgcdc_drasi_api_explicit_slot',
+	          'host=/nonexistent port=1', false)$$,
+	'sources row of the explicit source');
+SELECT results_eq(
+	$$SELECT slot_type, plugin::text COLLATE "default", database::text COLLATE "default" FROM pg_replication_slots WHERE slot_name = 'api_explicit_slot'$$,
+	$$VALUES ('logical', 'pgoutput', current_database()::text COLLATE "default")$$,
+	'the explicit slot was created');
+SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname = 'pgcdc_drasi_api_explicit_slot'), 1,
+	'the origin of the explicit slot was created');
+SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_explicit'), 0,
+	'no slot with the default name was created');
+SELECT is(api_wait_state('api_explicit', 'paused'), 'paused', 'a source created disabled is paused');
+SELECT results_eq(
+	$$SELECT enabled, state, pid, events_published FROM pgcdc_drasi.status WHERE source_id = 'api_explicit'$$,
+	$$VALUES (false, 'paused', NULL::int, 0::bigint)$$,
+	'status of the disabled source');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'api_explicit'), 0,
+	'a disabled source publishes nothing');
+
+-- A 48-character id is accepted; '.' and '-' become '_' in the slot name.
+SELECT lives_ok(
+	$$SELECT pgcdc_drasi.create_source('API.' || repeat('x', 40) || '-end', 'api_pub', enabled => false)$$,
+	'create_source accepts a 48-character source id');
+SELECT results_eq(
+	$$SELECT length(source_id), slot_name::text COLLATE "default" FROM pgcdc_drasi.sources WHERE source_id LIKE 'API.%'$$,
+	$$VALUES (48, 'pgcdc_api_' || repeat('x', 40) || '_end')$$,
+	'its default slot name is pgcdc_ + the id in lower case with . and - replaced by _');
+
+----------------------------------------------------------------------
+-- drop_source
+----------------------------------------------------------------------
+SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('Api-Orders.DB', 'api_users', ARRAY['email'])$$,
+	'a table key to be dropped with the source');
+SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('api_explicit', 'api_users', ARRAY['email'])$$,
+	'a table key of the other source');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB'), 7,
+	'the source has events before drop_source');
+
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('Api-Orders.DB')$$, 'drop_source of a streaming source');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'Api-Orders.DB'), 0,
+	'drop_source removes the sources row');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB'), 0,
+	'drop_source removes the events of the source');
+SELECT results_eq(
+	$$SELECT source_id, table_id::text FROM pgcdc_drasi.table_keys$$,
+	$$VALUES ('api_explicit', 'api_users')$$,
+	'drop_source removes the table keys of the source, not those of others');
+SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'), 0,
+	'drop_source drops the slot');
+SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname = 'pgcdc_drasi_pgcdc_api_orders_db'), 0,
+	'drop_source drops the origin');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'), 0,
+	'the dropped source is gone from the status view');
+SELECT is(
+	(SELECT count(*)::int FROM pg_stat_activity
+	 WHERE backend_type = 'pgcdc_drasi source' AND datname = current_database()),
+	0, 'no worker of this database is left running');
+
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('api_explicit')$$, 'drop_source of a paused source');
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('API.' || repeat('x', 40) || '-end')$$,
+	'drop_source of the 48-character source');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.sources$$, 'no sources are left');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.table_keys$$, 'no table keys are left');
+SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name IN ('api_explicit_slot', 'pgcdc_api_' || repeat('x', 40) || '_end')), 0,
+	'the slots of the other sources are dropped');
+SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname LIKE 'pgcdc_drasi_%api%'), 0,
+	'their origins are dropped');
+
+SELECT * FROM finish();
+
+DROP PUBLICATION api_pub;
