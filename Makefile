@@ -14,6 +14,7 @@ OBJS = \
 	src/mapping.o \
 	src/value.o \
 	src/sink_queue.o \
+	src/sink_notify.o \
 	src/sql_api.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -26,3 +27,6 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_c
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Every object depends on the shared headers (PGXS tracks no dependencies).
+$(OBJS): src/pgcdc_drasi.h src/compat.h

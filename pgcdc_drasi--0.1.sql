@@ -28,9 +28,36 @@ CREATE TABLE pgcdc_drasi.sources (
 	origin_name	text NOT NULL UNIQUE,
 	conninfo	text,
 	enabled		boolean NOT NULL DEFAULT true,
+	sink		text NOT NULL DEFAULT 'queue'
+				CHECK (sink IN ('queue', 'notify', 'both')),
+	channel		text NOT NULL,
+	notify_payload text NOT NULL DEFAULT 'full'
+				CHECK (notify_payload IN ('full', 'wakeup')),
 	owner		oid NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+
+/*
+ * The last seq each source has used.  The worker updates it in the same
+ * transaction as the queue rows and the replication origin, so seq
+ * numbers of a source are contiguous across restarts: a gap is always a
+ * missed event, never a crash.
+ */
+CREATE TABLE pgcdc_drasi.source_progress (
+	source_id	text PRIMARY KEY REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	last_seq	bigint NOT NULL DEFAULT 0
+);
+
+/* Durable readers of a source's queue, each at its own position. */
+CREATE TABLE pgcdc_drasi.consumers (
+	consumer	text PRIMARY KEY,
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	acked_seq	bigint NOT NULL,
+	owner		oid NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	acked_at	timestamptz
+);
+CREATE INDEX ON pgcdc_drasi.consumers (source_id);
 
 /* Key columns chosen per table, overriding the primary key. */
 CREATE TABLE pgcdc_drasi.table_keys (
@@ -40,9 +67,10 @@ CREATE TABLE pgcdc_drasi.table_keys (
 	PRIMARY KEY (source_id, table_id)
 );
 
-/* The queue: one row per change event, in commit order per source. */
-CREATE SEQUENCE pgcdc_drasi.events_seq AS bigint;
-
+/*
+ * The queue: one row per change event.  seq numbers each source's events
+ * 1, 2, 3, ... in commit order, then order within the transaction.
+ */
 CREATE TABLE pgcdc_drasi.events (
 	seq			bigint NOT NULL,
 	source_id	text NOT NULL,
@@ -55,7 +83,8 @@ CREATE TABLE pgcdc_drasi.events (
 	element_id	text,
 	payload		jsonb NOT NULL,
 	PRIMARY KEY (source_id, seq)
-);
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
+		autovacuum_vacuum_cost_delay = 0);
 
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');
@@ -75,9 +104,21 @@ CREATE FUNCTION pgcdc_drasi.create_source(
 	publication text DEFAULT 'drasi_publication',
 	slot_name text DEFAULT NULL,
 	conninfo text DEFAULT NULL,
-	enabled boolean DEFAULT true)
+	enabled boolean DEFAULT true,
+	sink text DEFAULT 'queue',
+	channel text DEFAULT NULL,
+	notify_payload text DEFAULT 'full')
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.alter_source(
+	source_id text,
+	sink text DEFAULT NULL,
+	channel text DEFAULT NULL,
+	notify_payload text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_source'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.drop_source(source_id text)
@@ -110,6 +151,34 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_wait_for_catchup'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
+CREATE FUNCTION pgcdc_drasi.create_consumer(
+	consumer text,
+	source_id text,
+	start_at text DEFAULT 'earliest')
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_consumer'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.drop_consumer(consumer text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_consumer'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.read(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_read'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+CREATE FUNCTION pgcdc_drasi.ack(consumer text, seq bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_ack'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.get_events(source_id text, first_seq bigint, last_seq bigint DEFAULT NULL)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_get_events'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
 CREATE FUNCTION pgcdc_drasi.source_status(
 	OUT source_id text,
 	OUT state text,
@@ -123,7 +192,9 @@ CREATE FUNCTION pgcdc_drasi.source_status(
 	OUT last_error text,
 	OUT last_error_time timestamptz,
 	OUT reconnects bigint,
-	OUT started_at timestamptz)
+	OUT started_at timestamptz,
+	OUT notifications_sent bigint,
+	OUT notifications_skipped bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_source_status'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -146,23 +217,47 @@ SELECT
 	st.last_error,
 	st.last_error_time,
 	coalesce(st.reconnects, 0) AS reconnects,
-	st.started_at
+	st.started_at,
+	s.sink,
+	s.channel,
+	s.notify_payload,
+	p.last_seq,
+	coalesce(st.notifications_sent, 0) AS notifications_sent,
+	coalesce(st.notifications_skipped, 0) AS notifications_skipped
 FROM pgcdc_drasi.sources s
+LEFT JOIN pgcdc_drasi.source_progress p USING (source_id)
 LEFT JOIN pgcdc_drasi.source_status() st USING (source_id)
 LEFT JOIN pg_catalog.pg_replication_slots rs ON rs.slot_name = s.slot_name;
+
+CREATE VIEW pgcdc_drasi.consumer_status AS
+SELECT
+	c.consumer,
+	c.source_id,
+	c.owner::regrole AS owner,
+	c.acked_seq,
+	coalesce(p.last_seq, 0) AS last_seq,
+	greatest(coalesce(p.last_seq, 0) - c.acked_seq, 0) AS lag_events,
+	c.created_at,
+	c.acked_at
+FROM pgcdc_drasi.consumers c
+LEFT JOIN pgcdc_drasi.source_progress p USING (source_id);
 
 /* Least privilege: nothing is public; the roles get what they need. */
 REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
 
-GRANT SELECT (source_id, publication, slot_name, origin_name, enabled, owner, created_at)
+GRANT SELECT (source_id, publication, slot_name, origin_name, enabled, sink, channel,
+			  notify_payload, owner, created_at)
 	ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
+GRANT SELECT ON pgcdc_drasi.source_progress TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.table_keys TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 GRANT EXECUTE ON FUNCTION
-	pgcdc_drasi.create_source(text, text, text, text, boolean),
+	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text),
+	pgcdc_drasi.alter_source(text, text, text, text),
 	pgcdc_drasi.drop_source(text),
 	pgcdc_drasi.pause_source(text),
 	pgcdc_drasi.resume_source(text),
@@ -171,5 +266,10 @@ GRANT EXECUTE ON FUNCTION
 	TO pgcdc_drasi_admin;
 GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.wait_for_catchup(text, interval),
-	pgcdc_drasi.source_status()
+	pgcdc_drasi.source_status(),
+	pgcdc_drasi.create_consumer(text, text, text),
+	pgcdc_drasi.drop_consumer(text),
+	pgcdc_drasi.read(text, integer),
+	pgcdc_drasi.ack(text, bigint),
+	pgcdc_drasi.get_events(text, bigint, bigint)
 	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -31,6 +31,9 @@ int			pgcdc_retry_max_interval = 60000;
 int			pgcdc_create_slot_timeout = 10000;
 int			pgcdc_batch_size = 1000;
 int			pgcdc_group_timeout = 100;
+int			pgcdc_retention = 86400;
+int			pgcdc_notify_max_pending = 10000;
+double		pgcdc_notify_max_usage = 0.5;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -120,6 +123,33 @@ _PG_init(void)
 							100, 0, 10000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgcdc_drasi.retention",
+							"How long queue rows of a source without consumers are kept.",
+							"-1 keeps them until deleted by hand. Rows of a source with consumers are "
+							"removed once every consumer has acknowledged them.",
+							&pgcdc_retention,
+							86400, -1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgcdc_drasi.notify_max_pending",
+							"Most notifications one local transaction sends event by event.",
+							"Further events of the transaction are written to the queue table and "
+							"announced by one notification naming their seq range.",
+							&pgcdc_notify_max_pending,
+							10000, 1, 1000000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("pgcdc_drasi.notify_max_usage",
+							 "Fill level of the server's notification queue above which sources stop notifying.",
+							 "A source that also writes the queue skips notifications (listeners see a seq gap); "
+							 "a notify-only source waits and retries.",
+							 &pgcdc_notify_max_usage,
+							 0.5, 0.0, 1.0,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pgcdc_drasi");
 

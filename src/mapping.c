@@ -497,7 +497,7 @@ event_begin(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcRelEntry *entry, char op,
 			const char *id)
 {
 	ev->op = op;
-	ev->seq = pgcdc_queue_next_seq();
+	ev->seq = ++tx->last_seq;
 	ev->tx_index = tx->tx_index++;
 	ev->label = entry->label;
 	ev->element_id = id;

@@ -41,6 +41,9 @@ extern int	pgcdc_retry_max_interval;
 extern int	pgcdc_create_slot_timeout;
 extern int	pgcdc_batch_size;
 extern int	pgcdc_group_timeout;
+extern int	pgcdc_retention;
+extern int	pgcdc_notify_max_pending;
+extern double pgcdc_notify_max_usage;
 
 /* Life cycle of a source worker, as shown in pgcdc_drasi.status. */
 typedef enum PgcdcSourceState
@@ -80,6 +83,8 @@ typedef struct PgcdcSource
 	uint64		events;
 	uint64		xacts;
 	uint64		reconnects;
+	uint64		notifications;
+	uint64		notifications_skipped;
 	TimestampTz last_commit_time;
 	TimestampTz last_error_time;
 	char		last_error[PGCDC_ERROR_MAXLEN];
@@ -182,6 +187,7 @@ typedef struct PgcdcTxContext
 	TimestampTz commit_time;
 	int			tx_index;		/* events emitted so far in this transaction */
 	TimestampTz received_at;
+	int64		last_seq;		/* last seq used by the source */
 } PgcdcTxContext;
 
 typedef struct PgcdcEvent
@@ -204,10 +210,27 @@ extern void pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change,
 
 /* sink_queue.c */
 extern void pgcdc_queue_begin(void);
-extern int64 pgcdc_queue_next_seq(void);
+extern void pgcdc_progress_save(const char *source_id, int64 last_seq);
 extern void pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event);
 extern void pgcdc_queue_flush(void);
 extern void pgcdc_queue_end(void);
 extern void pgcdc_queue_reset(void);
+
+/* sink_notify.c */
+typedef enum PgcdcSink
+{
+	PGCDC_SINK_QUEUE = 1,
+	PGCDC_SINK_NOTIFY = 2,
+	PGCDC_SINK_BOTH = 3
+} PgcdcSink;
+
+extern uint64 pgcdc_notify_sent;
+extern uint64 pgcdc_notify_skipped;
+extern PgcdcSink pgcdc_sink_from_name(const char *name);
+extern void pgcdc_notify_begin_group(void);
+extern bool pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
+							   bool queue_has_it);
+extern void pgcdc_notify_end_group(const char *channel, const char *source_id,
+								   int64 first_seq, int64 last_seq, bool wakeup);
 
 #endif							/* PGCDC_DRASI_H */

@@ -23,7 +23,8 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "commands/sequence.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
@@ -58,8 +59,7 @@ typedef struct PgcdcQueue
 
 static PgcdcQueue queue;
 static Oid	events_relid = InvalidOid;
-static Oid	events_seqid = InvalidOid;
-static MemoryContext queue_mcxt = NULL;
+static SPIPlanPtr progress_plan = NULL;
 
 /* Look up our relations once per process. */
 static void
@@ -71,20 +71,45 @@ lookup_queue_relations(void)
 		return;
 	nsp = get_namespace_oid(PGCDC_SCHEMA_NAME, false);
 	events_relid = get_relname_relid("events", nsp);
-	events_seqid = get_relname_relid("events_seq", nsp);
-	if (!OidIsValid(events_relid) || !OidIsValid(events_seqid))
+	if (!OidIsValid(events_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("queue table pgcdc_drasi.events does not exist"),
 				 errhint("Re-create the extension pgcdc_drasi in this database.")));
 }
 
-/* Next queue position: strictly increasing in the order we ask. */
-int64
-pgcdc_queue_next_seq(void)
+/*
+ * Record the last seq a source used, in the transaction that wrote the
+ * events: seq numbers stay contiguous whatever happens to the worker.
+ */
+void
+pgcdc_progress_save(const char *source_id, int64 last_seq)
 {
-	lookup_queue_relations();
-	return nextval_internal(events_seqid, false);
+	Datum		values[2];
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (progress_plan == NULL)
+	{
+		Oid			argtypes[2] = {TEXTOID, INT8OID};
+		SPIPlanPtr	plan = SPI_prepare("UPDATE pgcdc_drasi.source_progress SET last_seq = $2 "
+									   "WHERE source_id = $1",
+									   2, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the progress update");
+		progress_plan = plan;
+	}
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(last_seq);
+	if (SPI_execute_plan(progress_plan, values, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" has no progress row", source_id)));
+	SPI_finish();
+	PopActiveSnapshot();
 }
 
 /* Open the queue for a new local transaction. */
@@ -98,9 +123,6 @@ pgcdc_queue_begin(void)
 		return;
 	lookup_queue_relations();
 
-	if (queue_mcxt == NULL)
-		queue_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi queue",
-										   ALLOCSET_DEFAULT_SIZES);
 	queue.batch_mcxt = AllocSetContextCreate(CurTransactionContext, "pgcdc_drasi queue batch",
 											 ALLOCSET_DEFAULT_SIZES);
 

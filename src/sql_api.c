@@ -61,6 +61,12 @@ PG_FUNCTION_INFO_V1(pgcdc_drasi_set_table_key);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_table_key);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_wait_for_catchup);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_source_status);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_alter_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_create_consumer);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_consumer);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_read);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_ack);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_get_events);
 
 #define STOP_WORKER_TIMEOUT_MS 60000
 
@@ -73,7 +79,7 @@ typedef struct CreatedSlot
 
 static bool callbacks_registered = false;
 static bool wake_at_commit = false;
-static bool keys_changed_at_commit = false;
+static bool config_changed_at_commit = false;
 static bool rescan_at_abort = false;
 static List *created_slots = NIL;
 
@@ -181,7 +187,7 @@ xact_callback(XactEvent event, void *arg)
 			{
 				if (wake_at_commit)
 					pgcdc_request_rescan(MyDatabaseId);
-				if (keys_changed_at_commit)
+				if (config_changed_at_commit)
 					pgcdc_bump_config_generation(MyDatabaseId);
 			}
 			break;
@@ -195,7 +201,7 @@ xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			/* Our commit and abort actions cannot follow a prepared one. */
-			if (wake_at_commit || keys_changed_at_commit || rescan_at_abort ||
+			if (wake_at_commit || config_changed_at_commit || rescan_at_abort ||
 				created_slots != NIL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -205,7 +211,7 @@ xact_callback(XactEvent event, void *arg)
 			return;
 	}
 	wake_at_commit = false;
-	keys_changed_at_commit = false;
+	config_changed_at_commit = false;
 	rescan_at_abort = false;
 	list_free_deep(created_slots);
 	created_slots = NIL;
@@ -319,6 +325,36 @@ default_slot_name(const char *source_id)
 		appendStringInfoChar(&buf, (is_ascii_alnum(c) || c == '_') ? c : '_');
 	}
 	return buf.data;
+}
+
+/*
+ * Check the sink settings of a source: the sink and payload kinds, a
+ * channel NOTIFY accepts, and no wake-ups without a queue to read.
+ */
+static void
+check_sink_options(const char *sink, const char *channel, const char *notify_payload)
+{
+	if (strcmp(sink, "queue") != 0 && strcmp(sink, "notify") != 0 && strcmp(sink, "both") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid sink \"%s\"", sink),
+				 errhint("Valid sinks are \"queue\", \"notify\" and \"both\".")));
+	if (strcmp(notify_payload, "full") != 0 && strcmp(notify_payload, "wakeup") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid notify_payload \"%s\"", notify_payload),
+				 errhint("Valid values are \"full\" and \"wakeup\".")));
+	if (channel[0] == '\0' || strlen(channel) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid channel name \"%s\"", channel),
+				 errdetail("A channel name has 1 to %d bytes.", NAMEDATALEN - 1)));
+	if (strcmp(sink, "notify") == 0 && strcmp(notify_payload, "wakeup") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("notify_payload \"wakeup\" needs the queue sink"),
+				 errdetail("Wake-up notifications carry no events; readers fetch them from the queue."),
+				 errhint("Use sink => 'both'.")));
 }
 
 /* Logical decoding needs wal_level = logical. */
@@ -502,6 +538,9 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	char	   *slot_name;
 	char	   *conninfo = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	bool		enabled;
+	char	   *sink;
+	char	   *channel;
+	char	   *notify_payload;
 	char	   *origin_name;
 	Oid			caller = GetUserId();
 	Publication *pub;
@@ -512,10 +551,15 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 
 	require_arg(fcinfo, 4, "enabled");
 	enabled = PG_GETARG_BOOL(4);
+	sink = required_text_arg(fcinfo, 5, "sink");
+	channel = PG_ARGISNULL(6) ? default_slot_name(source_id) :
+		text_to_cstring(PG_GETARG_TEXT_PP(6));
+	notify_payload = required_text_arg(fcinfo, 7, "notify_payload");
 
 	pgcdc_require_preloaded();
 	check_wal_level();
 	check_source_id(source_id);
+	check_sink_options(sink, channel, notify_payload);
 
 	/* The worker connects with the server's own credentials. */
 	if (conninfo != NULL && !superuser())
@@ -601,15 +645,20 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	values[5] = BoolGetDatum(enabled);
 	argtypes[5] = BOOLOID;
 	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.sources "
-							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-							  7,
-							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID},
+							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner, "
+							  "sink, channel, notify_payload) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+							  10,
+							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID,
+							  TEXTOID, TEXTOID, TEXTOID},
 							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
-							  ObjectIdGetDatum(caller)},
-							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' '},
+								  ObjectIdGetDatum(caller), CStringGetTextDatum(sink),
+							  CStringGetTextDatum(channel), CStringGetTextDatum(notify_payload)},
+							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' '},
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record source \"%s\"", source_id);
+	run_sql("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
+			1, argtypes, values, false, SPI_OK_INSERT);
 
 	end_config_access(&saved);
 	PG_RETURN_VOID();
@@ -874,7 +923,7 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 	end_config_access(&saved);
 
 	register_callbacks();
-	keys_changed_at_commit = true;
+	config_changed_at_commit = true;
 	PG_RETURN_VOID();
 }
 
@@ -903,7 +952,7 @@ pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
 	end_config_access(&saved);
 
 	register_callbacks();
-	keys_changed_at_commit = true;
+	config_changed_at_commit = true;
 	PG_RETURN_VOID();
 }
 
@@ -977,7 +1026,7 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("source \"%s\" did not catch up within the timeout", source_id),
-					 errdetail("The source is %s; published up to %X/%X, waiting for %X/%X.%s%s",
+					 errdetail("State: %s; published up to %X/%X, waiting for %X/%X.%s%s",
 							   state, LSN_FORMAT_ARGS(published), LSN_FORMAT_ARGS(target),
 							   last_error[0] ? " Last error: " : "", last_error),
 					 errhint("See pgcdc_drasi.status and the server log.")));
@@ -1011,8 +1060,8 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 	for (i = 0; i < pgcdc_max_sources; i++)
 	{
 		PgcdcSource src;
-		Datum		values[13];
-		bool		nulls[13];
+		Datum		values[15];
+		bool		nulls[15];
 		const char *state;
 
 		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
@@ -1053,7 +1102,317 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 		values[11] = Int64GetDatum((int64) src.reconnects);
 		values[12] = TimestampTzGetDatum(src.started_at);
 		nulls[12] = (src.started_at == 0);
+		values[13] = Int64GetDatum((int64) src.notifications);
+		values[14] = Int64GetDatum((int64) src.notifications_skipped);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	return (Datum) 0;
+}
+
+/*
+ * alter_source(source_id, sink, channel, notify_payload): change how
+ * events leave the worker.  The worker switches at the start of its next
+ * local transaction, so no event is lost or sent twice by the change.
+ */
+Datum
+pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	SavedUser	saved;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char	   *sink;
+	char	   *channel;
+	char	   *notify_payload;
+	TupleDesc	desc;
+	HeapTuple	tup;
+
+	begin_config_access(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	if (run_sql("SELECT sink, channel, notify_payload, "
+				"EXISTS (SELECT 1 FROM pgcdc_drasi.consumers c WHERE c.source_id = s.source_id) "
+				"FROM pgcdc_drasi.sources s WHERE source_id = $1 FOR UPDATE",
+				1, argtypes, values, false, SPI_OK_SELECT) == 0)
+		report_unknown_source(source_id);
+	desc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	sink = PG_ARGISNULL(1) ? SPI_getvalue(tup, desc, 1) : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	channel = PG_ARGISNULL(2) ? SPI_getvalue(tup, desc, 2) : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	notify_payload = PG_ARGISNULL(3) ? SPI_getvalue(tup, desc, 3) :
+		text_to_cstring(PG_GETARG_TEXT_PP(3));
+	check_sink_options(sink, channel, notify_payload);
+	if (strcmp(sink, "notify") == 0 && strcmp(SPI_getvalue(tup, desc, 4), "t") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" has consumers, which read the queue", source_id),
+				 errhint("Keep the queue sink (sink => 'both'), or drop the consumers first.")));
+
+	values[1] = CStringGetTextDatum(sink);
+	values[2] = CStringGetTextDatum(channel);
+	values[3] = CStringGetTextDatum(notify_payload);
+	run_sql("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
+			"WHERE source_id = $1",
+			4, argtypes, values, false, SPI_OK_UPDATE);
+	end_config_access(&saved);
+
+	register_callbacks();
+	config_changed_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/* Error unless the caller owns the consumer or administers sources. */
+static void
+check_consumer_access(const char *consumer, Oid owner)
+{
+	Oid			admin = get_role_oid("pgcdc_drasi_admin", true);
+
+	if (has_privs_of_role(GetUserId(), owner) ||
+		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for consumer \"%s\"", consumer),
+			 errdetail("Only the role that created it, and pgcdc_drasi_admin, may use it.")));
+}
+
+/*
+ * Look up a consumer as the caller may use it; returns its source and
+ * acknowledged seq.  Runs inside begin_config_access.
+ */
+static void
+lookup_consumer(const char *consumer, bool for_update, char **source_id, int64 *acked_seq,
+				int64 *last_seq)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	values[0] = CStringGetTextDatum(consumer);
+	if (run_sql(for_update ?
+				"SELECT c.source_id, c.acked_seq, c.owner, p.last_seq FROM pgcdc_drasi.consumers c "
+				"JOIN pgcdc_drasi.source_progress p USING (source_id) WHERE consumer = $1 "
+				"FOR UPDATE OF c" :
+				"SELECT c.source_id, c.acked_seq, c.owner, p.last_seq FROM pgcdc_drasi.consumers c "
+				"JOIN pgcdc_drasi.source_progress p USING (source_id) WHERE consumer = $1",
+				1, argtypes, values, !for_update, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("consumer \"%s\" does not exist", consumer)));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	check_consumer_access(consumer, DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull)));
+	*source_id = SPI_getvalue(tup, desc, 1);
+	*acked_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	*last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+}
+
+/*
+ * create_consumer(consumer, source_id, start_at): a durable reader of a
+ * source's queue, starting at the oldest event still queued ('earliest')
+ * or after the last one published ('latest').
+ */
+Datum
+pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = required_text_arg(fcinfo, 0, "consumer");
+	char	   *source_id = required_text_arg(fcinfo, 1, "source_id");
+	char	   *start_at = required_text_arg(fcinfo, 2, "start_at");
+	Oid			caller = GetUserId();
+	SavedUser	saved;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT8OID, OIDOID};
+	Datum		values[4];
+	bool		isnull;
+	int64		last_seq;
+	int64		acked;
+
+	if (consumer[0] == '\0' || strlen(consumer) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid consumer name \"%s\"", consumer),
+				 errdetail("A consumer name has 1 to %d bytes.", NAMEDATALEN - 1)));
+	if (strcmp(start_at, "earliest") != 0 && strcmp(start_at, "latest") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid start_at \"%s\"", start_at),
+				 errhint("Valid values are \"earliest\" and \"latest\".")));
+
+	begin_config_access(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	if (run_sql("SELECT s.sink, p.last_seq, "
+				"(SELECT min(seq) - 1 FROM pgcdc_drasi.events e WHERE e.source_id = s.source_id) "
+				"FROM pgcdc_drasi.sources s JOIN pgcdc_drasi.source_progress p USING (source_id) "
+				"WHERE source_id = $1 FOR KEY SHARE OF s",
+				1, argtypes, values, false, SPI_OK_SELECT) == 0)
+		report_unknown_source(source_id);
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "notify") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" does not write its events to the queue", source_id),
+				 errhint("Add the queue sink first: pgcdc_drasi.alter_source('%s', sink => 'both').",
+						 source_id)));
+	last_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	acked = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (isnull || strcmp(start_at, "latest") == 0)
+		acked = last_seq;
+
+	values[0] = CStringGetTextDatum(consumer);
+	if (run_sql("SELECT 1 FROM pgcdc_drasi.consumers WHERE consumer = $1",
+				1, argtypes, values, false, SPI_OK_SELECT) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("consumer \"%s\" already exists", consumer)));
+	values[1] = CStringGetTextDatum(source_id);
+	values[2] = Int64GetDatum(acked);
+	values[3] = ObjectIdGetDatum(caller);
+	run_sql("INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner) "
+			"VALUES ($1, $2, $3, $4)",
+			4, argtypes, values, false, SPI_OK_INSERT);
+	end_config_access(&saved);
+	PG_RETURN_VOID();
+}
+
+/* drop_consumer(consumer): forget a consumer and its position. */
+Datum
+pgcdc_drasi_drop_consumer(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = required_text_arg(fcinfo, 0, "consumer");
+	SavedUser	saved;
+	char	   *source_id;
+	int64		acked;
+	int64		last_seq;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	begin_config_access(&saved);
+	lookup_consumer(consumer, true, &source_id, &acked, &last_seq);
+	values[0] = CStringGetTextDatum(consumer);
+	run_sql("DELETE FROM pgcdc_drasi.consumers WHERE consumer = $1",
+			1, argtypes, values, false, SPI_OK_DELETE);
+	end_config_access(&saved);
+	PG_RETURN_VOID();
+}
+
+/* Return the rows of the last SPI query as the function's result set. */
+static void
+return_spi_rows(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+}
+
+/*
+ * read(consumer, max_events): the next events after the consumer's
+ * acknowledged position, in seq order.  Reading moves nothing; ack does.
+ */
+Datum
+pgcdc_drasi_read(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = required_text_arg(fcinfo, 0, "consumer");
+	int32		max_events;
+	SavedUser	saved;
+	char	   *source_id;
+	int64		acked;
+	int64		last_seq;
+	Oid			argtypes[3] = {TEXTOID, INT8OID, INT4OID};
+	Datum		values[3];
+
+	require_arg(fcinfo, 1, "max_events");
+	max_events = PG_GETARG_INT32(1);
+	if (max_events < 1 || max_events > 1000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_events must be between 1 and 1000000")));
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	begin_config_access(&saved);
+	lookup_consumer(consumer, false, &source_id, &acked, &last_seq);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(acked);
+	values[2] = Int32GetDatum(max_events);
+	run_sql("SELECT * FROM pgcdc_drasi.events WHERE source_id = $1 AND seq > $2 "
+			"ORDER BY seq LIMIT $3",
+			3, argtypes, values, true, SPI_OK_SELECT);
+	return_spi_rows(fcinfo);
+	end_config_access(&saved);
+	return (Datum) 0;
+}
+
+/*
+ * ack(consumer, seq): the consumer has processed everything up to seq.
+ * Positions only move forward, and never past what was published.
+ */
+Datum
+pgcdc_drasi_ack(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = required_text_arg(fcinfo, 0, "consumer");
+	int64		seq;
+	SavedUser	saved;
+	char	   *source_id;
+	int64		acked;
+	int64		last_seq;
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	require_arg(fcinfo, 1, "seq");
+	seq = PG_GETARG_INT64(1);
+
+	begin_config_access(&saved);
+	lookup_consumer(consumer, true, &source_id, &acked, &last_seq);
+	if (seq < acked)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot move consumer \"%s\" back to seq " INT64_FORMAT, consumer, seq),
+				 errdetail("It has acknowledged up to seq " INT64_FORMAT ".", acked)));
+	if (seq > last_seq)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot acknowledge seq " INT64_FORMAT " of source \"%s\"", seq, source_id),
+				 errdetail("The source has published up to seq " INT64_FORMAT ".", last_seq)));
+	if (seq > acked)
+	{
+		values[0] = CStringGetTextDatum(consumer);
+		values[1] = Int64GetDatum(seq);
+		run_sql("UPDATE pgcdc_drasi.consumers SET acked_seq = $2, acked_at = pg_catalog.now() "
+				"WHERE consumer = $1",
+				2, argtypes, values, false, SPI_OK_UPDATE);
+	}
+	end_config_access(&saved);
+	PG_RETURN_VOID();
+}
+
+/*
+ * get_events(source_id, first_seq, last_seq): events of a source by seq,
+ * for instance the one a NOTIFY reference names.
+ */
+Datum
+pgcdc_drasi_get_events(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	int64		first_seq;
+	int64		last_seq;
+	SavedUser	saved;
+	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
+
+	require_arg(fcinfo, 1, "first_seq");
+	first_seq = PG_GETARG_INT64(1);
+	last_seq = PG_ARGISNULL(2) ? first_seq : PG_GETARG_INT64(2);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	begin_config_access(&saved);
+	check_source_exists(source_id);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(first_seq);
+	values[2] = Int64GetDatum(last_seq);
+	run_sql("SELECT * FROM pgcdc_drasi.events WHERE source_id = $1 AND seq BETWEEN $2 AND $3 "
+			"ORDER BY seq",
+			3, argtypes, values, true, SPI_OK_SELECT);
+	return_spi_rows(fcinfo);
+	end_config_access(&saved);
 	return (Datum) 0;
 }

@@ -77,6 +77,8 @@
 #define FEEDBACK_INTERVAL_MS	10000	/* status update even when nothing moved */
 #define FEEDBACK_MIN_MS			200		/* at most this often when things move */
 #define MAX_GROUP_XACTS			1000
+#define RETENTION_INTERVAL_MS	1000
+#define RETENTION_BATCH			10000
 
 /* Configuration of this worker's source. */
 typedef struct SourceConfig
@@ -87,6 +89,9 @@ typedef struct SourceConfig
 	char	   *origin_name;
 	char	   *conninfo;
 	Oid			owner;
+	PgcdcSink	sink;
+	char		channel[NAMEDATALEN];
+	bool		wakeup;			/* notify_payload = 'wakeup' */
 } SourceConfig;
 
 static PgcdcSource *MySource = NULL;
@@ -111,7 +116,12 @@ static TimestampTz group_commit_time = 0;
 static TimestampTz group_started = 0;
 
 static uint32 seen_config_generation = 0;
+static int64 group_first_seq = 0;
+static TimestampTz last_retention = 0;
+static bool retention_more = false;
 static MemoryContext message_mcxt = NULL;
+
+static void maybe_run_retention(void);
 
 /* Publish our state to shared memory. */
 static void
@@ -194,6 +204,39 @@ exit_if_not_wanted(void)
 }
 
 /*
+ * Read how events leave the worker.  Called at start and, when
+ * alter_source changed it, at the start of the next local transaction,
+ * so all events of one local transaction go the same way.
+ */
+static void
+load_sink_config(void)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(config.source_id);
+	if (SPI_execute_with_args("SELECT sink, channel, notify_payload = 'wakeup' "
+							  "FROM pgcdc_drasi.sources WHERE source_id = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.sources");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		config.sink = pgcdc_sink_from_name(SPI_getvalue(tup, desc, 1));
+		strlcpy(config.channel, SPI_getvalue(tup, desc, 2), NAMEDATALEN);
+		config.wakeup = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+}
+
+/*
  * Read our configuration and take our replication origin.  The row is
  * locked FOR KEY SHARE while we do so, so a concurrent drop_source
  * either finishes first (and we find no row) or waits for us.
@@ -221,8 +264,10 @@ load_config(const char *source_id, XLogRecPtr *startpos)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(source_id);
 	if (SPI_execute_with_args("SELECT publication, slot_name, origin_name, "
-							  "coalesce(conninfo, ''), enabled, owner "
-							  "FROM pgcdc_drasi.sources WHERE source_id = $1 FOR KEY SHARE",
+							  "coalesce(conninfo, ''), enabled, owner, p.last_seq "
+							  "FROM pgcdc_drasi.sources s "
+							  "JOIN pgcdc_drasi.source_progress p USING (source_id) "
+							  "WHERE source_id = $1 FOR KEY SHARE OF s",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pgcdc_drasi.sources");
 
@@ -240,9 +285,12 @@ load_config(const char *source_id, XLogRecPtr *startpos)
 		config.conninfo = SPI_getvalue(tup, desc, 4);
 		found = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		config.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+		tx.last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	if (found)
+		load_sink_config();
 
 	if (found)
 	{
@@ -307,6 +355,16 @@ ensure_local_xact(void)
 	group_started = GetCurrentTimestamp();
 	group_xacts = 0;
 	group_events = 0;
+	group_first_seq = tx.last_seq + 1;
+	pgcdc_notify_begin_group();
+
+	/* Keys or sinks were reconfigured: take the new settings now. */
+	if (MySource->config_generation != seen_config_generation)
+	{
+		seen_config_generation = MySource->config_generation;
+		pgcdc_relcache_invalidate_keys();
+		load_sink_config();
+	}
 }
 
 /*
@@ -322,6 +380,13 @@ commit_group(void)
 	if (!local_xact_open)
 		return;
 
+	if (tx.last_seq >= group_first_seq)
+	{
+		if (config.sink & PGCDC_SINK_NOTIFY)
+			pgcdc_notify_end_group(config.channel, config.source_id,
+								   group_first_seq, tx.last_seq, config.wakeup);
+		pgcdc_progress_save(config.source_id, tx.last_seq);
+	}
 	pgcdc_queue_end();
 	wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
 	if (wrote)
@@ -343,6 +408,8 @@ commit_group(void)
 		last_flushed = Max(last_flushed, group_end);
 		MySource->xacts += group_xacts;
 		MySource->events += group_events;
+		MySource->notifications = pgcdc_notify_sent;
+		MySource->notifications_skipped = pgcdc_notify_skipped;
 		if (group_commit_time != 0)
 			MySource->last_commit_time = group_commit_time;
 		publish_position(group_end);
@@ -354,14 +421,80 @@ commit_group(void)
 	group_events = 0;
 	pgstat_report_activity(STATE_IDLE, NULL);
 	exit_if_not_wanted();
+	maybe_run_retention();
 }
 
-/* Emit callback of the mapping layer: queue the event. */
+/*
+ * Emit callback of the mapping layer: send the event to the sinks.  The
+ * queue also keeps the events that a notification can only refer to.
+ */
 static void
-queue_event(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
+publish_event(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
 {
-	pgcdc_queue_append(txc, event);
+	bool		to_queue = (config.sink & PGCDC_SINK_QUEUE) != 0;
+
+	if ((config.sink & PGCDC_SINK_NOTIFY) && !config.wakeup)
+	{
+		if (pgcdc_notify_event(config.channel, txc, event, to_queue))
+			to_queue = true;
+	}
+	if (to_queue)
+	{
+		pgcdc_queue_begin();
+		pgcdc_queue_append(txc, event);
+	}
 	group_events++;
+}
+
+/*
+ * Remove queue rows nobody needs any more: those every consumer has
+ * acknowledged or, for a source without consumers, those older than
+ * pgcdc_drasi.retention.  Small batches in short transactions between
+ * groups, so readers and the stream are never held up.
+ */
+static void
+maybe_run_retention(void)
+{
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		values[3];
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (local_xact_open || in_remote_xact)
+		return;
+	if (!retention_more &&
+		!TimestampDifferenceExceeds(last_retention, now, RETENTION_INTERVAL_MS))
+		return;
+	last_retention = now;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(config.source_id);
+	values[1] = Int32GetDatum(RETENTION_BATCH);
+	values[2] = Int32GetDatum(pgcdc_retention);
+	if (SPI_execute_with_args(
+			"WITH first AS (SELECT seq FROM pgcdc_drasi.events WHERE source_id = $1 "
+			"               ORDER BY seq LIMIT $2), "
+			"c AS (SELECT min(acked_seq) AS min_ack, count(*) AS n "
+			"      FROM pgcdc_drasi.consumers WHERE source_id = $1), "
+			"cut AS (SELECT CASE WHEN c.n > 0 THEN c.min_ack "
+			"                    WHEN $3 < 0 THEN 0 "
+			"                    ELSE (SELECT max(e.seq) FROM pgcdc_drasi.events e "
+			"                          WHERE e.source_id = $1 AND e.seq <= (SELECT max(seq) FROM first) "
+			"                          AND e.commit_time < pg_catalog.now() - pg_catalog.make_interval(secs => $3)) "
+			"               END AS seq FROM c) "
+			"DELETE FROM pgcdc_drasi.events e USING cut "
+			"WHERE e.source_id = $1 AND e.seq <= cut.seq "
+			"AND e.seq <= (SELECT max(seq) FROM first)",
+			3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not remove old events");
+	retention_more = (SPI_processed >= RETENTION_BATCH);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TopMemoryContext);
 }
 
 /* The full (epoch-qualified) form of a recent transaction id. */
@@ -387,11 +520,6 @@ handle_change(StringInfo msg)
 	switch (change.action)
 	{
 		case LOGICAL_REP_MSG_BEGIN:
-			if (MySource->config_generation != seen_config_generation)
-			{
-				seen_config_generation = MySource->config_generation;
-				pgcdc_relcache_invalidate_keys();
-			}
 			in_remote_xact = true;
 			tx.xid = change.begin.xid;
 			tx.full_xid = full_xid(change.begin.xid);
@@ -445,8 +573,7 @@ handle_change(StringInfo msg)
 			if (group_events == 0)
 				pgstat_report_activity(STATE_RUNNING, "publishing changes");
 			tx.received_at = GetCurrentTimestamp();
-			pgcdc_queue_begin();
-			pgcdc_map_change(&tx, &change, queue_event, NULL);
+			pgcdc_map_change(&tx, &change, publish_event, NULL);
 			break;
 
 		default:
@@ -527,6 +654,7 @@ stream_loop(void)
 			commit_group();
 		exit_if_not_wanted();
 		send_feedback(false, false);
+		maybe_run_retention();
 
 		rc = WaitLatchOrSocket(MyLatch,
 							   WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * sink_notify.c
+ *		The NOTIFY sink: events, references and wake-ups on a channel.
+ *
+ * Notifications are queued with Async_Notify inside the local
+ * transaction that also writes the queue rows and advances the origin,
+ * so PostgreSQL delivers them at its commit, in commit order, and never
+ * for a transaction that did not commit.  Three limits shape the sink:
+ *
+ * - A payload holds less than 8000 bytes.  A larger event is written to
+ *   the queue table and the notification carries a reference (source,
+ *   seq, op, id) to fetch it with pgcdc_drasi.get_events().
+ * - Pending notifications live in memory until commit.  After
+ *   pgcdc_drasi.notify_max_pending of them in one local transaction, the
+ *   remaining events go to the queue table and one notification names
+ *   their seq range, so memory stays bounded for any transaction size.
+ * - The server's notification queue is finite.  When it is fuller than
+ *   pgcdc_drasi.notify_max_usage, a source that also has a queue sink
+ *   sends no notifications for the group (listeners see the seq gap and
+ *   read the queue), and a notify-only source stops with an error and
+ *   retries later, so no event is ever lost.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/sink_notify.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/async.h"
+#include "fmgr.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+
+#include "pgcdc_drasi.h"
+
+/* async.c's limit: a payload must be shorter than this. */
+#define PGCDC_NOTIFY_PAYLOAD_MAX (BLCKSZ - NAMEDATALEN - 128)
+
+uint64		pgcdc_notify_sent = 0;
+uint64		pgcdc_notify_skipped = 0;
+
+static bool group_decided = false;
+static bool group_skip = false;
+static int	group_pending = 0;
+static int64 overflow_first = 0;
+static int64 overflow_last = 0;
+
+/* The sink named in the configuration. */
+PgcdcSink
+pgcdc_sink_from_name(const char *name)
+{
+	if (strcmp(name, "queue") == 0)
+		return PGCDC_SINK_QUEUE;
+	if (strcmp(name, "notify") == 0)
+		return PGCDC_SINK_NOTIFY;
+	if (strcmp(name, "both") == 0)
+		return PGCDC_SINK_BOTH;
+	elog(ERROR, "unknown sink \"%s\"", name);
+	return PGCDC_SINK_QUEUE;	/* keep compiler quiet */
+}
+
+/* Forget the state of the previous local transaction. */
+void
+pgcdc_notify_begin_group(void)
+{
+	group_decided = false;
+	group_skip = false;
+	group_pending = 0;
+	overflow_first = 0;
+	overflow_last = 0;
+}
+
+/*
+ * Decide once per local transaction whether the notification queue has
+ * room.  A source whose events are also queued skips the notifications;
+ * a notify-only source must not lose them, so it stops here.
+ */
+static void
+decide_group(bool queue_has_it)
+{
+	double		usage;
+
+	if (group_decided)
+		return;
+	group_decided = true;
+	usage = DatumGetFloat8(DirectFunctionCall1(pg_notification_queue_usage, (Datum) 0));
+	if (usage <= pgcdc_notify_max_usage)
+		return;
+	if (queue_has_it)
+	{
+		group_skip = true;
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("the notification queue is %.0f%% full", usage * 100),
+			 errdetail("The source publishes only through NOTIFY, so it waits until listeners have consumed their notifications."),
+			 errhint("Find listeners that do not read their notifications (a session idle in a transaction holds the queue), or add the queue sink with pgcdc_drasi.alter_source().")));
+}
+
+/* A small JSON object naming a seq range of a source. */
+static void
+notify_range(const char *channel, const char *source_id, int64 first, int64 last,
+			 bool overflow)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"source\":");
+	escape_json(&buf, source_id);
+	appendStringInfo(&buf, ",\"firstSeq\":" INT64_FORMAT ",\"lastSeq\":" INT64_FORMAT "%s}",
+					 first, last, overflow ? ",\"overflow\":true" : "");
+	Async_Notify(channel, buf.data);
+	pfree(buf.data);
+	pgcdc_notify_sent++;
+}
+
+/*
+ * Notify one event.  Returns true when the event must (also) be written
+ * to the queue table because the notification only refers to it.
+ */
+bool
+pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
+				   bool queue_has_it)
+{
+	decide_group(queue_has_it);
+	if (group_skip)
+	{
+		pgcdc_notify_skipped++;
+		return false;
+	}
+
+	if (group_pending >= pgcdc_notify_max_pending)
+	{
+		if (overflow_first == 0)
+			overflow_first = event->seq;
+		overflow_last = event->seq;
+		return true;
+	}
+
+	group_pending++;
+	pgcdc_notify_sent++;
+	if (event->json.len < PGCDC_NOTIFY_PAYLOAD_MAX)
+	{
+		Async_Notify(channel, event->json.data);
+		return false;
+	}
+	else
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "{\"source\":");
+		escape_json(&buf, tx->source_id);
+		appendStringInfo(&buf, ",\"seq\":" INT64_FORMAT ",\"op\":\"%c\",\"label\":",
+						 event->seq, event->op);
+		escape_json(&buf, event->label);
+		appendStringInfoString(&buf, ",\"id\":");
+		if (event->element_id)
+			escape_json(&buf, event->element_id);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ",\"ref\":true}");
+		Async_Notify(channel, buf.data);
+		pfree(buf.data);
+		return true;
+	}
+}
+
+/*
+ * Before the local commit: name the events that overflowed, and in
+ * wake-up mode send the one notification of the group.
+ */
+void
+pgcdc_notify_end_group(const char *channel, const char *source_id,
+					   int64 first_seq, int64 last_seq, bool wakeup)
+{
+	if (overflow_first != 0)
+		notify_range(channel, source_id, overflow_first, overflow_last, true);
+	if (wakeup && last_seq >= first_seq)
+	{
+		decide_group(true);
+		if (group_skip)
+			pgcdc_notify_skipped++;
+		else
+			notify_range(channel, source_id, first_seq, last_seq, false);
+	}
+}
