@@ -65,7 +65,7 @@ typedef struct PgcdcRelEntry
 	int			natts;
 	char	  **attnames;
 	char	  **attname_json;	/* "name": */
-	PgcdcJsonKind *kinds;
+	PgcdcValueType **types;
 	Bitmapset  *ri_attrs;		/* replica identity columns (indexes) */
 	bool		keys_valid;
 	int			nkeys;
@@ -164,7 +164,7 @@ pgcdc_relcache_update(LogicalRepRelation *remoterel)
 	entry->natts = remoterel->natts;
 	entry->attnames = palloc(sizeof(char *) * Max(1, remoterel->natts));
 	entry->attname_json = palloc(sizeof(char *) * Max(1, remoterel->natts));
-	entry->kinds = palloc(sizeof(PgcdcJsonKind) * Max(1, remoterel->natts));
+	entry->types = palloc(sizeof(PgcdcValueType *) * Max(1, remoterel->natts));
 	for (i = 0; i < remoterel->natts; i++)
 	{
 		entry->attnames[i] = pstrdup(remoterel->attnames[i]);
@@ -172,8 +172,7 @@ pgcdc_relcache_update(LogicalRepRelation *remoterel)
 		escape_json(&buf, remoterel->attnames[i]);
 		appendStringInfoChar(&buf, ':');
 		entry->attname_json[i] = buf.data;
-		entry->kinds[i] = entry->ignored ? PGCDC_JSON_STRING :
-			pgcdc_json_kind(remoterel->atttyps[i]);
+		entry->types[i] = entry->ignored ? NULL : pgcdc_value_type(remoterel->atttyps[i]);
 	}
 	entry->ri_attrs = bms_copy(remoterel->attkeys);
 	entry->keys_valid = false;
@@ -429,7 +428,7 @@ append_element_id(StringInfo buf, PgcdcRelEntry *entry,
 			return false;
 		if (k > 0)
 			appendStringInfoChar(buf, '_');
-		pgcdc_append_key_value(buf, entry->kinds[entry->keys[k]],
+		pgcdc_append_key_value(buf, entry->types[entry->keys[k]],
 							   value->data, value->len, entry->nkeys > 1);
 	}
 	return true;
@@ -479,7 +478,7 @@ append_properties(StringInfo buf, PgcdcRelEntry *entry, LogicalRepTupleData *tup
 		if (status == LOGICALREP_COLUMN_NULL)
 			appendStringInfoString(buf, "null");
 		else
-			pgcdc_append_json_value(buf, entry->kinds[i], value->data, value->len);
+			pgcdc_append_json_value(buf, entry->types[i], value->data, value->len);
 	}
 	appendStringInfoChar(buf, '}');
 }

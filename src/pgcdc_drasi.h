@@ -160,20 +160,16 @@ typedef struct PgcdcChange
 extern void pgcdc_decode_header(StringInfo msg, PgcdcWalHeader *hdr);
 extern void pgcdc_decode_change(StringInfo msg, PgcdcChange *change);
 
-/* value.c: one conversion of column values to JSON, shared by all paths */
-typedef enum PgcdcJsonKind
-{
-	PGCDC_JSON_STRING = 0,
-	PGCDC_JSON_NUMBER,
-	PGCDC_JSON_BOOL,
-	PGCDC_JSON_RAW,				/* json, jsonb: embedded as is */
-	PGCDC_JSON_BPCHAR			/* string without trailing blanks */
-} PgcdcJsonKind;
+/*
+ * value.c: one conversion of column values to JSON, shared by the stream
+ * and the snapshots.  Its input is always a value's text output form.
+ */
+typedef struct PgcdcValueType PgcdcValueType;
 
-extern PgcdcJsonKind pgcdc_json_kind(Oid typid);
-extern void pgcdc_append_json_value(StringInfo buf, PgcdcJsonKind kind,
+extern PgcdcValueType *pgcdc_value_type(Oid typid);
+extern void pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type,
 									const char *text, int len);
-extern void pgcdc_append_key_value(StringInfo buf, PgcdcJsonKind kind,
+extern void pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type,
 								   const char *text, int len, bool escape);
 
 /* mapping.c: relations, element ids and events */

@@ -20,16 +20,34 @@
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "utils/json.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "pgcdc_drasi.h"
 
-/*
- * How values of a type are written.  Decided once per relation column,
- * never per row.  Domains take the kind of their base type.
- */
-PgcdcJsonKind
-pgcdc_json_kind(Oid typid)
+/* How values of a type are written. */
+typedef enum PgcdcJsonKind
+{
+	PGCDC_JSON_STRING = 0,
+	PGCDC_JSON_NUMBER,
+	PGCDC_JSON_BOOL,
+	PGCDC_JSON_RAW,				/* json, jsonb: embedded as is */
+	PGCDC_JSON_BPCHAR			/* string without trailing blanks */
+} PgcdcJsonKind;
+
+/* What we know of a type, cached for the life of the process. */
+struct PgcdcValueType
+{
+	Oid			typid;			/* hash key */
+	PgcdcJsonKind kind;
+};
+
+static HTAB *type_cache = NULL;
+
+/* How values of a type are written.  Domains take their base type's way. */
+static PgcdcJsonKind
+json_kind(Oid typid)
 {
 	switch (getBaseType(typid))
 	{
@@ -51,6 +69,33 @@ pgcdc_json_kind(Oid typid)
 		default:
 			return PGCDC_JSON_STRING;
 	}
+}
+
+/*
+ * The descriptor of a type, looked up once per process (a type's
+ * representation never changes while it exists).  Needs a transaction.
+ */
+PgcdcValueType *
+pgcdc_value_type(Oid typid)
+{
+	PgcdcValueType *type;
+	bool		found;
+
+	if (type_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PgcdcValueType);
+		ctl.hcxt = TopMemoryContext;
+		type_cache = hash_create("pgcdc_drasi types", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	type = hash_search(type_cache, &typid, HASH_ENTER, &found);
+	if (!found)
+		type->kind = json_kind(typid);
+	return type;
 }
 
 /* Length of a string without its trailing blanks, as char(n) compares. */
@@ -83,9 +128,9 @@ append_json_string(StringInfo buf, const char *text, int len)
  * JSON cannot express as numbers, become strings.
  */
 void
-pgcdc_append_json_value(StringInfo buf, PgcdcJsonKind kind, const char *text, int len)
+pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type, const char *text, int len)
 {
-	switch (kind)
+	switch (type->kind)
 	{
 		case PGCDC_JSON_NUMBER:
 			if (IsValidJsonNumber(text, len))
@@ -115,17 +160,17 @@ pgcdc_append_json_value(StringInfo buf, PgcdcJsonKind kind, const char *text, in
  * ("1","2_3") can never give the same id.
  */
 void
-pgcdc_append_key_value(StringInfo buf, PgcdcJsonKind kind, const char *text,
+pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type, const char *text,
 					   int len, bool escape)
 {
 	int			i;
 
-	if (kind == PGCDC_JSON_BOOL)
+	if (type->kind == PGCDC_JSON_BOOL)
 	{
 		appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
 		return;
 	}
-	if (kind == PGCDC_JSON_BPCHAR)
+	if (type->kind == PGCDC_JSON_BPCHAR)
 		len = bpchar_trimmed_len(text, len);
 
 	if (!escape)
