@@ -15,6 +15,7 @@ OBJS = \
 	src/value.o \
 	src/sink_queue.o \
 	src/sink_notify.o \
+	src/bootstrap.o \
 	src/sql_api.o
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -33,6 +33,7 @@ CREATE TABLE pgcdc_drasi.sources (
 	channel		text NOT NULL,
 	notify_payload text NOT NULL DEFAULT 'full'
 				CHECK (notify_payload IN ('full', 'wakeup')),
+	bootstrap	boolean NOT NULL DEFAULT true,
 	owner		oid NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -45,7 +46,20 @@ CREATE TABLE pgcdc_drasi.sources (
  */
 CREATE TABLE pgcdc_drasi.source_progress (
 	source_id	text PRIMARY KEY REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
-	last_seq	bigint NOT NULL DEFAULT 0
+	last_seq	bigint NOT NULL DEFAULT 0,
+	snapshot_lsn pg_lsn,		/* where the initial snapshot was taken */
+	/* a re-snapshot whose overlap with the stream is still being skipped */
+	resnapshot	pg_snapshot,
+	resnapshot_tables oid[],	/* NULL: all tables */
+	resnapshot_until pg_lsn
+);
+
+/* Re-snapshots asked for with resnapshot(), done by the worker. */
+CREATE TABLE pgcdc_drasi.snapshot_requests (
+	request_id	bigserial PRIMARY KEY,
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	tables		oid[],			/* NULL: all tables */
+	requested_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
 /* Durable readers of a source's queue, each at its own position. */
@@ -53,6 +67,7 @@ CREATE TABLE pgcdc_drasi.consumers (
 	consumer	text PRIMARY KEY,
 	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
 	acked_seq	bigint NOT NULL,
+	snapshot	pg_snapshot,	/* events of transactions it shows are skipped */
 	owner		oid NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	acked_at	timestamptz
@@ -107,7 +122,8 @@ CREATE FUNCTION pgcdc_drasi.create_source(
 	enabled boolean DEFAULT true,
 	sink text DEFAULT 'queue',
 	channel text DEFAULT NULL,
-	notify_payload text DEFAULT 'full')
+	notify_payload text DEFAULT 'full',
+	bootstrap boolean DEFAULT true)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_source'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -154,7 +170,8 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 CREATE FUNCTION pgcdc_drasi.create_consumer(
 	consumer text,
 	source_id text,
-	start_at text DEFAULT 'earliest')
+	start_at text DEFAULT 'earliest',
+	bootstrap boolean DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_consumer'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -179,6 +196,16 @@ RETURNS SETOF pgcdc_drasi.events
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_get_events'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
 
+CREATE FUNCTION pgcdc_drasi.resnapshot(source_id text, tables regclass[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resnapshot'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.bootstrap(source_id text, labels text[] DEFAULT NULL)
+RETURNS SETOF jsonb
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_bootstrap'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 1000;
+
 CREATE FUNCTION pgcdc_drasi.source_status(
 	OUT source_id text,
 	OUT state text,
@@ -194,7 +221,10 @@ CREATE FUNCTION pgcdc_drasi.source_status(
 	OUT reconnects bigint,
 	OUT started_at timestamptz,
 	OUT notifications_sent bigint,
-	OUT notifications_skipped bigint)
+	OUT notifications_skipped bigint,
+	OUT snapshot_table text,
+	OUT snapshot_rows_done bigint,
+	OUT snapshot_rows_total bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_source_status'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -223,7 +253,12 @@ SELECT
 	s.notify_payload,
 	p.last_seq,
 	coalesce(st.notifications_sent, 0) AS notifications_sent,
-	coalesce(st.notifications_skipped, 0) AS notifications_skipped
+	coalesce(st.notifications_skipped, 0) AS notifications_skipped,
+	s.bootstrap,
+	p.snapshot_lsn,
+	st.snapshot_table,
+	st.snapshot_rows_done,
+	st.snapshot_rows_total
 FROM pgcdc_drasi.sources s
 LEFT JOIN pgcdc_drasi.source_progress p USING (source_id)
 LEFT JOIN pgcdc_drasi.source_status() st USING (source_id)
@@ -247,7 +282,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
 
 GRANT SELECT (source_id, publication, slot_name, origin_name, enabled, sink, channel,
-			  notify_payload, owner, created_at)
+			  notify_payload, bootstrap, owner, created_at)
 	ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.source_progress TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
@@ -256,8 +291,9 @@ GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 GRANT EXECUTE ON FUNCTION
-	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text),
+	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean),
 	pgcdc_drasi.alter_source(text, text, text, text),
+	pgcdc_drasi.resnapshot(text, regclass[]),
 	pgcdc_drasi.drop_source(text),
 	pgcdc_drasi.pause_source(text),
 	pgcdc_drasi.resume_source(text),
@@ -267,9 +303,10 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.wait_for_catchup(text, interval),
 	pgcdc_drasi.source_status(),
-	pgcdc_drasi.create_consumer(text, text, text),
+	pgcdc_drasi.create_consumer(text, text, text, boolean),
 	pgcdc_drasi.drop_consumer(text),
 	pgcdc_drasi.read(text, integer),
 	pgcdc_drasi.ack(text, bigint),
-	pgcdc_drasi.get_events(text, bigint, bigint)
+	pgcdc_drasi.get_events(text, bigint, bigint),
+	pgcdc_drasi.bootstrap(text, text[])
 	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

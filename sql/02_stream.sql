@@ -15,7 +15,7 @@ CREATE TABLE orders (
 	note varchar(20)
 );
 CREATE PUBLICATION pub_stream FOR TABLE orders;
-SELECT pgcdc_drasi.create_source('stream', publication => 'pub_stream');
+SELECT pgcdc_drasi.create_source('stream', publication => 'pub_stream', bootstrap => false);
 
 INSERT INTO orders VALUES (1, 'new', 12.50, 1234567890123456789012345678901234567890.0123456789,
 	0.1, true, '{"b": [1, 2], "a": null}', '{"x": 1}', 'ab', 'n"ote\');

@@ -11,7 +11,7 @@ ALTER TABLE skus REPLICA IDENTITY USING INDEX skus_ident;
 CREATE TABLE logs (msg text, level int);
 ALTER TABLE logs REPLICA IDENTITY FULL;
 CREATE PUBLICATION pub_keys FOR TABLE items, users, skus, logs;
-SELECT pgcdc_drasi.create_source('keys', publication => 'pub_keys');
+SELECT pgcdc_drasi.create_source('keys', publication => 'pub_keys', bootstrap => false);
 SELECT pgcdc_drasi.set_table_key('keys', 'users', ARRAY['email']);
 SELECT table_id, key_columns FROM pgcdc_drasi.table_keys WHERE source_id = 'keys';
 

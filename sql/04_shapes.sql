@@ -11,7 +11,7 @@ ALTER TABLE full_docs ALTER COLUMN body SET STORAGE EXTERNAL;
 ALTER TABLE full_docs REPLICA IDENTITY FULL;
 CREATE TABLE evolving (id int PRIMARY KEY, a int, b text);
 CREATE PUBLICATION pub_shapes FOR TABLE sales.orders, "Mixed Case", docs, full_docs, evolving;
-SELECT pgcdc_drasi.create_source('shapes', publication => 'pub_shapes');
+SELECT pgcdc_drasi.create_source('shapes', publication => 'pub_shapes', bootstrap => false);
 
 INSERT INTO sales.orders VALUES (7, 70);
 INSERT INTO "Mixed Case" VALUES (1, 'it''s "quoted"');

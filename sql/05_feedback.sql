@@ -3,7 +3,7 @@
 \set VERBOSITY terse
 CREATE TABLE loop_check (id int PRIMARY KEY);
 CREATE PUBLICATION pub_all FOR ALL TABLES;
-SELECT pgcdc_drasi.create_source('all-tables', publication => 'pub_all');
+SELECT pgcdc_drasi.create_source('all-tables', publication => 'pub_all', bootstrap => false);
 INSERT INTO loop_check VALUES (1), (2);
 SELECT pgcdc_drasi.wait_for_catchup('all-tables');
 -- The worker's own commit is decoded too; wait past it as well.

@@ -50,6 +50,14 @@ pgcdc_stream_options_init(WalRcvStreamOptions *options, char *slot_name,
 	options->proto.logical.twophase = false;
 }
 
+/* Create a permanent pgoutput slot and export its snapshot. */
+static inline char *
+pgcdc_walrcv_create_exported_slot(WalReceiverConn *conn, const char *slot_name,
+								  XLogRecPtr *lsn)
+{
+	return walrcv_create_slot(conn, slot_name, false, false, CRS_EXPORT_SNAPSHOT, lsn);
+}
+
 /* Take ownership of a replication origin for this session. */
 static inline void
 pgcdc_replorigin_session_setup(RepOriginId origin)

@@ -50,10 +50,25 @@
 
 #include "pgcdc_drasi.h"
 
+/*
+ * A cache of relations, for one source: the stream's, or a snapshot's
+ * (which describes tables from the catalog rather than from Relation
+ * messages, so the two must not share entries).
+ */
+struct PgcdcRelCache
+{
+	HTAB	   *hash;
+	MemoryContext mcxt;
+	char	   *source_id;
+	char	   *source_json;	/* source id as a JSON string */
+	Oid			owner;			/* the source's owner, for the SELECT check */
+};
+
 /* What we know of one published relation. */
 typedef struct PgcdcRelEntry
 {
 	LogicalRepRelId relid;		/* hash key: the local table's oid */
+	PgcdcRelCache *cache;
 	MemoryContext mcxt;			/* owns everything below */
 	bool		ignored;		/* our own tables: never published */
 	char	   *nspname;
@@ -73,44 +88,45 @@ typedef struct PgcdcRelEntry
 	bool		keyless;		/* id is a digest of the whole row */
 } PgcdcRelEntry;
 
-static HTAB *relcache = NULL;
-static MemoryContext relcache_mcxt = NULL;
-static const char *cur_source_id = NULL;
-static char *source_json = NULL;
-static Oid	source_owner = InvalidOid;
-
-/* Set up the cache of the source this process serves. */
-void
-pgcdc_relcache_init(const char *source_id, Oid owner)
+/*
+ * A new cache for a source, in its own memory context under parent.
+ * owner may be InvalidOid: no SELECT check (the caller reads the tables
+ * with its own privileges).
+ */
+PgcdcRelCache *
+pgcdc_relcache_create(const char *source_id, Oid owner, MemoryContext parent)
 {
 	HASHCTL		ctl;
 	StringInfoData buf;
+	MemoryContext mcxt = AllocSetContextCreate(parent, "pgcdc_drasi relations",
+											   ALLOCSET_DEFAULT_SIZES);
+	PgcdcRelCache *cache = MemoryContextAllocZero(mcxt, sizeof(PgcdcRelCache));
 
-	relcache_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi relations",
-										  ALLOCSET_DEFAULT_SIZES);
+	cache->mcxt = mcxt;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(LogicalRepRelId);
 	ctl.entrysize = sizeof(PgcdcRelEntry);
-	ctl.hcxt = relcache_mcxt;
-	relcache = hash_create("pgcdc_drasi relations", 64, &ctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hcxt = mcxt;
+	cache->hash = hash_create("pgcdc_drasi relations", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
-	cur_source_id = MemoryContextStrdup(relcache_mcxt, source_id);
+	cache->source_id = MemoryContextStrdup(mcxt, source_id);
 	initStringInfo(&buf);
 	escape_json(&buf, source_id);
-	source_json = MemoryContextStrdup(relcache_mcxt, buf.data);
+	cache->source_json = MemoryContextStrdup(mcxt, buf.data);
 	pfree(buf.data);
-	source_owner = owner;
+	cache->owner = owner;
+	return cache;
 }
 
 /* Forget the keys of every relation: table keys were reconfigured. */
 void
-pgcdc_relcache_invalidate_keys(void)
+pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache)
 {
 	HASH_SEQ_STATUS status;
 	PgcdcRelEntry *entry;
 
-	hash_seq_init(&status, relcache);
+	hash_seq_init(&status, cache->hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->keys_valid = false;
 }
@@ -133,7 +149,7 @@ json_string(const char *s)
  * caller has one open.
  */
 void
-pgcdc_relcache_update(LogicalRepRelation *remoterel)
+pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 {
 	PgcdcRelEntry *entry;
 	bool		found;
@@ -141,10 +157,11 @@ pgcdc_relcache_update(LogicalRepRelation *remoterel)
 	StringInfoData buf;
 	int			i;
 
-	entry = hash_search(relcache, &remoterel->remoteid, HASH_ENTER, &found);
+	entry = hash_search(cache->hash, &remoterel->remoteid, HASH_ENTER, &found);
 	if (found)
 		MemoryContextDelete(entry->mcxt);
-	entry->mcxt = AllocSetContextCreate(relcache_mcxt, "pgcdc_drasi relation",
+	entry->cache = cache;
+	entry->mcxt = AllocSetContextCreate(cache->mcxt, "pgcdc_drasi relation",
 										ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(entry->mcxt);
 
@@ -197,7 +214,7 @@ column_index(PgcdcRelEntry *entry, const char *name)
 
 /* Key columns configured with set_table_key, or NIL. */
 static List *
-configured_key_columns(Oid relid)
+configured_key_columns(PgcdcRelCache *cache, Oid relid)
 {
 	List	   *result = NIL;
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
@@ -205,7 +222,7 @@ configured_key_columns(Oid relid)
 	MemoryContext caller = CurrentMemoryContext;
 	int			ret;
 
-	values[0] = CStringGetTextDatum(cur_source_id);
+	values[0] = CStringGetTextDatum(cache->source_id);
 	values[1] = ObjectIdGetDatum(relid);
 
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -284,16 +301,16 @@ resolve_keys(PgcdcRelEntry *entry)
 	int			n = 0;
 
 	rel = try_relation_open(entry->relid, AccessShareLock);
-	if (rel != NULL && OidIsValid(source_owner) &&
-		pg_class_aclcheck(entry->relid, source_owner, ACL_SELECT) != ACLCHECK_OK)
+	if (rel != NULL && OidIsValid(entry->cache->owner) &&
+		pg_class_aclcheck(entry->relid, entry->cache->owner, ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("owner of source \"%s\" cannot read table \"%s.%s\"",
-						cur_source_id, entry->nspname, entry->relname),
+						entry->cache->source_id, entry->nspname, entry->relname),
 				 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
 				 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
 
-	names = configured_key_columns(entry->relid);
+	names = configured_key_columns(entry->cache, entry->relid);
 	if (names != NIL)
 		origin = "set_table_key";
 	else if (rel != NULL && (names = primary_key_columns(rel)) != NIL)
@@ -505,7 +522,7 @@ event_begin(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcRelEntry *entry, char op,
 					 "{\"op\":\"%c\",\"reactivatorStart_ns\":" INT64_FORMAT
 					 ",\"payload\":{\"source\":{\"db\":%s,\"table\":\"node\",\"lsn\":" UINT64_FORMAT
 					 ",\"ts_ns\":" INT64_FORMAT "},\"%s\":{",
-					 op, unix_ns(tx->received_at), source_json,
+					 op, unix_ns(tx->received_at), entry->cache->source_json,
 					 (uint64) tx->commit_lsn, unix_ns(tx->commit_time),
 					 op == 'd' || op == 't' ? "before" : "after");
 	if (id != NULL)
@@ -523,8 +540,10 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcEmitFn emit, void *arg)
 {
 	appendStringInfo(&ev->json,
 					 "}},\"metadata\":{\"seq\":" INT64_FORMAT ",\"xid\":" UINT64_FORMAT
-					 ",\"txIndex\":%d},\"reactivatorEnd_ns\":" INT64_FORMAT "}",
-					 ev->seq, tx->full_xid, ev->tx_index, unix_ns(GetCurrentTimestamp()));
+					 ",\"txIndex\":%d%s},\"reactivatorEnd_ns\":" INT64_FORMAT "}",
+					 ev->seq, tx->full_xid, ev->tx_index,
+					 tx->snapshot ? ",\"snapshot\":true" : "",
+					 unix_ns(GetCurrentTimestamp()));
 	emit(tx, ev, arg);
 }
 
@@ -545,9 +564,9 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 
 /* The cache entry of a relation a change refers to. */
 static PgcdcRelEntry *
-lookup_relation(LogicalRepRelId relid)
+lookup_relation(PgcdcRelCache *cache, LogicalRepRelId relid)
 {
-	PgcdcRelEntry *entry = hash_search(relcache, &relid, HASH_FIND, NULL);
+	PgcdcRelEntry *entry = hash_search(cache->hash, &relid, HASH_FIND, NULL);
 
 	if (entry == NULL)
 		ereport(ERROR,
@@ -564,14 +583,15 @@ lookup_relation(LogicalRepRelId relid)
  * so no node is left behind under its old id.
  */
 void
-pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change, PgcdcEmitFn emit, void *arg)
+pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
+				 PgcdcEmitFn emit, void *arg)
 {
 	PgcdcRelEntry *entry;
 
 	switch (change->action)
 	{
 		case LOGICAL_REP_MSG_INSERT:
-			entry = lookup_relation(change->relid);
+			entry = lookup_relation(cache, change->relid);
 			if (entry->ignored)
 				return;
 			emit_row(tx, entry, 'i', element_id(entry, &change->newtup, NULL, "new"),
@@ -584,7 +604,7 @@ pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change, PgcdcEmitFn emit, void
 				char	   *new_id;
 				char	   *old_id = NULL;
 
-				entry = lookup_relation(change->relid);
+				entry = lookup_relation(cache, change->relid);
 				if (entry->ignored)
 					return;
 				new_id = element_id(entry, &change->newtup, old, "new");
@@ -607,7 +627,7 @@ pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change, PgcdcEmitFn emit, void
 			}
 
 		case LOGICAL_REP_MSG_DELETE:
-			entry = lookup_relation(change->relid);
+			entry = lookup_relation(cache, change->relid);
 			if (entry->ignored)
 				return;
 			emit_row(tx, entry, 'd', element_id(entry, &change->oldtup, NULL, "deleted"),
@@ -622,7 +642,7 @@ pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change, PgcdcEmitFn emit, void
 				{
 					PgcdcEvent	ev;
 
-					entry = lookup_relation(lfirst_oid(lc));
+					entry = lookup_relation(cache, lfirst_oid(lc));
 					if (entry->ignored)
 						continue;
 					event_begin(&ev, tx, entry, 't', NULL);
@@ -636,4 +656,40 @@ pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change, PgcdcEmitFn emit, void
 		default:
 			elog(ERROR, "unexpected change type %d", (int) change->action);
 	}
+}
+
+/*
+ * Append the element of a row, {"id":...,"labels":[...],"properties":{...}},
+ * exactly as an insert event of the row would carry it: the form of
+ * Drasi's bootstrap elements.
+ */
+void
+pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleData *tup,
+				  StringInfo out)
+{
+	PgcdcRelEntry *entry = lookup_relation(cache, relid);
+	char	   *id = element_id(entry, tup, NULL, "new");
+
+	appendStringInfoString(out, "{\"id\":");
+	escape_json(out, id);
+	appendStringInfo(out, ",\"labels\":[%s],\"properties\":", entry->label_json);
+	append_properties(out, entry, tup, NULL, false);
+	appendStringInfoChar(out, '}');
+	pfree(id);
+}
+
+/* The memory context of a cache: delete it to free the cache. */
+MemoryContext
+pgcdc_relcache_context(PgcdcRelCache *cache)
+{
+	return cache->mcxt;
+}
+
+/* The label of a cached relation (bootstrap filters by it). */
+const char *
+pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid)
+{
+	PgcdcRelEntry *entry = hash_search(cache->hash, &relid, HASH_FIND, NULL);
+
+	return entry ? entry->label : NULL;
 }

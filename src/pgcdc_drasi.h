@@ -51,6 +51,7 @@ typedef enum PgcdcSourceState
 	PGCDC_STATE_STOPPED = 0,
 	PGCDC_STATE_STARTING,
 	PGCDC_STATE_CONNECTING,
+	PGCDC_STATE_SNAPSHOT,
 	PGCDC_STATE_STREAMING,
 	PGCDC_STATE_ERROR
 } PgcdcSourceState;
@@ -85,6 +86,9 @@ typedef struct PgcdcSource
 	uint64		reconnects;
 	uint64		notifications;
 	uint64		notifications_skipped;
+	char		snapshot_table[2 * NAMEDATALEN];	/* table being snapshotted */
+	uint64		snapshot_rows_done;
+	uint64		snapshot_rows_total;	/* estimate */
 	TimestampTz last_commit_time;
 	TimestampTz last_error_time;
 	char		last_error[PGCDC_ERROR_MAXLEN];
@@ -132,6 +136,9 @@ extern int	pgcdc_stream_receive(PgcdcStream *stream, char **buf, pgsocket *wait_
 extern void pgcdc_stream_send_feedback(PgcdcStream *stream, XLogRecPtr write_lsn,
 									   XLogRecPtr flush_lsn, bool request_reply);
 extern void pgcdc_stream_disconnect(PgcdcStream *stream);
+extern char *pgcdc_stream_create_slot(PgcdcStream *stream, const char *slot_name,
+									  XLogRecPtr *consistent_lsn);
+extern void pgcdc_stream_drop_slot(PgcdcStream *stream, const char *slot_name);
 extern char *pgcdc_build_conninfo(const char *override, const char *dbname,
 								  const char *username);
 
@@ -169,6 +176,7 @@ typedef struct PgcdcValueType PgcdcValueType;
 extern PgcdcValueType *pgcdc_value_type(Oid typid);
 extern void pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type,
 									const char *text, int len);
+extern void pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type, const char *text, int len, bool numeric_as_string);
 extern void pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type,
 								   const char *text, int len, bool escape);
 
@@ -184,6 +192,7 @@ typedef struct PgcdcTxContext
 	int			tx_index;		/* events emitted so far in this transaction */
 	TimestampTz received_at;
 	int64		last_seq;		/* last seq used by the source */
+	bool		snapshot;		/* events describe a snapshot, not changes */
 } PgcdcTxContext;
 
 typedef struct PgcdcEvent
@@ -198,11 +207,32 @@ typedef struct PgcdcEvent
 
 typedef void (*PgcdcEmitFn) (PgcdcTxContext *tx, PgcdcEvent *event, void *arg);
 
-extern void pgcdc_relcache_init(const char *source_id, Oid owner);
-extern void pgcdc_relcache_update(LogicalRepRelation *remoterel);
-extern void pgcdc_relcache_invalidate_keys(void);
-extern void pgcdc_map_change(PgcdcTxContext *tx, PgcdcChange *change,
+typedef struct PgcdcRelCache PgcdcRelCache;
+
+extern PgcdcRelCache *pgcdc_relcache_create(const char *source_id, Oid owner,
+											MemoryContext parent);
+extern void pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel);
+extern void pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache);
+extern MemoryContext pgcdc_relcache_context(PgcdcRelCache *cache);
+extern const char *pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid);
+extern void pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 							 PgcdcEmitFn emit, void *arg);
+extern void pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,
+							  LogicalRepTupleData *tup, StringInfo out);
+
+/* bootstrap.c: snapshots of a source's tables */
+typedef struct PgcdcSnapshotScan PgcdcSnapshotScan;
+typedef void (*PgcdcSnapshotRowFn) (PgcdcRelCache *cache, Oid relid,
+									LogicalRepTupleData *tup, void *arg);
+
+extern PgcdcSnapshotScan *pgcdc_snapshot_begin(PgcdcRelCache *cache, const char *publication,
+											   List *labels, List *relids);
+extern uint64 pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg);
+extern void pgcdc_snapshot_progress(PgcdcSnapshotScan *scan, Oid *relid, uint64 *rows_done,
+									double *estimate);
+extern void pgcdc_snapshot_end(PgcdcSnapshotScan *scan);
+extern List *pgcdc_snapshot_relids(PgcdcSnapshotScan *scan);
+extern int	pgcdc_snapshot_settings(void);
 
 /* sink_queue.c */
 extern void pgcdc_queue_begin(void);

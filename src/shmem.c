@@ -168,6 +168,8 @@ pgcdc_state_name(PgcdcSourceState state)
 			return "starting";
 		case PGCDC_STATE_CONNECTING:
 			return "connecting";
+		case PGCDC_STATE_SNAPSHOT:
+			return "snapshot";
 		case PGCDC_STATE_STREAMING:
 			return "streaming";
 		case PGCDC_STATE_ERROR:

@@ -42,6 +42,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
@@ -67,6 +68,8 @@ PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_consumer);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_read);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_ack);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_get_events);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_bootstrap);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_resnapshot);
 
 #define STOP_WORKER_TIMEOUT_MS 60000
 
@@ -541,6 +544,7 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	char	   *sink;
 	char	   *channel;
 	char	   *notify_payload;
+	bool		bootstrap;
 	char	   *origin_name;
 	Oid			caller = GetUserId();
 	Publication *pub;
@@ -555,6 +559,8 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	channel = PG_ARGISNULL(6) ? default_slot_name(source_id) :
 		text_to_cstring(PG_GETARG_TEXT_PP(6));
 	notify_payload = required_text_arg(fcinfo, 7, "notify_payload");
+	require_arg(fcinfo, 8, "bootstrap");
+	bootstrap = PG_GETARG_BOOL(8);
 
 	pgcdc_require_preloaded();
 	check_wal_level();
@@ -619,6 +625,13 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 
 	if (check_existing_slot(slot_name))
 	{
+		/* A snapshot exported at a slot's start exists only for a new slot. */
+		if (bootstrap)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("replication slot \"%s\" already exists", slot_name),
+					 errdetail("The initial snapshot must be taken where a new slot starts."),
+					 errhint("Pass bootstrap => false to stream from the existing slot, or choose another slot_name.")));
 		/* Taking over a slot needs the right to use slots. */
 		if (!superuser_arg(caller) && !has_rolreplication(caller))
 			ereport(ERROR,
@@ -627,8 +640,9 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 					 errdetail("Only superusers and roles with the REPLICATION attribute may adopt a slot that pgcdc_drasi did not create."),
 					 errhint("Choose a slot_name that does not exist yet.")));
 	}
-	else
+	else if (!bootstrap)
 		create_slot(slot_name);
+	/* else the worker creates the slot and exports its snapshot */
 
 	origin_name = psprintf("pgcdc_drasi_%s", slot_name);
 	if (replorigin_by_name(origin_name, true) == InvalidRepOriginId)
@@ -646,15 +660,16 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	argtypes[5] = BOOLOID;
 	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.sources "
 							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner, "
-							  "sink, channel, notify_payload) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-							  10,
+							  "sink, channel, notify_payload, bootstrap) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+							  11,
 							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID,
-							  TEXTOID, TEXTOID, TEXTOID},
+							  TEXTOID, TEXTOID, TEXTOID, BOOLOID},
 							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
 								  ObjectIdGetDatum(caller), CStringGetTextDatum(sink),
-							  CStringGetTextDatum(channel), CStringGetTextDatum(notify_payload)},
-							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' '},
+								  CStringGetTextDatum(channel), CStringGetTextDatum(notify_payload),
+							  BoolGetDatum(bootstrap)},
+							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' ', ' '},
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record source \"%s\"", source_id);
 	run_sql("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
@@ -1060,8 +1075,8 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 	for (i = 0; i < pgcdc_max_sources; i++)
 	{
 		PgcdcSource src;
-		Datum		values[15];
-		bool		nulls[15];
+		Datum		values[18];
+		bool		nulls[18];
 		const char *state;
 
 		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
@@ -1104,6 +1119,12 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 		nulls[12] = (src.started_at == 0);
 		values[13] = Int64GetDatum((int64) src.notifications);
 		values[14] = Int64GetDatum((int64) src.notifications_skipped);
+		values[15] = CStringGetTextDatum(src.snapshot_table);
+		nulls[15] = (src.snapshot_table[0] == '\0');
+		values[16] = Int64GetDatum((int64) src.snapshot_rows_done);
+		nulls[16] = nulls[15];
+		values[17] = Int64GetDatum((int64) src.snapshot_rows_total);
+		nulls[17] = nulls[15];
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -1219,10 +1240,11 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 	char	   *consumer = required_text_arg(fcinfo, 0, "consumer");
 	char	   *source_id = required_text_arg(fcinfo, 1, "source_id");
 	char	   *start_at = required_text_arg(fcinfo, 2, "start_at");
+	bool		bootstrap;
 	Oid			caller = GetUserId();
 	SavedUser	saved;
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT8OID, OIDOID};
-	Datum		values[4];
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, OIDOID, BOOLOID};
+	Datum		values[5];
 	bool		isnull;
 	int64		last_seq;
 	int64		acked;
@@ -1232,6 +1254,15 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid consumer name \"%s\"", consumer),
 				 errdetail("A consumer name has 1 to %d bytes.", NAMEDATALEN - 1)));
+	require_arg(fcinfo, 3, "bootstrap");
+	bootstrap = PG_GETARG_BOOL(3);
+	/* The snapshot of the caller's transaction is what bootstrap() reads. */
+	if (bootstrap && !IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("create_consumer with bootstrap must run in a REPEATABLE READ transaction"),
+				 errdetail("The consumer skips the events its snapshot already shows, so the snapshot must be the one bootstrap() reads."),
+				 errhint("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT pgcdc_drasi.create_consumer(...); SELECT * FROM pgcdc_drasi.bootstrap(...); COMMIT;")));
 	if (strcmp(start_at, "earliest") != 0 && strcmp(start_at, "latest") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1254,7 +1285,7 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 						 source_id)));
 	last_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	acked = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (isnull || strcmp(start_at, "latest") == 0)
+	if (isnull || strcmp(start_at, "latest") == 0 || bootstrap)
 		acked = last_seq;
 
 	values[0] = CStringGetTextDatum(consumer);
@@ -1266,9 +1297,10 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(source_id);
 	values[2] = Int64GetDatum(acked);
 	values[3] = ObjectIdGetDatum(caller);
-	run_sql("INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner) "
-			"VALUES ($1, $2, $3, $4)",
-			4, argtypes, values, false, SPI_OK_INSERT);
+	values[4] = BoolGetDatum(bootstrap);
+	run_sql("INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner, snapshot) "
+			"VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN pg_catalog.pg_current_snapshot() END)",
+			5, argtypes, values, false, SPI_OK_INSERT);
 	end_config_access(&saved);
 	PG_RETURN_VOID();
 }
@@ -1318,8 +1350,8 @@ pgcdc_drasi_read(PG_FUNCTION_ARGS)
 	char	   *source_id;
 	int64		acked;
 	int64		last_seq;
-	Oid			argtypes[3] = {TEXTOID, INT8OID, INT4OID};
-	Datum		values[3];
+	Oid			argtypes[4] = {TEXTOID, INT8OID, INT4OID, TEXTOID};
+	Datum		values[4];
 
 	require_arg(fcinfo, 1, "max_events");
 	max_events = PG_GETARG_INT32(1);
@@ -1334,9 +1366,12 @@ pgcdc_drasi_read(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = Int64GetDatum(acked);
 	values[2] = Int32GetDatum(max_events);
-	run_sql("SELECT * FROM pgcdc_drasi.events WHERE source_id = $1 AND seq > $2 "
-			"ORDER BY seq LIMIT $3",
-			3, argtypes, values, true, SPI_OK_SELECT);
+	values[3] = CStringGetTextDatum(consumer);
+	run_sql("SELECT e.* FROM pgcdc_drasi.events e, pgcdc_drasi.consumers c "
+			"WHERE c.consumer = $4 AND e.source_id = $1 AND e.seq > $2 "
+			"AND (c.snapshot IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(e.xid, c.snapshot)) "
+			"ORDER BY e.seq LIMIT $3",
+			4, argtypes, values, true, SPI_OK_SELECT);
 	return_spi_rows(fcinfo);
 	end_config_access(&saved);
 	return (Datum) 0;
@@ -1415,4 +1450,198 @@ pgcdc_drasi_get_events(PG_FUNCTION_ARGS)
 	return_spi_rows(fcinfo);
 	end_config_access(&saved);
 	return (Datum) 0;
+}
+
+/* State of a bootstrap() call between rows. */
+typedef struct BootstrapState
+{
+	PgcdcSnapshotScan *scan;
+	MemoryContext batch_mcxt;	/* the elements of the current batch */
+	Datum	   *rows;
+	int			nrows;
+	int			pos;
+	bool		done;
+} BootstrapState;
+
+/* Row callback of bootstrap(): keep the element as jsonb. */
+static void
+collect_element(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void *arg)
+{
+	BootstrapState *state = (BootstrapState *) arg;
+	StringInfoData buf;
+	MemoryContext old;
+
+	initStringInfo(&buf);
+	pgcdc_map_element(cache, relid, tup, &buf);
+	old = MemoryContextSwitchTo(state->batch_mcxt);
+	state->rows[state->nrows++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	MemoryContextSwitchTo(old);
+	pfree(buf.data);
+}
+
+/*
+ * bootstrap(source_id, labels): the current rows of the source's tables
+ * as Drasi bootstrap elements, in the caller's snapshot, a batch of rows
+ * at a time.  Labels the source does not have are ignored, as Drasi
+ * sends every label to every source.
+ */
+Datum
+pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	BootstrapState *state;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+		List	   *labels = NIL;
+		MemoryContext old;
+		SavedUser	saved;
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1];
+		char	   *publication;
+		PgcdcRelCache *cache;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+
+		if (!PG_ARGISNULL(1))
+		{
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+			int			i;
+
+			deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			for (i = 0; i < n; i++)
+				if (!nulls[i])
+					labels = lappend(labels, TextDatumGetCString(elems[i]));
+			if (labels == NIL)
+				labels = list_make1(pstrdup(""));	/* no label at all: nothing matches */
+		}
+
+		begin_config_access(&saved);
+		values[0] = CStringGetTextDatum(source_id);
+		if (run_sql("SELECT publication FROM pgcdc_drasi.sources WHERE source_id = $1",
+					1, argtypes, values, true, SPI_OK_SELECT) == 0)
+			report_unknown_source(source_id);
+		publication = MemoryContextStrdup(funcctx->multi_call_memory_ctx,
+										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		end_config_access(&saved);
+
+		state = palloc0(sizeof(BootstrapState));
+		state->batch_mcxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx,
+												  "pgcdc_drasi bootstrap batch",
+												  ALLOCSET_DEFAULT_SIZES);
+		cache = pgcdc_relcache_create(source_id, InvalidOid, funcctx->multi_call_memory_ctx);
+		if (GetPublicationByName(publication, true) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("publication \"%s\" of source \"%s\" does not exist", publication, source_id)));
+		state->scan = pgcdc_snapshot_begin(cache, publication, labels, NIL);
+		state->rows = palloc(sizeof(Datum) * 1000);
+		funcctx->user_fctx = state;
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	state = (BootstrapState *) funcctx->user_fctx;
+
+	if (state->pos >= state->nrows && !state->done)
+	{
+		MemoryContext old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		int			nestlevel;
+
+		MemoryContextReset(state->batch_mcxt);
+		state->nrows = 0;
+		state->pos = 0;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		nestlevel = pgcdc_snapshot_settings();
+		if (pgcdc_snapshot_fetch(state->scan, collect_element, state) == 0)
+		{
+			state->done = true;
+			pgcdc_snapshot_end(state->scan);
+		}
+		AtEOXact_GUC(true, nestlevel);
+		SPI_finish();
+		MemoryContextSwitchTo(old);
+	}
+
+	if (state->pos < state->nrows)
+		SRF_RETURN_NEXT(funcctx, state->rows[state->pos++]);
+	SRF_RETURN_DONE(funcctx);
+}
+
+/*
+ * resnapshot(source_id, tables): ask the worker for a new snapshot of the
+ * source's tables (or some of them) in the middle of its stream.  The
+ * worker takes it at its next quiet moment.
+ */
+Datum
+pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	SavedUser	saved;
+	Oid			argtypes[2] = {TEXTOID, OIDARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	char	   *publication;
+
+	begin_config_access(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	if (run_sql("SELECT publication, sink FROM pgcdc_drasi.sources WHERE source_id = $1",
+				1, argtypes, values, true, SPI_OK_SELECT) == 0)
+		report_unknown_source(source_id);
+	publication = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	else
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		Datum	   *elems;
+		bool	   *elnulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &elnulls, &n);
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tables must name at least one table"),
+					 errhint("Pass NULL to take a snapshot of every table of the source.")));
+		for (i = 0; i < n; i++)
+		{
+			Datum		chk[2];
+
+			if (elnulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("tables must not contain NULL")));
+			chk[0] = CStringGetTextDatum(publication);
+			chk[1] = elems[i];
+			if (run_sql("SELECT 1 FROM pg_catalog.pg_publication_tables pt "
+						"JOIN pg_catalog.pg_class c ON c.relname = pt.tablename "
+						"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = pt.schemaname "
+						"WHERE pt.pubname = $1 AND c.oid = $2",
+						2, (Oid[]) {TEXTOID, OIDOID}, chk, true, SPI_OK_SELECT) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("table %s is not published by source \"%s\"",
+								get_rel_name(DatumGetObjectId(elems[i])) ?
+								get_rel_name(DatumGetObjectId(elems[i])) : "?", source_id),
+						 errdetail("Publication \"%s\" does not include it.", publication)));
+		}
+		values[1] = PointerGetDatum(arr);
+	}
+	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables) "
+							  "VALUES ($1, $2)",
+							  2, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the snapshot request");
+	end_config_access(&saved);
+
+	register_callbacks();
+	config_changed_at_commit = true;
+	PG_RETURN_VOID();
 }

@@ -8,6 +8,100 @@
  * and a snapshot gets it from the same output functions.  So the stream
  * and a snapshot of the same row can never disagree.
  *
+ * The stream's text is produced by the walsender with DateStyle = ISO,
+ * IntervalStyle = postgres, extra_float_digits = 3, bytea_output = hex and
+ * the server's TimeZone; a snapshot's text comes from a session whose
+ * settings may differ.  So every rule below depends only on the text and
+ * the type, never on a setting: where a setting changes the text (time
+ * zone, date or interval style, bytea_output), the text is parsed with the
+ * type's input function -- which reads what the same session's output
+ * function wrote, or the walsender's ISO / postgres forms, whatever the
+ * session's settings -- and printed again in one fixed form.  The stream's
+ * usual forms are recognised and rewritten without parsing.
+ *
+ * The type matrix (docs/types.md has it as a table):
+ *
+ * - smallint, integer, bigint, oid: JSON numbers, the text as is.
+ * - real, double precision: JSON numbers, the shortest text that reads
+ *   back exactly (what extra_float_digits >= 1 prints; a snapshot taken
+ *   with extra_float_digits <= 0 has lost digits we cannot restore).
+ *   NaN, Infinity and -Infinity, which JSON numbers cannot express, are
+ *   the strings "NaN", "Infinity", "-Infinity".
+ * - numeric: a JSON number with every digit and the scale of the text
+ *   (10.5000 stays 10.5000; 40 digits stay 40 digits; never through a
+ *   double).  NaN, Infinity, -Infinity as strings.  With the option
+ *   numeric_as_string (pgcdc_append_json_value_opts) the same text as a
+ *   JSON string, also inside arrays and composites.
+ * - boolean: true / false.
+ * - text, varchar, name, "char", citext (an extension type, recognised by
+ *   its name in any schema), uuid, enums: JSON strings of the text.
+ * - char(n): a JSON string without the trailing blanks.
+ * - json, jsonb: embedded as JSON, byte for byte: the text of a json value
+ *   keeps its whitespace and duplicate keys (the queue, being jsonb,
+ *   keeps the last of duplicate keys; the NOTIFY payload keeps all).
+ * - bytea: a JSON string of the bytes in standard base64 (RFC 4648
+ *   alphabet, padded with '=', no line breaks).  The hex text is decoded
+ *   directly; the escape form (bytea_output = escape) through byteain.
+ * - date: "YYYY-MM-DD".
+ * - time: "HH:MM:SS[.ffffff]" (its text, which no setting changes).
+ * - time with time zone: "HH:MM:SS[.ffffff]+HH:MM": the value's own offset
+ *   (a time of day has no date to convert it to UTC with), always with
+ *   minutes, as RFC 3339 writes offsets ("+02" becomes "+02:00"; an offset
+ *   with seconds keeps them).
+ * - timestamp: "YYYY-MM-DDTHH:MM:SS[.ffffff]", no offset.
+ * - timestamp with time zone: converted to UTC and written
+ *   "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00", so that neither the server's nor
+ *   the session's TimeZone shows.  '+00:00' rather than 'Z' because it is
+ *   exactly what PostgreSQL's own to_json() prints under TimeZone = 'UTC'.
+ * - Fractional seconds are written without trailing zeros (PostgreSQL's
+ *   own rule); years before 1 AD keep PostgreSQL's " BC" suffix, years
+ *   after 9999 have more than four digits; infinity and -infinity of date,
+ *   timestamp and timestamptz are the strings "infinity" and "-infinity".
+ *   All of date / timestamp / timestamptz are exactly to_json()'s output
+ *   in a session with TimeZone = 'UTC'.
+ * - interval: an ISO 8601 duration, as PostgreSQL prints it with
+ *   IntervalStyle = iso_8601: "P1Y2M3DT4H5M6.5S", "PT0S" for zero, a sign
+ *   on each negative component ("P-1Y-2M3DT-4H").  Years, months and days
+ *   are not folded into each other (PostgreSQL keeps them apart too).
+ * - Arrays of any element type and dimension: nested JSON arrays (the
+ *   dimensions as nesting; lower bounds are dropped, so '[0:1]={1,2}' is
+ *   [1,2]), NULL elements as null, every element written by its own
+ *   type's rule (a timestamptz[] holds UTC strings, a bytea[] base64, ...).
+ *   An empty array is [].  int2vector and oidvector, whose text is not an
+ *   array literal, are strings.
+ * - Composite types: JSON objects {"attribute": value} in attribute order,
+ *   dropped attributes left out, each attribute by its type's rule (so
+ *   nested composites, arrays of composites and composites of arrays
+ *   work).  NULL attributes are null.
+ * - Domains: their base type's rule, also over arrays and composites.
+ * - Everything else -- ranges, multiranges, inet, cidr, macaddr, macaddr8,
+ *   money, bit, varbit, tsvector, tsquery, xml, the geometric types,
+ *   pg_lsn, xid, reg* types, extension types such as PostGIS's -- a JSON
+ *   string of the text.  money's text depends on lc_monetary: it is the
+ *   walsender's (the database's) for the stream, the session's for a
+ *   snapshot.
+ * - If an array or composite text cannot be read (a composite whose
+ *   attributes changed since the row was written, so that the field count
+ *   differs), the value is written as a JSON string of its text rather than
+ *   guessed.
+ *
+ * Element id parts (pgcdc_append_key_value) are the text form, except:
+ * booleans are true / false, char(n) loses its padding, timestamptz is
+ * the same UTC string as the property (so ids do not depend on TimeZone),
+ * bytea is the same base64 as the property.  In a key of several columns
+ * '_' and '\' are escaped with '\'.
+ *
+ * Speed: everything about a type is decided once, in pgcdc_value_type,
+ * and cached for the process: its kind, for arrays the element's
+ * descriptor and delimiter, for composites the attributes' names (already
+ * as JSON) and descriptors, for domains the base type's descriptor.
+ * Numbers, booleans, strings and json are copied straight from the text.
+ * Arrays and composites are read from their text with a small parser (no
+ * round trip through array_in / record_in and the elements' input and
+ * output functions).  Only the date/time kinds outside the stream's usual
+ * forms, interval and escape-form bytea call an input function.  Scratch
+ * memory of one value is freed when the value has been written.
+ *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
  * IDENTIFICATION
@@ -17,23 +111,45 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "common/jsonapi.h"
-#include "utils/json.h"
+#include "common/base64.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
-#include "utils/lsyscache.h"
+#include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "pgcdc_drasi.h"
 
 /* How values of a type are written. */
 typedef enum PgcdcJsonKind
 {
-	PGCDC_JSON_STRING = 0,
-	PGCDC_JSON_NUMBER,
+	PGCDC_JSON_STRING = 0,		/* the text as a JSON string */
+	PGCDC_JSON_INTEGER,			/* the text as a JSON number */
+	PGCDC_JSON_FLOAT,			/* number; NaN, Infinity as strings */
+	PGCDC_JSON_NUMERIC,			/* the same, or a string by option */
 	PGCDC_JSON_BOOL,
 	PGCDC_JSON_RAW,				/* json, jsonb: embedded as is */
-	PGCDC_JSON_BPCHAR			/* string without trailing blanks */
+	PGCDC_JSON_BPCHAR,			/* string without trailing blanks */
+	PGCDC_JSON_BYTEA,			/* base64 string */
+	PGCDC_JSON_DATE,
+	PGCDC_JSON_TIMETZ,
+	PGCDC_JSON_TIMESTAMP,
+	PGCDC_JSON_TIMESTAMPTZ,
+	PGCDC_JSON_INTERVAL,
+	PGCDC_JSON_ARRAY,
+	PGCDC_JSON_COMPOSITE,
+	PGCDC_JSON_DOMAIN			/* see base */
 } PgcdcJsonKind;
 
 /* What we know of a type, cached for the life of the process. */
@@ -41,39 +157,244 @@ struct PgcdcValueType
 {
 	Oid			typid;			/* hash key */
 	PgcdcJsonKind kind;
+	bool		built;			/* descriptor complete */
+	bool		valid;			/* composite: attributes up to date */
+
+	/* PGCDC_JSON_DOMAIN: the base type's descriptor, used instead */
+	PgcdcValueType *base;
+
+	/* PGCDC_JSON_ARRAY */
+	PgcdcValueType *elem;
+	char		delim;
+
+	/* PGCDC_JSON_COMPOSITE: the attributes that are not dropped */
+	Oid			typrelid;
+	int			natts;
+	char	  **attname_json;	/* "name": */
+	PgcdcValueType **atttypes;
 };
 
 static HTAB *type_cache = NULL;
+static MemoryContext type_cxt = NULL;	/* descriptors */
+static MemoryContext scratch_cxt = NULL;	/* one value's temporary data */
+static List *composite_types = NIL;	/* to invalidate */
 
-/* How values of a type are written.  Domains take their base type's way. */
-static PgcdcJsonKind
-json_kind(Oid typid)
+static void append_value(StringInfo buf, PgcdcValueType *type, const char *text,
+						 int len, bool numeric_as_string);
+
+/* ------------------------------------------------------------------------
+ * Type descriptors
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * A composite type's attributes changed (ALTER TYPE, or ALTER TABLE of the
+ * table whose row type it is): read them again when next needed.
+ */
+static void
+invalidate_composites(Datum arg, Oid relid)
 {
-	switch (getBaseType(typid))
+	ListCell   *lc;
+
+	foreach(lc, composite_types)
+	{
+		PgcdcValueType *type = lfirst(lc);
+
+		if (!OidIsValid(relid) || type->typrelid == relid)
+			type->valid = false;
+	}
+}
+
+/*
+ * Read the attributes of a composite type from the catalog.  Only the
+ * syscache is used, without opening the relation: if the type or its
+ * relation is gone, the previous attributes are kept (and a text that no
+ * longer fits them is written as a string).
+ */
+static void
+build_composite(PgcdcValueType *type)
+{
+	HeapTuple	tup;
+	int			relnatts;
+	int			natts = 0;
+	char	  **names;
+	PgcdcValueType **types;
+	MemoryContext old;
+	int			i;
+
+	type->valid = true;			/* an invalidation from here on counts */
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(type->typrelid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	relnatts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+	ReleaseSysCache(tup);
+
+	old = MemoryContextSwitchTo(type_cxt);
+	names = palloc(sizeof(char *) * Max(relnatts, 1));
+	types = palloc(sizeof(PgcdcValueType *) * Max(relnatts, 1));
+	MemoryContextSwitchTo(old);
+
+	for (i = 1; i <= relnatts; i++)
+	{
+		Form_pg_attribute att;
+		StringInfoData name;
+
+		tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(type->typrelid),
+							  Int16GetDatum(i));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (!att->attisdropped)
+		{
+			types[natts] = pgcdc_value_type(att->atttypid);
+			old = MemoryContextSwitchTo(type_cxt);
+			initStringInfo(&name);
+			escape_json(&name, NameStr(att->attname));
+			appendStringInfoChar(&name, ':');
+			MemoryContextSwitchTo(old);
+			names[natts++] = name.data;
+		}
+		ReleaseSysCache(tup);
+	}
+
+	/* Swap in the new attributes; nothing else points to the old ones. */
+	for (i = 0; i < type->natts; i++)
+		pfree(type->attname_json[i]);
+	if (type->attname_json)
+		pfree(type->attname_json);
+	if (type->atttypes)
+		pfree(type->atttypes);
+	type->natts = natts;
+	type->attname_json = names;
+	type->atttypes = types;
+}
+
+/* Fill in a new descriptor.  Element and attribute types come first. */
+static void
+build_type(PgcdcValueType *type)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	Oid			typid = type->typid;
+
+	/* Meanwhile (and if the type is gone): the text as a string. */
+	type->kind = PGCDC_JSON_STRING;
+	type->valid = true;
+
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	typ = (Form_pg_type) GETSTRUCT(tup);
+
+	if (typ->typtype == TYPTYPE_DOMAIN)
+	{
+		Oid			basetype = typ->typbasetype;
+
+		ReleaseSysCache(tup);
+		type->base = pgcdc_value_type(basetype);
+		type->kind = PGCDC_JSON_DOMAIN;
+		return;
+	}
+	if (typ->typtype == TYPTYPE_COMPOSITE)
+	{
+		MemoryContext old;
+
+		type->typrelid = typ->typrelid;
+		ReleaseSysCache(tup);
+		old = MemoryContextSwitchTo(type_cxt);
+		composite_types = list_append_unique_ptr(composite_types, type);
+		MemoryContextSwitchTo(old);
+		type->kind = PGCDC_JSON_COMPOSITE;
+		build_composite(type);
+		return;
+	}
+	if (typ->typtype == TYPTYPE_BASE && IsTrueArrayType(typ) &&
+		typ->typlen == -1 && typid != INT2VECTOROID && typid != OIDVECTOROID)
+	{
+		Oid			elemtype = typ->typelem;
+		HeapTuple	etup;
+
+		ReleaseSysCache(tup);
+		etup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(elemtype));
+		if (!HeapTupleIsValid(etup))
+			return;
+		type->delim = ((Form_pg_type) GETSTRUCT(etup))->typdelim;
+		ReleaseSysCache(etup);
+		type->elem = pgcdc_value_type(elemtype);
+		type->kind = PGCDC_JSON_ARRAY;
+		return;
+	}
+
+	/*
+	 * citext, in whatever schema its extension lives (its OID differs from
+	 * database to database), is text: a string.  Recognised by name so that
+	 * the rule holds whatever the default below becomes.
+	 */
+	if (typ->typtype == TYPTYPE_BASE && strcmp(NameStr(typ->typname), "citext") == 0)
+	{
+		ReleaseSysCache(tup);
+		type->kind = PGCDC_JSON_STRING;
+		return;
+	}
+
+	switch (typid)
 	{
 		case INT2OID:
 		case INT4OID:
 		case INT8OID:
 		case OIDOID:
+			type->kind = PGCDC_JSON_INTEGER;
+			break;
 		case FLOAT4OID:
 		case FLOAT8OID:
+			type->kind = PGCDC_JSON_FLOAT;
+			break;
 		case NUMERICOID:
-			return PGCDC_JSON_NUMBER;
+			type->kind = PGCDC_JSON_NUMERIC;
+			break;
 		case BOOLOID:
-			return PGCDC_JSON_BOOL;
+			type->kind = PGCDC_JSON_BOOL;
+			break;
 		case JSONOID:
 		case JSONBOID:
-			return PGCDC_JSON_RAW;
+			type->kind = PGCDC_JSON_RAW;
+			break;
 		case BPCHAROID:
-			return PGCDC_JSON_BPCHAR;
+			type->kind = PGCDC_JSON_BPCHAR;
+			break;
+		case BYTEAOID:
+			type->kind = PGCDC_JSON_BYTEA;
+			break;
+		case DATEOID:
+			type->kind = PGCDC_JSON_DATE;
+			break;
+		case TIMETZOID:
+			type->kind = PGCDC_JSON_TIMETZ;
+			break;
+		case TIMESTAMPOID:
+			type->kind = PGCDC_JSON_TIMESTAMP;
+			break;
+		case TIMESTAMPTZOID:
+			type->kind = PGCDC_JSON_TIMESTAMPTZ;
+			break;
+		case INTERVALOID:
+			type->kind = PGCDC_JSON_INTERVAL;
+			break;
 		default:
-			return PGCDC_JSON_STRING;
+			/* enums, ranges, inet, money, xml, extension types, ... */
+			type->kind = PGCDC_JSON_STRING;
+			break;
 	}
+	ReleaseSysCache(tup);
 }
 
 /*
- * The descriptor of a type, looked up once per process (a type's
- * representation never changes while it exists).  Needs a transaction.
+ * The descriptor of a type, looked up once per process.  Needs a
+ * transaction.  A domain's descriptor is its base type's.  Descriptors are
+ * never freed or moved (dynahash keeps its entries in place), so callers
+ * may keep the pointer; only a composite's attributes are read again,
+ * after an invalidation.
  */
 PgcdcValueType *
 pgcdc_value_type(Oid typid)
@@ -85,18 +406,47 @@ pgcdc_value_type(Oid typid)
 	{
 		HASHCTL		ctl;
 
+		type_cxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi types",
+										 ALLOCSET_SMALL_SIZES);
+		scratch_cxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi values",
+											ALLOCSET_DEFAULT_SIZES);
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(PgcdcValueType);
-		ctl.hcxt = TopMemoryContext;
+		ctl.hcxt = type_cxt;
 		type_cache = hash_create("pgcdc_drasi types", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(invalidate_composites, (Datum) 0);
 	}
 	type = hash_search(type_cache, &typid, HASH_ENTER, &found);
-	if (!found)
-		type->kind = json_kind(typid);
-	return type;
+	if (!found || !type->built)
+	{
+		if (!found)
+		{
+			type->kind = PGCDC_JSON_STRING;
+			type->built = false;
+			type->valid = true;
+			type->base = NULL;
+			type->elem = NULL;
+			type->delim = ',';
+			type->typrelid = InvalidOid;
+			type->natts = 0;
+			type->attname_json = NULL;
+			type->atttypes = NULL;
+		}
+		build_type(type);
+		type->built = true;
+	}
+	else if (type->kind == PGCDC_JSON_COMPOSITE && !type->valid)
+		build_composite(type);
+
+	return type->kind == PGCDC_JSON_DOMAIN ? type->base : type;
 }
+
+/* ------------------------------------------------------------------------
+ * Scalars
+ * ------------------------------------------------------------------------
+ */
 
 /* Length of a string without its trailing blanks, as char(n) compares. */
 static int
@@ -122,18 +472,404 @@ append_json_string(StringInfo buf, const char *text, int len)
 	}
 }
 
-/*
- * Append a value in JSON.  Numbers keep every digit of their text form
- * (numeric is never rounded through a double); NaN and infinities, which
- * JSON cannot express as numbers, become strings.
- */
-void
-pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type, const char *text, int len)
+/* Append text that needs no escaping in quotes. */
+static inline void
+append_quoted(StringInfo buf, const char *text, int len)
 {
+	enlargeStringInfo(buf, len + 2);
+	buf->data[buf->len++] = '"';
+	memcpy(buf->data + buf->len, text, len);
+	buf->len += len;
+	buf->data[buf->len++] = '"';
+	buf->data[buf->len] = '\0';
+}
+
+/* A float or numeric text that is a number (not NaN, Infinity). */
+static inline bool
+is_finite_number(const char *text)
+{
+	return (text[0] >= '0' && text[0] <= '9') ||
+		(text[0] == '-' && text[1] >= '0' && text[1] <= '9');
+}
+
+#define ISDIGIT(c) ((c) >= '0' && (c) <= '9')
+
+/* "YYYY-MM-DD" at the start of text (NUL-terminated, so safe to look at). */
+static inline bool
+is_iso_date(const char *t)
+{
+	return ISDIGIT(t[0]) && ISDIGIT(t[1]) && ISDIGIT(t[2]) && ISDIGIT(t[3]) &&
+		t[4] == '-' && ISDIGIT(t[5]) && ISDIGIT(t[6]) &&
+		t[7] == '-' && ISDIGIT(t[8]) && ISDIGIT(t[9]);
+}
+
+/*
+ * Length of the ISO form "YYYY-MM-DD HH:MM:SS[.ffffff]" at the start of
+ * text (what DateStyle = ISO prints for years 1 to 9999 AD), or -1.
+ */
+static int
+iso_timestamp_end(const char *t, int len)
+{
+	int			i;
+
+	if (len < 19 ||
+		!(is_iso_date(t) &&
+		  t[10] == ' ' && ISDIGIT(t[11]) && ISDIGIT(t[12]) &&
+		  t[13] == ':' && ISDIGIT(t[14]) && ISDIGIT(t[15]) &&
+		  t[16] == ':' && ISDIGIT(t[17]) && ISDIGIT(t[18])))
+		return -1;
+	i = 19;
+	if (i < len && t[i] == '.')
+	{
+		i++;
+		if (i >= len || !ISDIGIT(t[i]))
+			return -1;
+		while (i < len && ISDIGIT(t[i]))
+			i++;
+	}
+	return i;
+}
+
+/*
+ * Append the JSON form (unquoted) of a date, timestamp or timestamptz text:
+ * the stream's ISO forms are rewritten in place; anything else is read with
+ * the input function and written as to_json() does under TimeZone = 'UTC'.
+ */
+static void
+append_datetime(StringInfo out, Oid typid, const char *text, int len)
+{
+	char		enc[MAXDATELEN + 1];
+	Datum		value;
+	static const int utc = 0;
+	int			end;
+
+	switch (typid)
+	{
+		case DATEOID:
+			if (len == 10 && is_iso_date(text))
+			{
+				appendBinaryStringInfo(out, text, len);
+				return;
+			}
+			value = DirectFunctionCall1(date_in, CStringGetDatum(text));
+			break;
+		case TIMESTAMPOID:
+			if (iso_timestamp_end(text, len) == len)
+			{
+				appendBinaryStringInfo(out, text, 10);
+				appendStringInfoChar(out, 'T');
+				appendBinaryStringInfo(out, text + 11, len - 11);
+				return;
+			}
+			value = DirectFunctionCall3(timestamp_in, CStringGetDatum(text),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			break;
+		case TIMESTAMPTZOID:
+			end = iso_timestamp_end(text, len);
+			if (end > 0 && end == len - 3 && text[end] == '+' &&
+				text[end + 1] == '0' && text[end + 2] == '0')
+			{
+				appendBinaryStringInfo(out, text, 10);
+				appendStringInfoChar(out, 'T');
+				appendBinaryStringInfo(out, text + 11, end - 11);
+				appendBinaryStringInfo(out, "+00:00", 6);
+				return;
+			}
+			value = DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			break;
+		default:
+			elog(ERROR, "unexpected date/time type %u", typid);
+			return;
+	}
+	JsonEncodeDateTime(enc, value, typid, &utc);
+	appendStringInfoString(out, enc);
+}
+
+/*
+ * Append a timetz text with its offset as +HH:MM (timetz_out writes +HH
+ * when the minutes are zero).  The text is "HH:MM:SS[.ffffff]+HH[:MM[:SS]]"
+ * whatever the settings.
+ */
+static void
+append_timetz(StringInfo out, const char *text, int len)
+{
+	int			sign = len - 1;
+
+	while (sign > 0 && text[sign] != '+' && text[sign] != '-')
+		sign--;
+	appendBinaryStringInfo(out, text, len);
+	if (sign > 0 && len - sign == 3)
+		appendBinaryStringInfo(out, ":00", 3);
+}
+
+/* Append an interval text as an ISO 8601 duration. */
+static void
+append_interval(StringInfo out, const char *text)
+{
+	Interval   *span;
+	struct pg_itm itm;
+	char		enc[MAXDATELEN + 1];
+
+	span = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	interval2itm(*span, &itm);
+	EncodeInterval(&itm, INTSTYLE_ISO_8601, enc);
+	appendStringInfoString(out, enc);
+}
+
+/* Append the bytes of a bytea text (hex or escape form) in base64. */
+static void
+append_base64(StringInfo out, const char *text, int len)
+{
+	const char *bytes;
+	int			nbytes;
+	int			enclen;
+
+	if (len >= 2 && text[0] == '\\' && text[1] == 'x')
+	{
+		char	   *dst = palloc((len - 2) / 2 + 1);
+
+		nbytes = (int) hex_decode(text + 2, len - 2, dst);
+		bytes = dst;
+	}
+	else
+	{
+		bytea	   *b = DatumGetByteaPP(DirectFunctionCall1(byteain, CStringGetDatum(text)));
+
+		bytes = VARDATA_ANY(b);
+		nbytes = VARSIZE_ANY_EXHDR(b);
+	}
+	enclen = pg_b64_enc_len(nbytes);
+	enlargeStringInfo(out, enclen + 1);
+	enclen = pg_b64_encode(bytes, nbytes, out->data + out->len, enclen);
+	if (enclen < 0)
+		elog(ERROR, "could not encode bytea value in base64");
+	out->len += enclen;
+	out->data[out->len] = '\0';
+}
+
+/* ------------------------------------------------------------------------
+ * Arrays and composites
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Append one level of an array literal as a JSON array: *pp points to its
+ * '{' and is left after its '}'.  The text is array_out's: elements that
+ * need it are in double quotes with '"' and '\' escaped by '\'; NULL is an
+ * unquoted NULL.  False if the text is not such a literal.
+ */
+static bool
+append_array_level(StringInfo buf, PgcdcValueType *type, const char **pp,
+				   const char *end, StringInfo elem, bool numeric_as_string)
+{
+	const char *p = *pp + 1;
+	char		delim = type->delim;
+
+	check_stack_depth();
+	appendStringInfoChar(buf, '[');
+	if (p < end && *p == '}')
+	{
+		*pp = p + 1;
+		appendStringInfoChar(buf, ']');
+		return true;
+	}
+	for (;;)
+	{
+		if (p >= end)
+			return false;
+		if (*p == '{')
+		{
+			if (!append_array_level(buf, type, &p, end, elem, numeric_as_string))
+				return false;
+		}
+		else if (*p == '"')
+		{
+			resetStringInfo(elem);
+			p++;
+			while (p < end && *p != '"')
+			{
+				const char *run = p;
+
+				while (p < end && *p != '"' && *p != '\\')
+					p++;
+				appendBinaryStringInfo(elem, run, p - run);
+				if (p < end && *p == '\\')
+				{
+					if (++p >= end)
+						return false;
+					appendStringInfoChar(elem, *p++);
+				}
+			}
+			if (p >= end)
+				return false;
+			p++;
+			append_value(buf, type->elem, elem->data, elem->len, numeric_as_string);
+		}
+		else
+		{
+			const char *start = p;
+
+			while (p < end && *p != delim && *p != '}' && *p != '{' && *p != '"')
+				p++;
+			if (p == start)
+				return false;
+			if (p - start == 4 && pg_strncasecmp(start, "NULL", 4) == 0)
+				appendStringInfoString(buf, "null");
+			else
+			{
+				resetStringInfo(elem);
+				appendBinaryStringInfo(elem, start, p - start);
+				append_value(buf, type->elem, elem->data, elem->len, numeric_as_string);
+			}
+		}
+		if (p >= end)
+			return false;
+		if (*p == delim)
+		{
+			appendStringInfoChar(buf, ',');
+			p++;
+		}
+		else if (*p == '}')
+			break;
+		else
+			return false;
+	}
+	*pp = p + 1;
+	appendStringInfoChar(buf, ']');
+	return true;
+}
+
+/* An array text ("{...}", after "[lb:ub]...=" if a lower bound is not 1). */
+static bool
+append_array(StringInfo buf, PgcdcValueType *type, const char *text, int len,
+			 bool numeric_as_string)
+{
+	const char *p = text;
+	const char *end = text + len;
+	StringInfoData elem;
+
+	if (p < end && *p == '[')
+	{
+		while (p < end && *p != '=')
+		{
+			if (*p != '[' && *p != ']' && *p != ':' && *p != '-' && !ISDIGIT(*p))
+				return false;
+			p++;
+		}
+		if (p >= end)
+			return false;
+		p++;
+	}
+	if (p >= end || *p != '{')
+		return false;
+	initStringInfo(&elem);
+	if (!append_array_level(buf, type, &p, end, &elem, numeric_as_string))
+		return false;
+	return p == end;
+}
+
+/*
+ * A composite text, as record_out writes it: "(a,b,...)", an empty field
+ * is NULL, fields that need it are in double quotes, with '"' and '\'
+ * doubled ('\' may also escape any character, as record_in reads it).
+ * False if the text does not have one field per attribute.
+ */
+static bool
+append_composite(StringInfo buf, PgcdcValueType *type, const char *text, int len,
+				 bool numeric_as_string)
+{
+	const char *p = text;
+	const char *end = text + len;
+	StringInfoData field;
+	int			i;
+
+	check_stack_depth();
+	if (!type->valid && IsTransactionState())
+		build_composite(type);
+	if (p >= end || *p != '(')
+		return false;
+	p++;
+	initStringInfo(&field);
+	appendStringInfoChar(buf, '{');
+	for (i = 0; i < type->natts; i++)
+	{
+		bool		quoted = false;
+
+		if (i > 0)
+		{
+			if (p >= end || *p != ',')
+				return false;
+			p++;
+			appendStringInfoChar(buf, ',');
+		}
+		appendStringInfoString(buf, type->attname_json[i]);
+		if (p < end && (*p == ',' || *p == ')'))
+		{
+			appendStringInfoString(buf, "null");
+			continue;
+		}
+		resetStringInfo(&field);
+		while (p < end && (quoted || (*p != ',' && *p != ')')))
+		{
+			char		ch = *p++;
+
+			if (ch == '\\')
+			{
+				if (p >= end)
+					return false;
+				appendStringInfoChar(&field, *p++);
+			}
+			else if (ch == '"')
+			{
+				if (!quoted)
+					quoted = true;
+				else if (p < end && *p == '"')
+					appendStringInfoChar(&field, *p++);
+				else
+					quoted = false;
+			}
+			else
+				appendStringInfoChar(&field, ch);
+		}
+		if (quoted)
+			return false;
+		append_value(buf, type->atttypes[i], field.data, field.len, numeric_as_string);
+	}
+	if (p >= end || *p != ')' || p + 1 != end)
+		return false;
+	appendStringInfoChar(buf, '}');
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Values
+ * ------------------------------------------------------------------------
+ */
+
+/* Append a value of any kind (text NUL-terminated at text[len]). */
+static void
+append_value(StringInfo buf, PgcdcValueType *type, const char *text, int len,
+			 bool numeric_as_string)
+{
+	int			start;
+
 	switch (type->kind)
 	{
-		case PGCDC_JSON_NUMBER:
-			if (IsValidJsonNumber(text, len))
+		case PGCDC_JSON_INTEGER:
+			appendBinaryStringInfo(buf, text, len);
+			break;
+		case PGCDC_JSON_NUMERIC:
+			if (numeric_as_string)
+			{
+				append_json_string(buf, text, len);
+				break;
+			}
+			/* FALLTHROUGH */
+		case PGCDC_JSON_FLOAT:
+			if (is_finite_number(text))
 				appendBinaryStringInfo(buf, text, len);
 			else
 				append_json_string(buf, text, len);
@@ -148,40 +884,145 @@ pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type, const char *text, 
 			append_json_string(buf, text, bpchar_trimmed_len(text, len));
 			break;
 		case PGCDC_JSON_STRING:
+		case PGCDC_JSON_DOMAIN: /* not reached: domains resolve to base */
 			append_json_string(buf, text, len);
+			break;
+		case PGCDC_JSON_BYTEA:
+			appendStringInfoChar(buf, '"');
+			append_base64(buf, text, len);
+			appendStringInfoChar(buf, '"');
+			break;
+		case PGCDC_JSON_DATE:
+			appendStringInfoChar(buf, '"');
+			append_datetime(buf, DATEOID, text, len);
+			appendStringInfoChar(buf, '"');
+			break;
+		case PGCDC_JSON_TIMESTAMP:
+			appendStringInfoChar(buf, '"');
+			append_datetime(buf, TIMESTAMPOID, text, len);
+			appendStringInfoChar(buf, '"');
+			break;
+		case PGCDC_JSON_TIMESTAMPTZ:
+			appendStringInfoChar(buf, '"');
+			append_datetime(buf, TIMESTAMPTZOID, text, len);
+			appendStringInfoChar(buf, '"');
+			break;
+		case PGCDC_JSON_TIMETZ:
+			appendStringInfoChar(buf, '"');
+			append_timetz(buf, text, len);
+			appendStringInfoChar(buf, '"');
+			break;
+		case PGCDC_JSON_INTERVAL:
+			appendStringInfoChar(buf, '"');
+			append_interval(buf, text);
+			appendStringInfoChar(buf, '"');
+			break;
+		case PGCDC_JSON_ARRAY:
+			start = buf->len;
+			if (!append_array(buf, type, text, len, numeric_as_string))
+			{
+				buf->len = start;
+				buf->data[start] = '\0';
+				append_json_string(buf, text, len);
+			}
+			break;
+		case PGCDC_JSON_COMPOSITE:
+			start = buf->len;
+			if (!append_composite(buf, type, text, len, numeric_as_string))
+			{
+				buf->len = start;
+				buf->data[start] = '\0';
+				append_json_string(buf, text, len);
+			}
 			break;
 	}
 }
 
+/* Kinds written from the text alone, without scratch memory. */
+static inline bool
+is_simple_kind(PgcdcJsonKind kind)
+{
+	return kind <= PGCDC_JSON_BPCHAR || kind == PGCDC_JSON_TIMETZ;
+}
+
+/*
+ * Append a value in JSON, by the rules at the top of this file; with
+ * numeric_as_string, numeric values (also in arrays and composites) are
+ * JSON strings.
+ */
+void
+pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type, const char *text,
+							 int len, bool numeric_as_string)
+{
+	MemoryContext old;
+
+	if (is_simple_kind(type->kind))
+	{
+		append_value(buf, type, text, len, numeric_as_string);
+		return;
+	}
+	old = MemoryContextSwitchTo(scratch_cxt);
+	append_value(buf, type, text, len, numeric_as_string);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(scratch_cxt);
+}
+
+void
+pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type, const char *text, int len)
+{
+	pgcdc_append_json_value_opts(buf, type, text, len, false);
+}
+
 /*
  * Append a value as part of an element id.  Booleans read true/false and
- * char(n) loses its padding, as in Drasi's ids.  In a composite key the
- * separator '_' and the escape '\' are escaped, so that ("1_2","3") and
- * ("1","2_3") can never give the same id.
+ * char(n) loses its padding, as in Drasi's ids; timestamptz is the UTC
+ * string and bytea the base64 string of the property.  In a composite key
+ * the separator '_' and the escape '\' are escaped, so that ("1_2","3")
+ * and ("1","2_3") can never give the same id.
  */
 void
 pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type, const char *text,
 					   int len, bool escape)
 {
+	StringInfoData norm;
+	MemoryContext old = NULL;
 	int			i;
 
-	if (type->kind == PGCDC_JSON_BOOL)
+	switch (type->kind)
 	{
-		appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
-		return;
+		case PGCDC_JSON_BOOL:
+			appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
+			return;
+		case PGCDC_JSON_BPCHAR:
+			len = bpchar_trimmed_len(text, len);
+			break;
+		case PGCDC_JSON_TIMESTAMPTZ:
+		case PGCDC_JSON_BYTEA:
+			old = MemoryContextSwitchTo(scratch_cxt);
+			initStringInfo(&norm);
+			if (type->kind == PGCDC_JSON_BYTEA)
+				append_base64(&norm, text, len);
+			else
+				append_datetime(&norm, TIMESTAMPTZOID, text, len);
+			MemoryContextSwitchTo(old);
+			text = norm.data;
+			len = norm.len;
+			break;
+		default:
+			break;
 	}
-	if (type->kind == PGCDC_JSON_BPCHAR)
-		len = bpchar_trimmed_len(text, len);
 
 	if (!escape)
-	{
 		appendBinaryStringInfo(buf, text, len);
-		return;
-	}
-	for (i = 0; i < len; i++)
+	else
 	{
-		if (text[i] == '_' || text[i] == '\\')
-			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, text[i]);
+		for (i = 0; i < len; i++)
+		{
+			if (text[i] == '_' || text[i] == '\\')
+				appendStringInfoChar(buf, '\\');
+			appendStringInfoChar(buf, text[i]);
+		}
 	}
+	if (old != NULL)
+		MemoryContextReset(scratch_cxt);
 }

@@ -23,6 +23,7 @@
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -153,6 +154,33 @@ pgcdc_stream_send_feedback(PgcdcStream *stream, XLogRecPtr write_lsn,
 	pq_sendint64(reply, GetCurrentTimestamp());
 	pq_sendbyte(reply, request_reply ? 1 : 0);
 	walrcv_send(stream->conn, reply->data, reply->len);
+}
+
+/*
+ * Create the source's slot and export the snapshot at its consistent
+ * point; the snapshot stays importable until the next command on this
+ * connection.  Returns the snapshot's name.
+ */
+char *
+pgcdc_stream_create_slot(PgcdcStream *stream, const char *slot_name, XLogRecPtr *consistent_lsn)
+{
+	return pgcdc_walrcv_create_exported_slot(stream->conn, slot_name, consistent_lsn);
+}
+
+/* Drop a slot, waiting for whoever still holds it. */
+void
+pgcdc_stream_drop_slot(PgcdcStream *stream, const char *slot_name)
+{
+	WalRcvExecResult *res;
+
+	res = walrcv_exec(stream->conn,
+					  psprintf("DROP_REPLICATION_SLOT %s WAIT", quote_identifier(slot_name)),
+					  0, NULL);
+	if (res->status != WALRCV_OK_COMMAND)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("could not drop replication slot \"%s\": %s", slot_name, res->err)));
+	walrcv_clear_result(res);
 }
 
 /* Close the connection; the walsender then releases the slot. */

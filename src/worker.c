@@ -60,14 +60,18 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "replication/origin.h"
+#include "replication/slot.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -92,9 +96,11 @@ typedef struct SourceConfig
 	PgcdcSink	sink;
 	char		channel[NAMEDATALEN];
 	bool		wakeup;			/* notify_payload = 'wakeup' */
+	bool		needs_snapshot; /* bootstrap requested and not taken yet */
 } SourceConfig;
 
 static PgcdcSource *MySource = NULL;
+static PgcdcRelCache *relcache = NULL;
 static SourceConfig config;
 static PgcdcStream *stream = NULL;
 
@@ -120,8 +126,27 @@ static int64 group_first_seq = 0;
 static TimestampTz last_retention = 0;
 static bool retention_more = false;
 static MemoryContext message_mcxt = NULL;
+static bool config_dirty = false;
+static bool check_requests = true;
+
+/* A re-snapshot whose overlap with the stream is being skipped. */
+static struct
+{
+	bool		active;
+	uint64		xmin;
+	uint64		xmax;
+	uint64	   *xip;
+	int			nxip;
+	List	   *relids;			/* NIL: all tables */
+	XLogRecPtr	until;			/* past this, no transaction can be visible */
+}			skip;
 
 static void maybe_run_retention(void);
+static void poll_config_generation(void);
+static bool snapshot_shows_change(Oid relid);
+static void set_skip_snapshot(const char *text, List *relids, XLogRecPtr until);
+static void maybe_finish_resnapshot(void);
+static void maybe_run_resnapshot(void);
 
 /* Publish our state to shared memory. */
 static void
@@ -264,7 +289,9 @@ load_config(const char *source_id, XLogRecPtr *startpos)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(source_id);
 	if (SPI_execute_with_args("SELECT publication, slot_name, origin_name, "
-							  "coalesce(conninfo, ''), enabled, owner, p.last_seq "
+							  "coalesce(conninfo, ''), enabled, owner, p.last_seq, "
+							  "s.bootstrap AND p.snapshot_lsn IS NULL, "
+							  "p.resnapshot::text, p.resnapshot_tables, p.resnapshot_until "
 							  "FROM pgcdc_drasi.sources s "
 							  "JOIN pgcdc_drasi.source_progress p USING (source_id) "
 							  "WHERE source_id = $1 FOR KEY SHARE OF s",
@@ -286,6 +313,26 @@ load_config(const char *source_id, XLogRecPtr *startpos)
 		found = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		config.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
 		tx.last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		config.needs_snapshot = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		if (SPI_getvalue(tup, desc, 9) != NULL)
+		{
+			Datum		tables = SPI_getbinval(tup, desc, 10, &isnull);
+			List	   *relids = NIL;
+
+			if (!isnull)
+			{
+				Datum	   *elems;
+				int			n;
+				int			j;
+
+				deconstruct_array(DatumGetArrayTypeP(tables), OIDOID, sizeof(Oid), true,
+								  TYPALIGN_INT, &elems, NULL, &n);
+				for (j = 0; j < n; j++)
+					relids = lappend_oid(relids, DatumGetObjectId(elems[j]));
+			}
+			set_skip_snapshot(SPI_getvalue(tup, desc, 9), relids,
+							  DatumGetLSN(SPI_getbinval(tup, desc, 11, &isnull)));
+		}
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
@@ -359,10 +406,11 @@ ensure_local_xact(void)
 	pgcdc_notify_begin_group();
 
 	/* Keys or sinks were reconfigured: take the new settings now. */
-	if (MySource->config_generation != seen_config_generation)
+	poll_config_generation();
+	if (config_dirty)
 	{
-		seen_config_generation = MySource->config_generation;
-		pgcdc_relcache_invalidate_keys();
+		config_dirty = false;
+		pgcdc_relcache_invalidate_keys(relcache);
 		load_sink_config();
 	}
 }
@@ -558,7 +606,7 @@ handle_change(StringInfo msg)
 
 		case LOGICAL_REP_MSG_RELATION:
 			ensure_local_xact();
-			pgcdc_relcache_update(change.relation);
+			pgcdc_relcache_update(relcache, change.relation);
 			break;
 
 		case LOGICAL_REP_MSG_INSERT:
@@ -569,11 +617,23 @@ handle_change(StringInfo msg)
 				ereport(ERROR,
 						(errcode(ERRCODE_PROTOCOL_VIOLATION),
 						 errmsg_internal("change outside a transaction")));
+			if (change.action == LOGICAL_REP_MSG_TRUNCATE)
+			{
+				ListCell   *lc;
+
+				foreach(lc, change.truncated)
+					if (snapshot_shows_change(lfirst_oid(lc)))
+						change.truncated = foreach_delete_current(change.truncated, lc);
+				if (change.truncated == NIL)
+					break;
+			}
+			else if (snapshot_shows_change(change.relid))
+				break;
 			ensure_local_xact();
 			if (group_events == 0)
 				pgstat_report_activity(STATE_RUNNING, "publishing changes");
 			tx.received_at = GetCurrentTimestamp();
-			pgcdc_map_change(&tx, &change, publish_event, NULL);
+			pgcdc_map_change(relcache, &tx, &change, publish_event, NULL);
 			break;
 
 		default:
@@ -655,6 +715,9 @@ stream_loop(void)
 		exit_if_not_wanted();
 		send_feedback(false, false);
 		maybe_run_retention();
+		poll_config_generation();
+		maybe_finish_resnapshot();
+		maybe_run_resnapshot();
 
 		rc = WaitLatchOrSocket(MyLatch,
 							   WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -662,6 +725,406 @@ stream_loop(void)
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);
 	}
+}
+
+/* Publish one snapshot row as the insert event of that row. */
+static void
+snapshot_row(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void *arg)
+{
+	PgcdcChange change;
+
+	memset(&change, 0, sizeof(change));
+	change.action = LOGICAL_REP_MSG_INSERT;
+	change.relid = relid;
+	change.newtup = *tup;
+	pgcdc_map_change(cache, &tx, &change, publish_event, NULL);
+}
+
+/* Show snapshot progress in the status view and pg_stat_activity. */
+static void
+report_snapshot_progress(PgcdcSnapshotScan *scan)
+{
+	Oid			relid;
+	uint64		done;
+	double		estimate;
+	char	   *relname;
+
+	pgcdc_snapshot_progress(scan, &relid, &done, &estimate);
+	relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	strlcpy(MySource->snapshot_table, relname ? relname : "", sizeof(MySource->snapshot_table));
+	MySource->snapshot_rows_done = done;
+	MySource->snapshot_rows_total = (uint64) Max(estimate, (double) done);
+	LWLockRelease(pgcdc_shared->lock);
+	if (relname)
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("snapshot of table %s: " UINT64_FORMAT " of about %.0f rows",
+										relname, done, Max(estimate, (double) done)));
+}
+
+/*
+ * The initial snapshot: create the slot, exporting the snapshot of its
+ * consistent point; read every table of the publication in exactly that
+ * snapshot, as insert events; commit them with the origin at the
+ * consistent point.  Streaming then starts there, so every change is
+ * either in the snapshot or in the stream, never both and never neither.
+ * If the worker dies before the commit, the slot (of which nothing was
+ * consumed) is dropped and the whole snapshot taken again.
+ */
+static XLogRecPtr
+take_initial_snapshot(void)
+{
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	char	   *snapshot_name;
+	PgcdcRelCache *snapcache;
+	PgcdcSnapshotScan *scan;
+	int			nestlevel;
+	bool		slot_exists;
+	FullTransactionId fxid;
+	Oid			argtypes[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+
+	set_state(PGCDC_STATE_SNAPSHOT);
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot_exists = SearchNamedReplicationSlot(config.slot_name, false) != NULL;
+	LWLockRelease(ReplicationSlotControlLock);
+	if (slot_exists)
+	{
+		ereport(LOG,
+				(errmsg("pgcdc_drasi source \"%s\" drops slot \"%s\" of an unfinished initial snapshot",
+						config.source_id, config.slot_name)));
+		pgcdc_stream_drop_slot(stream, config.slot_name);
+	}
+	pgstat_report_activity(STATE_RUNNING, "creating replication slot");
+	snapshot_name = pgcdc_stream_create_slot(stream, config.slot_name, &lsn);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	XactIsoLevel = XACT_REPEATABLE_READ;
+	ImportSnapshot(snapshot_name);
+	local_xact_open = true;
+	group_started = GetCurrentTimestamp();
+	group_xacts = 0;
+	group_events = 0;
+	group_first_seq = tx.last_seq + 1;
+	pgcdc_notify_begin_group();
+
+	fxid = GetTopFullTransactionId();
+	tx.snapshot = true;
+	tx.xid = XidFromFullTransactionId(fxid);
+	tx.full_xid = U64FromFullTransactionId(fxid);
+	tx.commit_lsn = lsn;
+	tx.commit_time = GetCurrentTimestamp();
+	tx.received_at = tx.commit_time;
+	tx.tx_index = 0;
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
+	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, NIL);
+	nestlevel = pgcdc_snapshot_settings();
+	for (;;)
+	{
+		uint64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		n = pgcdc_snapshot_fetch(scan, snapshot_row, NULL);
+		SPI_finish();
+		report_snapshot_progress(scan);
+		if (n == 0)
+			break;
+	}
+	pgcdc_snapshot_end(scan);
+	AtEOXact_GUC(true, nestlevel);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(config.source_id);
+	values[1] = LSNGetDatum(lsn);
+	if (SPI_execute_with_args("UPDATE pgcdc_drasi.source_progress SET snapshot_lsn = $2 "
+							  "WHERE source_id = $1",
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the snapshot position");
+	SPI_finish();
+	PopActiveSnapshot();
+
+	group_end = lsn;
+	group_commit_time = tx.commit_time;
+	commit_group();
+	tx.snapshot = false;
+	MemoryContextDelete(pgcdc_relcache_context(snapcache));
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	MySource->snapshot_table[0] = '\0';
+	LWLockRelease(pgcdc_shared->lock);
+	ereport(LOG,
+			(errmsg("pgcdc_drasi source \"%s\" took its initial snapshot at %X/%X: " INT64_FORMAT " events",
+					config.source_id, LSN_FORMAT_ARGS(lsn), tx.last_seq - group_first_seq + 1)));
+	return lsn;
+}
+
+/*
+ * Does the re-snapshot being merged with the stream already show the
+ * changes of the current source transaction to relid?  Decided by the
+ * transaction's visibility in the snapshot, never by an LSN: a
+ * transaction is visible if it committed before the snapshot was taken.
+ */
+static bool
+snapshot_shows_change(Oid relid)
+{
+	int			i;
+
+	if (!skip.active)
+		return false;
+	if (skip.relids != NIL && !list_member_oid(skip.relids, relid))
+		return false;
+	if (tx.full_xid < skip.xmin)
+		return true;
+	if (tx.full_xid >= skip.xmax)
+		return false;
+	for (i = 0; i < skip.nxip; i++)
+		if (skip.xip[i] == tx.full_xid)
+			return false;
+	return true;
+}
+
+/* Take in a snapshot in pg_snapshot's text form, xmin:xmax:xip,... */
+static void
+set_skip_snapshot(const char *text, List *relids, XLogRecPtr until)
+{
+	const char *p = text;
+	char	   *end;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	if (skip.xip)
+		pfree(skip.xip);
+	list_free(skip.relids);
+	memset(&skip, 0, sizeof(skip));
+	skip.xmin = strtou64(p, &end, 10);
+	p = end + 1;
+	skip.xmax = strtou64(p, &end, 10);
+	p = end + 1;
+	skip.xip = palloc(sizeof(uint64) * (strlen(p) / 2 + 1));
+	while (*p)
+	{
+		skip.xip[skip.nxip++] = strtou64(p, &end, 10);
+		p = (*end == ',') ? end + 1 : end;
+	}
+	skip.relids = list_copy(relids);
+	skip.until = until;
+	skip.active = true;
+	MemoryContextSwitchTo(old);
+}
+
+/* Notice configuration changes made by SQL functions since we last looked. */
+static void
+poll_config_generation(void)
+{
+	if (MySource->config_generation != seen_config_generation)
+	{
+		seen_config_generation = MySource->config_generation;
+		config_dirty = true;
+		check_requests = true;
+	}
+}
+
+/*
+ * Once the stream has passed every transaction a re-snapshot could show,
+ * stop checking and forget it (in the same table as our progress).
+ */
+static void
+maybe_finish_resnapshot(void)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (!skip.active || local_xact_open || in_remote_xact || last_published <= skip.until)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(config.source_id);
+	if (SPI_execute_with_args("UPDATE pgcdc_drasi.source_progress SET resnapshot = NULL, "
+							  "resnapshot_tables = NULL, resnapshot_until = NULL WHERE source_id = $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not clear the re-snapshot state");
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TopMemoryContext);
+	skip.active = false;
+}
+
+/* Emit a clearing event for a table before its re-snapshot rows. */
+static void
+snapshot_clear_table(PgcdcRelCache *cache, Oid relid)
+{
+	PgcdcChange change;
+
+	memset(&change, 0, sizeof(change));
+	change.action = LOGICAL_REP_MSG_TRUNCATE;
+	change.truncated = list_make1_oid(relid);
+	pgcdc_map_change(cache, &tx, &change, publish_event, NULL);
+}
+
+/*
+ * Take a re-snapshot asked for with resnapshot(), between two source
+ * transactions.  For each table: a "t" event (consumers clear the label),
+ * then an insert event per row, all marked as snapshot events.  The
+ * stream goes on afterwards; its changes that the snapshot already shows
+ * (transactions visible in it) are skipped for those tables, so there is
+ * no overlap and no gap.  The snapshot is kept with our progress until
+ * the stream has passed it, so a restart in between skips the same.
+ */
+static void
+maybe_run_resnapshot(void)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, OIDARRAYOID, LSNOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	List	   *relids = NIL;
+	bool		all = false;
+	char	   *snaptext;
+	XLogRecPtr	until;
+	uint64		i;
+	FullTransactionId fxid;
+	PgcdcRelCache *snapcache;
+	PgcdcSnapshotScan *scan;
+	ListCell   *lc;
+	int			nestlevel;
+	bool		isnull;
+	MemoryContext spi_mcxt;
+
+	if (!check_requests || local_xact_open || in_remote_xact || skip.active)
+		return;
+	check_requests = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	XactIsoLevel = XACT_REPEATABLE_READ;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(config.source_id);
+	if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.snapshot_requests WHERE source_id = $1 "
+							  "RETURNING tables",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "could not read snapshot requests");
+	/* What must outlive SPI goes to the transaction's context. */
+	spi_mcxt = MemoryContextSwitchTo(TopTransactionContext);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum	   *elems;
+		int			n;
+		int			j;
+
+		if (isnull)
+		{
+			all = true;
+			continue;
+		}
+		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+						  &elems, NULL, &n);
+		for (j = 0; j < n; j++)
+			relids = list_append_unique_oid(relids, DatumGetObjectId(elems[j]));
+	}
+	MemoryContextSwitchTo(spi_mcxt);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(TopMemoryContext);
+		return;
+	}
+	if (all)
+		relids = NIL;
+	if (SPI_execute("SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the snapshot");
+	snaptext = MemoryContextStrdup(TopMemoryContext,
+								   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	until = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_finish();
+
+	set_state(PGCDC_STATE_SNAPSHOT);
+	local_xact_open = true;
+	group_started = GetCurrentTimestamp();
+	group_xacts = 0;
+	group_events = 0;
+	group_first_seq = tx.last_seq + 1;
+	pgcdc_notify_begin_group();
+	fxid = GetTopFullTransactionId();
+	tx.snapshot = true;
+	tx.xid = XidFromFullTransactionId(fxid);
+	tx.full_xid = U64FromFullTransactionId(fxid);
+	tx.commit_lsn = last_received;
+	tx.commit_time = GetCurrentTimestamp();
+	tx.received_at = tx.commit_time;
+	tx.tx_index = 0;
+
+	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
+	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, relids);
+	foreach(lc, pgcdc_snapshot_relids(scan))
+		snapshot_clear_table(snapcache, lfirst_oid(lc));
+	nestlevel = pgcdc_snapshot_settings();
+	for (;;)
+	{
+		uint64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		n = pgcdc_snapshot_fetch(scan, snapshot_row, NULL);
+		SPI_finish();
+		report_snapshot_progress(scan);
+		if (n == 0)
+			break;
+	}
+	pgcdc_snapshot_end(scan);
+	AtEOXact_GUC(true, nestlevel);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = CStringGetTextDatum(config.source_id);
+	values[1] = CStringGetTextDatum(snaptext);
+	if (relids == NIL)
+		nulls[2] = 'n';
+	else
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * list_length(relids));
+		int			j = 0;
+
+		foreach(lc, relids)
+			elems[j++] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[2] = PointerGetDatum(construct_array(elems, j, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	}
+	values[3] = LSNGetDatum(until);
+	if (SPI_execute_with_args("UPDATE pgcdc_drasi.source_progress SET resnapshot = $2::pg_snapshot, "
+							  "resnapshot_tables = $3, resnapshot_until = $4 WHERE source_id = $1",
+							  4, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the re-snapshot");
+	SPI_finish();
+	PopActiveSnapshot();
+
+	set_skip_snapshot(snaptext, relids, until);
+	pfree(snaptext);
+	group_end = InvalidXLogRecPtr;	/* the origin stays where the stream is */
+	commit_group();
+	tx.snapshot = false;
+	MemoryContextDelete(pgcdc_relcache_context(snapcache));
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	MySource->snapshot_table[0] = '\0';
+	MySource->state = PGCDC_STATE_STREAMING;
+	LWLockRelease(pgcdc_shared->lock);
+	ereport(LOG,
+			(errmsg("pgcdc_drasi source \"%s\" took a re-snapshot: " INT64_FORMAT " events",
+					config.source_id, tx.last_seq - group_first_seq + 1)));
 }
 
 /* Connect, take the slot and stream until an error or a stop. */
@@ -692,7 +1155,7 @@ run_source(Oid dboid, const char *source_id)
 
 	conninfo = pgcdc_build_conninfo(config.conninfo[0] ? config.conninfo : pgcdc_conninfo,
 									dbname, username);
-	pgcdc_relcache_init(config.source_id, config.owner);
+	relcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
 	tx.source_id = config.source_id;
 	tx.owner = config.owner;
 	message_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi message",
@@ -701,6 +1164,8 @@ run_source(Oid dboid, const char *source_id)
 	set_state(PGCDC_STATE_CONNECTING);
 	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
 	stream = pgcdc_stream_connect(conninfo, appname);
+	if (config.needs_snapshot)
+		startpos = take_initial_snapshot();
 	pgcdc_stream_start(stream, config.slot_name, config.publication, startpos);
 
 	last_received = startpos;
