@@ -201,6 +201,11 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_resnapshot'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
+CREATE FUNCTION pgcdc_drasi.resync_source(source_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resync_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
 CREATE FUNCTION pgcdc_drasi.bootstrap(source_id text, labels text[] DEFAULT NULL)
 RETURNS SETOF jsonb
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_bootstrap'
@@ -277,6 +282,40 @@ SELECT
 FROM pgcdc_drasi.consumers c
 LEFT JOIN pgcdc_drasi.source_progress p USING (source_id);
 
+/*
+ * A source whose publication disappears cannot be repaired by creating it
+ * again: PostgreSQL 15 decodes each change with the catalog of its time,
+ * so the changes written in between fail forever.  Refuse the drop.
+ */
+CREATE FUNCTION pgcdc_drasi._guard_publication_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dropped record;
+	src text;
+BEGIN
+	FOR dropped IN SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()
+		WHERE object_type = 'publication'
+	LOOP
+		SELECT s.source_id INTO src FROM pgcdc_drasi.sources s
+		WHERE s.publication = dropped.object_identity::name LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', dropped.object_identity, src
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  DETAIL = 'Changes written while the publication is missing could never be decoded, even after it is created again.',
+					  HINT = 'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.';
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_drop ON sql_drop
+	WHEN TAG IN ('DROP PUBLICATION')
+	EXECUTE FUNCTION pgcdc_drasi._guard_publication_drop();
+
 /* Least privilege: nothing is public; the roles get what they need. */
 REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
@@ -294,6 +333,7 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean),
 	pgcdc_drasi.alter_source(text, text, text, text),
 	pgcdc_drasi.resnapshot(text, regclass[]),
+	pgcdc_drasi.resync_source(text),
 	pgcdc_drasi.drop_source(text),
 	pgcdc_drasi.pause_source(text),
 	pgcdc_drasi.resume_source(text),

@@ -67,13 +67,15 @@ pgcdc_shmem_startup_hook(void)
 void
 _PG_init(void)
 {
-	DefineCustomIntVariable("pgcdc_drasi.max_sources",
-							"Maximum number of sources in the whole cluster.",
-							NULL,
-							&pgcdc_max_sources,
-							16, 1, 1024,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/* A postmaster-only setting can be defined only while preloading. */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pgcdc_drasi.max_sources",
+								"Maximum number of sources in the whole cluster.",
+								NULL,
+								&pgcdc_max_sources,
+								16, 1, 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	DefineCustomStringVariable("pgcdc_drasi.conninfo",
 							   "Connection string for the replication connections of all sources.",

@@ -176,7 +176,9 @@ typedef struct PgcdcValueType PgcdcValueType;
 extern PgcdcValueType *pgcdc_value_type(Oid typid);
 extern void pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type,
 									const char *text, int len);
-extern void pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type, const char *text, int len, bool numeric_as_string);
+extern void pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type,
+										 const char *text, int len,
+										 bool numeric_as_string);
 extern void pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type,
 								   const char *text, int len, bool escape);
 

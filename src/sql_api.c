@@ -70,6 +70,7 @@ PG_FUNCTION_INFO_V1(pgcdc_drasi_ack);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_get_events);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_bootstrap);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_resnapshot);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_resync_source);
 
 #define STOP_WORKER_TIMEOUT_MS 60000
 
@@ -644,9 +645,16 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 		create_slot(slot_name);
 	/* else the worker creates the slot and exports its snapshot */
 
+	/* Origins are cluster-wide: one that exists belongs to another source. */
 	origin_name = psprintf("pgcdc_drasi_%s", slot_name);
-	if (replorigin_by_name(origin_name, true) == InvalidRepOriginId)
-		(void) replorigin_create(origin_name);
+	if (replorigin_by_name(origin_name, true) != InvalidRepOriginId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("Replication origin \"%s\" exists already, so a source of another database uses this slot name.",
+						   origin_name),
+				 errhint("Choose another slot_name.")));
+	(void) replorigin_create(origin_name);
 
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = CStringGetTextDatum(publication);
@@ -1643,5 +1651,101 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 
 	register_callbacks();
 	config_changed_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/* Wait until no process (the stopped worker's walsender) holds a slot. */
+static void
+wait_slot_released(const char *slot_name)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WORKER_TIMEOUT_MS);
+
+	for (;;)
+	{
+		ReplicationSlot *slot;
+		pid_t		active_pid = 0;
+
+		LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+		slot = SearchNamedReplicationSlot(slot_name, false);
+		if (slot != NULL)
+		{
+			SpinLockAcquire(&slot->mutex);
+			active_pid = slot->active_pid;
+			SpinLockRelease(&slot->mutex);
+		}
+		LWLockRelease(ReplicationSlotControlLock);
+		if (active_pid == 0)
+			return;
+		if (GetCurrentTimestamp() > deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("replication slot \"%s\" is still active for process %d", slot_name,
+							(int) active_pid)));
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * resync_source(source_id): recover a source whose stream cannot go on
+ * (its publication was dropped and created again, or its slot was lost):
+ * skip the WAL it cannot decode, then take a fresh snapshot of all its
+ * tables, so consumers get the current state and the stream from there.
+ * Changes in the skipped WAL are not sent one by one; the snapshot
+ * carries their effect.
+ */
+Datum
+pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	SavedUser	saved;
+	Oid			argtypes[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+	char	   *slot_name;
+	char	   *origin_name;
+	bool		slot_exists;
+	XLogRecPtr	lsn;
+
+	begin_config_access(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	if (run_sql("SELECT slot_name, origin_name FROM pgcdc_drasi.sources WHERE source_id = $1",
+				1, argtypes, values, true, SPI_OK_SELECT) == 0)
+		report_unknown_source(source_id);
+	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	origin_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+	/* A lost slot is made again first: slot creation must precede our writes. */
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot_exists = SearchNamedReplicationSlot(slot_name, false) != NULL;
+	LWLockRelease(ReplicationSlotControlLock);
+	if (!slot_exists)
+		create_slot(slot_name);
+
+	/* Keep a restarted worker waiting until we commit. */
+	run_sql("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1 FOR UPDATE",
+			1, argtypes, values, false, SPI_OK_SELECT);
+	stop_worker(source_id);
+
+	if (slot_exists)
+		wait_slot_released(slot_name);
+	lsn = GetXLogInsertRecPtr();
+	XLogFlush(lsn);
+	values[1] = LSNGetDatum(lsn);
+	if (slot_exists)
+		run_sql("SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2) "
+				"FROM pgcdc_drasi.sources WHERE source_id = $1",
+				2, argtypes, values, false, SPI_OK_SELECT);
+	values[0] = CStringGetTextDatum(origin_name);
+	run_sql("SELECT pg_catalog.pg_replication_origin_advance($1, $2)",
+			2, argtypes, values, false, SPI_OK_SELECT);
+	values[0] = CStringGetTextDatum(source_id);
+	run_sql("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables) VALUES ($1, NULL)",
+			1, argtypes, values, false, SPI_OK_INSERT);
+	end_config_access(&saved);
+
+	register_callbacks();
+	wake_at_commit = true;
 	PG_RETURN_VOID();
 }

@@ -14,10 +14,22 @@
  * settings may differ.  So every rule below depends only on the text and
  * the type, never on a setting: where a setting changes the text (time
  * zone, date or interval style, bytea_output), the text is parsed with the
- * type's input function -- which reads what the same session's output
- * function wrote, or the walsender's ISO / postgres forms, whatever the
- * session's settings -- and printed again in one fixed form.  The stream's
- * usual forms are recognised and rewritten without parsing.
+ * type's input function and printed again in one fixed form.  The input
+ * function reads the ISO and postgres forms whatever the session's
+ * settings, and other forms in the session that printed them.  The
+ * stream's usual forms are recognised and rewritten without parsing.
+ *
+ * Only the ISO forms are exact whoever reads them.  A date/time text in
+ * another DateStyle is read with the reading session's DateStyle and time
+ * zone abbreviations: right in the session that printed it (a snapshot),
+ * but not necessarily for the stream: if PGDATESTYLE is set in the
+ * server's environment, libpq sends it at connection start and it
+ * overrides the "-c datestyle=ISO" libpqwalreceiver asks for.  Then
+ * ambiguous abbreviations can be misread (CST, IST, PWT), and some cannot
+ * be read at all (LMT, local mean time before standard time).  So such
+ * texts draw a WARNING (once per process), are read in a subtransaction,
+ * and one that cannot be read is written as a string of its text rather
+ * than raising an error.
  *
  * The type matrix (docs/types.md has it as a table):
  *
@@ -98,9 +110,11 @@
  * Numbers, booleans, strings and json are copied straight from the text.
  * Arrays and composites are read from their text with a small parser (no
  * round trip through array_in / record_in and the elements' input and
- * output functions).  Only the date/time kinds outside the stream's usual
- * forms, interval and escape-form bytea call an input function.  Scratch
- * memory of one value is freed when the value has been written.
+ * output functions).  Only date/time texts outside the stream's usual
+ * forms (a timestamptz whose offset is not +00, BC, years after 9999),
+ * interval and escape-form bytea call an input function (directly: no
+ * FmgrInfo to cache for these built-in functions).  Scratch memory of one
+ * value is freed when the value has been written.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -120,12 +134,14 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -178,6 +194,7 @@ static HTAB *type_cache = NULL;
 static MemoryContext type_cxt = NULL;	/* descriptors */
 static MemoryContext scratch_cxt = NULL;	/* one value's temporary data */
 static List *composite_types = NIL;	/* to invalidate */
+static bool warned_not_iso = false;	/* once per process */
 
 static void append_value(StringInfo buf, PgcdcValueType *type, const char *text,
 						 int len, bool numeric_as_string);
@@ -530,16 +547,208 @@ iso_timestamp_end(const char *t, int len)
 	return i;
 }
 
+/* The number of the n digits at t. */
+static inline int
+digits_value(const char *t, int n)
+{
+	int			v = 0;
+
+	while (n-- > 0)
+		v = v * 10 + (*t++ - '0');
+	return v;
+}
+
 /*
- * Append the JSON form (unquoted) of a date, timestamp or timestamptz text:
- * the stream's ISO forms are rewritten in place; anything else is read with
- * the input function and written as to_json() does under TimeZone = 'UTC'.
+ * The value of a timestamptz text in the ISO form of years 1000 to 9999
+ * with an offset other than +00 (a server whose TimeZone is not UTC):
+ * "YYYY-MM-DD HH:MM:SS[.ffffff]+HH[:MM[:SS]]", of which end is the length
+ * up to the offset.  Read here, several times faster than timestamptz_in's
+ * general parser; false leaves any other text to timestamptz_in.
+ */
+static bool
+iso_timestamptz_value(const char *t, int len, int end, Datum *value)
+{
+	struct pg_tm tm;
+	fsec_t		fsec = 0;
+	int			tz;
+	int			offset;
+	int			sign;
+	int			i;
+	TimestampTz result;
+
+	/* the offset: +HH, +HH:MM or +HH:MM:SS, to the end of the text */
+	if (t[end] != '+' && t[end] != '-')
+		return false;
+	sign = t[end] == '-' ? -1 : 1;
+	i = end + 1;
+	if (len - i < 2 || !ISDIGIT(t[i]) || !ISDIGIT(t[i + 1]))
+		return false;
+	offset = digits_value(t + i, 2) * SECS_PER_HOUR;
+	i += 2;
+	if (i < len)
+	{
+		if (len - i < 3 || t[i] != ':' || !ISDIGIT(t[i + 1]) || !ISDIGIT(t[i + 2]))
+			return false;
+		offset += digits_value(t + i + 1, 2) * SECS_PER_MINUTE;
+		i += 3;
+	}
+	if (i < len)
+	{
+		if (len - i != 3 || t[i] != ':' || !ISDIGIT(t[i + 1]) || !ISDIGIT(t[i + 2]))
+			return false;
+		offset += digits_value(t + i + 1, 2);
+	}
+	tz = -sign * offset;		/* PostgreSQL counts offsets west of UTC */
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = digits_value(t, 4);
+	tm.tm_mon = digits_value(t + 5, 2);
+	tm.tm_mday = digits_value(t + 8, 2);
+	tm.tm_hour = digits_value(t + 11, 2);
+	tm.tm_min = digits_value(t + 14, 2);
+	tm.tm_sec = digits_value(t + 17, 2);
+	if (end > 19)
+	{
+		int			scale = 100000;
+
+		/* ".ffffff": at most six digits, as timestamptz_out prints */
+		if (end - 20 > 6)
+			return false;
+		for (i = 20; i < end; i++, scale /= 10)
+			fsec += (t[i] - '0') * scale;
+	}
+	if (tm.tm_year < 1000 || tm.tm_mon < 1 || tm.tm_mon > MONTHS_PER_YEAR ||
+		tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59 ||
+		offset > MAX_TZDISP_HOUR * SECS_PER_HOUR)
+		return false;
+	if (tm2timestamp(&tm, fsec, &tz, &result) != 0 || !IS_VALID_TIMESTAMP(result))
+		return false;
+	*value = TimestampTzGetDatum(result);
+	return true;
+}
+
+/*
+ * Whether a date/time text has the general ISO form, which any session
+ * reads back unambiguously: a year of four or more digits first, then
+ * "-MM-DD", optionally " HH:MM:SS[.ffffff]", optionally a numeric offset
+ * "+HH[:MM[:SS]]", optionally " BC".  (Other DateStyles order day and
+ * month by a setting and name time zones by abbreviations.)
+ */
+static bool
+is_iso_like(const char *t, int len)
+{
+	int			i = 0;
+
+	while (i < len && ISDIGIT(t[i]))
+		i++;
+	if (i < 4 || len - i < 6 || t[i] != '-' || !ISDIGIT(t[i + 1]) || !ISDIGIT(t[i + 2]) ||
+		t[i + 3] != '-' || !ISDIGIT(t[i + 4]) || !ISDIGIT(t[i + 5]))
+		return false;
+	i += 6;
+	if (len - i >= 9 && t[i] == ' ' && ISDIGIT(t[i + 1]))
+	{
+		if (!(ISDIGIT(t[i + 2]) && t[i + 3] == ':' && ISDIGIT(t[i + 4]) &&
+			  ISDIGIT(t[i + 5]) && t[i + 6] == ':' && ISDIGIT(t[i + 7]) &&
+			  ISDIGIT(t[i + 8])))
+			return false;
+		i += 9;
+		if (i < len && t[i] == '.')
+		{
+			i++;
+			while (i < len && ISDIGIT(t[i]))
+				i++;
+		}
+		/* +HH, +HH:MM, +HH:MM:SS */
+		if (i < len && (t[i] == '+' || t[i] == '-'))
+		{
+			int			parts;
+
+			i++;
+			for (parts = 0; parts < 3; parts++)
+			{
+				if (parts > 0)
+				{
+					if (i >= len || t[i] != ':')
+						break;
+					i++;
+				}
+				if (len - i < 2 || !ISDIGIT(t[i]) || !ISDIGIT(t[i + 1]))
+					return false;
+				i += 2;
+			}
+		}
+	}
+	if (len - i == 3 && strncmp(t + i, " BC", 3) == 0)
+		i += 3;
+	return i == len;
+}
+
+/*
+ * Read a date/time text that is not in the ISO form with its input
+ * function.  That reads what the same session printed, but a text from
+ * elsewhere may be unreadable here: a walsender that did not get DateStyle
+ * ISO (libpq lets PGDATESTYLE in the server's environment override it)
+ * prints zone abbreviations such as LMT that no session reads.  So the
+ * reading runs in a subtransaction, and a data error only returns false.
+ */
+static bool
+read_datetime(PGFunction infunc, const char *text, Datum *value)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	if (!IsTransactionState())
+	{
+		*value = DirectFunctionCall3(infunc, CStringGetDatum(text),
+									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		return true;
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*value = DirectFunctionCall3(infunc, CStringGetDatum(text),
+									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Append the JSON form (unquoted) of a date, timestamp or timestamptz text,
+ * as to_json() writes it under TimeZone = 'UTC'.  The stream's usual forms
+ * are rewritten in place; other ISO texts (another offset, BC, years after
+ * 9999) are read with the input function; infinities are copied.  A text
+ * in another DateStyle is read in a subtransaction and, if unreadable,
+ * copied as it is.
  */
 static void
 append_datetime(StringInfo out, Oid typid, const char *text, int len)
 {
 	char		enc[MAXDATELEN + 1];
 	Datum		value;
+	PGFunction	infunc;
 	static const int utc = 0;
 	int			end;
 
@@ -551,7 +760,7 @@ append_datetime(StringInfo out, Oid typid, const char *text, int len)
 				appendBinaryStringInfo(out, text, len);
 				return;
 			}
-			value = DirectFunctionCall1(date_in, CStringGetDatum(text));
+			infunc = date_in;
 			break;
 		case TIMESTAMPOID:
 			if (iso_timestamp_end(text, len) == len)
@@ -561,8 +770,7 @@ append_datetime(StringInfo out, Oid typid, const char *text, int len)
 				appendBinaryStringInfo(out, text + 11, len - 11);
 				return;
 			}
-			value = DirectFunctionCall3(timestamp_in, CStringGetDatum(text),
-										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			infunc = timestamp_in;
 			break;
 		case TIMESTAMPTZOID:
 			end = iso_timestamp_end(text, len);
@@ -575,12 +783,53 @@ append_datetime(StringInfo out, Oid typid, const char *text, int len)
 				appendBinaryStringInfo(out, "+00:00", 6);
 				return;
 			}
-			value = DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
-										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			if (end > 0 && iso_timestamptz_value(text, len, end, &value))
+			{
+				JsonEncodeDateTime(enc, value, typid, &utc);
+				appendStringInfoString(out, enc);
+				return;
+			}
+			infunc = timestamptz_in;
 			break;
 		default:
 			elog(ERROR, "unexpected date/time type %u", typid);
 			return;
+	}
+
+	if (strcmp(text, "infinity") == 0 || strcmp(text, "-infinity") == 0)
+	{
+		appendBinaryStringInfo(out, text, len);
+		return;
+	}
+	if (is_iso_like(text, len))
+		value = DirectFunctionCall3(infunc, CStringGetDatum(text),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	else
+	{
+		/*
+		 * Read right in the session that printed it; from a walsender that
+		 * did not get DateStyle = ISO, ambiguous abbreviations (CST, IST)
+		 * can be misread.  Say so once.
+		 */
+		if (!warned_not_iso)
+		{
+			warned_not_iso = true;
+			ereport(WARNING,
+					(errmsg("date/time value \"%s\" is not in the ISO format", text),
+					 errdetail("Values in other formats are read with this session's DateStyle and time zone abbreviations, which may not be those that printed them."),
+					 errhint("Check that PGDATESTYLE and PGTZ are not set in the server's environment.")));
+		}
+		if (!read_datetime(infunc, text, &value))
+		{
+			/* Unreadable: the text itself, escaped as it may hold anything. */
+			char	   *copy = pnstrdup(text, len);
+			StringInfoData esc;
+
+			initStringInfo(&esc);
+			escape_json(&esc, copy);
+			appendBinaryStringInfo(out, esc.data + 1, esc.len - 2);
+			return;
+		}
 	}
 	JsonEncodeDateTime(enc, value, typid, &utc);
 	appendStringInfoString(out, enc);
@@ -718,6 +967,13 @@ append_array_level(StringInfo buf, PgcdcValueType *type, const char **pp,
 				return false;
 			if (p - start == 4 && pg_strncasecmp(start, "NULL", 4) == 0)
 				appendStringInfoString(buf, "null");
+			else if (type->elem->kind == PGCDC_JSON_INTEGER ||
+					 ((type->elem->kind == PGCDC_JSON_FLOAT ||
+					   (type->elem->kind == PGCDC_JSON_NUMERIC && !numeric_as_string)) &&
+					  is_finite_number(start)))
+				appendBinaryStringInfo(buf, start, p - start);	/* no copy needed */
+			else if (type->elem->kind == PGCDC_JSON_BOOL)
+				appendStringInfoString(buf, *start == 't' ? "true" : "false");
 			else
 			{
 				resetStringInfo(elem);
@@ -878,7 +1134,11 @@ append_value(StringInfo buf, PgcdcValueType *type, const char *text, int len,
 			appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
 			break;
 		case PGCDC_JSON_RAW:
-			appendBinaryStringInfo(buf, text, len);
+			/* The jsonb queue cannot hold \u0000, which json may: keep such text as a string. */
+			if (strstr(text, "\\u0000") != NULL)
+				append_json_string(buf, text, len);
+			else
+				appendBinaryStringInfo(buf, text, len);
 			break;
 		case PGCDC_JSON_BPCHAR:
 			append_json_string(buf, text, bpchar_trimmed_len(text, len));

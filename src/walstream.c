@@ -96,6 +96,14 @@ pgcdc_stream_connect(const char *conninfo, const char *appname)
 	PgcdcStream *stream;
 	char	   *err = NULL;
 
+	/*
+	 * libpq lets PGDATESTYLE and PGTZ in the server's environment override
+	 * the settings libpqwalreceiver asks for; pin them, so values arrive in
+	 * one known form (and timestamps in UTC).
+	 */
+	setenv("PGDATESTYLE", "ISO", 1);
+	setenv("PGTZ", "UTC", 1);
+
 	/* libpqwalreceiver may be loaded once per process only. */
 	if (WalReceiverFunctions == NULL)
 		load_file("libpqwalreceiver", false);

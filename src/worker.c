@@ -655,6 +655,9 @@ handle_copydata(char *buf, int len)
 	msg.cursor = 0;
 
 	pgcdc_decode_header(&msg, &hdr);
+	/* The server accepted the stream: only now do we call it streaming. */
+	if (MySource->state == PGCDC_STATE_CONNECTING)
+		set_state(PGCDC_STATE_STREAMING);
 	if (hdr.kind == 'w')
 	{
 		handle_change(&msg);
@@ -1165,14 +1168,16 @@ run_source(Oid dboid, const char *source_id)
 	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
 	stream = pgcdc_stream_connect(conninfo, appname);
 	if (config.needs_snapshot)
+	{
 		startpos = take_initial_snapshot();
+		set_state(PGCDC_STATE_CONNECTING);
+	}
 	pgcdc_stream_start(stream, config.slot_name, config.publication, startpos);
 
 	last_received = startpos;
 	last_flushed = startpos;
 	last_published = InvalidXLogRecPtr;
 	publish_position(startpos);
-	set_state(PGCDC_STATE_STREAMING);
 	ereport(LOG,
 			(errmsg("pgcdc_drasi source \"%s\" streaming publication \"%s\" from slot \"%s\" at %X/%X",
 					source_id, config.publication, config.slot_name, LSN_FORMAT_ARGS(startpos))));
