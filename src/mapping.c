@@ -29,6 +29,7 @@
 
 #include "access/relation.h"
 #include "access/table.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
@@ -222,14 +223,26 @@ configured_key_columns(PgcdcRelCache *cache, Oid relid)
 	MemoryContext caller = CurrentMemoryContext;
 	int			ret;
 
+	Oid			save_userid;
+	int			save_sec_context;
+
 	values[0] = CStringGetTextDatum(cache->source_id);
 	values[1] = ObjectIdGetDatum(relid);
 
+	/*
+	 * Readers of bootstrap() may not read table_keys themselves; the
+	 * lookup runs as the superuser, with operators that no search_path can
+	 * replace.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute_with_args("SELECT key_columns FROM pgcdc_drasi.table_keys "
-								"WHERE source_id = $1 AND table_id = $2",
+								"WHERE source_id OPERATOR(pg_catalog.=) $1 "
+								"AND table_id OPERATOR(pg_catalog.=) $2",
 								2, argtypes, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read pgcdc_drasi.table_keys");
@@ -254,6 +267,7 @@ configured_key_columns(PgcdcRelCache *cache, Oid relid)
 	}
 	SPI_finish();
 	PopActiveSnapshot();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return result;
 }
 
