@@ -41,6 +41,8 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -75,12 +77,12 @@ typedef struct PgcdcRelEntry
 	char	   *nspname;
 	char	   *relname;
 	char	   *label;
-	char	   *label_json;		/* label as a JSON string */
 	char	   *id_prefix;		/* "table:" or "schema.table:" */
 	char		replident;
 	int			natts;
 	char	  **attnames;
-	char	  **attname_json;	/* "name": */
+	int		   *attname_len;
+	int		   *key_order;		/* column indexes in jsonb key order */
 	PgcdcValueType **types;
 	Bitmapset  *ri_attrs;		/* replica identity columns (indexes) */
 	bool		keys_valid;
@@ -132,16 +134,7 @@ pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache)
 		entry->keys_valid = false;
 }
 
-/* A JSON string of s, allocated in the current context. */
-static char *
-json_string(const char *s)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	escape_json(&buf, s);
-	return buf.data;
-}
+static int	cmp_jsonb_key(const void *a, const void *b, void *arg);
 
 /*
  * Take in a Relation message.  pgoutput sends one before the first change
@@ -170,7 +163,6 @@ pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 	entry->relname = pstrdup(remoterel->relname);
 	entry->ignored = strcmp(entry->nspname, PGCDC_SCHEMA_NAME) == 0;
 	entry->label = entry->relname;
-	entry->label_json = json_string(entry->label);
 
 	initStringInfo(&buf);
 	if (strcmp(entry->nspname, "public") != 0)
@@ -181,17 +173,17 @@ pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 	entry->replident = remoterel->replident;
 	entry->natts = remoterel->natts;
 	entry->attnames = palloc(sizeof(char *) * Max(1, remoterel->natts));
-	entry->attname_json = palloc(sizeof(char *) * Max(1, remoterel->natts));
+	entry->attname_len = palloc(sizeof(int) * Max(1, remoterel->natts));
+	entry->key_order = palloc(sizeof(int) * Max(1, remoterel->natts));
 	entry->types = palloc(sizeof(PgcdcValueType *) * Max(1, remoterel->natts));
 	for (i = 0; i < remoterel->natts; i++)
 	{
 		entry->attnames[i] = pstrdup(remoterel->attnames[i]);
-		initStringInfo(&buf);
-		escape_json(&buf, remoterel->attnames[i]);
-		appendStringInfoChar(&buf, ':');
-		entry->attname_json[i] = buf.data;
+		entry->attname_len[i] = strlen(entry->attnames[i]);
+		entry->key_order[i] = i;
 		entry->types[i] = entry->ignored ? NULL : pgcdc_value_type(remoterel->atttyps[i]);
 	}
+	qsort_arg(entry->key_order, entry->natts, sizeof(int), cmp_jsonb_key, entry->attnames);
 	entry->ri_attrs = bms_copy(remoterel->attkeys);
 	entry->keys_valid = false;
 	entry->nkeys = 0;
@@ -483,35 +475,113 @@ element_id(PgcdcRelEntry *entry, LogicalRepTupleData *tup,
 	return buf.data;
 }
 
-/* Append the properties object of a row. */
-static void
-append_properties(StringInfo buf, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
-				  LogicalRepTupleData *fallback, bool identity_only)
-{
-	bool		first = true;
-	int			i;
+/*
+ * Events are built as jsonb value trees, never as text to be parsed: the
+ * queue stores jsonb, and parsing our own output was half the worker's
+ * time.  Objects are filled in jsonb's key order (shorter keys first,
+ * then bytewise), which is fixed for the event's own keys and computed
+ * once per relation for the properties, so nothing is sorted per row.
+ */
 
-	appendStringInfoChar(buf, '{');
-	for (i = 0; i < entry->natts; i++)
+/* A new object with room for n pairs, to be added in jsonb key order. */
+static JsonbValue *
+jb_object(int n)
+{
+	JsonbValue *obj = palloc(sizeof(JsonbValue));
+
+	obj->type = jbvObject;
+	obj->val.object.nPairs = 0;
+	obj->val.object.pairs = palloc(sizeof(JsonbPair) * Max(1, n));
+	return obj;
+}
+
+/* The value slot of the next key of an object. */
+static JsonbValue *
+jb_key(JsonbValue *obj, const char *key, int keylen)
+{
+	JsonbPair  *pair = &obj->val.object.pairs[obj->val.object.nPairs];
+
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = keylen;
+	pair->order = obj->val.object.nPairs++;
+	return &pair->value;
+}
+
+#define JB_KEY(obj, lit) jb_key((obj), (lit), sizeof(lit) - 1)
+
+/* Set a string value. */
+static void
+jb_string(JsonbValue *v, const char *s, int len)
+{
+	v->type = jbvString;
+	v->val.string.val = (char *) s;
+	v->val.string.len = len;
+}
+
+/* Set a number value from an int64. */
+static void
+jb_int64(JsonbValue *v, int64 n)
+{
+	v->type = jbvNumeric;
+	v->val.numeric = int64_to_numeric(n);
+}
+
+/* Set a one-element array of a string: the labels. */
+static void
+jb_labels(JsonbValue *v, const char *label)
+{
+	v->type = jbvArray;
+	v->val.array.nElems = 1;
+	v->val.array.rawScalar = false;
+	v->val.array.elems = palloc(sizeof(JsonbValue));
+	jb_string(&v->val.array.elems[0], label, strlen(label));
+}
+
+/* qsort comparator of column indexes by their names in jsonb key order. */
+static int
+cmp_jsonb_key(const void *a, const void *b, void *arg)
+{
+	char	  **names = (char **) arg;
+	const char *na = names[*(const int *) a];
+	const char *nb = names[*(const int *) b];
+	int			la = strlen(na);
+	int			lb = strlen(nb);
+
+	if (la != lb)
+		return la - lb;
+	return memcmp(na, nb, la);
+}
+
+/* Fill the properties object of a row, keys in jsonb order. */
+static void
+jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
+			  LogicalRepTupleData *fallback, bool identity_only)
+{
+	JsonbValue *obj = v;
+	int			k;
+
+	obj->type = jbvObject;
+	obj->val.object.nPairs = 0;
+	obj->val.object.pairs = palloc(sizeof(JsonbPair) * Max(1, entry->natts));
+	for (k = 0; k < entry->natts; k++)
 	{
+		int			i = entry->key_order[k];
 		StringInfo	value = NULL;
 		char		status;
+		JsonbValue *slot;
 
 		if (identity_only && !bms_is_member(i, entry->ri_attrs))
 			continue;
 		status = column_value(tup, fallback, i, &value);
 		if (status == LOGICALREP_COLUMN_UNCHANGED)
 			continue;
-		if (!first)
-			appendStringInfoChar(buf, ',');
-		first = false;
-		appendStringInfoString(buf, entry->attname_json[i]);
+		slot = jb_key(obj, entry->attnames[i], entry->attname_len[i]);
 		if (status == LOGICALREP_COLUMN_NULL)
-			appendStringInfoString(buf, "null");
+			slot->type = jbvNull;
 		else
-			pgcdc_append_json_value(buf, entry->types[i], value->data, value->len);
+			pgcdc_value_to_jsonb(slot, entry->types[i], value->data, value->len);
 	}
-	appendStringInfoChar(buf, '}');
 }
 
 /* Nanoseconds since the Unix epoch. */
@@ -521,43 +591,78 @@ unix_ns(TimestampTz ts)
 	return (ts + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY) * 1000;
 }
 
-/* Start an event: everything up to the element. */
-static void
+/*
+ * Start an event: the fixed parts, and the element object (returned) for
+ * the caller to fill with its id/labels/properties or idPrefix.
+ */
+static JsonbValue *
 event_begin(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcRelEntry *entry, char op,
-			const char *id)
+			const char *id, JsonbValue **root_out)
 {
+	JsonbValue *root = jb_object(5);
+	JsonbValue *payload;
+	JsonbValue *source;
+	JsonbValue *element = jb_object(3);
+	bool		before = (op == 'd' || op == 't');
+
 	ev->op = op;
 	ev->seq = ++tx->last_seq;
 	ev->tx_index = tx->tx_index++;
 	ev->label = entry->label;
 	ev->element_id = id;
-	initStringInfo(&ev->json);
-	appendStringInfo(&ev->json,
-					 "{\"op\":\"%c\",\"reactivatorStart_ns\":" INT64_FORMAT
-					 ",\"payload\":{\"source\":{\"db\":%s,\"table\":\"node\",\"lsn\":" UINT64_FORMAT
-					 ",\"ts_ns\":" INT64_FORMAT "},\"%s\":{",
-					 op, unix_ns(tx->received_at), entry->cache->source_json,
-					 (uint64) tx->commit_lsn, unix_ns(tx->commit_time),
-					 op == 'd' || op == 't' ? "before" : "after");
+	ev->opstr[0] = op;
+	ev->opstr[1] = '\0';
+
+	jb_string(JB_KEY(root, "op"), ev->opstr, 1);
+	payload = JB_KEY(root, "payload");
+	payload->type = jbvObject;
+	payload->val.object.nPairs = 0;
+	payload->val.object.pairs = palloc(sizeof(JsonbPair) * 2);
+	if (before)
+		*JB_KEY(payload, "before") = *element;
+	else
+		*JB_KEY(payload, "after") = *element;
+	element = &payload->val.object.pairs[0].value;
+	source = JB_KEY(payload, "source");
+	source->type = jbvObject;
+	source->val.object.nPairs = 0;
+	source->val.object.pairs = palloc(sizeof(JsonbPair) * 4);
+	jb_string(JB_KEY(source, "db"), entry->cache->source_id, strlen(entry->cache->source_id));
+	jb_int64(JB_KEY(source, "lsn"), (int64) tx->commit_lsn);
+	jb_string(JB_KEY(source, "table"), "node", 4);
+	jb_int64(JB_KEY(source, "ts_ns"), unix_ns(tx->commit_time));
+
 	if (id != NULL)
-	{
-		appendStringInfoString(&ev->json, "\"id\":");
-		escape_json(&ev->json, id);
-		appendStringInfoChar(&ev->json, ',');
-	}
-	appendStringInfo(&ev->json, "\"labels\":[%s]", entry->label_json);
+		jb_string(JB_KEY(element, "id"), id, strlen(id));
+	jb_labels(JB_KEY(element, "labels"), entry->label);
+	*root_out = root;
+	return element;
 }
 
-/* Finish an event: metadata and the build time, then hand it on. */
+/* Finish an event: metadata and the build times, then hand it on. */
 static void
-event_end(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcEmitFn emit, void *arg)
+event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcEmitFn emit, void *arg)
 {
-	appendStringInfo(&ev->json,
-					 "}},\"metadata\":{\"seq\":" INT64_FORMAT ",\"xid\":" UINT64_FORMAT
-					 ",\"txIndex\":%d%s},\"reactivatorEnd_ns\":" INT64_FORMAT "}",
-					 ev->seq, tx->full_xid, ev->tx_index,
-					 tx->snapshot ? ",\"snapshot\":true" : "",
-					 unix_ns(GetCurrentTimestamp()));
+	JsonbValue *meta = JB_KEY(root, "metadata");
+
+	meta->type = jbvObject;
+	meta->val.object.nPairs = 0;
+	meta->val.object.pairs = palloc(sizeof(JsonbPair) * 4);
+	jb_int64(JB_KEY(meta, "seq"), ev->seq);
+	jb_int64(JB_KEY(meta, "xid"), (int64) tx->full_xid);
+	jb_int64(JB_KEY(meta, "txIndex"), ev->tx_index);
+	if (tx->snapshot)
+	{
+		JsonbValue *snap = JB_KEY(meta, "snapshot");
+
+		snap->type = jbvBool;
+		snap->val.boolean = true;
+	}
+	jb_int64(JB_KEY(root, "reactivatorEnd_ns"), unix_ns(GetCurrentTimestamp()));
+	jb_int64(JB_KEY(root, "reactivatorStart_ns"), unix_ns(tx->received_at));
+
+	ev->jsonb = JsonbValueToJsonb(root);
+	ev->text = NULL;
 	emit(tx, ev, arg);
 }
 
@@ -568,12 +673,26 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 		 PgcdcEmitFn emit, void *arg)
 {
 	PgcdcEvent	ev;
+	JsonbValue *root;
+	JsonbValue *element;
 	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
 
-	event_begin(&ev, tx, entry, op, id);
-	appendStringInfoString(&ev.json, ",\"properties\":");
-	append_properties(&ev.json, entry, tup, fallback, identity_only);
-	event_end(&ev, tx, emit, arg);
+	element = event_begin(&ev, tx, entry, op, id, &root);
+	jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only);
+	event_end(&ev, tx, root, emit, arg);
+}
+
+/* The text of an event, made once when a sink needs text (NOTIFY). */
+const char *
+pgcdc_event_text(PgcdcEvent *ev, int *len)
+{
+	if (ev->text == NULL)
+	{
+		ev->text = JsonbToCString(NULL, &ev->jsonb->root, VARSIZE(ev->jsonb));
+		ev->textlen = strlen(ev->text);
+	}
+	*len = ev->textlen;
+	return ev->text;
 }
 
 /* The cache entry of a relation a change refers to. */
@@ -656,13 +775,16 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 				{
 					PgcdcEvent	ev;
 
+					JsonbValue *root;
+					JsonbValue *element;
+
 					entry = lookup_relation(cache, lfirst_oid(lc));
 					if (entry->ignored)
 						continue;
-					event_begin(&ev, tx, entry, 't', NULL);
-					appendStringInfoString(&ev.json, ",\"idPrefix\":");
-					escape_json(&ev.json, entry->id_prefix);
-					event_end(&ev, tx, emit, arg);
+					element = event_begin(&ev, tx, entry, 't', NULL, &root);
+					jb_string(JB_KEY(element, "idPrefix"), entry->id_prefix,
+							  strlen(entry->id_prefix));
+					event_end(&ev, tx, root, emit, arg);
 				}
 				break;
 			}
@@ -677,19 +799,17 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
  * exactly as an insert event of the row would carry it: the form of
  * Drasi's bootstrap elements.
  */
-void
-pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleData *tup,
-				  StringInfo out)
+Jsonb *
+pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleData *tup)
 {
 	PgcdcRelEntry *entry = lookup_relation(cache, relid);
 	char	   *id = element_id(entry, tup, NULL, "new");
+	JsonbValue *element = jb_object(3);
 
-	appendStringInfoString(out, "{\"id\":");
-	escape_json(out, id);
-	appendStringInfo(out, ",\"labels\":[%s],\"properties\":", entry->label_json);
-	append_properties(out, entry, tup, NULL, false);
-	appendStringInfoChar(out, '}');
-	pfree(id);
+	jb_string(JB_KEY(element, "id"), id, strlen(id));
+	jb_labels(JB_KEY(element, "labels"), entry->label);
+	jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false);
+	return JsonbValueToJsonb(element);
 }
 
 /* The memory context of a cache: delete it to free the cache. */

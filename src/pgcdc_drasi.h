@@ -27,6 +27,7 @@
 #include "replication/logicalproto.h"
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
+#include "utils/jsonb.h"
 
 #define PGCDC_EXTENSION_NAME	"pgcdc_drasi"
 #define PGCDC_SCHEMA_NAME		"pgcdc_drasi"
@@ -179,6 +180,8 @@ extern void pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type,
 extern void pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type,
 										 const char *text, int len,
 										 bool numeric_as_string);
+extern void pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type,
+								 const char *text, int len);
 extern void pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type,
 								   const char *text, int len, bool escape);
 
@@ -204,7 +207,10 @@ typedef struct PgcdcEvent
 	int			tx_index;
 	const char *label;
 	const char *element_id;		/* NULL for 't' */
-	StringInfoData json;
+	char		opstr[2];
+	Jsonb *jsonb;		/* the event */
+	char	   *text;			/* its text, once a sink asked for it */
+	int			textlen;
 } PgcdcEvent;
 
 typedef void (*PgcdcEmitFn) (PgcdcTxContext *tx, PgcdcEvent *event, void *arg);
@@ -219,8 +225,9 @@ extern MemoryContext pgcdc_relcache_context(PgcdcRelCache *cache);
 extern const char *pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid);
 extern void pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 							 PgcdcEmitFn emit, void *arg);
-extern void pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,
-							  LogicalRepTupleData *tup, StringInfo out);
+extern Jsonb *pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,
+									   LogicalRepTupleData *tup);
+extern const char *pgcdc_event_text(PgcdcEvent *ev, int *len);
 
 /* bootstrap.c: snapshots of a source's tables */
 typedef struct PgcdcSnapshotScan PgcdcSnapshotScan;

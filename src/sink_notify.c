@@ -127,6 +127,9 @@ bool
 pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
 				   bool queue_has_it)
 {
+	int			len;
+	const char *text;
+
 	decide_group(queue_has_it);
 	if (group_skip)
 	{
@@ -144,9 +147,10 @@ pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
 
 	group_pending++;
 	pgcdc_notify_sent++;
-	if (event->json.len < PGCDC_NOTIFY_PAYLOAD_MAX)
+	text = pgcdc_event_text(event, &len);
+	if (len < PGCDC_NOTIFY_PAYLOAD_MAX)
 	{
-		Async_Notify(channel, event->json.data);
+		Async_Notify(channel, text);
 		return false;
 	}
 	else

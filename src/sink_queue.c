@@ -181,7 +181,8 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	slot->tts_values[6] = CStringGetTextDatum(opstr);
 	slot->tts_values[7] = CStringGetTextDatum(event->label);
 	slot->tts_values[8] = event->element_id ? CStringGetTextDatum(event->element_id) : (Datum) 0;
-	slot->tts_values[9] = DirectFunctionCall1(jsonb_in, CStringGetDatum(event->json.data));
+	slot->tts_values[9] = PointerGetDatum(memcpy(palloc(VARSIZE(event->jsonb)), event->jsonb,
+												 VARSIZE(event->jsonb)));
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_NATTS);
 	slot->tts_isnull[8] = (event->element_id == NULL);
 	MemoryContextSwitchTo(old);

@@ -1476,15 +1476,10 @@ static void
 collect_element(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void *arg)
 {
 	BootstrapState *state = (BootstrapState *) arg;
-	StringInfoData buf;
-	MemoryContext old;
+	MemoryContext old = MemoryContextSwitchTo(state->batch_mcxt);
 
-	initStringInfo(&buf);
-	pgcdc_map_element(cache, relid, tup, &buf);
-	old = MemoryContextSwitchTo(state->batch_mcxt);
-	state->rows[state->nrows++] = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	state->rows[state->nrows++] = JsonbPGetDatum(pgcdc_map_element(cache, relid, tup));
 	MemoryContextSwitchTo(old);
-	pfree(buf.data);
 }
 
 /*

@@ -145,6 +145,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
 #include "pgcdc_drasi.h"
 
 /* How values of a type are written. */
@@ -1285,4 +1288,78 @@ pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type, const char *text,
 	}
 	if (old != NULL)
 		MemoryContextReset(scratch_cxt);
+}
+
+/*
+ * A value as a jsonb value, for the queue: the same value that
+ * pgcdc_append_json_value writes as text.  Scalars are set directly
+ * (strings point into text, which must outlive the use); the other kinds
+ * go once through their JSON text.
+ */
+void
+pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, int len)
+{
+	switch (type->kind)
+	{
+		case PGCDC_JSON_INTEGER:
+			out->type = jbvNumeric;
+			out->val.numeric = int64_to_numeric(pg_strtoint64(text));
+			return;
+		case PGCDC_JSON_NUMERIC:
+		case PGCDC_JSON_FLOAT:
+			if (is_finite_number(text))
+			{
+				out->type = jbvNumeric;
+				out->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	   CStringGetDatum(text),
+																	   ObjectIdGetDatum(InvalidOid),
+																	   Int32GetDatum(-1)));
+			}
+			else
+			{
+				out->type = jbvString;
+				out->val.string.val = (char *) text;
+				out->val.string.len = len;
+			}
+			return;
+		case PGCDC_JSON_BOOL:
+			out->type = jbvBool;
+			out->val.boolean = (text[0] == 't');
+			return;
+		case PGCDC_JSON_STRING:
+			out->type = jbvString;
+			out->val.string.val = (char *) text;
+			out->val.string.len = len;
+			return;
+		case PGCDC_JSON_BPCHAR:
+			out->type = jbvString;
+			out->val.string.val = (char *) text;
+			out->val.string.len = bpchar_trimmed_len(text, len);
+			return;
+		default:
+			{
+				StringInfoData buf;
+				Jsonb	   *jb;
+				JsonbIterator *it;
+				JsonbIteratorToken tok;
+				JsonbValue	v;
+				JsonbParseState *state = NULL;
+				JsonbValue *res = NULL;
+
+				initStringInfo(&buf);
+				pgcdc_append_json_value(&buf, type, text, len);
+				jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+				if (JB_ROOT_IS_SCALAR(jb))
+				{
+					(void) JsonbExtractScalar(&jb->root, out);
+					return;
+				}
+				it = JsonbIteratorInit(&jb->root);
+				while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+					res = pushJsonbValue(&state, tok,
+										 tok == WJB_KEY || tok == WJB_VALUE || tok == WJB_ELEM ? &v : NULL);
+				*out = *res;
+				return;
+			}
+	}
 }
