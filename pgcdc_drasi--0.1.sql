@@ -34,6 +34,7 @@ CREATE TABLE pgcdc_drasi.sources (
 	notify_payload text NOT NULL DEFAULT 'full'
 				CHECK (notify_payload IN ('full', 'wakeup')),
 	bootstrap	boolean NOT NULL DEFAULT true,
+	numeric_as_string boolean NOT NULL DEFAULT false,
 	owner		oid NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -59,6 +60,7 @@ CREATE TABLE pgcdc_drasi.snapshot_requests (
 	request_id	bigserial PRIMARY KEY,
 	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
 	tables		oid[],			/* NULL: all tables */
+	resync		boolean NOT NULL DEFAULT false,	/* skip to the current WAL first */
 	requested_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
@@ -82,6 +84,15 @@ CREATE TABLE pgcdc_drasi.table_keys (
 	PRIMARY KEY (source_id, table_id)
 );
 
+/* Per-table choices other than keys: the label, columns left out. */
+CREATE TABLE pgcdc_drasi.table_options (
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	table_id	regclass NOT NULL,
+	label		text,
+	exclude_columns text[],
+	PRIMARY KEY (source_id, table_id)
+);
+
 /*
  * The queue: one row per change event.  seq numbers each source's events
  * 1, 2, 3, ... in commit order, then order within the transaction.
@@ -97,12 +108,32 @@ CREATE TABLE pgcdc_drasi.events (
 	label		text NOT NULL,
 	element_id	text,
 	payload		jsonb NOT NULL,
+	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
 	PRIMARY KEY (source_id, seq)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
 		autovacuum_vacuum_cost_delay = 0);
 
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.source_progress', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_options', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.consumers', '');
+
+/*
+ * Does snapshot a show nothing that b does not?  Snapshots taken at
+ * different times are ordered by inclusion: xmax never decreases, and at
+ * equal xmax the later one has fewer transactions in progress.
+ */
+CREATE FUNCTION pgcdc_drasi._snapshot_within(a pg_snapshot, b pg_snapshot)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_snapshot_xmax(a) < pg_snapshot_xmax(b)
+		OR (pg_snapshot_xmax(a) = pg_snapshot_xmax(b)
+			AND NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(b) x
+							WHERE x NOT IN (SELECT pg_snapshot_xip(a))))
+$$;
 
 /* Wakes the launcher at commit whenever the source list changes. */
 CREATE FUNCTION pgcdc_drasi._sources_changed()
@@ -123,7 +154,8 @@ CREATE FUNCTION pgcdc_drasi.create_source(
 	sink text DEFAULT 'queue',
 	channel text DEFAULT NULL,
 	notify_payload text DEFAULT 'full',
-	bootstrap boolean DEFAULT true)
+	bootstrap boolean DEFAULT true,
+	numeric_as_string boolean DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_source'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -132,7 +164,8 @@ CREATE FUNCTION pgcdc_drasi.alter_source(
 	source_id text,
 	sink text DEFAULT NULL,
 	channel text DEFAULT NULL,
-	notify_payload text DEFAULT NULL)
+	notify_payload text DEFAULT NULL,
+	numeric_as_string boolean DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_source'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -160,6 +193,16 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 CREATE FUNCTION pgcdc_drasi.drop_table_key(source_id text, "table" regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_table_key'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_table_label(source_id text, "table" regclass, label text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_table_label'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_excluded_columns(source_id text, "table" regclass, columns text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_excluded_columns'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.wait_for_catchup(source_id text, timeout interval DEFAULT '30s')
@@ -301,7 +344,7 @@ BEGIN
 		WHERE object_type = 'publication'
 	LOOP
 		SELECT s.source_id INTO src FROM pgcdc_drasi.sources s
-		WHERE s.publication = dropped.object_identity::name LIMIT 1;
+		WHERE quote_ident(s.publication) = dropped.object_identity LIMIT 1;
 		IF FOUND THEN
 			RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', dropped.object_identity, src
 				USING ERRCODE = 'dependent_objects_still_exist',
@@ -313,25 +356,52 @@ END
 $$;
 
 CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_drop ON sql_drop
-	WHEN TAG IN ('DROP PUBLICATION')
+	WHEN TAG IN ('DROP PUBLICATION', 'DROP OWNED')
 	EXECUTE FUNCTION pgcdc_drasi._guard_publication_drop();
+
+/* Renaming a publication breaks its sources the same way. */
+CREATE FUNCTION pgcdc_drasi._guard_publication_rename()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	src record;
+BEGIN
+	SELECT s.source_id, s.publication INTO src FROM pgcdc_drasi.sources s
+	WHERE NOT EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = s.publication) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = 'The source streams the publication by its name.',
+				  HINT = 'Drop the source first with pgcdc_drasi.drop_source().';
+	END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_rename ON ddl_command_end
+	WHEN TAG IN ('ALTER PUBLICATION')
+	EXECUTE FUNCTION pgcdc_drasi._guard_publication_rename();
 
 /* Least privilege: nothing is public; the roles get what they need. */
 REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
 
 GRANT SELECT (source_id, publication, slot_name, origin_name, enabled, sink, channel,
-			  notify_payload, bootstrap, owner, created_at)
+			  notify_payload, bootstrap, numeric_as_string, owner, created_at)
 	ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.source_progress TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
-GRANT SELECT ON pgcdc_drasi.table_keys TO pgcdc_drasi_admin;
+GRANT SELECT ON pgcdc_drasi.table_keys, pgcdc_drasi.table_options TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 GRANT EXECUTE ON FUNCTION
-	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean),
-	pgcdc_drasi.alter_source(text, text, text, text),
+	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean),
+	pgcdc_drasi.alter_source(text, text, text, text, boolean),
+	pgcdc_drasi.set_table_label(text, regclass, text),
+	pgcdc_drasi.set_excluded_columns(text, regclass, text[]),
 	pgcdc_drasi.resnapshot(text, regclass[]),
 	pgcdc_drasi.resync_source(text),
 	pgcdc_drasi.drop_source(text),

@@ -153,14 +153,33 @@ CREATE TABLE order_lines (
 CREATE TABLE page_views (page text, referrer text);
 ALTER TABLE page_views REPLICA IDENTITY FULL;
 
+-- Rows that exist before the source: the initial snapshot publishes them.
+CREATE TABLE products (sku text PRIMARY KEY, price numeric(10,2) NOT NULL);
+INSERT INTO products SELECT 'P-' || g, g % 1000 + 0.99 FROM generate_series(1, 200000) g;
+INSERT INTO crm.customers VALUES (5, 'Grace Hopper', false);
+
 CREATE PUBLICATION drasi_publication
-	FOR TABLE crm.customers, orders, order_lines, page_views;
+	FOR TABLE crm.customers, orders, order_lines, page_views, products;
 SQL
 
-heading "Creating the source (the slot is created before the call returns)"
+heading "Creating the source: the worker takes the initial snapshot, then streams"
 story <<SQL
 SELECT pgcdc_drasi.create_source('$SOURCE', publication => 'drasi_publication');
-SELECT source_id, publication, slot_name, origin_name, enabled FROM pgcdc_drasi.sources;
+SQL
+echo "Snapshot progress (pgcdc_drasi.status), polled until the source streams:"
+for _ in $(seq 1 600); do
+	line=$(sql -At -c "SELECT state || '  ' || coalesce(snapshot_table || ': ' || snapshot_rows_done || ' of about ' || snapshot_rows_total || ' rows', '') FROM pgcdc_drasi.status WHERE source_id = '$SOURCE'")
+	echo "  $line"
+	case "$line" in streaming*) break ;; esac
+	sleep 0.3
+done
+story <<SQL
+SELECT pgcdc_drasi.wait_for_catchup('$SOURCE');
+SELECT label, count(*) AS snapshot_events
+FROM pgcdc_drasi.events
+WHERE source_id = '$SOURCE' AND (payload #>> '{metadata,snapshot}')::boolean
+GROUP BY label ORDER BY label;
+SELECT source_id, publication, slot_name, origin_name, enabled, bootstrap FROM pgcdc_drasi.sources;
 SELECT slot_name, plugin, database, confirmed_flush_lsn FROM pg_replication_slots;
 SQL
 
@@ -189,17 +208,40 @@ story <<SQL
 SELECT pgcdc_drasi.wait_for_catchup('$SOURCE');
 SQL
 
-heading "The queue"
+heading "The queue (streamed events; the snapshot's are counted above)"
 story <<SQL
 SELECT seq, op, label, element_id, lsn, xid, tx_index
 FROM pgcdc_drasi.events
-WHERE source_id = '$SOURCE'
+WHERE source_id = '$SOURCE' AND payload #> '{metadata,snapshot}' IS NULL
 ORDER BY seq;
 
 SELECT seq, op, element_id, jsonb_pretty(payload) AS payload
 FROM pgcdc_drasi.events
-WHERE source_id = '$SOURCE'
-ORDER BY seq;
+WHERE source_id = '$SOURCE' AND payload #> '{metadata,snapshot}' IS NULL
+ORDER BY seq LIMIT 3;
+SQL
+
+heading "NOTIFY and a durable consumer"
+story <<SQL
+SELECT pgcdc_drasi.alter_source('$SOURCE', sink => 'both');
+SELECT pgcdc_drasi.create_consumer('demo-reader', '$SOURCE', start_at => 'latest');
+SQL
+# A psql session listens on the source's channel while a change commits.
+sql -c "LISTEN pgcdc_orders_db; SELECT pg_sleep(2);" > "$WORK/listen.out" 2>&1 &
+listener=$!
+sleep 0.7
+story <<SQL
+INSERT INTO crm.customers VALUES (8, 'Katherine Johnson', true);
+SELECT pgcdc_drasi.wait_for_catchup('$SOURCE');
+SQL
+wait "$listener" || true
+echo "What the LISTEN session received:"
+grep -o 'Asynchronous notification.*' "$WORK/listen.out" | cut -c1-220 || true
+story <<SQL
+SELECT seq, op, element_id FROM pgcdc_drasi.read('demo-reader', 10);
+SELECT pgcdc_drasi.ack('demo-reader', (SELECT max(seq) FROM pgcdc_drasi.read('demo-reader', 10)));
+SELECT consumer, acked_seq, last_seq, lag_events FROM pgcdc_drasi.consumer_status;
+SELECT pgcdc_drasi.drop_consumer('demo-reader');
 SQL
 
 heading "Status"

@@ -165,17 +165,6 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 		int			nelems;
 		int			j;
 
-		if (labels != NIL)
-		{
-			ListCell   *lc;
-			bool		wanted = false;
-
-			foreach(lc, labels)
-				if (strcmp((char *) lfirst(lc), relname) == 0)
-					wanted = true;
-			if (!wanted)
-				continue;
-		}
 		if (relids != NIL && !list_member_oid(relids, relid))
 			continue;
 
@@ -194,6 +183,24 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 				columns = lappend_int(columns, DatumGetInt16(elems[j]));
 		}
 		describe_table(cache, rel, columns);
+
+		/* Filter by the label consumers see, set_table_label included. */
+		if (labels != NIL)
+		{
+			ListCell   *lc;
+			bool		wanted = false;
+			const char *label = pgcdc_relcache_label(cache, relid);
+
+			foreach(lc, labels)
+				if (strcmp((char *) lfirst(lc), label) == 0)
+					wanted = true;
+			if (!wanted)
+			{
+				relation_close(rel, AccessShareLock);
+				MemoryContextSwitchTo(old);
+				continue;
+			}
+		}
 
 		initStringInfo(&query);
 		appendStringInfoString(&query, "SELECT ");

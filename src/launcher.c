@@ -383,6 +383,11 @@ sync_sources(Oid dboid, List *ids, List *enabled)
 			src->events = 0;
 			src->xacts = 0;
 			src->reconnects = 0;
+			src->notifications = 0;
+			src->notifications_skipped = 0;
+			src->snapshot_table[0] = '\0';
+			src->snapshot_rows_done = 0;
+			src->snapshot_rows_total = 0;
 			src->last_commit_time = 0;
 			src->last_error_time = 0;
 			src->last_error[0] = '\0';

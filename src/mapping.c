@@ -65,6 +65,7 @@ struct PgcdcRelCache
 	char	   *source_id;
 	char	   *source_json;	/* source id as a JSON string */
 	Oid			owner;			/* the source's owner, for the SELECT check */
+	bool		numeric_as_string;	/* numeric values as JSON strings */
 };
 
 /* What we know of one published relation. */
@@ -89,6 +90,7 @@ typedef struct PgcdcRelEntry
 	int			nkeys;
 	int		   *keys;			/* column indexes, in table order */
 	bool		keyless;		/* id is a digest of the whole row */
+	Bitmapset  *excluded;		/* columns left out of the properties */
 } PgcdcRelEntry;
 
 /*
@@ -189,6 +191,7 @@ pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 	entry->nkeys = 0;
 	entry->keys = NULL;
 	entry->keyless = false;
+	entry->excluded = NULL;
 
 	MemoryContextSwitchTo(old);
 }
@@ -205,24 +208,50 @@ column_index(PgcdcRelEntry *entry, const char *name)
 	return -1;
 }
 
-/* Key columns configured with set_table_key, or NIL. */
+/* A text[] datum as a list of C strings, in the current context. */
 static List *
-configured_key_columns(PgcdcRelCache *cache, Oid relid)
+text_array_list(Datum d)
 {
 	List	   *result = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (i = 0; i < nelems; i++)
+		if (!nulls[i])
+			result = lappend(result, TextDatumGetCString(elems[i]));
+	return result;
+}
+
+/*
+ * What the source's configuration says of a table: key columns set with
+ * set_table_key, a label set with set_table_label, columns left out with
+ * set_excluded_columns (each NIL/NULL when not set).
+ */
+static void
+load_table_config(PgcdcRelCache *cache, Oid relid, List **keys, char **label, List **excluded)
+{
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		values[2];
 	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
-
 	Oid			save_userid;
 	int			save_sec_context;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
 
+	*keys = NIL;
+	*label = NULL;
+	*excluded = NIL;
 	values[0] = CStringGetTextDatum(cache->source_id);
 	values[1] = ObjectIdGetDatum(relid);
 
 	/*
-	 * Readers of bootstrap() may not read table_keys themselves; the
+	 * Readers of bootstrap() may not read the configuration themselves; the
 	 * lookup runs as the superuser, with operators that no search_path can
 	 * replace.
 	 */
@@ -232,35 +261,33 @@ configured_key_columns(PgcdcRelCache *cache, Oid relid)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args("SELECT key_columns FROM pgcdc_drasi.table_keys "
-								"WHERE source_id OPERATOR(pg_catalog.=) $1 "
-								"AND table_id OPERATOR(pg_catalog.=) $2",
-								2, argtypes, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgcdc_drasi.table_keys");
-	if (SPI_processed > 0)
+	if (SPI_execute_with_args("SELECT k.key_columns, o.label, o.exclude_columns FROM (SELECT) x "
+							  "LEFT JOIN pgcdc_drasi.table_keys k "
+							  "  ON k.source_id OPERATOR(pg_catalog.=) $1 AND k.table_id OPERATOR(pg_catalog.=) $2 "
+							  "LEFT JOIN pgcdc_drasi.table_options o "
+							  "  ON o.source_id OPERATOR(pg_catalog.=) $1 AND o.table_id OPERATOR(pg_catalog.=) $2",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the table configuration of source \"%s\"", cache->source_id);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
-		int			i;
+		MemoryContext old = MemoryContextSwitchTo(caller);
 
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &nelems);
-		for (i = 0; i < nelems; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(caller);
-
-			result = lappend(result, TextDatumGetCString(elems[i]));
-			MemoryContextSwitchTo(old);
-		}
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		if (!isnull)
+			*keys = text_array_list(d);
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		if (!isnull)
+			*label = TextDatumGetCString(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!isnull)
+			*excluded = text_array_list(d);
+		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	PopActiveSnapshot();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	return result;
 }
 
 /* Names of the primary key columns of a table, or NIL. */
@@ -301,6 +328,8 @@ static void
 resolve_keys(PgcdcRelEntry *entry)
 {
 	List	   *names = NIL;
+	char	   *label;
+	List	   *excluded;
 	const char *origin = NULL;
 	Relation	rel;
 	ListCell   *lc;
@@ -316,7 +345,17 @@ resolve_keys(PgcdcRelEntry *entry)
 				 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
 				 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
 
-	names = configured_key_columns(entry->cache, entry->relid);
+	load_table_config(entry->cache, entry->relid, &names, &label, &excluded);
+	entry->label = label ? MemoryContextStrdup(entry->mcxt, label) : entry->relname;
+	bms_free(entry->excluded);
+	entry->excluded = NULL;
+	foreach(lc, excluded)
+	{
+		int			idx = column_index(entry, (char *) lfirst(lc));
+
+		if (idx >= 0)
+			entry->excluded = bms_add_member(entry->excluded, idx);
+	}
 	if (names != NIL)
 		origin = "set_table_key";
 	else if (rel != NULL && (names = primary_key_columns(rel)) != NIL)
@@ -573,6 +612,8 @@ jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
 
 		if (identity_only && !bms_is_member(i, entry->ri_attrs))
 			continue;
+		if (bms_is_member(i, entry->excluded))
+			continue;
 		status = column_value(tup, fallback, i, &value);
 		if (status == LOGICALREP_COLUMN_UNCHANGED)
 			continue;
@@ -580,7 +621,8 @@ jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
 		if (status == LOGICALREP_COLUMN_NULL)
 			slot->type = jbvNull;
 		else
-			pgcdc_value_to_jsonb(slot, entry->types[i], value->data, value->len);
+			pgcdc_value_to_jsonb(slot, entry->types[i], value->data, value->len,
+								 entry->cache->numeric_as_string);
 	}
 }
 
@@ -819,11 +861,16 @@ pgcdc_relcache_context(PgcdcRelCache *cache)
 	return cache->mcxt;
 }
 
-/* The label of a cached relation (bootstrap filters by it). */
+/* The label of a cached relation, configuration included (bootstrap filters by it). */
 const char *
 pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid)
 {
-	PgcdcRelEntry *entry = hash_search(cache->hash, &relid, HASH_FIND, NULL);
+	return lookup_relation(cache, relid)->label;
+}
 
-	return entry ? entry->label : NULL;
+/* Write numeric values as JSON strings (for consumers that read doubles). */
+void
+pgcdc_relcache_set_numeric_as_string(PgcdcRelCache *cache, bool on)
+{
+	cache->numeric_as_string = on;
 }

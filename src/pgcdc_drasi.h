@@ -181,7 +181,7 @@ extern void pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type,
 										 const char *text, int len,
 										 bool numeric_as_string);
 extern void pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type,
-								 const char *text, int len);
+								 const char *text, int len, bool numeric_as_string);
 extern void pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type,
 								   const char *text, int len, bool escape);
 
@@ -198,6 +198,7 @@ typedef struct PgcdcTxContext
 	TimestampTz received_at;
 	int64		last_seq;		/* last seq used by the source */
 	bool		snapshot;		/* events describe a snapshot, not changes */
+	Datum		snapshot_datum; /* pg_snapshot of that snapshot */
 } PgcdcTxContext;
 
 typedef struct PgcdcEvent
@@ -223,6 +224,7 @@ extern void pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remo
 extern void pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache);
 extern MemoryContext pgcdc_relcache_context(PgcdcRelCache *cache);
 extern const char *pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid);
+extern void pgcdc_relcache_set_numeric_as_string(PgcdcRelCache *cache, bool on);
 extern void pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 							 PgcdcEmitFn emit, void *arg);
 extern Jsonb *pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,

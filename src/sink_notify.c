@@ -97,8 +97,10 @@ decide_group(bool queue_has_it)
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("the notification queue is %.0f%% full", usage * 100),
-			 errdetail("The source publishes only through NOTIFY, so it waits until listeners have consumed their notifications."),
+			 errmsg("the notification queue is too full to notify"),
+			 errdetail("The source publishes only through NOTIFY, so it waits until listeners have consumed their notifications. "
+					   "The queue is %.4g%% full; pgcdc_drasi.notify_max_usage allows %.4g%%.",
+					   usage * 100, pgcdc_notify_max_usage * 100),
 			 errhint("Find listeners that do not read their notifications (a session idle in a transaction holds the queue), or add the queue sink with pgcdc_drasi.alter_source().")));
 }
 

@@ -41,7 +41,7 @@
 #include "compat.h"
 #include "pgcdc_drasi.h"
 
-#define QUEUE_NATTS 10
+#define QUEUE_NATTS 11
 
 /* State of the queue for the current local transaction. */
 typedef struct PgcdcQueue
@@ -183,8 +183,10 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	slot->tts_values[8] = event->element_id ? CStringGetTextDatum(event->element_id) : (Datum) 0;
 	slot->tts_values[9] = PointerGetDatum(memcpy(palloc(VARSIZE(event->jsonb)), event->jsonb,
 												 VARSIZE(event->jsonb)));
+	slot->tts_values[10] = tx->snapshot ? tx->snapshot_datum : (Datum) 0;
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_NATTS);
 	slot->tts_isnull[8] = (event->element_id == NULL);
+	slot->tts_isnull[10] = !tx->snapshot;
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 }

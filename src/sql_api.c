@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * sql_api.c
- *		SQL functions: manage sources and table keys, wait for the
- *		stream, report status.
+ *		SQL functions: sources and their per-table settings, consumers
+ *		of the queue, snapshots, waiting for the stream, status.
  *
- * The functions are executable by pgcdc_drasi_admin (and, for waiting
- * and status, pgcdc_drasi_reader), who own none of the configuration
- * tables: checks run as the caller, then the writes run as the
- * bootstrap superuser.  Every input is checked before anything is
- * created, and each refusal says what to do instead.
+ * Configuration functions are executable by pgcdc_drasi_admin; reading
+ * functions (read, ack, consumers, get_events, bootstrap, status,
+ * wait_for_catchup) also by pgcdc_drasi_reader.  Neither role owns the
+ * configuration tables: checks run as the caller, then the reads and
+ * writes of our tables run as the bootstrap superuser with a pinned
+ * search_path.  Every input is checked before anything is created, and
+ * each refusal says what to do instead.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -71,6 +73,8 @@ PG_FUNCTION_INFO_V1(pgcdc_drasi_get_events);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_bootstrap);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_resnapshot);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_resync_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_table_label);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_excluded_columns);
 
 #define STOP_WORKER_TIMEOUT_MS 60000
 
@@ -530,7 +534,8 @@ create_slot(const char *slot_name)
 }
 
 /*
- * create_source(source_id, publication, slot_name, conninfo, enabled):
+ * create_source(source_id, publication, slot_name, conninfo, enabled, sink,
+ * channel, notify_payload, bootstrap, numeric_as_string):
  * check everything, create (or adopt) the slot and the origin, record
  * the source.  The launcher starts its worker at commit.
  */
@@ -562,6 +567,7 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	notify_payload = required_text_arg(fcinfo, 7, "notify_payload");
 	require_arg(fcinfo, 8, "bootstrap");
 	bootstrap = PG_GETARG_BOOL(8);
+	require_arg(fcinfo, 9, "numeric_as_string");
 
 	pgcdc_require_preloaded();
 	check_wal_level();
@@ -668,16 +674,16 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	argtypes[5] = BOOLOID;
 	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.sources "
 							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner, "
-							  "sink, channel, notify_payload, bootstrap) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-							  11,
+							  "sink, channel, notify_payload, bootstrap, numeric_as_string) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+							  12,
 							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID,
-							  TEXTOID, TEXTOID, TEXTOID, BOOLOID},
+							  TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID},
 							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
 								  ObjectIdGetDatum(caller), CStringGetTextDatum(sink),
 								  CStringGetTextDatum(channel), CStringGetTextDatum(notify_payload),
-							  BoolGetDatum(bootstrap)},
-							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' ', ' '},
+							  BoolGetDatum(bootstrap), PG_GETARG_DATUM(9)},
+							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' ', ' ', ' '},
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record source \"%s\"", source_id);
 	run_sql("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
@@ -1182,6 +1188,12 @@ pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
 	run_sql("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
 			"WHERE source_id = $1",
 			4, argtypes, values, false, SPI_OK_UPDATE);
+	if (!PG_ARGISNULL(4))
+	{
+		values[1] = PG_GETARG_DATUM(4);
+		run_sql("UPDATE pgcdc_drasi.sources SET numeric_as_string = $2 WHERE source_id = $1",
+				2, (Oid[]) {TEXTOID, BOOLOID}, values, false, SPI_OK_UPDATE);
+	}
 	end_config_access(&saved);
 
 	register_callbacks();
@@ -1191,12 +1203,12 @@ pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
 
 /* Error unless the caller owns the consumer or administers sources. */
 static void
-check_consumer_access(const char *consumer, Oid owner)
+check_consumer_access(const char *consumer, Oid owner, Oid caller)
 {
 	Oid			admin = get_role_oid("pgcdc_drasi_admin", true);
 
-	if (has_privs_of_role(GetUserId(), owner) ||
-		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
+	if (has_privs_of_role(caller, owner) ||
+		(OidIsValid(admin) && has_privs_of_role(caller, admin)))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1209,8 +1221,8 @@ check_consumer_access(const char *consumer, Oid owner)
  * acknowledged seq.  Runs inside begin_config_access.
  */
 static void
-lookup_consumer(const char *consumer, bool for_update, char **source_id, int64 *acked_seq,
-				int64 *last_seq)
+lookup_consumer(const char *consumer, Oid caller, bool for_update, char **source_id,
+				int64 *acked_seq, int64 *last_seq)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
@@ -1231,7 +1243,7 @@ lookup_consumer(const char *consumer, bool for_update, char **source_id, int64 *
 				 errmsg("consumer \"%s\" does not exist", consumer)));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	check_consumer_access(consumer, DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull)));
+	check_consumer_access(consumer, DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull)), caller);
 	*source_id = SPI_getvalue(tup, desc, 1);
 	*acked_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 	*last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
@@ -1293,7 +1305,12 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 						 source_id)));
 	last_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	acked = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (isnull || strcmp(start_at, "latest") == 0 || bootstrap)
+	/*
+	 * With bootstrap the consumer starts at the oldest queued event and
+	 * read() skips what its snapshot shows: even the last published events
+	 * may belong to transactions the snapshot does not show yet.
+	 */
+	if (isnull || (strcmp(start_at, "latest") == 0 && !bootstrap))
 		acked = last_seq;
 
 	values[0] = CStringGetTextDatum(consumer);
@@ -1326,7 +1343,7 @@ pgcdc_drasi_drop_consumer(PG_FUNCTION_ARGS)
 	Datum		values[1];
 
 	begin_config_access(&saved);
-	lookup_consumer(consumer, true, &source_id, &acked, &last_seq);
+	lookup_consumer(consumer, saved.userid, true, &source_id, &acked, &last_seq);
 	values[0] = CStringGetTextDatum(consumer);
 	run_sql("DELETE FROM pgcdc_drasi.consumers WHERE consumer = $1",
 			1, argtypes, values, false, SPI_OK_DELETE);
@@ -1370,14 +1387,16 @@ pgcdc_drasi_read(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	begin_config_access(&saved);
-	lookup_consumer(consumer, false, &source_id, &acked, &last_seq);
+	lookup_consumer(consumer, saved.userid, false, &source_id, &acked, &last_seq);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = Int64GetDatum(acked);
 	values[2] = Int32GetDatum(max_events);
 	values[3] = CStringGetTextDatum(consumer);
 	run_sql("SELECT e.* FROM pgcdc_drasi.events e, pgcdc_drasi.consumers c "
 			"WHERE c.consumer = $4 AND e.source_id = $1 AND e.seq > $2 "
-			"AND (c.snapshot IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(e.xid, c.snapshot)) "
+			"AND (c.snapshot IS NULL OR CASE WHEN e.snapshot IS NULL "
+			"     THEN NOT pg_catalog.pg_visible_in_snapshot(e.xid, c.snapshot) "
+			"     ELSE NOT pgcdc_drasi._snapshot_within(e.snapshot, c.snapshot) END) "
 			"ORDER BY e.seq LIMIT $3",
 			4, argtypes, values, true, SPI_OK_SELECT);
 	return_spi_rows(fcinfo);
@@ -1405,7 +1424,7 @@ pgcdc_drasi_ack(PG_FUNCTION_ARGS)
 	seq = PG_GETARG_INT64(1);
 
 	begin_config_access(&saved);
-	lookup_consumer(consumer, true, &source_id, &acked, &last_seq);
+	lookup_consumer(consumer, saved.userid, true, &source_id, &acked, &last_seq);
 	if (seq < acked)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1503,6 +1522,7 @@ pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
 		Oid			argtypes[1] = {TEXTOID};
 		Datum		values[1];
 		char	   *publication;
+		bool		numeric_as_string;
 		PgcdcRelCache *cache;
 
 		funcctx = SRF_FIRSTCALL_INIT();
@@ -1526,11 +1546,12 @@ pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
 
 		begin_config_access(&saved);
 		values[0] = CStringGetTextDatum(source_id);
-		if (run_sql("SELECT publication FROM pgcdc_drasi.sources WHERE source_id = $1",
+		if (run_sql("SELECT publication, numeric_as_string FROM pgcdc_drasi.sources WHERE source_id = $1",
 					1, argtypes, values, true, SPI_OK_SELECT) == 0)
 			report_unknown_source(source_id);
 		publication = MemoryContextStrdup(funcctx->multi_call_memory_ctx,
 										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		numeric_as_string = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "t") == 0;
 		end_config_access(&saved);
 
 		state = palloc0(sizeof(BootstrapState));
@@ -1538,6 +1559,7 @@ pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
 												  "pgcdc_drasi bootstrap batch",
 												  ALLOCSET_DEFAULT_SIZES);
 		cache = pgcdc_relcache_create(source_id, InvalidOid, funcctx->multi_call_memory_ctx);
+		pgcdc_relcache_set_numeric_as_string(cache, numeric_as_string);
 		if (GetPublicationByName(publication, true) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -1685,62 +1707,192 @@ wait_slot_released(const char *slot_name)
 
 /*
  * resync_source(source_id): recover a source whose stream cannot go on
- * (its publication was dropped and created again, or its slot was lost):
- * skip the WAL it cannot decode, then take a fresh snapshot of all its
- * tables, so consumers get the current state and the stream from there.
- * Changes in the skipped WAL are not sent one by one; the snapshot
- * carries their effect.
+ * (its publication was dropped and created again, its slot was lost or
+ * invalidated).  The worker restarts at the current end of WAL, skipping
+ * what it cannot decode, and takes a snapshot of all its tables at its
+ * first quiet moment: consumers get the current state, then the stream.
+ * The skipped changes are not sent one by one; the snapshot carries their
+ * effect.  Everything the worker does for it commits atomically with its
+ * progress, so a crash in between simply repeats the resync.
  */
 Datum
 pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
 	SavedUser	saved;
-	Oid			argtypes[2] = {TEXTOID, LSNOID};
-	Datum		values[2];
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
 	char	   *slot_name;
-	char	   *origin_name;
+	ReplicationSlot *slot;
 	bool		slot_exists;
-	XLogRecPtr	lsn;
+	bool		slot_invalid = false;
 
 	begin_config_access(&saved);
 	values[0] = CStringGetTextDatum(source_id);
-	if (run_sql("SELECT slot_name, origin_name FROM pgcdc_drasi.sources WHERE source_id = $1",
+	if (run_sql("SELECT slot_name FROM pgcdc_drasi.sources WHERE source_id = $1",
 				1, argtypes, values, true, SPI_OK_SELECT) == 0)
 		report_unknown_source(source_id);
 	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	origin_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
-	/* A lost slot is made again first: slot creation must precede our writes. */
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot_exists = SearchNamedReplicationSlot(slot_name, false) != NULL;
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	slot_exists = (slot != NULL);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		slot_invalid = XLogRecPtrIsInvalid(slot->data.restart_lsn);
+		SpinLockRelease(&slot->mutex);
+	}
 	LWLockRelease(ReplicationSlotControlLock);
+
+	/* A lost or invalidated slot is made again first, before we write. */
+	if (slot_invalid)
+	{
+		stop_worker(source_id);
+		wait_slot_released(slot_name);
+		ReplicationSlotDrop(slot_name, false);
+		slot_exists = false;
+	}
 	if (!slot_exists)
 		create_slot(slot_name);
 
-	/* Keep a restarted worker waiting until we commit. */
+	/* Keep the restarted worker waiting until the request is committed. */
 	run_sql("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1 FOR UPDATE",
 			1, argtypes, values, false, SPI_OK_SELECT);
-	stop_worker(source_id);
-
-	if (slot_exists)
-		wait_slot_released(slot_name);
-	lsn = GetXLogInsertRecPtr();
-	XLogFlush(lsn);
-	values[1] = LSNGetDatum(lsn);
-	if (slot_exists)
-		run_sql("SELECT pg_catalog.pg_replication_slot_advance(slot_name, $2) "
-				"FROM pgcdc_drasi.sources WHERE source_id = $1",
-				2, argtypes, values, false, SPI_OK_SELECT);
-	values[0] = CStringGetTextDatum(origin_name);
-	run_sql("SELECT pg_catalog.pg_replication_origin_advance($1, $2)",
-			2, argtypes, values, false, SPI_OK_SELECT);
-	values[0] = CStringGetTextDatum(source_id);
-	run_sql("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables) VALUES ($1, NULL)",
+	run_sql("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables, resync) "
+			"VALUES ($1, NULL, true)",
 			1, argtypes, values, false, SPI_OK_INSERT);
+	stop_worker(source_id);
 	end_config_access(&saved);
 
 	register_callbacks();
 	wake_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/*
+ * Check a table named in a per-table setting: it exists, is a table, and
+ * the caller can read it.  Returns it open; the caller closes it.
+ */
+static Relation
+open_config_table(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table with OID %u does not exist", relid)));
+	if ((rel->rd_rel->relkind != RELKIND_RELATION &&
+		 rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
+		IsCatalogRelation(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	return rel;
+}
+
+/*
+ * Store one per-table option of a source (label or exclude_columns); a
+ * NULL value removes it.  Workers take it at their next local transaction.
+ */
+static void
+set_table_option(const char *source_id, Oid relid, const char *column, Datum value,
+				 Oid valuetype, bool isnull)
+{
+	SavedUser	saved;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, valuetype};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', isnull ? 'n' : ' '};
+
+	begin_config_access(&saved);
+	check_source_exists(source_id);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = value;
+	if (SPI_execute_with_args(psprintf("INSERT INTO pgcdc_drasi.table_options (source_id, table_id, %s) "
+									   "VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+									   "DO UPDATE SET %s = EXCLUDED.%s", column, column, column),
+							  3, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the table option");
+	run_sql("DELETE FROM pgcdc_drasi.table_options WHERE source_id = $1 AND table_id = $2 "
+			"AND label IS NULL AND exclude_columns IS NULL",
+			2, argtypes, values, false, SPI_OK_DELETE);
+	end_config_access(&saved);
+	register_callbacks();
+	config_changed_at_commit = true;
+}
+
+/*
+ * set_table_label(source_id, table, label): the label of a table's nodes
+ * instead of its name (NULL: back to the name).  Ids keep the table name,
+ * so they stay stable when a label changes.
+ */
+Datum
+pgcdc_drasi_set_table_label(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	Relation	rel;
+
+	require_arg(fcinfo, 1, "table");
+	rel = open_config_table(PG_GETARG_OID(1));
+	if (!PG_ARGISNULL(2) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label must not be empty"),
+				 errhint("Pass NULL to label the nodes with the table name again.")));
+	relation_close(rel, AccessShareLock);
+	set_table_option(source_id, PG_GETARG_OID(1), "label",
+					 PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), TEXTOID, PG_ARGISNULL(2));
+	PG_RETURN_VOID();
+}
+
+/*
+ * set_excluded_columns(source_id, table, columns): columns left out of
+ * the table's properties (NULL or empty: none).  Key columns still make
+ * the ids.
+ */
+Datum
+pgcdc_drasi_set_excluded_columns(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = required_text_arg(fcinfo, 0, "source_id");
+	Relation	rel;
+	bool		none = PG_ARGISNULL(2);
+
+	require_arg(fcinfo, 1, "table");
+	rel = open_config_table(PG_GETARG_OID(1));
+	if (!none)
+	{
+		Datum	   *names;
+		bool	   *nulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
+						  &names, &nulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			char	   *name;
+
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("columns must not contain NULL")));
+			name = TextDatumGetCString(names[i]);
+			if (get_attnum(RelationGetRelid(rel), name) <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of table \"%s\" does not exist",
+								name, RelationGetRelationName(rel))));
+		}
+		none = (n == 0);
+	}
+	relation_close(rel, AccessShareLock);
+	set_table_option(source_id, PG_GETARG_OID(1), "exclude_columns",
+					 none ? (Datum) 0 : PG_GETARG_DATUM(2), TEXTARRAYOID, none);
 	PG_RETURN_VOID();
 }

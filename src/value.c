@@ -10,8 +10,9 @@
  *
  * The stream's text is produced by the walsender with DateStyle = ISO,
  * IntervalStyle = postgres, extra_float_digits = 3, bytea_output = hex and
- * the server's TimeZone; a snapshot's text comes from a session whose
- * settings may differ.  So every rule below depends only on the text and
+ * TimeZone = UTC (the worker pins PGDATESTYLE and PGTZ); a snapshot's text
+ * comes from a session with the same settings pinned, but the rules below
+ * do not rely on that.  So every rule below depends only on the text and
  * the type, never on a setting: where a setting changes the text (time
  * zone, date or interval style, bytea_output), the text is parsed with the
  * type's input function and printed again in one fixed form.  The input
@@ -22,9 +23,8 @@
  * Only the ISO forms are exact whoever reads them.  A date/time text in
  * another DateStyle is read with the reading session's DateStyle and time
  * zone abbreviations: right in the session that printed it (a snapshot),
- * but not necessarily for the stream: if PGDATESTYLE is set in the
- * server's environment, libpq sends it at connection start and it
- * overrides the "-c datestyle=ISO" libpqwalreceiver asks for.  Then
+ * but not necessarily for the stream, were a non-ISO style to reach the
+ * walsender (the worker pins PGDATESTYLE against exactly that).  Then
  * ambiguous abbreviations can be misread (CST, IST, PWT), and some cannot
  * be read at all (LMT, local mean time before standard time).  So such
  * texts draw a WARNING (once per process), are read in a subtransaction,
@@ -1297,7 +1297,8 @@ pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type, const char *text,
  * go once through their JSON text.
  */
 void
-pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, int len)
+pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, int len,
+					 bool numeric_as_string)
 {
 	switch (type->kind)
 	{
@@ -1307,7 +1308,8 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 			return;
 		case PGCDC_JSON_NUMERIC:
 		case PGCDC_JSON_FLOAT:
-			if (is_finite_number(text))
+			if (is_finite_number(text) &&
+				!(numeric_as_string && type->kind == PGCDC_JSON_NUMERIC))
 			{
 				out->type = jbvNumeric;
 				out->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,

@@ -68,6 +68,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -96,7 +97,9 @@ typedef struct SourceConfig
 	PgcdcSink	sink;
 	char		channel[NAMEDATALEN];
 	bool		wakeup;			/* notify_payload = 'wakeup' */
+	bool		numeric_as_string;
 	bool		needs_snapshot; /* bootstrap requested and not taken yet */
+	bool		needs_resync;	/* resync_source: skip to the current WAL */
 } SourceConfig;
 
 static PgcdcSource *MySource = NULL;
@@ -123,10 +126,13 @@ static TimestampTz group_started = 0;
 
 static uint32 seen_config_generation = 0;
 static int64 group_first_seq = 0;
+static uint64 reported_sent = 0;	/* notification counters already in shmem */
+static uint64 reported_skipped = 0;
 static TimestampTz last_retention = 0;
 static bool retention_more = false;
 static MemoryContext message_mcxt = NULL;
 static bool config_dirty = false;
+static XLogRecPtr resync_startpos = InvalidXLogRecPtr;	/* until the resync snapshot commits */
 static bool check_requests = true;
 
 /* A re-snapshot whose overlap with the stream is being skipped. */
@@ -243,7 +249,7 @@ load_sink_config(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(config.source_id);
-	if (SPI_execute_with_args("SELECT sink, channel, notify_payload = 'wakeup' "
+	if (SPI_execute_with_args("SELECT sink, channel, notify_payload = 'wakeup', numeric_as_string "
 							  "FROM pgcdc_drasi.sources WHERE source_id = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pgcdc_drasi.sources");
@@ -256,6 +262,9 @@ load_sink_config(void)
 		config.sink = pgcdc_sink_from_name(SPI_getvalue(tup, desc, 1));
 		strlcpy(config.channel, SPI_getvalue(tup, desc, 2), NAMEDATALEN);
 		config.wakeup = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		config.numeric_as_string = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		if (relcache != NULL)
+			pgcdc_relcache_set_numeric_as_string(relcache, config.numeric_as_string);
 	}
 	SPI_finish();
 	PopActiveSnapshot();
@@ -291,9 +300,12 @@ load_config(const char *source_id, XLogRecPtr *startpos)
 	if (SPI_execute_with_args("SELECT publication, slot_name, origin_name, "
 							  "coalesce(conninfo, ''), enabled, owner, p.last_seq, "
 							  "s.bootstrap AND p.snapshot_lsn IS NULL, "
-							  "p.resnapshot::text, p.resnapshot_tables, p.resnapshot_until "
+							  "p.resnapshot::text, p.resnapshot_tables, p.resnapshot_until, "
+							  "p.source_id IS NOT NULL, "
+							  "EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests r "
+							  "        WHERE r.source_id = s.source_id AND r.resync) "
 							  "FROM pgcdc_drasi.sources s "
-							  "JOIN pgcdc_drasi.source_progress p USING (source_id) "
+							  "LEFT JOIN pgcdc_drasi.source_progress p USING (source_id) "
 							  "WHERE source_id = $1 FOR KEY SHARE OF s",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pgcdc_drasi.sources");
@@ -313,6 +325,13 @@ load_config(const char *source_id, XLogRecPtr *startpos)
 		found = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		config.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
 		tx.last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		/* A restore can bring back a source before its progress row. */
+		if (!DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" has no row in pgcdc_drasi.source_progress", source_id),
+					 errhint("Restore pgcdc_drasi.source_progress, or drop and create the source again.")));
+		config.needs_resync = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull));
 		config.needs_snapshot = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 		if (SPI_getvalue(tup, desc, 9) != NULL)
 		{
@@ -456,8 +475,10 @@ commit_group(void)
 		last_flushed = Max(last_flushed, group_end);
 		MySource->xacts += group_xacts;
 		MySource->events += group_events;
-		MySource->notifications = pgcdc_notify_sent;
-		MySource->notifications_skipped = pgcdc_notify_skipped;
+		MySource->notifications += pgcdc_notify_sent - reported_sent;
+		MySource->notifications_skipped += pgcdc_notify_skipped - reported_skipped;
+		reported_sent = pgcdc_notify_sent;
+		reported_skipped = pgcdc_notify_skipped;
 		if (group_commit_time != 0)
 			MySource->last_commit_time = group_commit_time;
 		publish_position(group_end);
@@ -468,6 +489,8 @@ commit_group(void)
 	group_xacts = 0;
 	group_events = 0;
 	pgstat_report_activity(STATE_IDLE, NULL);
+	/* Table statistics drive autovacuum of the queue; the call is cheap. */
+	pgstat_report_stat(false);
 	exit_if_not_wanted();
 	maybe_run_retention();
 }
@@ -543,6 +566,7 @@ maybe_run_retention(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(TopMemoryContext);
+	pgstat_report_stat(false);
 }
 
 /* The full (epoch-qualified) form of a recent transaction id. */
@@ -822,7 +846,9 @@ take_initial_snapshot(void)
 	tx.tx_index = 0;
 
 	PushActiveSnapshot(GetTransactionSnapshot());
+	tx.snapshot_datum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
 	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
+	pgcdc_relcache_set_numeric_as_string(snapcache, config.numeric_as_string);
 	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, NIL);
 	nestlevel = pgcdc_snapshot_settings();
 	for (;;)
@@ -1070,7 +1096,9 @@ maybe_run_resnapshot(void)
 	tx.received_at = tx.commit_time;
 	tx.tx_index = 0;
 
+	tx.snapshot_datum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
 	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
+	pgcdc_relcache_set_numeric_as_string(snapcache, config.numeric_as_string);
 	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, relids);
 	foreach(lc, pgcdc_snapshot_relids(scan))
 		snapshot_clear_table(snapcache, lfirst_oid(lc));
@@ -1116,8 +1144,14 @@ maybe_run_resnapshot(void)
 
 	set_skip_snapshot(snaptext, relids, until);
 	pfree(snaptext);
-	group_end = InvalidXLogRecPtr;	/* the origin stays where the stream is */
+	/*
+	 * The origin stays where the stream is, except after a resync: the
+	 * snapshot's commit must also record that the stream restarted past the
+	 * WAL that could not be decoded (the origin never moves backwards).
+	 */
+	group_end = resync_startpos;
 	commit_group();
+	resync_startpos = InvalidXLogRecPtr;
 	tx.snapshot = false;
 	MemoryContextDelete(pgcdc_relcache_context(snapcache));
 
@@ -1159,6 +1193,7 @@ run_source(Oid dboid, const char *source_id)
 	conninfo = pgcdc_build_conninfo(config.conninfo[0] ? config.conninfo : pgcdc_conninfo,
 									dbname, username);
 	relcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
+	pgcdc_relcache_set_numeric_as_string(relcache, config.numeric_as_string);
 	tx.source_id = config.source_id;
 	tx.owner = config.owner;
 	message_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi message",
@@ -1171,6 +1206,21 @@ run_source(Oid dboid, const char *source_id)
 	{
 		startpos = take_initial_snapshot();
 		set_state(PGCDC_STATE_CONNECTING);
+	}
+	else if (config.needs_resync)
+	{
+		/*
+		 * resync_source: start at the current end of WAL, past whatever
+		 * cannot be decoded; the re-snapshot queued with the request (taken
+		 * at the first quiet moment) carries the effect of what is skipped.
+		 */
+		startpos = GetXLogInsertRecPtr();
+		XLogFlush(startpos);
+		resync_startpos = startpos;
+		ereport(LOG,
+				(errmsg("pgcdc_drasi source \"%s\" resyncs: skipping WAL from %X/%X to %X/%X",
+						source_id, LSN_FORMAT_ARGS(replorigin_session_get_progress(false)),
+						LSN_FORMAT_ARGS(startpos))));
 	}
 	pgcdc_stream_start(stream, config.slot_name, config.publication, startpos);
 

@@ -121,7 +121,7 @@ sub create_source
 		  . q_lit($source)
 		  . ', publication => '
 		  . q_lit($publication)
-		  . ')');
+		  . ', bootstrap => false)');
 	return;
 }
 
