@@ -16,6 +16,15 @@ PACKAGES=(
 	perl
 )
 
+# The Node.js client test (test/t/022_node_client.pl, test/node) needs node
+# and npm.  A node installed otherwise (e.g. from NodeSource, which bundles
+# npm and conflicts with Debian's npm package) is used as it is.
+if ! command -v node >/dev/null 2>&1; then
+	PACKAGES+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+	PACKAGES+=(npm)
+fi
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
 	if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then

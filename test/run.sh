@@ -10,7 +10,8 @@
 #   regress  pg_regress suites (sql/*.sql, expected/*.out) via make installcheck
 #   pgtap    pgTAP files test/pgtap/*.sql, each in a fresh database of a
 #            throwaway cluster, via pg_prove
-#   tap      Perl TAP tests test/t/*.pl (PostgreSQL::Test::Cluster), via prove
+#   tap      Perl TAP tests test/t/*.pl (PostgreSQL::Test::Cluster), via prove,
+#            after "npm ci" in test/node (the Node.js client of 022_node_client)
 #
 # and ends with one line "N passed, M failed" (suites / test files).  Exits
 # non-zero if anything failed.
@@ -186,7 +187,7 @@ mkdir "$BUILD" "$SCRATCH/tmp"
 tar -C "$REPO" \
 	--exclude=./.git --exclude=./tmp_check --exclude=./results --exclude=./log \
 	--exclude=./regression.diffs --exclude=./regression.out --exclude=./test/tmp_check \
-	--exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+	--exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude=./test/node/node_modules \
 	-cf - . | tar -C "$BUILD" -xf -
 [ "$AS_ROOT" -eq 1 ] && chown -R postgres:postgres "$SCRATCH"
 
@@ -342,6 +343,13 @@ run_tap() {
 		return 0
 	fi
 	local logdir=$BUILD/test/tmp_check/log
+	# The Node.js client test needs node-postgres: install the locked versions.
+	if [ -f "$BUILD/test/node/package-lock.json" ]; then
+		echo "--- npm ci (test/node)"
+		if ! (cd "$BUILD/test/node" && as_pg timeout -k 10 300 npm ci --no-audit --no-fund); then
+			record_fail "tap/npm ci (test/node)"
+		fi
+	fi
 	for f in "${files[@]}"; do
 		base=$(basename "$f" .pl)
 		echo "--- $base"

@@ -53,20 +53,24 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(116);
+SELECT plan(169);
 
 ----------------------------------------------------------------------
 -- Schema objects
 ----------------------------------------------------------------------
 SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
-SELECT tables_are('pgcdc_drasi', ARRAY['sources', 'table_keys', 'events'],
-	'pgcdc_drasi has exactly the tables sources, table_keys, events');
-SELECT views_are('pgcdc_drasi', ARRAY['status'], 'pgcdc_drasi has exactly the view status');
-SELECT sequences_are('pgcdc_drasi', ARRAY['events_seq'], 'pgcdc_drasi has exactly the sequence events_seq');
+SELECT tables_are('pgcdc_drasi', ARRAY['sources', 'source_progress', 'consumers', 'table_keys', 'events'],
+	'pgcdc_drasi has exactly the tables sources, source_progress, consumers, table_keys, events');
+SELECT views_are('pgcdc_drasi', ARRAY['status', 'consumer_status'],
+	'pgcdc_drasi has exactly the views status and consumer_status');
+SELECT is_empty(
+	$$SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'pgcdc_drasi'::regnamespace AND c.relkind = 'S'$$,
+	'pgcdc_drasi has no sequence (seq is numbered per source, not by a global sequence)');
 
 -- sources
 SELECT columns_are('pgcdc_drasi', 'sources',
-	ARRAY['source_id', 'publication', 'slot_name', 'origin_name', 'conninfo', 'enabled', 'owner', 'created_at'],
+	ARRAY['source_id', 'publication', 'slot_name', 'origin_name', 'conninfo', 'enabled', 'sink', 'channel',
+	      'notify_payload', 'owner', 'created_at'],
 	'sources has the expected columns');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'source_id', 'text', 'sources.source_id is text');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'publication', 'name', 'sources.publication is name');
@@ -74,6 +78,9 @@ SELECT col_type_is('pgcdc_drasi', 'sources', 'slot_name', 'name', 'sources.slot_
 SELECT col_type_is('pgcdc_drasi', 'sources', 'origin_name', 'text', 'sources.origin_name is text');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'conninfo', 'text', 'sources.conninfo is text');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'enabled', 'boolean', 'sources.enabled is boolean');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'sink', 'text', 'sources.sink is text');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'channel', 'text', 'sources.channel is text');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'notify_payload', 'text', 'sources.notify_payload is text');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'owner', 'oid', 'sources.owner is oid');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'created_at', 'timestamp with time zone', 'sources.created_at is timestamptz');
 SELECT col_is_pk('pgcdc_drasi', 'sources', 'source_id', 'sources primary key is source_id');
@@ -81,6 +88,15 @@ SELECT col_is_unique('pgcdc_drasi', 'sources', 'slot_name', 'sources.slot_name i
 SELECT col_is_unique('pgcdc_drasi', 'sources', 'origin_name', 'sources.origin_name is unique');
 SELECT col_default_is('pgcdc_drasi', 'sources', 'enabled', 'true', 'sources.enabled defaults to true');
 SELECT col_is_null('pgcdc_drasi', 'sources', 'conninfo', 'sources.conninfo is nullable');
+SELECT col_default_is('pgcdc_drasi', 'sources', 'sink', 'queue', 'sources.sink defaults to queue');
+SELECT col_default_is('pgcdc_drasi', 'sources', 'notify_payload', 'full', 'sources.notify_payload defaults to full');
+SELECT col_not_null('pgcdc_drasi', 'sources', 'channel', 'sources.channel is NOT NULL');
+SELECT results_eq(
+	$$SELECT conname::text COLLATE "default", pg_get_constraintdef(oid) FROM pg_constraint
+	  WHERE conrelid = 'pgcdc_drasi.sources'::regclass AND contype = 'c' ORDER BY 1$$,
+	$$VALUES ('sources_notify_payload_check', 'CHECK ((notify_payload = ANY (ARRAY[''full''::text, ''wakeup''::text])))'),
+	         ('sources_sink_check', 'CHECK ((sink = ANY (ARRAY[''queue''::text, ''notify''::text, ''both''::text])))')$$,
+	'sources: CHECK constraints on sink and notify_payload');
 SELECT has_trigger('pgcdc_drasi', 'sources', 'sources_changed', 'sources has the trigger sources_changed');
 
 -- table_keys
@@ -93,6 +109,38 @@ SELECT col_is_pk('pgcdc_drasi', 'table_keys', ARRAY['source_id', 'table_id'],
 	'table_keys primary key is (source_id, table_id)');
 SELECT fk_ok('pgcdc_drasi', 'table_keys', 'source_id', 'pgcdc_drasi', 'sources', 'source_id',
 	'table_keys.source_id references sources');
+
+-- source_progress
+SELECT columns_are('pgcdc_drasi', 'source_progress', ARRAY['source_id', 'last_seq'],
+	'source_progress has the expected columns');
+SELECT col_type_is('pgcdc_drasi', 'source_progress', 'last_seq', 'bigint', 'source_progress.last_seq is bigint');
+SELECT col_default_is('pgcdc_drasi', 'source_progress', 'last_seq', '0', 'source_progress.last_seq defaults to 0');
+SELECT col_is_pk('pgcdc_drasi', 'source_progress', 'source_id', 'source_progress primary key is source_id');
+SELECT fk_ok('pgcdc_drasi', 'source_progress', 'source_id', 'pgcdc_drasi', 'sources', 'source_id',
+	'source_progress.source_id references sources');
+
+-- consumers
+SELECT columns_are('pgcdc_drasi', 'consumers',
+	ARRAY['consumer', 'source_id', 'acked_seq', 'owner', 'created_at', 'acked_at'],
+	'consumers has the expected columns');
+SELECT results_eq(
+	$$SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod), attnotnull
+	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.consumers'::regclass AND attnum > 0 AND NOT attisdropped
+	  ORDER BY attnum$$,
+	$$VALUES ('consumer', 'text', true), ('source_id', 'text', true), ('acked_seq', 'bigint', true),
+	         ('owner', 'oid', true), ('created_at', 'timestamp with time zone', true),
+	         ('acked_at', 'timestamp with time zone', false)$$,
+	'consumers: column types and nullability');
+SELECT col_is_pk('pgcdc_drasi', 'consumers', 'consumer', 'consumers primary key is consumer');
+SELECT fk_ok('pgcdc_drasi', 'consumers', 'source_id', 'pgcdc_drasi', 'sources', 'source_id',
+	'consumers.source_id references sources');
+SELECT has_index('pgcdc_drasi', 'consumers', 'consumers_source_id_idx', 'source_id',
+	'consumers has an index on source_id (retention looks consumers up by source)');
+SELECT results_eq(
+	$$SELECT conrelid::regclass::text, confdeltype::text FROM pg_constraint
+	  WHERE connamespace = 'pgcdc_drasi'::regnamespace AND contype = 'f' ORDER BY 1$$,
+	$$VALUES ('pgcdc_drasi.consumers', 'c'), ('pgcdc_drasi.source_progress', 'c'), ('pgcdc_drasi.table_keys', 'c')$$,
+	'every foreign key to sources is ON DELETE CASCADE');
 
 -- events
 SELECT columns_are('pgcdc_drasi', 'events',
@@ -123,13 +171,27 @@ SELECT results_eq(
 	         ('events_published', 'bigint'), ('transactions_published', 'bigint'),
 	         ('last_commit_time', 'timestamp with time zone'), ('last_error', 'text'),
 	         ('last_error_time', 'timestamp with time zone'), ('reconnects', 'bigint'),
-	         ('started_at', 'timestamp with time zone')$$,
+	         ('started_at', 'timestamp with time zone'), ('sink', 'text'), ('channel', 'text'),
+	         ('notify_payload', 'text'), ('last_seq', 'bigint'), ('notifications_sent', 'bigint'),
+	         ('notifications_skipped', 'bigint')$$,
 	'status view has the expected columns, types and order');
+
+-- consumer_status view
+SELECT results_eq(
+	$$SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod)
+	  FROM pg_attribute
+	  WHERE attrelid = 'pgcdc_drasi.consumer_status'::regclass AND attnum > 0 AND NOT attisdropped
+	  ORDER BY attnum$$,
+	$$VALUES ('consumer', 'text'), ('source_id', 'text'), ('owner', 'regrole'), ('acked_seq', 'bigint'),
+	         ('last_seq', 'bigint'), ('lag_events', 'bigint'), ('created_at', 'timestamp with time zone'),
+	         ('acked_at', 'timestamp with time zone')$$,
+	'consumer_status view has the expected columns, types and order');
 
 -- functions: exact list, signatures (with defaults), return types, strictness
 SELECT functions_are('pgcdc_drasi',
-	ARRAY['_sources_changed', 'create_source', 'drop_source', 'pause_source', 'resume_source',
-	      'set_table_key', 'drop_table_key', 'wait_for_catchup', 'source_status'],
+	ARRAY['_sources_changed', 'create_source', 'alter_source', 'drop_source', 'pause_source', 'resume_source',
+	      'set_table_key', 'drop_table_key', 'wait_for_catchup', 'source_status', 'create_consumer',
+	      'drop_consumer', 'read', 'ack', 'get_events'],
 	'pgcdc_drasi has exactly the expected functions');
 SELECT results_eq(
 	$$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
@@ -139,21 +201,42 @@ SELECT results_eq(
 	  ORDER BY p.proname$$,
 	$$VALUES
 	  ('_sources_changed', '', 'trigger', false, 'v', false),
-	  ('create_source',
-	   'source_id text, publication text DEFAULT ''drasi_publication''::text, slot_name text DEFAULT NULL::text, conninfo text DEFAULT NULL::text, enabled boolean DEFAULT true',
+	  ('ack', 'consumer text, seq bigint', 'void', false, 'v', false),
+	  ('alter_source',
+	   'source_id text, sink text DEFAULT NULL::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT NULL::text',
 	   'void', false, 'v', false),
+	  ('create_consumer', 'consumer text, source_id text, start_at text DEFAULT ''earliest''::text', 'void', false, 'v', false),
+	  ('create_source',
+	   'source_id text, publication text DEFAULT ''drasi_publication''::text, slot_name text DEFAULT NULL::text, conninfo text DEFAULT NULL::text, enabled boolean DEFAULT true, sink text DEFAULT ''queue''::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT ''full''::text',
+	   'void', false, 'v', false),
+	  ('drop_consumer', 'consumer text', 'void', false, 'v', false),
 	  ('drop_source', 'source_id text', 'void', false, 'v', false),
 	  ('drop_table_key', 'source_id text, "table" regclass', 'void', false, 'v', false),
+	  ('get_events', 'source_id text, first_seq bigint, last_seq bigint DEFAULT NULL::bigint',
+	   'SETOF pgcdc_drasi.events', false, 'v', false),
 	  ('pause_source', 'source_id text', 'void', false, 'v', false),
+	  ('read', 'consumer text, max_events integer DEFAULT 100', 'SETOF pgcdc_drasi.events', false, 'v', false),
 	  ('resume_source', 'source_id text', 'void', false, 'v', false),
 	  ('set_table_key', 'source_id text, "table" regclass, key_columns text[]', 'void', false, 'v', false),
 	  ('source_status',
-	   'OUT source_id text, OUT state text, OUT pid integer, OUT received_lsn pg_lsn, OUT published_lsn pg_lsn, OUT flushed_lsn pg_lsn, OUT events_published bigint, OUT transactions_published bigint, OUT last_commit_time timestamp with time zone, OUT last_error text, OUT last_error_time timestamp with time zone, OUT reconnects bigint, OUT started_at timestamp with time zone',
+	   'OUT source_id text, OUT state text, OUT pid integer, OUT received_lsn pg_lsn, OUT published_lsn pg_lsn, OUT flushed_lsn pg_lsn, OUT events_published bigint, OUT transactions_published bigint, OUT last_commit_time timestamp with time zone, OUT last_error text, OUT last_error_time timestamp with time zone, OUT reconnects bigint, OUT started_at timestamp with time zone, OUT notifications_sent bigint, OUT notifications_skipped bigint',
 	   'SETOF record', false, 'v', false),
 	  ('wait_for_catchup', 'source_id text, timeout interval DEFAULT ''00:00:30''::interval', 'void', false, 'v', false)$$,
 	'functions have the expected arguments, defaults, results, strictness, volatility, no SECURITY DEFINER');
-SELECT has_function('pgcdc_drasi', 'create_source', ARRAY['text', 'text', 'text', 'text', 'boolean'],
-	'create_source(text, text, text, text, boolean) exists');
+SELECT has_function('pgcdc_drasi', 'create_source',
+	ARRAY['text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'text'],
+	'create_source(text, text, text, text, boolean, text, text, text) exists');
+SELECT hasnt_function('pgcdc_drasi', 'create_source', ARRAY['text', 'text', 'text', 'text', 'boolean'],
+	'the old five-argument create_source is gone (no ambiguous overload)');
+SELECT has_function('pgcdc_drasi', 'alter_source', ARRAY['text', 'text', 'text', 'text'],
+	'alter_source(text, text, text, text) exists');
+SELECT has_function('pgcdc_drasi', 'create_consumer', ARRAY['text', 'text', 'text'],
+	'create_consumer(text, text, text) exists');
+SELECT has_function('pgcdc_drasi', 'drop_consumer', ARRAY['text'], 'drop_consumer(text) exists');
+SELECT has_function('pgcdc_drasi', 'read', ARRAY['text', 'integer'], 'read(text, integer) exists');
+SELECT has_function('pgcdc_drasi', 'ack', ARRAY['text', 'bigint'], 'ack(text, bigint) exists');
+SELECT has_function('pgcdc_drasi', 'get_events', ARRAY['text', 'bigint', 'bigint'],
+	'get_events(text, bigint, bigint) exists');
 SELECT has_function('pgcdc_drasi', 'drop_source', ARRAY['text'], 'drop_source(text) exists');
 SELECT has_function('pgcdc_drasi', 'pause_source', ARRAY['text'], 'pause_source(text) exists');
 SELECT has_function('pgcdc_drasi', 'resume_source', ARRAY['text'], 'resume_source(text) exists');
@@ -162,8 +245,10 @@ SELECT has_function('pgcdc_drasi', 'set_table_key', ARRAY['text', 'regclass', 't
 SELECT has_function('pgcdc_drasi', 'drop_table_key', ARRAY['text', 'regclass'], 'drop_table_key(text, regclass) exists');
 SELECT has_function('pgcdc_drasi', 'wait_for_catchup', ARRAY['text', 'interval'], 'wait_for_catchup(text, interval) exists');
 SELECT has_function('pgcdc_drasi', 'source_status', ARRAY[]::name[], 'source_status() exists');
-SELECT function_lang_is('pgcdc_drasi', 'create_source', ARRAY['text', 'text', 'text', 'text', 'boolean'], 'c',
-	'create_source is written in C');
+SELECT is_empty(
+	$$SELECT p.proname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+	  WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace AND l.lanname <> 'c'$$,
+	'every function of pgcdc_drasi is written in C');
 
 -- roles
 SELECT has_role('pgcdc_drasi_admin', 'role pgcdc_drasi_admin exists');
@@ -189,6 +274,14 @@ SELECT results_eq(
 	          NULL::text, true, true, true)$$,
 	'sources row: default slot pgcdc_ + sanitized lower-case id, origin pgcdc_drasi_ + slot, owner = caller');
 SELECT results_eq(
+	$$SELECT sink, channel, notify_payload FROM pgcdc_drasi.sources WHERE source_id = 'Api-Orders.DB'$$,
+	$$VALUES ('queue', 'pgcdc_api_orders_db', 'full')$$,
+	'sources row: sink queue, channel = the default slot name, notify_payload full by default');
+SELECT results_eq(
+	$$SELECT source_id, last_seq FROM pgcdc_drasi.source_progress$$,
+	$$VALUES ('Api-Orders.DB', 0::bigint)$$,
+	'create_source records a progress row at seq 0');
+SELECT results_eq(
 	$$SELECT slot_type, plugin::text COLLATE "default", database::text COLLATE "default", temporary
 	  FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'$$,
 	$$VALUES ('logical', 'pgoutput', current_database()::text COLLATE "default", false)$$,
@@ -202,6 +295,11 @@ SELECT results_eq(
 	  FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'$$,
 	$$VALUES (true, true, 'pgcdc_api_orders_db', 'api_pub', NULL::text, true)$$,
 	'status of a streaming source: enabled, a worker pid, slot, publication, no error');
+SELECT results_eq(
+	$$SELECT sink, channel, notify_payload, last_seq, notifications_sent, notifications_skipped
+	  FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'$$,
+	$$VALUES ('queue', 'pgcdc_api_orders_db', 'full', 0::bigint, 0::bigint, 0::bigint)$$,
+	'status shows the sink settings, last_seq 0 and no notifications');
 SELECT results_eq(
 	$$SELECT source_id, state FROM pgcdc_drasi.source_status()$$,
 	$$VALUES ('Api-Orders.DB', 'streaming')$$,
@@ -229,6 +327,16 @@ SELECT results_eq(
 	  ('d', 'api_orders', 'api_orders:2', 0,
 	   '{"id": "api_orders:2", "labels": ["api_orders"], "properties": {"id": 2}}'::jsonb)$$,
 	'insert, update and delete after create_source became events, in commit order');
+SELECT results_eq(
+	$$SELECT seq, element_id FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB' ORDER BY seq$$,
+	$$VALUES (1::bigint, 'api_orders:1'), (2::bigint, 'api_orders:2'), (3::bigint, 'api_orders:1'), (4::bigint, 'api_orders:2')$$,
+	'the source numbers its events 1, 2, 3, 4: commit order, then order within the transaction');
+SELECT results_eq(
+	$$SELECT p.last_seq, s.last_seq, s.notifications_sent, s.notifications_skipped
+	  FROM pgcdc_drasi.source_progress p JOIN pgcdc_drasi.status s USING (source_id)
+	  WHERE source_id = 'Api-Orders.DB'$$,
+	$$VALUES (4::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
+	'source_progress.last_seq and status.last_seq are the last seq published; the queue sink notifies nothing');
 SELECT is(
 	(SELECT count(*)::int FROM pgcdc_drasi.events
 	 WHERE source_id = 'Api-Orders.DB' AND (
@@ -278,6 +386,18 @@ SELECT results_eq(
 	$$VALUES ('i', 'api_orders:1'), ('i', 'api_orders:2'), ('u', 'api_orders:1'), ('d', 'api_orders:2'),
 	         ('i', 'api_orders:3')$$,
 	'the change made while paused is published after resume, nothing twice');
+SELECT results_eq(
+	$$SELECT array_agg(seq ORDER BY seq), (SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'Api-Orders.DB')
+	  FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB'$$,
+	$$VALUES (ARRAY[1, 2, 3, 4, 5]::bigint[], 5::bigint)$$,
+	'seq goes on from the persisted last_seq after a pause: no gap, no repeat');
+
+----------------------------------------------------------------------
+-- a second source of the same publication numbers its own events
+----------------------------------------------------------------------
+SELECT lives_ok($$SELECT pgcdc_drasi.create_source('api_second', 'api_pub', sink => 'both')$$,
+	'create_source of a second source, sink both');
+SELECT is(api_wait_state('api_second', 'streaming'), 'streaming', 'the second source streams');
 
 ----------------------------------------------------------------------
 -- set_table_key / drop_table_key
@@ -316,20 +436,65 @@ SELECT results_eq(
 	  WHERE source_id = 'Api-Orders.DB' AND label = 'api_users' ORDER BY seq$$,
 	$$VALUES ('i', 'api_users:ann@example.com'), ('i', 'api_users:2')$$,
 	'after drop_table_key the element id is the primary key again');
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('api_second')$$, 'wait_for_catchup of the second source');
+SELECT results_eq(
+	$$SELECT seq, op, element_id FROM pgcdc_drasi.events WHERE source_id = 'api_second' ORDER BY seq$$,
+	$$VALUES (1::bigint, 'i', 'api_users:1'), (2::bigint, 'i', 'api_users:2')$$,
+	'the second source numbers its events from 1, independently of the first (and uses its own keys)');
+SELECT results_eq(
+	$$SELECT seq, element_id FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB' AND seq > 5 ORDER BY seq$$,
+	$$VALUES (6::bigint, 'api_users:ann@example.com'), (7::bigint, 'api_users:2')$$,
+	'the first source went on with 6 and 7');
+SELECT results_eq(
+	$$SELECT source_id, sink, last_seq, events_published, notifications_sent, notifications_skipped
+	  FROM pgcdc_drasi.status WHERE source_id IN ('Api-Orders.DB', 'api_second') ORDER BY 1$$,
+	$$VALUES ('Api-Orders.DB', 'queue', 7::bigint, 7::bigint, 0::bigint, 0::bigint),
+	         ('api_second', 'both', 2::bigint, 2::bigint, 2::bigint, 0::bigint)$$,
+	'status: per-source last_seq; the sink both sent one notification per event');
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('api_second')$$, 'drop the second source');
 
 ----------------------------------------------------------------------
 -- create_source with an explicit slot name, disabled, with a conninfo
 ----------------------------------------------------------------------
 SELECT lives_ok(
 	$$SELECT pgcdc_drasi.create_source('api_explicit', publication => 'api_pub',
-	    slot_name => 'api_explicit_slot', conninfo => 'host=/nonexistent port=1', enabled => false)$$,
-	'create_source with explicit slot_name, conninfo and enabled => false');
+	    slot_name => 'api_explicit_slot', conninfo => 'host=/nonexistent port=1', enabled => false,
+	    sink => 'both', channel => 'Api Channel', notify_payload => 'wakeup')$$,
+	'create_source with explicit slot_name, conninfo, enabled => false, sink, channel and notify_payload');
 SELECT results_eq(
 	$$SELECT source_id, publication::text COLLATE "default", slot_name::text COLLATE "default", origin_name, conninfo, enabled
 	  FROM pgcdc_drasi.sources WHERE source_id = 'api_explicit'$$,
 	$$VALUES ('api_explicit', 'api_pub', 'api_explicit_slot', 'pgcdc_drasi_api_explicit_slot',
 	          'host=/nonexistent port=1', false)$$,
 	'sources row of the explicit source');
+SELECT results_eq(
+	$$SELECT sink, channel, notify_payload FROM pgcdc_drasi.sources WHERE source_id = 'api_explicit'$$,
+	$$VALUES ('both', 'Api Channel', 'wakeup')$$,
+	'the explicit sink settings are recorded as given (channel names are case-sensitive, any characters)');
+
+-- alter_source: NULL keeps a setting
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('api_explicit', sink => 'queue')$$, 'alter_source: sink only');
+SELECT results_eq(
+	$$SELECT sink, channel, notify_payload FROM pgcdc_drasi.sources WHERE source_id = 'api_explicit'$$,
+	$$VALUES ('queue', 'Api Channel', 'wakeup')$$,
+	'alter_source changes the sink and keeps channel and notify_payload');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('api_explicit', channel => repeat('c', 63))$$,
+	'alter_source: a 63-byte channel');
+SELECT results_eq(
+	$$SELECT sink, channel, notify_payload FROM pgcdc_drasi.sources WHERE source_id = 'api_explicit'$$,
+	$$VALUES ('queue', repeat('c', 63), 'wakeup')$$,
+	'alter_source changes the channel and keeps the rest');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('api_explicit', 'notify', 'api_chan', 'full')$$,
+	'alter_source: all three settings at once');
+SELECT results_eq(
+	$$SELECT sink, channel, notify_payload FROM pgcdc_drasi.sources WHERE source_id = 'api_explicit'$$,
+	$$VALUES ('notify', 'api_chan', 'full')$$,
+	'alter_source set all three');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('api_explicit')$$, 'alter_source with nothing to change');
+SELECT results_eq(
+	$$SELECT sink, channel, notify_payload, enabled FROM pgcdc_drasi.sources WHERE source_id = 'api_explicit'$$,
+	$$VALUES ('notify', 'api_chan', 'full', false)$$,
+	'alter_source with only NULLs keeps everything (and does not touch enabled)');
 SELECT results_eq(
 	$$SELECT slot_type, plugin::text COLLATE "default", database::text COLLATE "default" FROM pg_replication_slots WHERE slot_name = 'api_explicit_slot'$$,
 	$$VALUES ('logical', 'pgoutput', current_database()::text COLLATE "default")$$,
@@ -354,6 +519,8 @@ SELECT results_eq(
 	$$SELECT length(source_id), slot_name::text COLLATE "default" FROM pgcdc_drasi.sources WHERE source_id LIKE 'API.%'$$,
 	$$VALUES (48, 'pgcdc_api_' || repeat('x', 40) || '_end')$$,
 	'its default slot name is pgcdc_ + the id in lower case with . and - replaced by _');
+SELECT is((SELECT channel FROM pgcdc_drasi.sources WHERE source_id LIKE 'API.%'), 'pgcdc_api_' || repeat('x', 40) || '_end',
+	'its default channel follows the same rule as the default slot name');
 
 ----------------------------------------------------------------------
 -- drop_source
@@ -364,12 +531,18 @@ SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('api_explicit', 'api_users', 
 	'a table key of the other source');
 SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB'), 7,
 	'the source has events before drop_source');
+SELECT lives_ok($$SELECT pgcdc_drasi.create_consumer('api_consumer', 'Api-Orders.DB')$$,
+	'a consumer to be dropped with the source');
 
 SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('Api-Orders.DB')$$, 'drop_source of a streaming source');
 SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'Api-Orders.DB'), 0,
 	'drop_source removes the sources row');
 SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB'), 0,
 	'drop_source removes the events of the source');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.source_progress WHERE source_id = 'Api-Orders.DB'), 0,
+	'drop_source removes the progress row of the source');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.consumers WHERE source_id = 'Api-Orders.DB'), 0,
+	'drop_source removes the consumers of the source');
 SELECT results_eq(
 	$$SELECT source_id, table_id::text FROM pgcdc_drasi.table_keys$$,
 	$$VALUES ('api_explicit', 'api_users')$$,
@@ -390,6 +563,7 @@ SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('API.' || repeat('x', 40) || '-
 	'drop_source of the 48-character source');
 SELECT is_empty($$SELECT * FROM pgcdc_drasi.sources$$, 'no sources are left');
 SELECT is_empty($$SELECT * FROM pgcdc_drasi.table_keys$$, 'no table keys are left');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.source_progress$$, 'no progress rows are left');
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name IN ('api_explicit_slot', 'pgcdc_api_' || repeat('x', 40) || '_end')), 0,
 	'the slots of the other sources are dropped');
 SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname LIKE 'pgcdc_drasi_%api%'), 0,

@@ -88,7 +88,7 @@ CREATE MATERIALIZED VIEW err_matview AS SELECT 1 AS id;
 CREATE SEQUENCE err_seq;
 CREATE TABLE err_dropped (id int PRIMARY KEY);
 
-SELECT plan(124);
+SELECT plan(169);
 
 ----------------------------------------------------------------------
 -- create_source: NULL arguments
@@ -152,8 +152,42 @@ SELECT is((err_info($$SELECT pgcdc_drasi.create_source('err_nopub', 'Err Pub')$$
 	'Create it first, for example CREATE PUBLICATION "Err Pub" FOR TABLE ...;',
 	'create_source: the hint quotes the publication name');
 
+----------------------------------------------------------------------
+-- create_source: sink, channel and notify_payload
+----------------------------------------------------------------------
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_sink', 'err_pub', sink => 'queues')$$),
+	ARRAY['22023', 'invalid sink "queues"', '', 'Valid sinks are "queue", "notify" and "both".'],
+	'create_source: invalid sink (message and hint)');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_sink', 'err_pub', sink => 'QUEUE')$$,
+	'22023', 'invalid sink "QUEUE"', 'create_source: sink names are case-sensitive');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_sink', 'err_pub', sink => '')$$,
+	'22023', 'invalid sink ""', 'create_source: empty sink');
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_payload', 'err_pub', notify_payload => 'short')$$),
+	ARRAY['22023', 'invalid notify_payload "short"', '', 'Valid values are "full" and "wakeup".'],
+	'create_source: invalid notify_payload (message and hint)');
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_chan', 'err_pub', channel => '')$$),
+	ARRAY['42602', 'invalid channel name ""', 'A channel name has 1 to 63 bytes.', ''],
+	'create_source: empty channel (message and detail)');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_chan', 'err_pub', channel => repeat('c', 64))$$,
+	'42602', 'invalid channel name "' || repeat('c', 64) || '"', 'create_source: 64-byte channel');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_chan', 'err_pub', channel => repeat('é', 32))$$,
+	'42602', 'invalid channel name "' || repeat('é', 32) || '"',
+	'create_source: the channel limit counts bytes (32 two-byte characters are 64 bytes)');
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_wake', 'err_pub', sink => 'notify', notify_payload => 'wakeup')$$),
+	ARRAY['22023', 'notify_payload "wakeup" needs the queue sink',
+	      'Wake-up notifications carry no events; readers fetch them from the queue.',
+	      'Use sink => ''both''.'],
+	'create_source: wake-up notifications without the queue sink (message, detail, hint)');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_sinknull', 'err_pub', sink => NULL)$$,
+	'22004', 'sink must not be NULL', 'create_source: NULL sink');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_payloadnull', 'err_pub', notify_payload => NULL)$$,
+	'22004', 'notify_payload must not be NULL', 'create_source: NULL notify_payload');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('-err', 'err_pub', sink => 'bad')$$,
+	'42602', 'invalid source id "-err"', 'create_source: the source id is checked before the sink');
+
 -- Nothing was created by the refused calls.
 SELECT is_empty($$SELECT * FROM pgcdc_drasi.sources$$, 'refused create_source calls recorded no source');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.source_progress$$, 'refused create_source calls recorded no progress row');
 SELECT is_empty($$SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgcdc\_err%' OR slot_name ~ '^e+$'$$,
 	'refused create_source calls created no slot');
 
@@ -426,7 +460,7 @@ SELECT is((err_info($$SELECT pgcdc_drasi.wait_for_catchup('err_main', '200ms')$$
 	ARRAY['57014', 'source "err_main" did not catch up within the timeout'],
 	'wait_for_catchup: timeout on a paused source');
 SELECT matches((err_info($$SELECT pgcdc_drasi.wait_for_catchup('err_main', '200ms')$$))[3],
-	'^The source is paused; published up to [0-9A-F]+/[0-9A-F]+, waiting for [0-9A-F]+/[0-9A-F]+\.$',
+	'^State: paused; published up to [0-9A-F]+/[0-9A-F]+, waiting for [0-9A-F]+/[0-9A-F]+\.$',
 	'wait_for_catchup: the timeout detail shows the state and positions');
 SELECT is((err_info($$SELECT pgcdc_drasi.wait_for_catchup('err_main', '200ms')$$))[4],
 	'See pgcdc_drasi.status and the server log.', 'wait_for_catchup: the timeout hint');
@@ -510,9 +544,101 @@ SELECT count(*) AS err_dummy FROM (
 SELECT skip('max_prepared_transactions is 0', 2);
 \endif
 
+-- alter_source cannot be prepared: the worker is told at commit.
+\if :err_can_prepare
+\set ON_ERROR_STOP 0
+BEGIN;
+SELECT 1 AS err_dummy FROM pgcdc_drasi.alter_source('err_main', sink => 'both') \gset
+PREPARE TRANSACTION 'err_alter_prep';
+\set ON_ERROR_STOP 1
+SELECT is((SELECT count(*)::int FROM pg_prepared_xacts WHERE gid = 'err_alter_prep'), 0,
+	'PREPARE TRANSACTION after alter_source is refused');
+SELECT is((SELECT sink FROM pgcdc_drasi.sources WHERE source_id = 'err_main'), 'queue',
+	'the refused prepared alter_source changed nothing');
+\else
+SELECT skip('max_prepared_transactions is 0', 2);
+\endif
+
+----------------------------------------------------------------------
+-- alter_source
+----------------------------------------------------------------------
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('err_nosuch', sink => 'both')$$,
+	'42704', 'source "err_nosuch" does not exist', 'alter_source: unknown source');
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('ERR_MAIN', sink => 'both')$$,
+	'42704', 'source "ERR_MAIN" does not exist', 'alter_source: source ids are case-sensitive');
+SELECT is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'all')$$),
+	ARRAY['22023', 'invalid sink "all"', '', 'Valid sinks are "queue", "notify" and "both".'],
+	'alter_source: invalid sink');
+SELECT is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', notify_payload => 'none')$$),
+	ARRAY['22023', 'invalid notify_payload "none"', '', 'Valid values are "full" and "wakeup".'],
+	'alter_source: invalid notify_payload');
+SELECT is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', channel => '')$$),
+	ARRAY['42602', 'invalid channel name ""', 'A channel name has 1 to 63 bytes.', ''],
+	'alter_source: empty channel');
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('err_main', channel => repeat('c', 64))$$,
+	'42602', 'invalid channel name "' || repeat('c', 64) || '"', 'alter_source: 64-byte channel');
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'notify', notify_payload => 'wakeup')$$,
+	'22023', 'notify_payload "wakeup" needs the queue sink', 'alter_source: wake-up with sink notify in one call');
+-- The stored settings count: wakeup kept from before, sink changed now.
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('err_main', notify_payload => 'wakeup')$$,
+	'alter_source: wakeup on a queue source is accepted (it takes effect with a notify sink)');
+SELECT is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'notify')$$),
+	ARRAY['22023', 'notify_payload "wakeup" needs the queue sink',
+	      'Wake-up notifications carry no events; readers fetch them from the queue.', 'Use sink => ''both''.'],
+	'alter_source: sink notify refused when the stored notify_payload is wakeup');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('err_main', notify_payload => 'full')$$,
+	'alter_source: back to full');
+-- No switch to notify-only while consumers read the queue.
+SELECT lives_ok($$SELECT pgcdc_drasi.create_consumer('err_consumer', 'err_main')$$, 'a consumer of err_main');
+SELECT is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'notify')$$),
+	ARRAY['55000', 'source "err_main" has consumers, which read the queue', '',
+	      'Keep the queue sink (sink => ''both''), or drop the consumers first.'],
+	'alter_source: switching to notify while consumers exist (message and hint)');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'both')$$,
+	'alter_source: sink both is fine with consumers');
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'notify', channel => 'err_other')$$,
+	'55000', 'source "err_main" has consumers, which read the queue',
+	'alter_source: from both to notify is refused as well');
+SELECT results_eq(
+	$$SELECT sink, channel, notify_payload FROM pgcdc_drasi.sources WHERE source_id = 'err_main'$$,
+	$$VALUES ('both', 'pgcdc_err_main', 'full')$$,
+	'refused alter_source calls changed nothing');
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_consumer('err_consumer')$$, 'drop the consumer');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'notify')$$,
+	'alter_source: notify is accepted once the source has no consumers');
+SELECT is(err_info($$SELECT pgcdc_drasi.create_consumer('err_consumer', 'err_main')$$),
+	ARRAY['55000', 'source "err_main" does not write its events to the queue', '',
+	      'Add the queue sink first: pgcdc_drasi.alter_source(''err_main'', sink => ''both'').'],
+	'create_consumer: refused on a notify-only source (message and hint)');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'queue')$$, 'alter_source: back to queue');
+
 ----------------------------------------------------------------------
 -- NULL never means "do nothing": every argument is checked
 ----------------------------------------------------------------------
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source(NULL, sink => 'both')$$,
+	'22004', 'source_id must not be NULL', 'alter_source: NULL source_id');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer(NULL, 'err_main')$$,
+	'22004', 'consumer must not be NULL', 'create_consumer: NULL consumer');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('err_c', NULL)$$,
+	'22004', 'source_id must not be NULL', 'create_consumer: NULL source_id');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('err_c', 'err_main', NULL)$$,
+	'22004', 'start_at must not be NULL', 'create_consumer: NULL start_at');
+SELECT throws_ok($$SELECT pgcdc_drasi.drop_consumer(NULL)$$,
+	'22004', 'consumer must not be NULL', 'drop_consumer: NULL consumer');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.read(NULL)$$,
+	'22004', 'consumer must not be NULL', 'read: NULL consumer');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.read('err_c', NULL)$$,
+	'22004', 'max_events must not be NULL', 'read: NULL max_events');
+SELECT throws_ok($$SELECT pgcdc_drasi.ack(NULL, 1)$$,
+	'22004', 'consumer must not be NULL', 'ack: NULL consumer');
+SELECT throws_ok($$SELECT pgcdc_drasi.ack('err_c', NULL)$$,
+	'22004', 'seq must not be NULL', 'ack: NULL seq');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.get_events(NULL, 1)$$,
+	'22004', 'source_id must not be NULL', 'get_events: NULL source_id');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.get_events('err_main', NULL)$$,
+	'22004', 'first_seq must not be NULL', 'get_events: NULL first_seq');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.get_events('err_main', 1, NULL)$$,
+	'get_events: a NULL last_seq means first_seq only (nothing here)');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_nullen', 'err_pub', enabled => NULL)$$,
 	'22004', 'enabled must not be NULL', 'create_source: NULL enabled');
 SELECT throws_ok($$SELECT pgcdc_drasi.drop_source(NULL)$$,

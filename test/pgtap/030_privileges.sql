@@ -75,7 +75,7 @@ CREATE PUBLICATION priv_open_pub FOR TABLE priv_open;
 CREATE PUBLICATION priv_mixed_pub FOR TABLE priv_open, priv_secret;
 CREATE PUBLICATION priv_cols_pub FOR TABLE priv_cols;
 
-SELECT plan(69);
+SELECT plan(101);
 
 ----------------------------------------------------------------------
 -- Catalog: grants
@@ -95,10 +95,12 @@ SELECT results_eq(
 	         has_function_privilege('pgcdc_drasi_admin', p.oid, 'EXECUTE'),
 	         has_function_privilege('pgcdc_drasi_reader', p.oid, 'EXECUTE')
 	  FROM pg_proc p WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace ORDER BY 1$$,
-	$$VALUES ('_sources_changed', false, false), ('create_source', true, false), ('drop_source', true, false),
-	         ('drop_table_key', true, false), ('pause_source', true, false), ('resume_source', true, false),
+	$$VALUES ('_sources_changed', false, false), ('ack', true, true), ('alter_source', true, false),
+	         ('create_consumer', true, true), ('create_source', true, false), ('drop_consumer', true, true),
+	         ('drop_source', true, false), ('drop_table_key', true, false), ('get_events', true, true),
+	         ('pause_source', true, false), ('read', true, true), ('resume_source', true, false),
 	         ('set_table_key', true, false), ('source_status', true, true), ('wait_for_catchup', true, true)$$,
-	'EXECUTE: admin every API function, reader only source_status and wait_for_catchup');
+	'EXECUTE: admin every API function; reader source_status, wait_for_catchup and the consumer functions');
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default",
 	         has_column_privilege('pgcdc_drasi_admin', 'pgcdc_drasi.sources', attname, 'SELECT'),
@@ -106,23 +108,24 @@ SELECT results_eq(
 	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.sources'::regclass AND attnum > 0 ORDER BY attnum$$,
 	$$VALUES ('source_id', true, false), ('publication', true, false), ('slot_name', true, false),
 	         ('origin_name', true, false), ('conninfo', false, false), ('enabled', true, false),
+	         ('sink', true, false), ('channel', true, false), ('notify_payload', true, false),
 	         ('owner', true, false), ('created_at', true, false)$$,
 	'sources: admin may SELECT every column but conninfo, reader none');
 SELECT results_eq(
 	$$SELECT r, t, p, has_table_privilege(r, 'pgcdc_drasi.' || t, p)
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
-	       unnest(ARRAY['sources', 'table_keys', 'events', 'status', 'events_seq']) t,
+	       unnest(ARRAY['sources', 'source_progress', 'consumers', 'table_keys', 'events', 'status',
+	                    'consumer_status']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
-	  WHERE NOT (t = 'events_seq' AND p <> 'SELECT')
 	  ORDER BY 1, 2, 3$$,
-	$$SELECT r, t, p, (t IN ('events', 'status') AND p = 'SELECT') OR
+	$$SELECT r, t, p, (t IN ('events', 'status', 'consumer_status', 'source_progress') AND p = 'SELECT') OR
 	                  (r = 'pgcdc_drasi_admin' AND t = 'table_keys' AND p = 'SELECT')
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
-	       unnest(ARRAY['sources', 'table_keys', 'events', 'status', 'events_seq']) t,
+	       unnest(ARRAY['sources', 'source_progress', 'consumers', 'table_keys', 'events', 'status',
+	                    'consumer_status']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
-	  WHERE NOT (t = 'events_seq' AND p <> 'SELECT')
 	  ORDER BY 1, 2, 3$$,
-	'table privileges: both roles SELECT events and status, admin also table_keys; nobody writes');
+	'table privileges: both roles SELECT events, status, consumer_status and source_progress, admin also table_keys; nobody reads consumers directly or writes anything');
 
 ----------------------------------------------------------------------
 -- pgcdc_drasi_admin
@@ -151,8 +154,20 @@ SELECT throws_ok($$INSERT INTO pgcdc_drasi.table_keys VALUES ('priv_src', 'priv_
 	'42501', 'permission denied for table table_keys', 'admin: cannot INSERT into table_keys directly');
 SELECT throws_ok($$DELETE FROM pgcdc_drasi.events$$,
 	'42501', 'permission denied for table events', 'admin: cannot DELETE events directly');
-SELECT throws_ok($$SELECT nextval('pgcdc_drasi.events_seq')$$,
-	'42501', 'permission denied for sequence events_seq', 'admin: cannot advance events_seq');
+SELECT throws_ok($$UPDATE pgcdc_drasi.source_progress SET last_seq = 0$$,
+	'42501', 'permission denied for table source_progress', 'admin: cannot move source_progress.last_seq');
+SELECT throws_ok($$UPDATE pgcdc_drasi.consumers SET acked_seq = 0$$,
+	'42501', 'permission denied for table consumers', 'admin: cannot move a consumer directly');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.consumers$$,
+	'42501', 'permission denied for table consumers', 'admin: reads consumers through consumer_status only');
+SELECT results_eq($$SELECT source_id, last_seq FROM pgcdc_drasi.source_progress$$,
+	$$VALUES ('priv_src', 0::bigint)$$, 'admin: can SELECT source_progress');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.consumer_status$$, 'admin: can SELECT consumer_status');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('priv_src', sink => 'both', channel => 'priv_chan')$$,
+	'admin: alter_source');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('priv_src', sink => 'queue')$$, 'admin: alter_source back to queue');
+SELECT results_eq($$SELECT sink, channel FROM pgcdc_drasi.sources WHERE source_id = 'priv_src'$$,
+	$$VALUES ('queue', 'priv_chan')$$, 'admin: the settings alter_source made');
 SELECT lives_ok($$SELECT count(*) FROM pgcdc_drasi.events$$, 'admin: can SELECT events');
 SELECT lives_ok($$SELECT count(*) FROM pgcdc_drasi.table_keys$$, 'admin: can SELECT table_keys');
 SELECT is((SELECT state FROM pgcdc_drasi.status WHERE source_id = 'priv_src') IS NOT NULL, true,
@@ -259,6 +274,25 @@ SELECT throws_ok($$SELECT pgcdc_drasi.pause_source('priv_src')$$,
 	'42501', 'permission denied for function pause_source', 'reader: cannot call pause_source');
 SELECT throws_ok($$SELECT pgcdc_drasi.resume_source('priv_src')$$,
 	'42501', 'permission denied for function resume_source', 'reader: cannot call resume_source');
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('priv_src', sink => 'both')$$,
+	'42501', 'permission denied for function alter_source', 'reader: cannot call alter_source');
+SELECT lives_ok($$SELECT pgcdc_drasi.create_consumer('priv_reader_c', 'priv_src')$$, 'reader: can create a consumer');
+SELECT results_eq($$SELECT seq, element_id FROM pgcdc_drasi.read('priv_reader_c')$$,
+	$$VALUES (1::bigint, 'priv_open:1'), (2::bigint, 'priv_secret:1'), (3::bigint, 'priv_open:2')$$,
+	'reader: can read through its consumer');
+SELECT lives_ok($$SELECT pgcdc_drasi.ack('priv_reader_c', 3)$$, 'reader: can ack');
+SELECT results_eq($$SELECT consumer, source_id, owner::text, acked_seq, last_seq, lag_events FROM pgcdc_drasi.consumer_status$$,
+	$$VALUES ('priv_reader_c', 'priv_src', 'priv_reader', 3::bigint, 3::bigint, 0::bigint)$$,
+	'reader: can SELECT consumer_status; the consumer belongs to the reader');
+SELECT results_eq($$SELECT source_id, last_seq FROM pgcdc_drasi.source_progress$$,
+	$$VALUES ('priv_src', 3::bigint)$$, 'reader: can SELECT source_progress');
+SELECT results_eq($$SELECT seq, element_id FROM pgcdc_drasi.get_events('priv_src', 2)$$,
+	$$VALUES (2::bigint, 'priv_secret:1')$$, 'reader: can call get_events');
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_consumer('priv_reader_c')$$, 'reader: can drop its consumer');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.consumers$$,
+	'42501', 'permission denied for table consumers', 'reader: cannot SELECT consumers');
+SELECT throws_ok($$UPDATE pgcdc_drasi.source_progress SET last_seq = 0$$,
+	'42501', 'permission denied for table source_progress', 'reader: cannot UPDATE source_progress');
 SELECT throws_ok($$SELECT source_id FROM pgcdc_drasi.sources$$,
 	'42501', 'permission denied for table sources', 'reader: cannot SELECT sources');
 SELECT throws_ok($$SELECT * FROM pgcdc_drasi.table_keys$$,
@@ -293,6 +327,22 @@ SELECT throws_ok($$SELECT pgcdc_drasi.create_source('priv_none_src', 'priv_open_
 	'42501', 'permission denied for function create_source', 'none with USAGE: cannot call create_source');
 SELECT throws_ok($$SELECT pgcdc_drasi.drop_source('priv_src')$$,
 	'42501', 'permission denied for function drop_source', 'none with USAGE: cannot call drop_source');
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('priv_src', sink => 'both')$$,
+	'42501', 'permission denied for function alter_source', 'none with USAGE: cannot call alter_source');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('priv_none_c', 'priv_src')$$,
+	'42501', 'permission denied for function create_consumer', 'none with USAGE: cannot call create_consumer');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.read('priv_none_c')$$,
+	'42501', 'permission denied for function read', 'none with USAGE: cannot call read');
+SELECT throws_ok($$SELECT pgcdc_drasi.ack('priv_none_c', 1)$$,
+	'42501', 'permission denied for function ack', 'none with USAGE: cannot call ack');
+SELECT throws_ok($$SELECT pgcdc_drasi.drop_consumer('priv_none_c')$$,
+	'42501', 'permission denied for function drop_consumer', 'none with USAGE: cannot call drop_consumer');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.get_events('priv_src', 1)$$,
+	'42501', 'permission denied for function get_events', 'none with USAGE: cannot call get_events');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.consumer_status$$,
+	'42501', 'permission denied for view consumer_status', 'none with USAGE: cannot SELECT consumer_status');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.source_progress$$,
+	'42501', 'permission denied for table source_progress', 'none with USAGE: cannot SELECT source_progress');
 RESET ROLE;
 REVOKE USAGE ON SCHEMA pgcdc_drasi FROM priv_none;
 
@@ -347,11 +397,42 @@ RESET ROLE;
 SELECT is(array_remove(priv_seen('wait_for_catchup'), 'priv_evil'), '{}'::text[],
 	'reader: wait_for_catchup never runs the caller''s operator as another role (superuser)');
 
+-- reader: the consumer functions
+SET ROLE priv_evil;
+SET search_path = priv_evil, pg_catalog, public;
+SET priv.step = 'create_consumer';
+DO $$BEGIN PERFORM pgcdc_drasi.create_consumer('priv_evil_c', 'priv_src'); END$$;
+SET priv.step = 'read';
+DO $$BEGIN PERFORM * FROM pgcdc_drasi.read('priv_evil_c', 10); END$$;
+SET priv.step = 'ack';
+DO $$BEGIN PERFORM pgcdc_drasi.ack('priv_evil_c', 1); END$$;
+SET priv.step = 'get_events';
+DO $$BEGIN PERFORM * FROM pgcdc_drasi.get_events('priv_src', 1, 3); END$$;
+SET priv.step = 'drop_consumer';
+DO $$BEGIN PERFORM pgcdc_drasi.drop_consumer('priv_evil_c'); END$$;
+RESET priv.step;
+RESET search_path;
+RESET ROLE;
+SELECT is(array_remove(priv_seen('create_consumer'), 'priv_evil'), '{}'::text[],
+	'reader: create_consumer never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('read'), 'priv_evil'), '{}'::text[],
+	'reader: read never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('ack'), 'priv_evil'), '{}'::text[],
+	'reader: ack never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('get_events'), 'priv_evil'), '{}'::text[],
+	'reader: get_events never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('drop_consumer'), 'priv_evil'), '{}'::text[],
+	'reader: drop_consumer never runs the caller''s operator as another role');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.consumers WHERE consumer = 'priv_evil_c'), 0,
+	'the evil reader''s consumer was created and dropped through the API');
+
 -- admin: every configuration function
 SET ROLE priv_evil_admin;
 SET search_path = priv_evil, pg_catalog, public;
 SET priv.step = 'create_source';
 DO $$BEGIN PERFORM pgcdc_drasi.create_source('priv_evil_src', 'priv_open_pub', enabled => false); END$$;
+SET priv.step = 'alter_source';
+DO $$BEGIN PERFORM pgcdc_drasi.alter_source('priv_evil_src', sink => 'both', channel => 'priv_evil_chan', notify_payload => 'wakeup'); END$$;
 SET priv.step = 'set_table_key';
 DO $$BEGIN PERFORM pgcdc_drasi.set_table_key('priv_evil_src', 'priv_open', ARRAY['id']); END$$;
 SET priv.step = 'drop_table_key';
@@ -367,6 +448,8 @@ RESET search_path;
 RESET ROLE;
 SELECT is(array_remove(priv_seen('create_source'), 'priv_evil_admin'), '{}'::text[],
 	'admin: create_source never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('alter_source'), 'priv_evil_admin'), '{}'::text[],
+	'admin: alter_source never runs the caller''s operator as another role');
 SELECT is(array_remove(priv_seen('set_table_key'), 'priv_evil_admin'), '{}'::text[],
 	'admin: set_table_key never runs the caller''s operator as another role');
 SELECT is(array_remove(priv_seen('drop_table_key'), 'priv_evil_admin'), '{}'::text[],
