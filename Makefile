@@ -16,7 +16,10 @@ OBJS = \
 	src/sink_queue.o \
 	src/sink_notify.o \
 	src/bootstrap.o \
-	src/sql_api.o
+	src/sql_common.o \
+	src/sql_sources.o \
+	src/sql_consumers.o \
+	src/sql_snapshots.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers $(if $(WERROR),-Werror)
@@ -30,4 +33,4 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Every object depends on the shared headers (PGXS tracks no dependencies).
-$(OBJS): src/pgcdc_drasi.h src/compat.h
+$(OBJS): src/pgcdc_drasi.h src/compat.h src/sql_common.h

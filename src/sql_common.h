@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_common.h
+ *		Helpers shared by the SQL function files (sql_*.c) only.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/sql_common.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGCDC_SQL_COMMON_H
+#define PGCDC_SQL_COMMON_H
+
+#include "fmgr.h"
+
+/* The caller's identity, saved while we act as the superuser. */
+typedef struct PgcdcSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+	int			guc_nestlevel;
+} PgcdcSavedUser;
+
+extern void pgcdc_sql_become_superuser(PgcdcSavedUser *saved);
+extern void pgcdc_sql_begin(PgcdcSavedUser *saved);
+extern void pgcdc_sql_end(PgcdcSavedUser *saved);
+extern void pgcdc_sql_unknown_source(const char *source_id) pg_attribute_noreturn();
+extern void pgcdc_sql_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern char *pgcdc_sql_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern uint64 pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
+							bool read_only, int expected);
+extern void pgcdc_sql_check_source(const char *source_id);
+extern void pgcdc_sql_create_slot(const char *slot_name);
+extern void pgcdc_sql_stop_worker(const char *source_id);
+extern void pgcdc_sql_wait_slot_released(const char *slot_name);
+extern void pgcdc_sql_wake_launcher_at_commit(void);
+extern void pgcdc_sql_reconfigure_at_commit(void);
+
+#endif							/* PGCDC_SQL_COMMON_H */

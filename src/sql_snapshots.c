@@ -1,0 +1,309 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_snapshots.c
+ *		SQL functions of snapshots: bootstrap() for Drasi bootstrap
+ *		elements, and the requests the worker carries out (resnapshot,
+ *		resync_source).
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/sql_snapshots.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_publication.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "replication/message.h"
+#include "replication/origin.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pgcdc_drasi.h"
+#include "sql_common.h"
+
+PG_FUNCTION_INFO_V1(pgcdc_drasi_bootstrap);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_resnapshot);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_resync_source);
+
+/* State of a bootstrap() call between rows. */
+typedef struct BootstrapState
+{
+	PgcdcSnapshotScan *scan;
+	MemoryContext batch_mcxt;	/* the elements of the current batch */
+	Datum	   *rows;
+	int			nrows;
+	int			pos;
+	bool		done;
+} BootstrapState;
+
+/* Row callback of bootstrap(): keep the element as jsonb. */
+static void
+collect_element(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void *arg)
+{
+	BootstrapState *state = (BootstrapState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(state->batch_mcxt);
+
+	state->rows[state->nrows++] = JsonbPGetDatum(pgcdc_map_element(cache, relid, tup));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * bootstrap(source_id, labels): the current rows of the source's tables
+ * as Drasi bootstrap elements, in the caller's snapshot, a batch of rows
+ * at a time.  Labels the source does not have are ignored, as Drasi
+ * sends every label to every source.
+ */
+Datum
+pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	BootstrapState *state;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+		List	   *labels = NIL;
+		MemoryContext old;
+		PgcdcSavedUser	saved;
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1];
+		char	   *publication;
+		bool		numeric_as_string;
+		PgcdcRelCache *cache;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+
+		if (!PG_ARGISNULL(1))
+		{
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+			int			i;
+
+			deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			for (i = 0; i < n; i++)
+				if (!nulls[i])
+					labels = lappend(labels, TextDatumGetCString(elems[i]));
+			if (labels == NIL)
+				labels = list_make1(pstrdup(""));	/* no label at all: nothing matches */
+		}
+
+		pgcdc_sql_begin(&saved);
+		values[0] = CStringGetTextDatum(source_id);
+		if (pgcdc_sql_run("SELECT publication, numeric_as_string FROM pgcdc_drasi.sources WHERE source_id = $1",
+					1, argtypes, values, true, SPI_OK_SELECT) == 0)
+			pgcdc_sql_unknown_source(source_id);
+		publication = MemoryContextStrdup(funcctx->multi_call_memory_ctx,
+										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		numeric_as_string = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "t") == 0;
+		pgcdc_sql_end(&saved);
+
+		state = palloc0(sizeof(BootstrapState));
+		state->batch_mcxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx,
+												  "pgcdc_drasi bootstrap batch",
+												  ALLOCSET_DEFAULT_SIZES);
+		cache = pgcdc_relcache_create(source_id, InvalidOid, funcctx->multi_call_memory_ctx);
+		pgcdc_relcache_set_numeric_as_string(cache, numeric_as_string);
+		if (GetPublicationByName(publication, true) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("publication \"%s\" of source \"%s\" does not exist", publication, source_id)));
+		state->scan = pgcdc_snapshot_begin(cache, publication, labels, NIL);
+		state->rows = palloc(sizeof(Datum) * 1000);
+		funcctx->user_fctx = state;
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	state = (BootstrapState *) funcctx->user_fctx;
+
+	if (state->pos >= state->nrows && !state->done)
+	{
+		MemoryContext old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		int			nestlevel;
+
+		MemoryContextReset(state->batch_mcxt);
+		state->nrows = 0;
+		state->pos = 0;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		nestlevel = pgcdc_snapshot_settings();
+		if (pgcdc_snapshot_fetch(state->scan, collect_element, state) == 0)
+		{
+			state->done = true;
+			pgcdc_snapshot_end(state->scan);
+		}
+		AtEOXact_GUC(true, nestlevel);
+		SPI_finish();
+		MemoryContextSwitchTo(old);
+	}
+
+	if (state->pos < state->nrows)
+		SRF_RETURN_NEXT(funcctx, state->rows[state->pos++]);
+	SRF_RETURN_DONE(funcctx);
+}
+
+/*
+ * resnapshot(source_id, tables): ask the worker for a new snapshot of the
+ * source's tables (or some of them) in the middle of its stream.  The
+ * worker takes it at its next quiet moment.
+ */
+Datum
+pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	PgcdcSavedUser	saved;
+	Oid			argtypes[2] = {TEXTOID, OIDARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	char	   *publication;
+
+	pgcdc_sql_begin(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	if (pgcdc_sql_run("SELECT publication, sink FROM pgcdc_drasi.sources WHERE source_id = $1",
+				1, argtypes, values, true, SPI_OK_SELECT) == 0)
+		pgcdc_sql_unknown_source(source_id);
+	publication = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	else
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		Datum	   *elems;
+		bool	   *elnulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &elnulls, &n);
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tables must name at least one table"),
+					 errhint("Pass NULL to take a snapshot of every table of the source.")));
+		for (i = 0; i < n; i++)
+		{
+			Datum		chk[2];
+
+			if (elnulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("tables must not contain NULL")));
+			chk[0] = CStringGetTextDatum(publication);
+			chk[1] = elems[i];
+			if (pgcdc_sql_run("SELECT 1 FROM pg_catalog.pg_publication_tables pt "
+						"JOIN pg_catalog.pg_class c ON c.relname = pt.tablename "
+						"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = pt.schemaname "
+						"WHERE pt.pubname = $1 AND c.oid = $2",
+						2, (Oid[]) {TEXTOID, OIDOID}, chk, true, SPI_OK_SELECT) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("table %s is not published by source \"%s\"",
+								get_rel_name(DatumGetObjectId(elems[i])) ?
+								get_rel_name(DatumGetObjectId(elems[i])) : "?", source_id),
+						 errdetail("Publication \"%s\" does not include it.", publication)));
+		}
+		values[1] = PointerGetDatum(arr);
+	}
+	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables) "
+							  "VALUES ($1, $2)",
+							  2, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the snapshot request");
+	pgcdc_sql_end(&saved);
+
+	pgcdc_sql_reconfigure_at_commit();
+	PG_RETURN_VOID();
+}
+
+/*
+ * resync_source(source_id): recover a source whose stream cannot go on
+ * (its publication was dropped and created again, its slot was lost or
+ * invalidated).  The worker restarts at the current end of WAL, skipping
+ * what it cannot decode, and takes a snapshot of all its tables at its
+ * first quiet moment: consumers get the current state, then the stream.
+ * The skipped changes are not sent one by one; the snapshot carries their
+ * effect.  Everything the worker does for it commits atomically with its
+ * progress, so a crash in between simply repeats the resync.
+ */
+Datum
+pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	PgcdcSavedUser	saved;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	char	   *slot_name;
+	ReplicationSlot *slot;
+	bool		slot_exists;
+	bool		slot_invalid = false;
+
+	pgcdc_sql_begin(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	if (pgcdc_sql_run("SELECT slot_name FROM pgcdc_drasi.sources WHERE source_id = $1",
+				1, argtypes, values, true, SPI_OK_SELECT) == 0)
+		pgcdc_sql_unknown_source(source_id);
+	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	slot_exists = (slot != NULL);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		slot_invalid = XLogRecPtrIsInvalid(slot->data.restart_lsn);
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	/* A lost or invalidated slot is made again first, before we write. */
+	if (slot_invalid)
+	{
+		pgcdc_sql_stop_worker(source_id);
+		pgcdc_sql_wait_slot_released(slot_name);
+		ReplicationSlotDrop(slot_name, false);
+		slot_exists = false;
+	}
+	if (!slot_exists)
+		pgcdc_sql_create_slot(slot_name);
+
+	/* Keep the restarted worker waiting until the request is committed. */
+	pgcdc_sql_run("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1 FOR UPDATE",
+			1, argtypes, values, false, SPI_OK_SELECT);
+	pgcdc_sql_run("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables, resync) "
+			"VALUES ($1, NULL, true)",
+			1, argtypes, values, false, SPI_OK_INSERT);
+	pgcdc_sql_stop_worker(source_id);
+	pgcdc_sql_end(&saved);
+
+	pgcdc_sql_wake_launcher_at_commit();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,963 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_sources.c
+ *		SQL functions of sources: create, alter, pause, resume, drop; the
+ *		per-table keys, labels and excluded columns; waiting; status.
+ *
+ * Every input is checked before anything is created, and each refusal
+ * says what to do instead.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/sql_sources.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_publication.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "replication/message.h"
+#include "replication/origin.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pgcdc_drasi.h"
+#include "sql_common.h"
+
+PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_alter_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_pause_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_resume_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_table_key);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_table_key);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_table_label);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_excluded_columns);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_wait_for_catchup);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_source_status);
+
+/* A letter or digit of ASCII, whatever the locale. */
+static bool
+is_ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Source ids become parts of names and ids: keep them simple. */
+static void
+check_source_id(const char *source_id)
+{
+	const char *p;
+	bool		ok = source_id[0] != '\0' && strlen(source_id) <= PGCDC_SOURCE_ID_MAXLEN &&
+		is_ascii_alnum(source_id[0]);
+
+	for (p = source_id; ok && *p; p++)
+		if (!is_ascii_alnum(*p) && *p != '_' && *p != '-' && *p != '.')
+			ok = false;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid source id \"%s\"", source_id),
+				 errdetail("A source id has 1 to %d characters: letters, digits, \"_\", \"-\" and \".\", starting with a letter or digit.",
+						   PGCDC_SOURCE_ID_MAXLEN)));
+}
+
+/* The default slot name of a source: pgcdc_ and the id, made a valid name. */
+static char *
+default_slot_name(const char *source_id)
+{
+	StringInfoData buf;
+	const char *p;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "pgcdc_");
+	for (p = source_id; *p; p++)
+	{
+		char		c = pg_tolower((unsigned char) *p);
+
+		appendStringInfoChar(&buf, (is_ascii_alnum(c) || c == '_') ? c : '_');
+	}
+	return buf.data;
+}
+
+/*
+ * Check the sink settings of a source: the sink and payload kinds, a
+ * channel NOTIFY accepts, and no wake-ups without a queue to read.
+ */
+static void
+check_sink_options(const char *sink, const char *channel, const char *notify_payload)
+{
+	if (strcmp(sink, "queue") != 0 && strcmp(sink, "notify") != 0 && strcmp(sink, "both") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid sink \"%s\"", sink),
+				 errhint("Valid sinks are \"queue\", \"notify\" and \"both\".")));
+	if (strcmp(notify_payload, "full") != 0 && strcmp(notify_payload, "wakeup") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid notify_payload \"%s\"", notify_payload),
+				 errhint("Valid values are \"full\" and \"wakeup\".")));
+	if (channel[0] == '\0' || strlen(channel) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid channel name \"%s\"", channel),
+				 errdetail("A channel name has 1 to %d bytes.", NAMEDATALEN - 1)));
+	if (strcmp(sink, "notify") == 0 && strcmp(notify_payload, "wakeup") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("notify_payload \"wakeup\" needs the queue sink"),
+				 errdetail("Wake-up notifications carry no events; readers fetch them from the queue."),
+				 errhint("Use sink => 'both'.")));
+}
+
+/* Logical decoding needs wal_level = logical. */
+static void
+check_wal_level(void)
+{
+	if (wal_level < WAL_LEVEL_LOGICAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("wal_level must be \"logical\" to capture changes"),
+				 errhint("Set wal_level = logical in postgresql.conf and restart the server.")));
+}
+
+/*
+ * The caller must be able to read every table of the publication: a
+ * source must never publish rows its creator could not SELECT.
+ */
+static void
+check_publication_readable(const char *publication, Oid userid)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(publication);
+	values[1] = ObjectIdGetDatum(userid);
+	if (pgcdc_sql_run("SELECT pg_catalog.format('%I.%I', schemaname, tablename) "
+				"FROM pg_catalog.pg_publication_tables "
+				"WHERE pubname = $1 AND NOT pg_catalog.has_table_privilege($2, "
+				"pg_catalog.format('%I.%I', schemaname, tablename), 'SELECT') "
+				"ORDER BY 1 LIMIT 1",
+				2, argtypes, values, true, SPI_OK_SELECT) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to capture table %s",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("The table is in publication \"%s\", and role \"%s\" cannot SELECT from it.",
+						   publication, GetUserNameFromId(userid, false)),
+				 errhint("Grant SELECT on the table, or use a publication of readable tables only.")));
+}
+
+/*
+ * Check that an existing slot can serve a new source: a logical pgoutput
+ * slot of this database that nobody is using.  Returns false when there
+ * is no such slot.
+ */
+static bool
+check_existing_slot(const char *slot_name)
+{
+	ReplicationSlot *slot;
+	bool		exists = false;
+	Oid			database = InvalidOid;
+	NameData	plugin;
+	pid_t		active_pid = 0;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		exists = true;
+		database = slot->data.database;
+		plugin = slot->data.plugin;
+		active_pid = slot->active_pid;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	if (!exists)
+		return false;
+	if (database != MyDatabaseId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail(OidIsValid(database) ?
+						   "The slot belongs to another database." :
+						   "The slot is a physical replication slot."),
+				 errhint("Choose another slot_name.")));
+	if (strcmp(NameStr(plugin), "pgoutput") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("The slot uses output plugin \"%s\", not pgoutput.", NameStr(plugin)),
+				 errhint("Choose another slot_name.")));
+	if (active_pid != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("The slot is active for process %d.", (int) active_pid),
+				 errhint("Choose another slot_name, or stop the process that uses the slot.")));
+	return true;
+}
+
+/*
+ * create_source(source_id, publication, slot_name, conninfo, enabled, sink,
+ * channel, notify_payload, bootstrap, numeric_as_string):
+ * check everything, create (or adopt) the slot and the origin, record
+ * the source.  The launcher starts its worker at commit.
+ */
+Datum
+pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	char	   *publication = pgcdc_sql_text_arg(fcinfo, 1, "publication");
+	char	   *slot_name;
+	char	   *conninfo = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	bool		enabled;
+	char	   *sink;
+	char	   *channel;
+	char	   *notify_payload;
+	bool		bootstrap;
+	char	   *origin_name;
+	Oid			caller = GetUserId();
+	Publication *pub;
+	PgcdcSavedUser	saved;
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+
+	pgcdc_sql_require_arg(fcinfo, 4, "enabled");
+	enabled = PG_GETARG_BOOL(4);
+	sink = pgcdc_sql_text_arg(fcinfo, 5, "sink");
+	channel = PG_ARGISNULL(6) ? default_slot_name(source_id) :
+		text_to_cstring(PG_GETARG_TEXT_PP(6));
+	notify_payload = pgcdc_sql_text_arg(fcinfo, 7, "notify_payload");
+	pgcdc_sql_require_arg(fcinfo, 8, "bootstrap");
+	bootstrap = PG_GETARG_BOOL(8);
+	pgcdc_sql_require_arg(fcinfo, 9, "numeric_as_string");
+
+	pgcdc_require_preloaded();
+	check_wal_level();
+	check_source_id(source_id);
+	check_sink_options(sink, channel, notify_payload);
+
+	/* The worker connects with the server's own credentials. */
+	if (conninfo != NULL && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers can set the conninfo of a source"),
+				 errdetail("The worker connects with the server's own credentials, which conninfo could send elsewhere.")));
+
+	slot_name = PG_ARGISNULL(2) ? default_slot_name(source_id) :
+		text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (!ReplicationSlotValidateName(slot_name, DEBUG1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid replication slot name \"%s\"", slot_name),
+				 errdetail("Slot names have at most %d characters: lower case letters, digits and \"_\".",
+						   NAMEDATALEN - 1)));
+
+	pub = GetPublicationByName(publication, true);
+	if (pub == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("publication \"%s\" does not exist", publication),
+				 errhint("Create it first, for example CREATE PUBLICATION %s FOR TABLE ...;",
+						 quote_identifier(publication))));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	check_publication_readable(publication, caller);
+	if (pub->alltables)
+		ereport(NOTICE,
+				(errmsg("publication \"%s\" publishes all tables", publication),
+				 errdetail("The walsender also decodes the writes of pgcdc_drasi's own queue, which the worker discards."),
+				 errhint("A publication with a table list or FOR TABLES IN SCHEMA avoids that work.")));
+
+	pgcdc_sql_become_superuser(&saved);
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(slot_name);
+	if (pgcdc_sql_run("SELECT source_id FROM pgcdc_drasi.sources WHERE source_id = $1 OR slot_name = $2 "
+				"ORDER BY source_id = $1 DESC LIMIT 1",
+				2, argtypes, values, true, SPI_OK_SELECT) > 0)
+	{
+		char	   *other = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (strcmp(other, source_id) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("source \"%s\" already exists", source_id),
+					 errhint("Drop it first with pgcdc_drasi.drop_source('%s'), or choose another id.", source_id)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("Source \"%s\" streams from it.", other),
+				 errhint("Choose another slot_name.")));
+	}
+
+	if (check_existing_slot(slot_name))
+	{
+		/* A snapshot exported at a slot's start exists only for a new slot. */
+		if (bootstrap)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("replication slot \"%s\" already exists", slot_name),
+					 errdetail("The initial snapshot must be taken where a new slot starts."),
+					 errhint("Pass bootstrap => false to stream from the existing slot, or choose another slot_name.")));
+		/* Taking over a slot needs the right to use slots. */
+		if (!superuser_arg(caller) && !has_rolreplication(caller))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to use existing replication slot \"%s\"", slot_name),
+					 errdetail("Only superusers and roles with the REPLICATION attribute may adopt a slot that pgcdc_drasi did not create."),
+					 errhint("Choose a slot_name that does not exist yet.")));
+	}
+	else if (!bootstrap)
+		pgcdc_sql_create_slot(slot_name);
+	/* else the worker creates the slot and exports its snapshot */
+
+	/* Origins are cluster-wide: one that exists belongs to another source. */
+	origin_name = psprintf("pgcdc_drasi_%s", slot_name);
+	if (replorigin_by_name(origin_name, true) != InvalidRepOriginId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("Replication origin \"%s\" exists already, so a source of another database uses this slot name.",
+						   origin_name),
+				 errhint("Choose another slot_name.")));
+	(void) replorigin_create(origin_name);
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(publication);
+	values[2] = CStringGetTextDatum(slot_name);
+	values[3] = CStringGetTextDatum(origin_name);
+	if (conninfo != NULL)
+		values[4] = CStringGetTextDatum(conninfo);
+	else
+		nulls[4] = 'n';
+	values[5] = BoolGetDatum(enabled);
+	argtypes[5] = BOOLOID;
+	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.sources "
+							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner, "
+							  "sink, channel, notify_payload, bootstrap, numeric_as_string) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+							  12,
+							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID,
+							  TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID},
+							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
+								  ObjectIdGetDatum(caller), CStringGetTextDatum(sink),
+								  CStringGetTextDatum(channel), CStringGetTextDatum(notify_payload),
+							  BoolGetDatum(bootstrap), PG_GETARG_DATUM(9)},
+							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' ', ' ', ' '},
+							  false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record source \"%s\"", source_id);
+	pgcdc_sql_run("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
+			1, argtypes, values, false, SPI_OK_INSERT);
+
+	pgcdc_sql_end(&saved);
+	PG_RETURN_VOID();
+}
+
+/*
+ * drop_source(source_id): remove the source, its events, its origin and
+ * its slot.  The slot and origin are gone even if the transaction later
+ * rolls back: PostgreSQL drops them immediately.
+ */
+Datum
+pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	char	   *slot_name;
+	char	   *origin_name;
+	PgcdcSavedUser	saved;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	pgcdc_sql_begin(&saved);
+
+	values[0] = CStringGetTextDatum(source_id);
+	if (pgcdc_sql_run("DELETE FROM pgcdc_drasi.sources WHERE source_id = $1 RETURNING slot_name, origin_name",
+				1, argtypes, values, false, SPI_OK_DELETE_RETURNING) == 0)
+		pgcdc_sql_unknown_source(source_id);
+	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	origin_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	pgcdc_sql_run("DELETE FROM pgcdc_drasi.events WHERE source_id = $1",
+			1, argtypes, values, false, SPI_OK_DELETE);
+
+	pgcdc_sql_stop_worker(source_id);
+	replorigin_drop_by_name(origin_name, true, false);
+	if (SearchNamedReplicationSlot(slot_name, true) != NULL)
+		ReplicationSlotDrop(slot_name, false);
+
+	pgcdc_sql_end(&saved);
+	PG_RETURN_VOID();
+}
+
+/* Set the enabled flag of a source; the launcher acts at commit. */
+static void
+set_enabled(const char *source_id, bool enabled)
+{
+	PgcdcSavedUser	saved;
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+
+	pgcdc_sql_begin(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = BoolGetDatum(enabled);
+	if (pgcdc_sql_run("UPDATE pgcdc_drasi.sources SET enabled = $2 WHERE source_id = $1",
+				2, argtypes, values, false, SPI_OK_UPDATE) == 0)
+		pgcdc_sql_unknown_source(source_id);
+	pgcdc_sql_end(&saved);
+}
+
+/* pause_source(source_id): stop streaming; the slot keeps the changes. */
+Datum
+pgcdc_drasi_pause_source(PG_FUNCTION_ARGS)
+{
+	set_enabled(pgcdc_sql_text_arg(fcinfo, 0, "source_id"), false);
+	PG_RETURN_VOID();
+}
+
+/* resume_source(source_id): stream again from where the source stopped. */
+Datum
+pgcdc_drasi_resume_source(PG_FUNCTION_ARGS)
+{
+	set_enabled(pgcdc_sql_text_arg(fcinfo, 0, "source_id"), true);
+	PG_RETURN_VOID();
+}
+
+/* Schema-qualified, quoted name of a table, for hints the user can run. */
+static char *
+qualified_name(Relation rel)
+{
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
+}
+
+/*
+ * Check key columns against the table: they must exist, be NOT NULL,
+ * and be written to the WAL on DELETE (be part of the replica
+ * identity), or deleted rows could not be matched to their nodes.
+ */
+static void
+check_key_columns(Relation rel, Datum *names, int nnames)
+{
+	char		replident = rel->rd_rel->relreplident;
+	Bitmapset  *identity = NULL;
+	Bitmapset  *seen = NULL;
+	int			i;
+
+	if (replident != REPLICA_IDENTITY_FULL)
+		identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+
+	for (i = 0; i < nnames; i++)
+	{
+		char	   *name = TextDatumGetCString(names[i]);
+		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+		Form_pg_attribute att;
+
+		if (attnum == InvalidAttrNumber || attnum < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of table \"%s\" does not exist",
+							name, RelationGetRelationName(rel))));
+		if (bms_is_member(attnum, seen))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("key column \"%s\" is listed more than once", name)));
+		seen = bms_add_member(seen, attnum);
+
+		att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		if (att->attgenerated)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key column \"%s\" of table \"%s\" is a generated column",
+							name, RelationGetRelationName(rel)),
+					 errdetail("Generated columns are not published.")));
+		if (!att->attnotnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key column \"%s\" of table \"%s\" is nullable",
+							name, RelationGetRelationName(rel)),
+					 errdetail("A row with a NULL key would have no element id."),
+					 errhint("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
+							 qualified_name(rel), quote_identifier(name))));
+		if (identity != NULL &&
+			!bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, identity))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key column \"%s\" of table \"%s\" is not part of its replica identity",
+							name, RelationGetRelationName(rel)),
+					 errdetail("A DELETE writes only the replica identity columns to the WAL, so the deleted node could not be identified."),
+					 errhint("ALTER TABLE %s REPLICA IDENTITY FULL, or use a replica identity index that contains the key columns.",
+							 qualified_name(rel))));
+	}
+}
+
+/* set_table_key(source_id, table, key_columns): choose a table's key. */
+Datum
+pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	Oid			relid;
+	ArrayType  *arr;
+	Datum	   *names;
+	bool	   *nulls;
+	int			nnames;
+	int			i;
+	Relation	rel;
+	PgcdcSavedUser	saved;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	pgcdc_sql_require_arg(fcinfo, 1, "table");
+	pgcdc_sql_require_arg(fcinfo, 2, "key_columns");
+	relid = PG_GETARG_OID(1);
+	arr = PG_GETARG_ARRAYTYPE_P(2);
+	pgcdc_require_preloaded();
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("key_columns must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &nnames);
+	if (nnames == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key_columns must name at least one column"),
+				 errhint("Use pgcdc_drasi.drop_table_key() to go back to the primary key.")));
+	for (i = 0; i < nnames; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("key_columns must not contain NULL")));
+
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table with OID %u does not exist", relid)));
+	if ((rel->rd_rel->relkind != RELKIND_RELATION &&
+		 rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
+		IsCatalogRelation(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	check_key_columns(rel, names, nnames);
+	relation_close(rel, AccessShareLock);
+
+	pgcdc_sql_begin(&saved);
+	pgcdc_sql_check_source(source_id);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = PointerGetDatum(arr);
+	pgcdc_sql_run("INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
+			"VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+			"DO UPDATE SET key_columns = EXCLUDED.key_columns",
+			3, argtypes, values, false, SPI_OK_INSERT);
+	pgcdc_sql_end(&saved);
+
+	pgcdc_sql_reconfigure_at_commit();
+	PG_RETURN_VOID();
+}
+
+/* drop_table_key(source_id, table): back to the primary key. */
+Datum
+pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	Oid			relid;
+	PgcdcSavedUser	saved;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	pgcdc_sql_require_arg(fcinfo, 1, "table");
+	relid = PG_GETARG_OID(1);
+	pgcdc_sql_begin(&saved);
+	pgcdc_sql_check_source(source_id);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	if (pgcdc_sql_run("DELETE FROM pgcdc_drasi.table_keys WHERE source_id = $1 AND table_id = $2",
+				2, argtypes, values, false, SPI_OK_DELETE) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" has no key set for table %s",
+						source_id, get_rel_name(relid) ? get_rel_name(relid) : psprintf("with OID %u", relid))));
+	pgcdc_sql_end(&saved);
+
+	pgcdc_sql_reconfigure_at_commit();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Check a table named in a per-table setting: it exists, is a table, and
+ * the caller can read it.  Returns it open; the caller closes it.
+ */
+static Relation
+open_config_table(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table with OID %u does not exist", relid)));
+	if ((rel->rd_rel->relkind != RELKIND_RELATION &&
+		 rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
+		IsCatalogRelation(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	return rel;
+}
+
+/*
+ * Store one per-table option of a source (label or exclude_columns); a
+ * NULL value removes it.  Workers take it at their next local transaction.
+ */
+static void
+set_table_option(const char *source_id, Oid relid, const char *column, Datum value,
+				 Oid valuetype, bool isnull)
+{
+	PgcdcSavedUser	saved;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, valuetype};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', isnull ? 'n' : ' '};
+
+	pgcdc_sql_begin(&saved);
+	pgcdc_sql_check_source(source_id);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = value;
+	if (SPI_execute_with_args(psprintf("INSERT INTO pgcdc_drasi.table_options (source_id, table_id, %s) "
+									   "VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+									   "DO UPDATE SET %s = EXCLUDED.%s", column, column, column),
+							  3, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the table option");
+	pgcdc_sql_run("DELETE FROM pgcdc_drasi.table_options WHERE source_id = $1 AND table_id = $2 "
+			"AND label IS NULL AND exclude_columns IS NULL",
+			2, argtypes, values, false, SPI_OK_DELETE);
+	pgcdc_sql_end(&saved);
+	pgcdc_sql_reconfigure_at_commit();
+}
+
+/*
+ * set_table_label(source_id, table, label): the label of a table's nodes
+ * instead of its name (NULL: back to the name).  Ids keep the table name,
+ * so they stay stable when a label changes.
+ */
+Datum
+pgcdc_drasi_set_table_label(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	Relation	rel;
+
+	pgcdc_sql_require_arg(fcinfo, 1, "table");
+	rel = open_config_table(PG_GETARG_OID(1));
+	if (!PG_ARGISNULL(2) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label must not be empty"),
+				 errhint("Pass NULL to label the nodes with the table name again.")));
+	relation_close(rel, AccessShareLock);
+	set_table_option(source_id, PG_GETARG_OID(1), "label",
+					 PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), TEXTOID, PG_ARGISNULL(2));
+	PG_RETURN_VOID();
+}
+
+/*
+ * set_excluded_columns(source_id, table, columns): columns left out of
+ * the table's properties (NULL or empty: none).  Key columns still make
+ * the ids.
+ */
+Datum
+pgcdc_drasi_set_excluded_columns(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	Relation	rel;
+	bool		none = PG_ARGISNULL(2);
+
+	pgcdc_sql_require_arg(fcinfo, 1, "table");
+	rel = open_config_table(PG_GETARG_OID(1));
+	if (!none)
+	{
+		Datum	   *names;
+		bool	   *nulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
+						  &names, &nulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			char	   *name;
+
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("columns must not contain NULL")));
+			name = TextDatumGetCString(names[i]);
+			if (get_attnum(RelationGetRelid(rel), name) <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of table \"%s\" does not exist",
+								name, RelationGetRelationName(rel))));
+		}
+		none = (n == 0);
+	}
+	relation_close(rel, AccessShareLock);
+	set_table_option(source_id, PG_GETARG_OID(1), "exclude_columns",
+					 none ? (Datum) 0 : PG_GETARG_DATUM(2), TEXTARRAYOID, none);
+	PG_RETURN_VOID();
+}
+/*
+ * alter_source(source_id, sink, channel, notify_payload): change how
+ * events leave the worker.  The worker switches at the start of its next
+ * local transaction, so no event is lost or sent twice by the change.
+ */
+Datum
+pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	PgcdcSavedUser	saved;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char	   *sink;
+	char	   *channel;
+	char	   *notify_payload;
+	TupleDesc	desc;
+	HeapTuple	tup;
+
+	pgcdc_sql_begin(&saved);
+	values[0] = CStringGetTextDatum(source_id);
+	if (pgcdc_sql_run("SELECT sink, channel, notify_payload, "
+				"EXISTS (SELECT 1 FROM pgcdc_drasi.consumers c WHERE c.source_id = s.source_id) "
+				"FROM pgcdc_drasi.sources s WHERE source_id = $1 FOR UPDATE",
+				1, argtypes, values, false, SPI_OK_SELECT) == 0)
+		pgcdc_sql_unknown_source(source_id);
+	desc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	sink = PG_ARGISNULL(1) ? SPI_getvalue(tup, desc, 1) : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	channel = PG_ARGISNULL(2) ? SPI_getvalue(tup, desc, 2) : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	notify_payload = PG_ARGISNULL(3) ? SPI_getvalue(tup, desc, 3) :
+		text_to_cstring(PG_GETARG_TEXT_PP(3));
+	check_sink_options(sink, channel, notify_payload);
+	if (strcmp(sink, "notify") == 0 && strcmp(SPI_getvalue(tup, desc, 4), "t") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" has consumers, which read the queue", source_id),
+				 errhint("Keep the queue sink (sink => 'both'), or drop the consumers first.")));
+
+	values[1] = CStringGetTextDatum(sink);
+	values[2] = CStringGetTextDatum(channel);
+	values[3] = CStringGetTextDatum(notify_payload);
+	pgcdc_sql_run("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
+			"WHERE source_id = $1",
+			4, argtypes, values, false, SPI_OK_UPDATE);
+	if (!PG_ARGISNULL(4))
+	{
+		values[1] = PG_GETARG_DATUM(4);
+		pgcdc_sql_run("UPDATE pgcdc_drasi.sources SET numeric_as_string = $2 WHERE source_id = $1",
+				2, (Oid[]) {TEXTOID, BOOLOID}, values, false, SPI_OK_UPDATE);
+	}
+	pgcdc_sql_end(&saved);
+
+	pgcdc_sql_reconfigure_at_commit();
+	PG_RETURN_VOID();
+}
+
+/* Milliseconds of an interval, months counted as 30 days. */
+static int64
+interval_ms(Interval *iv)
+{
+	return iv->time / 1000 + ((int64) iv->day + (int64) iv->month * 30) * 86400000;
+}
+
+/*
+ * wait_for_catchup(source_id, timeout): write a marker to the WAL, after
+ * every commit that happened before the call, and wait until the worker
+ * has published up to it.
+ */
+Datum
+pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	int64		timeout_ms;
+	PgcdcSavedUser	saved;
+	XLogRecPtr	target;
+	TimestampTz deadline;
+
+	pgcdc_sql_require_arg(fcinfo, 1, "timeout");
+	timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1));
+	pgcdc_require_preloaded();
+	if (timeout_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative")));
+
+	pgcdc_sql_begin(&saved);
+	pgcdc_sql_check_source(source_id);
+	pgcdc_sql_end(&saved);
+
+	target = LogLogicalMessage("pgcdc_drasi", "", 0, false);
+	XLogFlush(target);
+	/* Beyond a century is forever; it also keeps the arithmetic in range. */
+	timeout_ms = Min(timeout_ms, INT64CONST(100) * 366 * 86400000);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
+	for (;;)
+	{
+		PgcdcSource *src;
+		XLogRecPtr	published = InvalidXLogRecPtr;
+		ConditionVariable *cv = NULL;
+		TimestampTz now;
+		char		state[64] = "not started";
+		char		last_error[PGCDC_ERROR_MAXLEN] = "";
+
+		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+		src = pgcdc_source_find(MyDatabaseId, source_id);
+		if (src != NULL)
+		{
+			published = src->published_lsn;
+			cv = &src->progress_cv;
+			strlcpy(state, src->pid != 0 ? pgcdc_state_name(src->state) :
+					!src->desired ? "paused" : pgcdc_state_name(src->state), sizeof(state));
+			strlcpy(last_error, src->last_error, sizeof(last_error));
+		}
+		LWLockRelease(pgcdc_shared->lock);
+
+		if (published >= target)
+			break;
+
+		now = GetCurrentTimestamp();
+		if (now >= deadline)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("source \"%s\" did not catch up within the timeout", source_id),
+					 errdetail("State: %s; published up to %X/%X, waiting for %X/%X.%s%s",
+							   state, LSN_FORMAT_ARGS(published), LSN_FORMAT_ARGS(target),
+							   last_error[0] ? " Last error: " : "", last_error),
+					 errhint("See pgcdc_drasi.status and the server log.")));
+		}
+
+		if (cv != NULL)
+			(void) ConditionVariableTimedSleep(cv, Min(100, (deadline - now) / 1000 + 1),
+											   PG_WAIT_EXTENSION);
+		else
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(100, (deadline - now) / 1000 + 1), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_VOID();
+}
+
+/* source_status(): the shared state of this database's sources. */
+Datum
+pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	pgcdc_require_preloaded();
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (i = 0; i < pgcdc_max_sources; i++)
+	{
+		PgcdcSource src;
+		Datum		values[18];
+		bool		nulls[18];
+		const char *state;
+
+		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+		memcpy(&src, &pgcdc_shared->sources[i], sizeof(PgcdcSource));
+		LWLockRelease(pgcdc_shared->lock);
+
+		if (!src.in_use || src.dboid != MyDatabaseId || src.dropped)
+			continue;
+
+		if (src.pid != 0)
+			state = pgcdc_state_name(src.state);
+		else if (!src.desired)
+			state = "paused";
+		else if (src.state == PGCDC_STATE_ERROR)
+			state = "error";
+		else
+			state = "starting";
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = CStringGetTextDatum(src.source_id);
+		values[1] = CStringGetTextDatum(state);
+		values[2] = Int32GetDatum((int32) src.pid);
+		nulls[2] = (src.pid == 0);
+		values[3] = LSNGetDatum(src.received_lsn);
+		nulls[3] = XLogRecPtrIsInvalid(src.received_lsn);
+		values[4] = LSNGetDatum(src.published_lsn);
+		nulls[4] = XLogRecPtrIsInvalid(src.published_lsn);
+		values[5] = LSNGetDatum(src.flushed_lsn);
+		nulls[5] = XLogRecPtrIsInvalid(src.flushed_lsn);
+		values[6] = Int64GetDatum((int64) src.events);
+		values[7] = Int64GetDatum((int64) src.xacts);
+		values[8] = TimestampTzGetDatum(src.last_commit_time);
+		nulls[8] = (src.last_commit_time == 0);
+		values[9] = CStringGetTextDatum(src.last_error);
+		nulls[9] = (src.last_error[0] == '\0');
+		values[10] = TimestampTzGetDatum(src.last_error_time);
+		nulls[10] = (src.last_error_time == 0);
+		values[11] = Int64GetDatum((int64) src.reconnects);
+		values[12] = TimestampTzGetDatum(src.started_at);
+		nulls[12] = (src.started_at == 0);
+		values[13] = Int64GetDatum((int64) src.notifications);
+		values[14] = Int64GetDatum((int64) src.notifications_skipped);
+		values[15] = CStringGetTextDatum(src.snapshot_table);
+		nulls[15] = (src.snapshot_table[0] == '\0');
+		values[16] = Int64GetDatum((int64) src.snapshot_rows_done);
+		nulls[16] = nulls[15];
+		values[17] = Int64GetDatum((int64) src.snapshot_rows_total);
+		nulls[17] = nulls[15];
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
