@@ -1035,6 +1035,31 @@ maybe_run_resnapshot(void)
 	StartTransactionCommand();
 	XactIsoLevel = XACT_REPEATABLE_READ;
 	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/*
+	 * A transaction can be committed (and already published by us) while
+	 * still running for snapshots, between its commit record and leaving
+	 * the ProcArray.  A re-snapshot must show everything already published,
+	 * so it is not taken while its snapshot still lists such a transaction
+	 * as running: try again a moment later.
+	 */
+	{
+		Snapshot	snap = GetActiveSnapshot();
+		uint32		i;
+
+		for (i = 0; i < snap->xcnt; i++)
+		{
+			if (TransactionIdDidCommit(snap->xip[i]))
+			{
+				PopActiveSnapshot();
+				AbortCurrentTransaction();
+				MemoryContextSwitchTo(TopMemoryContext);
+				check_requests = true;
+				return;
+			}
+		}
+	}
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(config.source_id);
