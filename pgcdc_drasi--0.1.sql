@@ -24,6 +24,7 @@ GRANT USAGE ON SCHEMA pgcdc_drasi TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 CREATE TABLE pgcdc_drasi.sources (
 	source_id	text PRIMARY KEY,
 	publication	name NOT NULL,
+	publication_oid oid NOT NULL,	/* to recognise a renamed publication */
 	slot_name	name NOT NULL UNIQUE,
 	origin_name	text NOT NULL UNIQUE,
 	conninfo	text,
@@ -338,15 +339,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	dropped record;
-	src text;
+	src record;
 BEGIN
 	FOR dropped IN SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()
 		WHERE object_type = 'publication'
 	LOOP
-		SELECT s.source_id INTO src FROM pgcdc_drasi.sources s
+		SELECT s.source_id, s.publication INTO src FROM pgcdc_drasi.sources s
 		WHERE quote_ident(s.publication) = dropped.object_identity LIMIT 1;
 		IF FOUND THEN
-			RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', dropped.object_identity, src
+			RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  DETAIL = 'Changes written while the publication is missing could never be decoded, even after it is created again.',
 					  HINT = 'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.';
@@ -369,8 +370,12 @@ AS $$
 DECLARE
 	src record;
 BEGIN
-	SELECT s.source_id, s.publication INTO src FROM pgcdc_drasi.sources s
-	WHERE NOT EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = s.publication) LIMIT 1;
+	SELECT s.source_id, s.publication INTO src
+	FROM pg_catalog.pg_event_trigger_ddl_commands() c
+	JOIN pgcdc_drasi.sources s ON s.publication_oid = c.objid
+	JOIN pg_catalog.pg_publication p ON p.oid = c.objid
+	WHERE c.classid = 'pg_catalog.pg_publication'::regclass AND p.pubname <> s.publication
+	LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
 			USING ERRCODE = 'dependent_objects_still_exist',
@@ -388,7 +393,7 @@ CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_rename ON ddl_command_end
 REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
 
-GRANT SELECT (source_id, publication, slot_name, origin_name, enabled, sink, channel,
+GRANT SELECT (source_id, publication, publication_oid, slot_name, origin_name, enabled, sink, channel,
 			  notify_payload, bootstrap, numeric_as_string, owner, created_at)
 	ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.source_progress TO pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -30,6 +30,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -37,10 +38,12 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -420,7 +423,16 @@ pgcdc_scanner_main(Datum main_arg)
 	if (OidIsValid(get_extension_oid(PGCDC_EXTENSION_NAME, true)))
 	{
 		uint64		i;
+		Oid			sources = get_relname_relid("sources",
+												get_namespace_oid(PGCDC_SCHEMA_NAME, false));
 
+		/*
+		 * Scanners of one database take turns, and record what they read
+		 * before letting the next one in: an older list can never overwrite
+		 * a newer one.  The lock also waits for writers of the table.
+		 */
+		if (OidIsValid(sources))
+			LockRelationOid(sources, ShareRowExclusiveLock);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute("SELECT source_id, enabled FROM pgcdc_drasi.sources ORDER BY source_id",
@@ -442,10 +454,9 @@ pgcdc_scanner_main(Datum main_arg)
 		SPI_finish();
 	}
 
+	sync_sources(dboid, ids, enabled);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-
-	sync_sources(dboid, ids, enabled);
 	proc_exit(0);
 }

@@ -354,7 +354,12 @@ resolve_keys(PgcdcRelEntry *entry)
 		int			idx = column_index(entry, (char *) lfirst(lc));
 
 		if (idx >= 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(entry->mcxt);
+
 			entry->excluded = bms_add_member(entry->excluded, idx);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	if (names != NIL)
 		origin = "set_table_key";

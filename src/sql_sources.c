@@ -368,16 +368,17 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	argtypes[5] = BOOLOID;
 	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.sources "
 							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner, "
-							  "sink, channel, notify_payload, bootstrap, numeric_as_string) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-							  12,
+							  "sink, channel, notify_payload, bootstrap, numeric_as_string, publication_oid) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+							  13,
 							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID,
-							  TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID},
+							  TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, OIDOID},
 							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
 								  ObjectIdGetDatum(caller), CStringGetTextDatum(sink),
 								  CStringGetTextDatum(channel), CStringGetTextDatum(notify_payload),
-							  BoolGetDatum(bootstrap), PG_GETARG_DATUM(9)},
-							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' ', ' ', ' '},
+								  BoolGetDatum(bootstrap), PG_GETARG_DATUM(9),
+							  ObjectIdGetDatum(pub->oid)},
+							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
 							  false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record source \"%s\"", source_id);
 	pgcdc_sql_run("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",

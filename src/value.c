@@ -1349,7 +1349,7 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 				JsonbValue *res = NULL;
 
 				initStringInfo(&buf);
-				pgcdc_append_json_value(&buf, type, text, len);
+				pgcdc_append_json_value_opts(&buf, type, text, len, numeric_as_string);
 				jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 				if (JB_ROOT_IS_SCALAR(jb))
 				{

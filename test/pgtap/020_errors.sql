@@ -88,7 +88,7 @@ CREATE MATERIALIZED VIEW err_matview AS SELECT 1 AS id;
 CREATE SEQUENCE err_seq;
 CREATE TABLE err_dropped (id int PRIMARY KEY);
 
-SELECT plan(169);
+SELECT plan(200);
 
 ----------------------------------------------------------------------
 -- create_source: NULL arguments
@@ -194,8 +194,8 @@ SELECT is_empty($$SELECT slot_name FROM pg_replication_slots WHERE slot_name LIK
 ----------------------------------------------------------------------
 -- create_source: duplicates and slots in use
 ----------------------------------------------------------------------
-SELECT lives_ok($$SELECT pgcdc_drasi.create_source('err_main', 'err_pub', enabled => false)$$,
-	'create_source err_main (disabled)');
+SELECT lives_ok($$SELECT pgcdc_drasi.create_source('err_main', 'err_pub', enabled => false, bootstrap => false)$$,
+	'create_source err_main (disabled, bootstrap => false: create_source creates the slot)');
 SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_main', 'err_pub')$$),
 	ARRAY['42710', 'source "err_main" already exists', '',
 	      'Drop it first with pgcdc_drasi.drop_source(''err_main''), or choose another id.'],
@@ -243,11 +243,18 @@ SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname IN
 ----------------------------------------------------------------------
 BEGIN;
 INSERT INTO err_t VALUES (1);
-SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_inx', 'err_pub')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_inx', 'err_pub', bootstrap => false)$$),
 	ARRAY['25001', 'cannot create replication slot "pgcdc_err_inx" in a transaction that has already written data',
 	      'Creating a slot waits for every transaction that has written data to finish, this one included.',
 	      'Call create_source in a transaction of its own, or create the slot beforehand with pg_create_logical_replication_slot(''pgcdc_err_inx'', ''pgoutput'').'],
 	'create_source after a write in the same transaction (message, detail, hint)');
+-- With bootstrap => true the worker creates the slot after the commit, so
+-- a transaction that has written may create the source.
+SELECT lives_ok($$SELECT pgcdc_drasi.create_source('err_inx_bs', 'err_pub', enabled => false)$$,
+	'create_source with bootstrap => true after a write in the same transaction is accepted');
+SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_inx_bs'), 0,
+	'... and creates no slot in it');
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('err_inx_bs')$$, 'drop it again in the same transaction');
 COMMIT;
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_inx'), 0,
 	'no slot was created by the refused call');
@@ -258,7 +265,7 @@ SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'err_
 CREATE FUNCTION err_write_then_create() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO err_t VALUES (2);
-	PERFORM pgcdc_drasi.create_source('err_inx2', 'err_pub');
+	PERFORM pgcdc_drasi.create_source('err_inx2', 'err_pub', bootstrap => false);
 END
 $$;
 SELECT throws_ok($$SELECT err_write_then_create()$$,
@@ -269,7 +276,7 @@ SELECT throws_ok($$SELECT err_write_then_create()$$,
 -- rollback drops the slot create_source created
 ----------------------------------------------------------------------
 BEGIN;
-DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_rb', 'err_pub'); END$$;
+DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_rb', 'err_pub', bootstrap => false); END$$;
 SELECT count(*) AS err_rb_slot_inside FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_rb' \gset
 ROLLBACK;
 SELECT is(:err_rb_slot_inside::int, 1, 'inside the transaction, create_source had created the slot');
@@ -283,7 +290,7 @@ SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'err_
 -- ... also when it rolls back to a savepoint
 BEGIN;
 SAVEPOINT err_sp;
-DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_sp', 'err_pub'); END$$;
+DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_sp', 'err_pub', bootstrap => false); END$$;
 SELECT count(*) AS err_sp_slot_inside FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_sp' \gset
 ROLLBACK TO SAVEPOINT err_sp;
 SELECT count(*) AS err_sp_slot_after FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_sp' \gset
@@ -298,14 +305,14 @@ SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'err_
 -- ... and when the savepoint was released but the transaction rolls back
 BEGIN;
 SAVEPOINT err_sp2;
-DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_sp2', 'err_pub'); END$$;
+DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_sp2', 'err_pub', bootstrap => false); END$$;
 RELEASE SAVEPOINT err_sp2;
 ROLLBACK;
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_sp2'), 0,
 	'ROLLBACK after RELEASE SAVEPOINT drops the slot');
 
 -- A refused create_source inside a subtransaction drops nothing else.
-SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_main', 'err_pub')$$, '42710'::char(5), NULL::text,
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_main', 'err_pub', bootstrap => false)$$, '42710'::char(5), NULL::text,
 	'a refused duplicate inside a subtransaction');
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_main'), 1,
 	'the existing source keeps its slot');
@@ -314,7 +321,6 @@ SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgc
 -- create_source adopts an existing inactive pgoutput slot
 ----------------------------------------------------------------------
 SELECT 1 AS err_dummy FROM pg_create_logical_replication_slot('err_adopt_slot', 'pgoutput') \gset
-SELECT 1 AS err_dummy FROM pg_replication_origin_create('pgcdc_drasi_err_adopt_slot') \gset
 INSERT INTO err_adopt_t VALUES (1);
 SELECT confirmed_flush_lsn AS err_adopt_confirmed FROM pg_replication_slots WHERE slot_name = 'err_adopt_slot' \gset
 
@@ -322,19 +328,28 @@ SELECT confirmed_flush_lsn AS err_adopt_confirmed FROM pg_replication_slots WHER
 -- the adopted slot is not dropped.
 BEGIN;
 INSERT INTO err_t VALUES (3);
-DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_adopt', 'err_adopt_pub', 'err_adopt_slot'); END$$;
+DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_adopt', 'err_adopt_pub', 'err_adopt_slot', bootstrap => false); END$$;
 ROLLBACK;
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'err_adopt_slot'), 1,
 	'ROLLBACK of create_source does not drop an adopted slot');
 
-SELECT lives_ok($$SELECT pgcdc_drasi.create_source('err_adopt', 'err_adopt_pub', 'err_adopt_slot')$$,
-	'create_source adopts an existing inactive pgoutput slot');
+-- An initial snapshot needs a new slot: with bootstrap => true (the
+-- default) an existing slot is refused.
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_adopt', 'err_adopt_pub', 'err_adopt_slot')$$),
+	ARRAY['55006', 'replication slot "err_adopt_slot" already exists',
+	      'The initial snapshot must be taken where a new slot starts.',
+	      'Pass bootstrap => false to stream from the existing slot, or choose another slot_name.'],
+	'create_source with bootstrap => true refuses an existing slot (message, detail, hint)');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'err_adopt'), 0,
+	'the refused call recorded no source');
+SELECT lives_ok($$SELECT pgcdc_drasi.create_source('err_adopt', 'err_adopt_pub', 'err_adopt_slot', bootstrap => false)$$,
+	'create_source with bootstrap => false adopts an existing inactive pgoutput slot');
 SELECT results_eq(
-	$$SELECT slot_name::text COLLATE "default", origin_name FROM pgcdc_drasi.sources WHERE source_id = 'err_adopt'$$,
-	$$VALUES ('err_adopt_slot', 'pgcdc_drasi_err_adopt_slot')$$,
-	'the source uses the adopted slot and the existing origin');
+	$$SELECT slot_name::text COLLATE "default", origin_name, bootstrap FROM pgcdc_drasi.sources WHERE source_id = 'err_adopt'$$,
+	$$VALUES ('err_adopt_slot', 'pgcdc_drasi_err_adopt_slot', false)$$,
+	'the source uses the adopted slot and an origin named after it');
 SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname = 'pgcdc_drasi_err_adopt_slot'), 1,
-	'the existing origin is reused, not duplicated');
+	'create_source created the origin of the adopted slot');
 SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('err_adopt')$$, 'the adopting source catches up');
 SELECT results_eq(
 	$$SELECT op, element_id FROM pgcdc_drasi.events WHERE source_id = 'err_adopt' ORDER BY seq$$,
@@ -342,6 +357,26 @@ SELECT results_eq(
 	'the change the slot retained before create_source is captured');
 SELECT ok((SELECT confirmed_flush_lsn >= :'err_adopt_confirmed'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'err_adopt_slot'),
 	'the adopted slot moves forward from its position');
+
+-- Origins are cluster-wide: an origin that exists already belongs to a
+-- source of another database, so its slot name is refused.  The slot that
+-- create_source had created by then goes away with the failed call.
+SELECT 1 AS err_dummy FROM pg_replication_origin_create('pgcdc_drasi_err_orig_slot') \gset
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_orig', 'err_pub', 'err_orig_slot', bootstrap => false)$$),
+	ARRAY['55006', 'replication slot "err_orig_slot" is used by another consumer',
+	      'Replication origin "pgcdc_drasi_err_orig_slot" exists already, so a source of another database uses this slot name.',
+	      'Choose another slot_name.'],
+	'create_source: the origin name of the slot is taken (message, detail, hint)');
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_orig', 'err_pub', 'err_orig_slot')$$),
+	ARRAY['55006', 'replication slot "err_orig_slot" is used by another consumer',
+	      'Replication origin "pgcdc_drasi_err_orig_slot" exists already, so a source of another database uses this slot name.',
+	      'Choose another slot_name.'],
+	'create_source with bootstrap => true: the origin name of the slot is taken');
+SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'err_orig_slot'), 0,
+	'the refused call left no slot behind');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'err_orig'), 0,
+	'the refused call recorded no source');
+SELECT 1 AS err_dummy FROM pg_replication_origin_drop('pgcdc_drasi_err_orig_slot') \gset
 
 ----------------------------------------------------------------------
 -- set_table_key
@@ -514,7 +549,7 @@ SELECT current_setting('max_prepared_transactions')::int > 0 AS err_can_prepare 
 \if :err_can_prepare
 \set ON_ERROR_STOP 0
 BEGIN;
-DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_prep', 'err_pub', enabled => false); END$$;
+DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_prep', 'err_pub', enabled => false, bootstrap => false); END$$;
 PREPARE TRANSACTION 'err_prep';
 -- an unrelated rollback in the same session
 BEGIN;
@@ -531,7 +566,7 @@ DO $$BEGIN
 END$$;
 \set ON_ERROR_STOP 0
 BEGIN;
-DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_prep2', 'err_pub', enabled => false); END$$;
+DO $$BEGIN PERFORM pgcdc_drasi.create_source('err_prep2', 'err_pub', enabled => false, bootstrap => false); END$$;
 PREPARE TRANSACTION 'err_prep2';
 ROLLBACK PREPARED 'err_prep2';
 \set ON_ERROR_STOP 1
@@ -661,6 +696,57 @@ SELECT throws_ok($$SELECT pgcdc_drasi.wait_for_catchup('err_main', NULL)$$,
 	'22004', 'timeout must not be NULL', 'wait_for_catchup: NULL timeout');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_table_key('err_main', 'pg_catalog.pg_class', ARRAY['oid'])$$,
 	'42809', '"pg_class" is not a table', 'set_table_key: a system catalog is refused');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_nullbs', 'err_pub', bootstrap => NULL)$$,
+	'22004', 'bootstrap must not be NULL', 'create_source: NULL bootstrap');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_nullnum', 'err_pub', numeric_as_string => NULL)$$,
+	'22004', 'numeric_as_string must not be NULL', 'create_source: NULL numeric_as_string');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('err_c', 'err_main', 'earliest', NULL)$$,
+	'22004', 'bootstrap must not be NULL', 'create_consumer: NULL bootstrap');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label(NULL, 'err_keys', 'L')$$,
+	'22004', 'source_id must not be NULL', 'set_table_label: NULL source_id');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('err_main', NULL, 'L')$$,
+	'22004', 'table must not be NULL', 'set_table_label: NULL table');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns(NULL, 'err_keys', ARRAY['code'])$$,
+	'22004', 'source_id must not be NULL', 'set_excluded_columns: NULL source_id');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('err_main', NULL, ARRAY['code'])$$,
+	'22004', 'table must not be NULL', 'set_excluded_columns: NULL table');
+SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot(NULL)$$,
+	'22004', 'source_id must not be NULL', 'resnapshot: NULL source_id');
+SELECT throws_ok($$SELECT pgcdc_drasi.resync_source(NULL)$$,
+	'22004', 'source_id must not be NULL', 'resync_source: NULL source_id');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.bootstrap(NULL)$$,
+	'22004', 'source_id must not be NULL', 'bootstrap: NULL source_id');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.table_options$$, 'the refused calls recorded no table option');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.snapshot_requests$$, 'the refused calls recorded no snapshot request');
+
+----------------------------------------------------------------------
+-- unknown sources of the newer functions; create_consumer with bootstrap
+----------------------------------------------------------------------
+SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('err_nosuch', numeric_as_string => true)$$,
+	'42704', 'source "err_nosuch" does not exist', 'alter_source: unknown source (numeric_as_string only)');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.bootstrap('err_nosuch')$$,
+	'42704', 'source "err_nosuch" does not exist', 'bootstrap: unknown source');
+SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot('err_nosuch')$$,
+	'42704', 'source "err_nosuch" does not exist', 'resnapshot: unknown source');
+SELECT throws_ok($$SELECT pgcdc_drasi.resync_source('err_nosuch')$$,
+	'42704', 'source "err_nosuch" does not exist', 'resync_source: unknown source');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('err_nosuch', 'err_keys', 'L')$$,
+	'42704', 'source "err_nosuch" does not exist', 'set_table_label: unknown source');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('err_nosuch', 'err_keys', ARRAY['code'])$$,
+	'42704', 'source "err_nosuch" does not exist', 'set_excluded_columns: unknown source');
+SELECT is(err_info($$SELECT pgcdc_drasi.create_consumer('err_bs_c', 'err_main', bootstrap => true)$$),
+	ARRAY['25001', 'create_consumer with bootstrap must run in a REPEATABLE READ transaction',
+	      'The consumer skips the events its snapshot already shows, so the snapshot must be the one bootstrap() reads.',
+	      'BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT pgcdc_drasi.create_consumer(...); SELECT * FROM pgcdc_drasi.bootstrap(...); COMMIT;'],
+	'create_consumer: bootstrap => true outside a REPEATABLE READ transaction (message, detail, hint)');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('err_bs_c', 'err_nosuch', bootstrap => true)$$,
+	'42704', 'source "err_nosuch" does not exist', 'create_consumer with bootstrap: unknown source');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('err_bs_c', 'err_main', 'first', true)$$,
+	'22023', 'invalid start_at "first"', 'create_consumer with bootstrap: invalid start_at');
+ROLLBACK;
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.consumers WHERE consumer = 'err_bs_c'), 0,
+	'the refused create_consumer calls created no consumer');
 
 ----------------------------------------------------------------------
 -- clean up

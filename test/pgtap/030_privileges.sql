@@ -69,13 +69,13 @@ GRANT pgcdc_drasi_admin TO priv_evil_admin;
 CREATE TABLE priv_open (id int PRIMARY KEY, v text);
 CREATE TABLE priv_secret (id int PRIMARY KEY, v text);
 CREATE TABLE priv_cols (id int PRIMARY KEY, v text);
-GRANT SELECT ON priv_open TO priv_admin, priv_evil_admin;
+GRANT SELECT ON priv_open TO priv_admin, priv_evil_admin, priv_evil;
 GRANT SELECT (id) ON priv_cols TO priv_admin;
 CREATE PUBLICATION priv_open_pub FOR TABLE priv_open;
 CREATE PUBLICATION priv_mixed_pub FOR TABLE priv_open, priv_secret;
 CREATE PUBLICATION priv_cols_pub FOR TABLE priv_cols;
 
-SELECT plan(101);
+SELECT plan(134);
 
 ----------------------------------------------------------------------
 -- Catalog: grants
@@ -95,37 +95,48 @@ SELECT results_eq(
 	         has_function_privilege('pgcdc_drasi_admin', p.oid, 'EXECUTE'),
 	         has_function_privilege('pgcdc_drasi_reader', p.oid, 'EXECUTE')
 	  FROM pg_proc p WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace ORDER BY 1$$,
-	$$VALUES ('_sources_changed', false, false), ('ack', true, true), ('alter_source', true, false),
+	$$VALUES ('_guard_publication_drop', false, false), ('_guard_publication_rename', false, false),
+	         ('_snapshot_within', false, false), ('_sources_changed', false, false),
+	         ('ack', true, true), ('alter_source', true, false), ('bootstrap', true, true),
 	         ('create_consumer', true, true), ('create_source', true, false), ('drop_consumer', true, true),
 	         ('drop_source', true, false), ('drop_table_key', true, false), ('get_events', true, true),
-	         ('pause_source', true, false), ('read', true, true), ('resume_source', true, false),
-	         ('set_table_key', true, false), ('source_status', true, true), ('wait_for_catchup', true, true)$$,
-	'EXECUTE: admin every API function; reader source_status, wait_for_catchup and the consumer functions');
+	         ('pause_source', true, false), ('read', true, true), ('resnapshot', true, false),
+	         ('resume_source', true, false), ('resync_source', true, false), ('set_excluded_columns', true, false),
+	         ('set_table_key', true, false), ('set_table_label', true, false), ('source_status', true, true),
+	         ('wait_for_catchup', true, true)$$,
+	'EXECUTE: admin every API function; reader source_status, wait_for_catchup, bootstrap and the consumer functions; nobody the internal ones');
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default",
 	         has_column_privilege('pgcdc_drasi_admin', 'pgcdc_drasi.sources', attname, 'SELECT'),
 	         has_column_privilege('pgcdc_drasi_reader', 'pgcdc_drasi.sources', attname, 'SELECT')
 	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.sources'::regclass AND attnum > 0 ORDER BY attnum$$,
-	$$VALUES ('source_id', true, false), ('publication', true, false), ('slot_name', true, false),
+	$$VALUES ('source_id', true, false), ('publication', true, false), ('publication_oid', true, false), ('slot_name', true, false),
 	         ('origin_name', true, false), ('conninfo', false, false), ('enabled', true, false),
 	         ('sink', true, false), ('channel', true, false), ('notify_payload', true, false),
+	         ('bootstrap', true, false), ('numeric_as_string', true, false),
 	         ('owner', true, false), ('created_at', true, false)$$,
 	'sources: admin may SELECT every column but conninfo, reader none');
 SELECT results_eq(
 	$$SELECT r, t, p, has_table_privilege(r, 'pgcdc_drasi.' || t, p)
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
-	       unnest(ARRAY['sources', 'source_progress', 'consumers', 'table_keys', 'events', 'status',
-	                    'consumer_status']) t,
+	       unnest(ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys',
+	                    'table_options', 'events', 'status', 'consumer_status']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
 	  ORDER BY 1, 2, 3$$,
 	$$SELECT r, t, p, (t IN ('events', 'status', 'consumer_status', 'source_progress') AND p = 'SELECT') OR
-	                  (r = 'pgcdc_drasi_admin' AND t = 'table_keys' AND p = 'SELECT')
+	                  (r = 'pgcdc_drasi_admin' AND t IN ('table_keys', 'table_options') AND p = 'SELECT')
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
-	       unnest(ARRAY['sources', 'source_progress', 'consumers', 'table_keys', 'events', 'status',
-	                    'consumer_status']) t,
+	       unnest(ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys',
+	                    'table_options', 'events', 'status', 'consumer_status']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
 	  ORDER BY 1, 2, 3$$,
-	'table privileges: both roles SELECT events, status, consumer_status and source_progress, admin also table_keys; nobody reads consumers directly or writes anything');
+	'table privileges: both roles SELECT events, status, consumer_status and source_progress, admin also table_keys and table_options; nobody reads consumers or snapshot_requests directly or writes anything');
+SELECT is_empty(
+	$$SELECT c.relname FROM pg_class c
+	  WHERE c.relnamespace = 'pgcdc_drasi'::regnamespace AND c.relkind = 'S'
+	    AND (has_sequence_privilege('pgcdc_drasi_admin', c.oid, 'USAGE, SELECT, UPDATE')
+	         OR has_sequence_privilege('pgcdc_drasi_reader', c.oid, 'USAGE, SELECT, UPDATE'))$$,
+	'neither role may use the sequence of snapshot_requests');
 
 ----------------------------------------------------------------------
 -- pgcdc_drasi_admin
@@ -178,6 +189,27 @@ SELECT is(priv_err_info($$SELECT pgcdc_drasi.set_table_key('priv_src', 'priv_sec
 SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('priv_src', 'priv_open', ARRAY['id'])$$,
 	'admin: set_table_key on a readable table');
 SELECT lives_ok($$SELECT pgcdc_drasi.drop_table_key('priv_src', 'priv_open')$$, 'admin: drop_table_key');
+SELECT is(priv_err_info($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_secret', 'Secret')$$),
+	ARRAY['42501', 'permission denied for table priv_secret', '', ''],
+	'admin: set_table_label refused on a table it cannot SELECT');
+SELECT is(priv_err_info($$SELECT pgcdc_drasi.set_excluded_columns('priv_src', 'priv_secret', ARRAY['v'])$$),
+	ARRAY['42501', 'permission denied for table priv_secret', '', ''],
+	'admin: set_excluded_columns refused on a table it cannot SELECT');
+SELECT lives_ok($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_open', 'Open')$$,
+	'admin: set_table_label on a readable table');
+SELECT lives_ok($$SELECT pgcdc_drasi.set_excluded_columns('priv_src', 'priv_open', ARRAY['v'])$$,
+	'admin: set_excluded_columns on a readable table');
+SELECT results_eq($$SELECT source_id, table_id::text, label, exclude_columns FROM pgcdc_drasi.table_options$$,
+	$$VALUES ('priv_src', 'priv_open', 'Open', ARRAY['v'])$$, 'admin: can SELECT table_options');
+SELECT throws_ok($$INSERT INTO pgcdc_drasi.table_options VALUES ('priv_src', 'priv_secret', 'x', NULL)$$,
+	'42501', 'permission denied for table table_options', 'admin: cannot INSERT into table_options directly');
+SELECT lives_ok($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_open', NULL)$$, 'admin: set_table_label NULL');
+SELECT lives_ok($$SELECT pgcdc_drasi.set_excluded_columns('priv_src', 'priv_open', NULL)$$,
+	'admin: set_excluded_columns NULL');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.snapshot_requests$$,
+	'42501', 'permission denied for table snapshot_requests', 'admin: cannot SELECT snapshot_requests');
+SELECT throws_ok($$INSERT INTO pgcdc_drasi.snapshot_requests (source_id) VALUES ('priv_src')$$,
+	'42501', 'permission denied for table snapshot_requests', 'admin: cannot queue a snapshot directly');
 SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('priv_src')$$, 'admin: pause_source');
 SELECT lives_ok($$SELECT pgcdc_drasi.resume_source('priv_src')$$, 'admin: resume_source');
 RESET ROLE;
@@ -200,7 +232,7 @@ SELECT is((SELECT owner FROM pgcdc_drasi.sources WHERE source_id = 'priv_src'),
 
 SELECT 1 AS priv_dummy FROM pg_create_logical_replication_slot('priv_foreign_slot', 'pgoutput') \gset
 SET ROLE priv_admin;
-SELECT throws_ok($$SELECT pgcdc_drasi.create_source('priv_steal', 'priv_open_pub', 'priv_foreign_slot', enabled => false)$$,
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('priv_steal', 'priv_open_pub', 'priv_foreign_slot', enabled => false, bootstrap => false)$$,
 	'42501'::char(5), NULL::text,
 	'admin without REPLICATION: create_source refuses to adopt an existing slot it did not create');
 DO $$BEGIN
@@ -276,6 +308,32 @@ SELECT throws_ok($$SELECT pgcdc_drasi.resume_source('priv_src')$$,
 	'42501', 'permission denied for function resume_source', 'reader: cannot call resume_source');
 SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('priv_src', sink => 'both')$$,
 	'42501', 'permission denied for function alter_source', 'reader: cannot call alter_source');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_open', 'L')$$,
+	'42501', 'permission denied for function set_table_label', 'reader: cannot call set_table_label');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('priv_src', 'priv_open', ARRAY['v'])$$,
+	'42501', 'permission denied for function set_excluded_columns', 'reader: cannot call set_excluded_columns');
+SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot('priv_src')$$,
+	'42501', 'permission denied for function resnapshot', 'reader: cannot call resnapshot');
+SELECT throws_ok($$SELECT pgcdc_drasi.resync_source('priv_src')$$,
+	'42501', 'permission denied for function resync_source', 'reader: cannot call resync_source');
+SELECT is(priv_err_info($$SELECT * FROM pgcdc_drasi.bootstrap('priv_src')$$),
+	ARRAY['42501', 'permission denied for table priv_open',
+	      'A snapshot reads the tables of publication "priv_open_pub" with the privileges of the current role.', ''],
+	'reader: bootstrap() reads with the reader''s own privileges: refused for a table it cannot SELECT');
+RESET ROLE;
+GRANT SELECT ON priv_open TO priv_reader;
+SET ROLE priv_reader;
+SELECT results_eq($$SELECT e FROM pgcdc_drasi.bootstrap('priv_src') e ORDER BY e->>'id'$$,
+	$$VALUES ('{"id": "priv_open:1", "labels": ["priv_open"], "properties": {"id": 1, "v": "one"}}'::jsonb),
+	         ('{"id": "priv_open:2", "labels": ["priv_open"], "properties": {"id": 2, "v": "two"}}'::jsonb)$$,
+	'reader: can call bootstrap() for tables it can SELECT');
+RESET ROLE;
+REVOKE SELECT ON priv_open FROM priv_reader;
+SET ROLE priv_reader;
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.table_options$$,
+	'42501', 'permission denied for table table_options', 'reader: cannot SELECT table_options');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.snapshot_requests$$,
+	'42501', 'permission denied for table snapshot_requests', 'reader: cannot SELECT snapshot_requests');
 SELECT lives_ok($$SELECT pgcdc_drasi.create_consumer('priv_reader_c', 'priv_src')$$, 'reader: can create a consumer');
 SELECT results_eq($$SELECT seq, element_id FROM pgcdc_drasi.read('priv_reader_c')$$,
 	$$VALUES (1::bigint, 'priv_open:1'), (2::bigint, 'priv_secret:1'), (3::bigint, 'priv_open:2')$$,
@@ -343,6 +401,20 @@ SELECT throws_ok($$SELECT * FROM pgcdc_drasi.consumer_status$$,
 	'42501', 'permission denied for view consumer_status', 'none with USAGE: cannot SELECT consumer_status');
 SELECT throws_ok($$SELECT * FROM pgcdc_drasi.source_progress$$,
 	'42501', 'permission denied for table source_progress', 'none with USAGE: cannot SELECT source_progress');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.bootstrap('priv_src')$$,
+	'42501', 'permission denied for function bootstrap', 'none with USAGE: cannot call bootstrap');
+SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot('priv_src')$$,
+	'42501', 'permission denied for function resnapshot', 'none with USAGE: cannot call resnapshot');
+SELECT throws_ok($$SELECT pgcdc_drasi.resync_source('priv_src')$$,
+	'42501', 'permission denied for function resync_source', 'none with USAGE: cannot call resync_source');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_open', 'L')$$,
+	'42501', 'permission denied for function set_table_label', 'none with USAGE: cannot call set_table_label');
+SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('priv_src', 'priv_open', ARRAY['v'])$$,
+	'42501', 'permission denied for function set_excluded_columns', 'none with USAGE: cannot call set_excluded_columns');
+SELECT throws_ok($$SELECT pgcdc_drasi._snapshot_within('1:1:', '1:1:')$$,
+	'42501', 'permission denied for function _snapshot_within', 'none with USAGE: cannot call _snapshot_within');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.table_options$$,
+	'42501', 'permission denied for table table_options', 'none with USAGE: cannot SELECT table_options');
 RESET ROLE;
 REVOKE USAGE ON SCHEMA pgcdc_drasi FROM priv_none;
 
@@ -410,6 +482,15 @@ SET priv.step = 'get_events';
 DO $$BEGIN PERFORM * FROM pgcdc_drasi.get_events('priv_src', 1, 3); END$$;
 SET priv.step = 'drop_consumer';
 DO $$BEGIN PERFORM pgcdc_drasi.drop_consumer('priv_evil_c'); END$$;
+SET priv.step = 'bootstrap';
+DO $$BEGIN PERFORM * FROM pgcdc_drasi.bootstrap('priv_src', ARRAY['priv_open']); END$$;
+SET priv.step = 'create_consumer_bootstrap';
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+DO $$BEGIN PERFORM pgcdc_drasi.create_consumer('priv_evil_bs', 'priv_src', bootstrap => true); END$$;
+COMMIT;
+SET priv.step = 'read_bootstrap';
+DO $$BEGIN PERFORM * FROM pgcdc_drasi.read('priv_evil_bs', 10); END$$;
+DO $$BEGIN PERFORM pgcdc_drasi.drop_consumer('priv_evil_bs'); END$$;
 RESET priv.step;
 RESET search_path;
 RESET ROLE;
@@ -423,8 +504,14 @@ SELECT is(array_remove(priv_seen('get_events'), 'priv_evil'), '{}'::text[],
 	'reader: get_events never runs the caller''s operator as another role');
 SELECT is(array_remove(priv_seen('drop_consumer'), 'priv_evil'), '{}'::text[],
 	'reader: drop_consumer never runs the caller''s operator as another role');
-SELECT is((SELECT count(*)::int FROM pgcdc_drasi.consumers WHERE consumer = 'priv_evil_c'), 0,
-	'the evil reader''s consumer was created and dropped through the API');
+SELECT is(array_remove(priv_seen('bootstrap'), 'priv_evil'), '{}'::text[],
+	'reader: bootstrap never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('create_consumer_bootstrap'), 'priv_evil'), '{}'::text[],
+	'reader: create_consumer with bootstrap never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('read_bootstrap'), 'priv_evil'), '{}'::text[],
+	'reader: read of a consumer with a snapshot never runs the caller''s operator as another role');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.consumers WHERE consumer IN ('priv_evil_c', 'priv_evil_bs')), 0,
+	'the evil reader''s consumers were created and dropped through the API');
 
 -- admin: every configuration function
 SET ROLE priv_evil_admin;
@@ -437,6 +524,14 @@ SET priv.step = 'set_table_key';
 DO $$BEGIN PERFORM pgcdc_drasi.set_table_key('priv_evil_src', 'priv_open', ARRAY['id']); END$$;
 SET priv.step = 'drop_table_key';
 DO $$BEGIN PERFORM pgcdc_drasi.drop_table_key('priv_evil_src', 'priv_open'); END$$;
+SET priv.step = 'set_table_label';
+DO $$BEGIN PERFORM pgcdc_drasi.set_table_label('priv_evil_src', 'priv_open', 'Evil'); END$$;
+SET priv.step = 'set_excluded_columns';
+DO $$BEGIN PERFORM pgcdc_drasi.set_excluded_columns('priv_evil_src', 'priv_open', ARRAY['v']); END$$;
+SET priv.step = 'resnapshot';
+DO $$BEGIN PERFORM pgcdc_drasi.resnapshot('priv_evil_src', ARRAY['priv_open'::regclass]); END$$;
+SET priv.step = 'resync_source';
+DO $$BEGIN PERFORM pgcdc_drasi.resync_source('priv_evil_src'); END$$;
 SET priv.step = 'resume_source';
 DO $$BEGIN PERFORM pgcdc_drasi.resume_source('priv_evil_src'); END$$;
 SET priv.step = 'pause_source';
@@ -454,6 +549,14 @@ SELECT is(array_remove(priv_seen('set_table_key'), 'priv_evil_admin'), '{}'::tex
 	'admin: set_table_key never runs the caller''s operator as another role');
 SELECT is(array_remove(priv_seen('drop_table_key'), 'priv_evil_admin'), '{}'::text[],
 	'admin: drop_table_key never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('set_table_label'), 'priv_evil_admin'), '{}'::text[],
+	'admin: set_table_label never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('set_excluded_columns'), 'priv_evil_admin'), '{}'::text[],
+	'admin: set_excluded_columns never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('resnapshot'), 'priv_evil_admin'), '{}'::text[],
+	'admin: resnapshot never runs the caller''s operator as another role');
+SELECT is(array_remove(priv_seen('resync_source'), 'priv_evil_admin'), '{}'::text[],
+	'admin: resync_source never runs the caller''s operator as another role');
 SELECT is(array_remove(priv_seen('resume_source'), 'priv_evil_admin'), '{}'::text[],
 	'admin: resume_source never runs the caller''s operator as another role');
 SELECT is(array_remove(priv_seen('pause_source'), 'priv_evil_admin'), '{}'::text[],
