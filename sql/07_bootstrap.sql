@@ -188,8 +188,8 @@ SELECT * FROM bs_compare('bs');
 -- show.  With the source paused, changes committed before the consumer
 -- (in bootstrap(), not yet in the queue) and after it (in neither) are
 -- all published after the consumer was created.  A consumer without
--- bootstrap starting at the same place reads all of them.
-SELECT pgcdc_drasi.create_consumer('bs_all', 'bs', start_at => 'latest');
+-- bootstrap created at the same time (while the source is paused, so
+-- that no retention runs in between) reads all of them.
 SELECT pgcdc_drasi.pause_source('bs');
 DO $$
 BEGIN
@@ -200,6 +200,7 @@ BEGIN
 END
 $$;
 SELECT state, pid FROM pgcdc_drasi.status WHERE source_id = 'bs';
+SELECT pgcdc_drasi.create_consumer('bs_all', 'bs', start_at => 'latest');
 INSERT INTO bs_items VALUES (5, 'seen by bootstrap', 5);
 UPDATE bs_inv.stock SET qty = 99 WHERE sku = 'sku-1';
 BEGIN ISOLATION LEVEL REPEATABLE READ;

@@ -128,7 +128,15 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 	Datum		values[1];
 	MemoryContext caller = CurrentMemoryContext;
 	uint64		i;
+	int			nestlevel;
 
+	/*
+	 * Row filters are printed here and run later by the snapshot query,
+	 * both with an empty search_path: every name comes out qualified.
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(publication);
@@ -227,6 +235,7 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
 	return result;
 }
 
@@ -410,6 +419,9 @@ pgcdc_snapshot_settings(void)
 	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	/* The walsender's search_path: regclass and the like print qualified. */
+	(void) set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
 }

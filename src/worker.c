@@ -982,7 +982,18 @@ maybe_finish_resnapshot(void)
 		elog(ERROR, "could not clear the re-snapshot state");
 	SPI_finish();
 	PopActiveSnapshot();
+
+	/*
+	 * Transactions skipped for the snapshot wrote nothing, so the origin may
+	 * still be before them; without the skip state a restart from there
+	 * would publish them again.  Everything up to last_published is done:
+	 * record it in the same commit that forgets the state.
+	 */
+	replorigin_session_origin_lsn = last_published;
+	replorigin_session_origin_timestamp = GetCurrentTimestamp();
 	CommitTransactionCommand();
+	replorigin_session_origin_lsn = InvalidXLogRecPtr;
+	replorigin_session_origin_timestamp = 0;
 	MemoryContextSwitchTo(TopMemoryContext);
 	skip.active = false;
 }
