@@ -227,7 +227,7 @@ SELECT pgcdc_drasi.alter_source('$SOURCE', sink => 'both');
 SELECT pgcdc_drasi.create_consumer('demo-reader', '$SOURCE', start_at => 'latest');
 SQL
 # A psql session listens on the source's channel while a change commits.
-sql -c "LISTEN pgcdc_orders_db; SELECT pg_sleep(2);" > "$WORK/listen.out" 2>&1 &
+sql -c "LISTEN pgcdc_orders_db" -c "SELECT pg_sleep(2)" > "$WORK/listen.out" 2>&1 &
 listener=$!
 sleep 0.7
 story <<SQL

@@ -141,7 +141,17 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(publication);
 	if (SPI_execute_with_args(
-			"SELECT c.oid, c.relname, pt.rowfilter, c.reltuples::float8, "
+			"SELECT c.oid, c.relname, pt.rowfilter, "
+			/* the planner's row estimate: reltuples scaled to the current size */
+			"       CASE WHEN c.reltuples >= 0 AND c.relpages > 0 "
+			"            THEN c.reltuples / c.relpages * "
+			"                 (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int) "
+			"            ELSE (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int) * "
+			"                 (pg_catalog.current_setting('block_size')::int - 24) / "
+			"                 (28 + (SELECT pg_catalog.sum(CASE WHEN a.attlen > 0 THEN a.attlen ELSE 16 END) "
+			"                        FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
+			"                        AND a.attnum > 0 AND NOT a.attisdropped)) "
+			"       END::float8, "
 			"       (SELECT pg_catalog.array_agg(a.attnum ORDER BY a.attnum) "
 			"          FROM pg_catalog.pg_attribute a "
 			"         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
