@@ -132,6 +132,14 @@ static TimestampTz last_retention = 0;
 static bool retention_more = false;
 static MemoryContext message_mcxt = NULL;
 static bool config_dirty = false;
+
+/*
+ * The last source transactions we published (their xids), to keep a
+ * re-snapshot from starting while one of them still runs for snapshots.
+ */
+#define RECENT_XIDS 4096
+static TransactionId recent_xids[RECENT_XIDS];
+static int	recent_pos = 0;
 static XLogRecPtr resync_startpos = InvalidXLogRecPtr;	/* until the resync snapshot commits */
 static bool check_requests = true;
 
@@ -153,6 +161,7 @@ static bool snapshot_shows_change(Oid relid);
 static void set_skip_snapshot(const char *text, List *relids, XLogRecPtr until);
 static void maybe_finish_resnapshot(void);
 static void maybe_run_resnapshot(void);
+static void snapshot_clear_table(PgcdcRelCache *cache, Oid relid);
 
 /* Publish our state to shared memory. */
 static void
@@ -607,6 +616,11 @@ handle_change(StringInfo msg)
 						 errmsg_internal("COMMIT without BEGIN at %X/%X",
 										 LSN_FORMAT_ARGS(change.commit.commit_lsn))));
 			in_remote_xact = false;
+			if (tx.tx_index > 0)
+			{
+				recent_xids[recent_pos] = tx.xid;
+				recent_pos = (recent_pos + 1) % RECENT_XIDS;
+			}
 			group_end = change.commit.end_lsn;
 			group_commit_time = change.commit.committime;
 			last_received = Max(last_received, change.commit.end_lsn);
@@ -790,6 +804,47 @@ report_snapshot_progress(PgcdcSnapshotScan *scan)
 }
 
 /*
+ * Write a snapshot of the source's tables (all, or those in relids) as
+ * insert events of the open local transaction, in its snapshot; with
+ * clear_first, a 't' event per table comes before its rows (re-snapshots
+ * replace a table's state).  The rows stream through a cursor.
+ */
+static void
+write_snapshot(List *relids, bool clear_first)
+{
+	PgcdcRelCache *snapcache;
+	PgcdcSnapshotScan *scan;
+	int			nestlevel;
+	ListCell   *lc;
+
+	tx.snapshot_datum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
+	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
+	pgcdc_relcache_set_numeric_as_string(snapcache, config.numeric_as_string);
+	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, relids);
+	if (clear_first)
+		foreach(lc, pgcdc_snapshot_relids(scan))
+			snapshot_clear_table(snapcache, lfirst_oid(lc));
+	nestlevel = pgcdc_snapshot_settings();
+	for (;;)
+	{
+		uint64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		n = pgcdc_snapshot_fetch(scan, snapshot_row, NULL);
+		SPI_finish();
+		report_snapshot_progress(scan);
+		if (n == 0)
+			break;
+	}
+	pgcdc_snapshot_end(scan);
+	AtEOXact_GUC(true, nestlevel);
+	/* Events hold copies of everything they need: the cache can go. */
+	MemoryContextDelete(pgcdc_relcache_context(snapcache));
+}
+
+/*
  * The initial snapshot: create the slot, exporting the snapshot of its
  * consistent point; read every table of the publication in exactly that
  * snapshot, as insert events; commit them with the origin at the
@@ -803,9 +858,6 @@ take_initial_snapshot(void)
 {
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
 	char	   *snapshot_name;
-	PgcdcRelCache *snapcache;
-	PgcdcSnapshotScan *scan;
-	int			nestlevel;
 	bool		slot_exists;
 	FullTransactionId fxid;
 	Oid			argtypes[2] = {TEXTOID, LSNOID};
@@ -846,26 +898,7 @@ take_initial_snapshot(void)
 	tx.tx_index = 0;
 
 	PushActiveSnapshot(GetTransactionSnapshot());
-	tx.snapshot_datum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
-	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
-	pgcdc_relcache_set_numeric_as_string(snapcache, config.numeric_as_string);
-	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, NIL);
-	nestlevel = pgcdc_snapshot_settings();
-	for (;;)
-	{
-		uint64		n;
-
-		CHECK_FOR_INTERRUPTS();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		n = pgcdc_snapshot_fetch(scan, snapshot_row, NULL);
-		SPI_finish();
-		report_snapshot_progress(scan);
-		if (n == 0)
-			break;
-	}
-	pgcdc_snapshot_end(scan);
-	AtEOXact_GUC(true, nestlevel);
+	write_snapshot(NIL, false);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -882,7 +915,6 @@ take_initial_snapshot(void)
 	group_commit_time = tx.commit_time;
 	commit_group();
 	tx.snapshot = false;
-	MemoryContextDelete(pgcdc_relcache_context(snapcache));
 
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	MySource->snapshot_table[0] = '\0';
@@ -1031,10 +1063,7 @@ maybe_run_resnapshot(void)
 	XLogRecPtr	until;
 	uint64		i;
 	FullTransactionId fxid;
-	PgcdcRelCache *snapcache;
-	PgcdcSnapshotScan *scan;
 	ListCell   *lc;
-	int			nestlevel;
 	bool		isnull;
 	MemoryContext spi_mcxt;
 
@@ -1052,7 +1081,9 @@ maybe_run_resnapshot(void)
 	 * still running for snapshots, between its commit record and leaving
 	 * the ProcArray.  A re-snapshot must show everything already published,
 	 * so it is not taken while its snapshot still lists such a transaction
-	 * as running: try again a moment later.
+	 * as running: committed in clog, or among the transactions we published
+	 * lately (clog is set a moment after the commit record the walsender
+	 * may already have sent).  Try again a moment later.
 	 */
 	{
 		Snapshot	snap = GetActiveSnapshot();
@@ -1060,7 +1091,12 @@ maybe_run_resnapshot(void)
 
 		for (i = 0; i < snap->xcnt; i++)
 		{
-			if (TransactionIdDidCommit(snap->xip[i]))
+			bool		published = false;
+			int			j;
+
+			for (j = 0; j < RECENT_XIDS && !published; j++)
+				published = (recent_xids[j] == snap->xip[i]);
+			if (published || TransactionIdDidCommit(snap->xip[i]))
 			{
 				PopActiveSnapshot();
 				AbortCurrentTransaction();
@@ -1132,28 +1168,7 @@ maybe_run_resnapshot(void)
 	tx.received_at = tx.commit_time;
 	tx.tx_index = 0;
 
-	tx.snapshot_datum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
-	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
-	pgcdc_relcache_set_numeric_as_string(snapcache, config.numeric_as_string);
-	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, relids);
-	foreach(lc, pgcdc_snapshot_relids(scan))
-		snapshot_clear_table(snapcache, lfirst_oid(lc));
-	nestlevel = pgcdc_snapshot_settings();
-	for (;;)
-	{
-		uint64		n;
-
-		CHECK_FOR_INTERRUPTS();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		n = pgcdc_snapshot_fetch(scan, snapshot_row, NULL);
-		SPI_finish();
-		report_snapshot_progress(scan);
-		if (n == 0)
-			break;
-	}
-	pgcdc_snapshot_end(scan);
-	AtEOXact_GUC(true, nestlevel);
+	write_snapshot(relids, true);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1189,7 +1204,6 @@ maybe_run_resnapshot(void)
 	commit_group();
 	resync_startpos = InvalidXLogRecPtr;
 	tx.snapshot = false;
-	MemoryContextDelete(pgcdc_relcache_context(snapcache));
 
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	MySource->snapshot_table[0] = '\0';
