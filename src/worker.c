@@ -804,6 +804,31 @@ report_snapshot_progress(PgcdcSnapshotScan *scan)
 }
 
 /*
+ * Make the open local transaction (the caller's, in REPEATABLE READ) the
+ * group of a snapshot: its events carry this transaction's xid and lsn as
+ * their position, and are marked as snapshot events.
+ */
+static void
+begin_snapshot_group(XLogRecPtr lsn)
+{
+	FullTransactionId fxid = GetTopFullTransactionId();
+
+	local_xact_open = true;
+	group_started = GetCurrentTimestamp();
+	group_xacts = 0;
+	group_events = 0;
+	group_first_seq = tx.last_seq + 1;
+	pgcdc_notify_begin_group();
+	tx.snapshot = true;
+	tx.xid = XidFromFullTransactionId(fxid);
+	tx.full_xid = U64FromFullTransactionId(fxid);
+	tx.commit_lsn = lsn;
+	tx.commit_time = GetCurrentTimestamp();
+	tx.received_at = tx.commit_time;
+	tx.tx_index = 0;
+}
+
+/*
  * Write a snapshot of the source's tables (all, or those in relids) as
  * insert events of the open local transaction, in its snapshot; with
  * clear_first, a 't' event per table comes before its rows (re-snapshots
@@ -859,7 +884,6 @@ take_initial_snapshot(void)
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
 	char	   *snapshot_name;
 	bool		slot_exists;
-	FullTransactionId fxid;
 	Oid			argtypes[2] = {TEXTOID, LSNOID};
 	Datum		values[2];
 
@@ -881,21 +905,7 @@ take_initial_snapshot(void)
 	StartTransactionCommand();
 	XactIsoLevel = XACT_REPEATABLE_READ;
 	ImportSnapshot(snapshot_name);
-	local_xact_open = true;
-	group_started = GetCurrentTimestamp();
-	group_xacts = 0;
-	group_events = 0;
-	group_first_seq = tx.last_seq + 1;
-	pgcdc_notify_begin_group();
-
-	fxid = GetTopFullTransactionId();
-	tx.snapshot = true;
-	tx.xid = XidFromFullTransactionId(fxid);
-	tx.full_xid = U64FromFullTransactionId(fxid);
-	tx.commit_lsn = lsn;
-	tx.commit_time = GetCurrentTimestamp();
-	tx.received_at = tx.commit_time;
-	tx.tx_index = 0;
+	begin_snapshot_group(lsn);
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	write_snapshot(NIL, false);
@@ -1062,7 +1072,6 @@ maybe_run_resnapshot(void)
 	char	   *snaptext;
 	XLogRecPtr	until;
 	uint64		i;
-	FullTransactionId fxid;
 	ListCell   *lc;
 	bool		isnull;
 	MemoryContext spi_mcxt;
@@ -1153,20 +1162,7 @@ maybe_run_resnapshot(void)
 	SPI_finish();
 
 	set_state(PGCDC_STATE_SNAPSHOT);
-	local_xact_open = true;
-	group_started = GetCurrentTimestamp();
-	group_xacts = 0;
-	group_events = 0;
-	group_first_seq = tx.last_seq + 1;
-	pgcdc_notify_begin_group();
-	fxid = GetTopFullTransactionId();
-	tx.snapshot = true;
-	tx.xid = XidFromFullTransactionId(fxid);
-	tx.full_xid = U64FromFullTransactionId(fxid);
-	tx.commit_lsn = last_received;
-	tx.commit_time = GetCurrentTimestamp();
-	tx.received_at = tx.commit_time;
-	tx.tx_index = 0;
+	begin_snapshot_group(last_received);
 
 	write_snapshot(relids, true);
 
