@@ -3,12 +3,13 @@
  * pgcdc_drasi.h
  *		Declarations shared by the layers of pgcdc_drasi.
  *
- * The layers, from the outside in: the SQL API (sql_api.c) and the
- * launcher (launcher.c) manage sources through shared memory (shmem.c);
- * each source worker (worker.c) reads the replication stream
- * (walstream.c), decodes pgoutput (decode.c), maps rows to Drasi node
- * events (mapping.c, value.c) and writes them to the queue
- * (sink_queue.c).
+ * The layers, from the outside in: the SQL API (sql_common.c,
+ * sql_sources.c, sql_consumers.c, sql_snapshots.c) and the launcher
+ * (launcher.c) manage sources through shared memory (shmem.c); each
+ * source worker (worker.c) reads the replication stream (walstream.c),
+ * decodes pgoutput (decode.c), maps rows to Drasi node events (mapping.c,
+ * value.c), takes snapshots of its tables (bootstrap.c) and writes the
+ * events to the queue (sink_queue.c) and to NOTIFY (sink_notify.c).
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -251,7 +252,6 @@ extern void pgcdc_progress_save(const char *source_id, int64 last_seq);
 extern void pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event);
 extern void pgcdc_queue_flush(void);
 extern void pgcdc_queue_end(void);
-extern void pgcdc_queue_reset(void);
 
 /* sink_notify.c */
 typedef enum PgcdcSink

@@ -235,10 +235,3 @@ pgcdc_queue_end(void)
 	table_close(queue.rel, NoLock);
 	memset(&queue, 0, sizeof(queue));
 }
-
-/* Forget the queue state after an aborted transaction. */
-void
-pgcdc_queue_reset(void)
-{
-	memset(&queue, 0, sizeof(queue));
-}
