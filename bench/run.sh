@@ -24,6 +24,8 @@
 #   PERF=0            1: after the runs, one more W1 drain of the queue sink
 #                     under perf (worker + its walsender); top functions go
 #                     into the report.  RUNS=0 PERF=1 profiles only.
+#   PHASES=0          1: after the runs, when the first change of W1 reaches
+#                     pg_recvlogical with protocol 1 and with streaming.
 #   RESULTS_DIR=...   where latest.md / latest.json go (default bench/results)
 #   SKIP_DEPS=1       skip package installation (reruns)
 #   KEEP=1            keep the scratch directory (server log) on exit
@@ -75,6 +77,7 @@ trap 'exit 143' TERM
 RUNS=${RUNS:-3}
 SCALE=${SCALE:-1}
 PERF=${PERF:-0}
+PHASES=${PHASES:-0}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH/results}
 [[ $RUNS =~ ^[0-9]+$ ]] || die "RUNS must be a non-negative integer"
 [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || die "SCALE must be a positive number"
@@ -151,7 +154,7 @@ printf '%s\n' "$MACHINE"
 heading "Benchmark (RUNS=$RUNS SCALE=$SCALE)"
 BENCH_SOCKDIR=$WORK BENCH_PORT=$PORT BENCH_PGBIN=$PGBIN BENCH_WORK=$WORK \
 BENCH_SERVER_LOG=$WORK/server.log BENCH_RESULTS=$RESULTS_DIR BENCH_MACHINE=$MACHINE \
-RUNS=$RUNS SCALE=$SCALE PERF=$PERF \
+RUNS=$RUNS SCALE=$SCALE PERF=$PERF PHASES=$PHASES \
 	node "$BENCH/node/bench.js"
 
 echo

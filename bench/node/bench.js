@@ -17,6 +17,8 @@
  *   BENCH_RESULTS               directory for latest.md / latest.json
  *   RUNS (3), SCALE (1), CONCURRENT_W2 (1), LATENCY_TPS (200), LATENCY_SECONDS (5),
  *   PERF (0): 1 adds a W1 drain of the queue sink under perf after the runs
+ *   PHASES (0): 1 adds, after the runs, when the first change of W1 reaches
+ *               pg_recvlogical with protocol 1 and with streaming
  *   BENCH_MACHINE               machine description lines (from run.sh)
  *
  * Re-render a report from saved samples:  node bench.js --report latest.json
@@ -45,6 +47,7 @@ const CONCURRENT_W2 = intEnv('CONCURRENT_W2', 1) !== 0;
 const LATENCY_TPS = intEnv('LATENCY_TPS', 200);
 const LATENCY_SECONDS = Number(env.LATENCY_SECONDS || 5);
 const PERF = intEnv('PERF', 0) !== 0;
+const PHASES = intEnv('PHASES', 0) !== 0;
 const WAIT_TIMEOUT = Number(env.BENCH_WAIT_TIMEOUT || 1800);	/* seconds, any single wait */
 
 const SRC_DB = 'bench';
@@ -945,6 +948,57 @@ async function latency(result)
 }
 
 /* ------------------------------------------------------------------ */
+/* phases of a large transaction                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * When does the first change of W1 reach a consumer?  With protocol 1 the
+ * walsender decodes and spills the whole transaction before it sends any
+ * of it; with streaming it sends as it decodes.  pg_recvlogical writes
+ * into a pipe of ours whose first byte is timed.  Reading the pipe costs
+ * this process CPU, so its totals are not comparable with the drain
+ * figures; the first-change times are what this is for.
+ */
+async function phases(result)
+{
+	const protos = {
+		proto1: ['-o', 'proto_version=1'],
+		streaming: ['-o', 'proto_version=2', '-o', 'streaming=on'],
+	};
+	const slot = 'bench_phases';
+	for (const [name, proto] of Object.entries(protos))
+	{
+		await resetOrders();
+		await quiesce();
+		await src.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+		try
+		{
+			await runWorkload('W1');
+			const L = await fence();
+			const t0 = now();
+			let first = null;
+			let err = '';
+			const p = spawn(path.join(PGBIN, 'pg_recvlogical'),
+							['-d', SRC_DB, '--slot', slot, '--start', ...proto,
+							 '-o', `publication_names=${PUB}`, '-f', '-', `--endpos=${L}`],
+							{ env: pgEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+			p.stdout.on('data', () => { if (first === null) first = now(); });
+			p.stderr.on('data', (d) => { err += d; });
+			const code = await new Promise((r) => p.on('close', r));
+			const t1 = now();
+			if (code !== 0 || first === null)
+				throw new Error(`pg_recvlogical (${name}) exited with ${code} after ${first === null ? 'no' : 'some'} output: ${err}`);
+			result[name] = { first_change_seconds: first - t0, all_seconds: t1 - t0 };
+			log(`phases W1: ${name.padEnd(9)} first change after ${(first - t0).toFixed(2)} s, all after ${(t1 - t0).toFixed(2)} s`);
+		}
+		finally
+		{
+			await src.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* profile                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1104,7 +1158,7 @@ async function main()
 	const results = {
 		started: new Date().toISOString(),
 		machine: env.BENCH_MACHINE || '',
-		config: { RUNS, SCALE, N1, N2, N3, CONCURRENT_W2, LATENCY_TPS, LATENCY_SECONDS, PERF },
+		config: { RUNS, SCALE, N1, N2, N3, CONCURRENT_W2, LATENCY_TPS, LATENCY_SECONDS, PERF, PHASES },
 		runs: [],
 	};
 	await setupSchema();
@@ -1132,6 +1186,12 @@ async function main()
 			await resetOrders();
 			results.profile = {};
 			await drain('W1', results.profile, { only: ['pgcdc_queue'], perf: true });
+		}
+		if (PHASES)
+		{
+			log('==== phases: when the first change of W1 arrives');
+			results.phases = {};
+			await phases(results.phases);
 		}
 	}
 	catch (e)
@@ -1330,6 +1390,20 @@ function report(results)
 		L.push(`| worker memory < 64 MB above idle during W1 (own memory) | ${fx(o, 1)} MB | ${within(o, o < 64)} |`);
 	}
 	L.push('');
+
+	if (results.phases && results.phases.streaming)
+	{
+		const ph = results.phases;
+		L.push('## When the first change of W1 arrives (PHASES=1, not part of the timings)');
+		L.push('');
+		L.push('pg_recvlogical on a slot created right before W1, writing into a pipe of the benchmark whose first byte is timed. The totals include reading the pipe, so compare them with each other, not with the drain table.');
+		L.push('');
+		L.push('| pgoutput | first change after (s) | all changes after (s) |');
+		L.push('|---|---:|---:|');
+		L.push(`| protocol 1 (decode and spill, send after the commit) | ${fx(ph.proto1.first_change_seconds)} | ${fx(ph.proto1.all_seconds)} |`);
+		L.push(`| protocol 2, streaming = on (send while decoding) | ${fx(ph.streaming.first_change_seconds)} | ${fx(ph.streaming.all_seconds)} |`);
+		L.push('');
+	}
 
 	if (results.profile && results.profile.profile)
 	{
