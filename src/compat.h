@@ -22,6 +22,8 @@
 #include "executor/executor.h"
 #include "replication/origin.h"
 #include "replication/walreceiver.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
 
 #if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
 #error "pgcdc_drasi supports PostgreSQL 15 only so far; see README.md"
@@ -77,6 +79,27 @@ static inline List *
 pgcdc_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
 {
 	return ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+}
+
+/* Make a one-relation range table for an executor state of our own. */
+static inline void
+pgcdc_init_range_table(EState *estate, RangeTblEntry *rte)
+{
+	ExecInitRangeTable(estate, list_make1(rte));
+}
+
+/* The number of our PGPROC, by which others can set our latch. */
+static inline int
+pgcdc_my_procno(void)
+{
+	return MyProc->pgprocno;
+}
+
+/* Set the latch of the process with that PGPROC number. */
+static inline void
+pgcdc_set_latch_of(int procno)
+{
+	SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
 #endif							/* PGCDC_COMPAT_H */

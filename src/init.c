@@ -20,7 +20,9 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
+#include "launcher.h"
 #include "pgcdc_drasi.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -163,5 +165,5 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pgcdc_shmem_startup_hook;
 
-	pgcdc_register_launcher();
+	pgcdc_launcher_register();
 }

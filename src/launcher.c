@@ -23,32 +23,30 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
-#include "catalog/namespace.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "storage/lmgr.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "compat.h"
+#include "launcher.h"
 #include "pgcdc_drasi.h"
+#include "shmem.h"
 
 #define LAUNCHER_NAPTIME_MS 10000
 
@@ -57,7 +55,7 @@ static BackgroundWorkerHandle **source_handles = NULL;
 
 /* Register the launcher; called from _PG_init during preload. */
 void
-pgcdc_register_launcher(void)
+pgcdc_launcher_register(void)
 {
 	BackgroundWorker worker;
 
@@ -78,7 +76,7 @@ launcher_on_exit(int code, Datum arg)
 {
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	pgcdc_shared->launcher_pid = 0;
-	pgcdc_shared->launcher_pgprocno = -1;
+	pgcdc_shared->launcher_procno = -1;
 	pgcdc_shared->rescan_all = true;
 	LWLockRelease(pgcdc_shared->lock);
 }
@@ -116,15 +114,22 @@ static bool
 start_source_worker(int index, PgcdcSource *src)
 {
 	BackgroundWorker worker;
+	MemoryContext old;
+	bool		started;
 
 	init_worker(&worker, "pgcdc_source_main", "pgcdc_drasi source", Int32GetDatum(index));
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi source %s", src->source_id);
+
 	if (source_handles[index] != NULL)
 	{
 		pfree(source_handles[index]);
 		source_handles[index] = NULL;
 	}
-	return RegisterDynamicBackgroundWorker(&worker, &source_handles[index]);
+	/* The handle outlives the round of the launcher loop. */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	started = RegisterDynamicBackgroundWorker(&worker, &source_handles[index]);
+	MemoryContextSwitchTo(old);
+	return started;
 }
 
 /* Oids of the databases a source could live in. */
@@ -197,7 +202,7 @@ run_scans(void)
 						list_length(failed)),
 				 errhint("You might need to increase max_worker_processes.")));
 		foreach(lc, failed)
-			pgcdc_request_rescan(lfirst_oid(lc));
+			pgcdc_shmem_request_rescan(lfirst_oid(lc));
 	}
 }
 
@@ -253,9 +258,12 @@ start_sources(void)
 		{
 			src->starting = false;
 			src->next_start = TimestampTzPlusMilliseconds(now, pgcdc_retry_min_interval);
-			snprintf(src->last_error, PGCDC_ERROR_MAXLEN,
-					 "could not start a background worker: max_worker_processes is exhausted");
-			src->last_error_time = now;
+			memset(&src->last_error, 0, sizeof(src->last_error));
+			strlcpy(src->last_error.message,
+					"could not start a background worker: max_worker_processes is exhausted",
+					PGCDC_ERROR_MAXLEN);
+			strlcpy(src->last_error.hint, "Increase max_worker_processes.", PGCDC_ERROR_MAXLEN);
+			src->last_error.time = now;
 			sleep_ms = Min(sleep_ms, pgcdc_retry_min_interval);
 		}
 	}
@@ -268,6 +276,8 @@ start_sources(void)
 void
 pgcdc_launcher_main(Datum main_arg)
 {
+	MemoryContext loop_mcxt;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -279,16 +289,21 @@ pgcdc_launcher_main(Datum main_arg)
 
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	pgcdc_shared->launcher_pid = MyProcPid;
-	pgcdc_shared->launcher_pgprocno = MyProc->pgprocno;
+	pgcdc_shared->launcher_procno = pgcdc_my_procno();
 	pgcdc_shared->rescan_all = true;
 	LWLockRelease(pgcdc_shared->lock);
 	before_shmem_exit(launcher_on_exit, (Datum) 0);
 
 	pgstat_report_activity(STATE_RUNNING, "launching sources");
 
+	/* Everything one round allocates goes when the round is over. */
+	loop_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi launcher loop",
+									  ALLOCSET_DEFAULT_SIZES);
+
 	for (;;)
 	{
 		long		sleep_ms;
+		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -298,8 +313,11 @@ pgcdc_launcher_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		old = MemoryContextSwitchTo(loop_mcxt);
 		run_scans();
 		sleep_ms = start_sources();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(loop_mcxt);
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -346,7 +364,7 @@ sync_sources(Oid dboid, List *ids, List *enabled)
 	forboth(lc1, ids, lc2, enabled)
 	{
 		const char *id = (const char *) lfirst(lc1);
-		PgcdcSource *src = pgcdc_source_find(dboid, id);
+		PgcdcSource *src = pgcdc_shmem_find_source(dboid, id);
 
 		if (src == NULL)
 		{
@@ -367,40 +385,14 @@ sync_sources(Oid dboid, List *ids, List *enabled)
 						 errhint("Increase pgcdc_drasi.max_sources and restart the server.")));
 				continue;
 			}
-			/* Keep the condition variable; reset everything else. */
-			src->in_use = true;
-			src->dboid = dboid;
-			strlcpy(src->source_id, id, NAMEDATALEN);
-			src->pid = 0;
-			src->pgprocno = -1;
-			src->starting = false;
-			src->failed = false;
-			src->dropped = false;
-			src->failures = 0;
-			src->state = PGCDC_STATE_STOPPED;
-			src->next_start = 0;
-			src->started_at = 0;
-			src->received_lsn = InvalidXLogRecPtr;
-			src->published_lsn = InvalidXLogRecPtr;
-			src->flushed_lsn = InvalidXLogRecPtr;
-			src->events = 0;
-			src->xacts = 0;
-			src->reconnects = 0;
-			src->notifications = 0;
-			src->notifications_skipped = 0;
-			src->snapshot_table[0] = '\0';
-			src->snapshot_rows_done = 0;
-			src->snapshot_rows_total = 0;
-			src->last_commit_time = 0;
-			src->last_error_time = 0;
-			src->last_error[0] = '\0';
+			pgcdc_shmem_init_source(src, dboid, id);
 		}
 		src->desired = (bool) lfirst_int(lc2);
 		src->dropped = false;
 	}
 
 	LWLockRelease(pgcdc_shared->lock);
-	pgcdc_wake_launcher();
+	pgcdc_shmem_wake_launcher();
 }
 
 /* Main of a scanner: read this database's sources and exit. */
@@ -421,38 +413,7 @@ pgcdc_scanner_main(Datum main_arg)
 	pgstat_report_activity(STATE_RUNNING, "scanning pgcdc_drasi sources");
 
 	if (OidIsValid(get_extension_oid(PGCDC_EXTENSION_NAME, true)))
-	{
-		uint64		i;
-		Oid			sources = get_relname_relid("sources",
-												get_namespace_oid(PGCDC_SCHEMA_NAME, false));
-
-		/*
-		 * Scanners of one database take turns, and record what they read
-		 * before letting the next one in: an older list can never overwrite
-		 * a newer one.  The lock also waits for writers of the table.
-		 */
-		if (OidIsValid(sources))
-			LockRelationOid(sources, ShareRowExclusiveLock);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT source_id, enabled FROM pgcdc_drasi.sources ORDER BY source_id",
-						true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read pgcdc_drasi.sources");
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			char	   *id = SPI_getvalue(tup, desc, 1);
-			bool		en = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-			ids = lappend(ids, pstrdup(id));
-			enabled = lappend_int(enabled, en ? 1 : 0);
-			MemoryContextSwitchTo(old);
-		}
-		SPI_finish();
-	}
+		pgcdc_catalog_list_sources(&ids, &enabled);
 
 	sync_sources(dboid, ids, enabled);
 	PopActiveSnapshot();

@@ -1,22 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * mapping.c
- *		Rows to Drasi graph nodes: the relation cache, element ids and
- *		the change events.
+ *		Rows to Drasi graph nodes: element ids and the change events.
  *
- * A node's label is its table's name (case kept, no schema); its id is
- * "table:key" for tables in schema public and "schema.table:key"
- * otherwise, which is what Drasi's own PostgreSQL source produces.  The
- * key columns are, in order of preference, those set with
- * set_table_key, the primary key, and the replica identity index.  A
- * table with none of these gets an id derived from all of the row's
- * values, so the same row always maps to the same node.
- *
- * Column names and types come from pgoutput's Relation messages, which
- * describe each change exactly as it was written, so ALTER TABLE in the
- * middle of the stream needs no restart.  Which columns form the key is
- * read from the catalogs once per Relation message (and again after
- * set_table_key), never per row.
+ * A node's label is its table's name (case kept, no schema) or the label
+ * set for the table; its id is "table:key" for tables in schema public
+ * and "schema.table:key" otherwise, which is what Drasi's own PostgreSQL
+ * source produces.  Which columns form the key is the relation cache's
+ * business (relation.c); this file turns one decoded change (or one
+ * snapshot row) into the events of the Drasi source-change format.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -27,382 +19,16 @@
  */
 #include "postgres.h"
 
-#include "access/relation.h"
-#include "access/table.h"
-#include "catalog/pg_authid.h"
-#include "catalog/pg_index.h"
-#include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
-#include "executor/spi.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/relcache.h"
-#include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "pgcdc_drasi.h"
-
-/*
- * A cache of relations, for one source: the stream's, or a snapshot's
- * (which describes tables from the catalog rather than from Relation
- * messages, so the two must not share entries).
- */
-struct PgcdcRelCache
-{
-	HTAB	   *hash;
-	MemoryContext mcxt;
-	char	   *source_id;
-	char	   *source_json;	/* source id as a JSON string */
-	Oid			owner;			/* the source's owner, for the SELECT check */
-	bool		numeric_as_string;	/* numeric values as JSON strings */
-};
-
-/* What we know of one published relation. */
-typedef struct PgcdcRelEntry
-{
-	LogicalRepRelId relid;		/* hash key: the local table's oid */
-	PgcdcRelCache *cache;
-	MemoryContext mcxt;			/* owns everything below */
-	bool		ignored;		/* our own tables: never published */
-	char	   *nspname;
-	char	   *relname;
-	char	   *label;
-	char	   *id_prefix;		/* "table:" or "schema.table:" */
-	char		replident;
-	int			natts;
-	char	  **attnames;
-	int		   *attname_len;
-	int		   *key_order;		/* column indexes in jsonb key order */
-	PgcdcValueType **types;
-	Bitmapset  *ri_attrs;		/* replica identity columns (indexes) */
-	bool		keys_valid;
-	int			nkeys;
-	int		   *keys;			/* column indexes, in table order */
-	bool		keyless;		/* id is a digest of the whole row */
-	Bitmapset  *excluded;		/* columns left out of the properties */
-} PgcdcRelEntry;
-
-/*
- * A new cache for a source, in its own memory context under parent.
- * owner may be InvalidOid: no SELECT check (the caller reads the tables
- * with its own privileges).
- */
-PgcdcRelCache *
-pgcdc_relcache_create(const char *source_id, Oid owner, MemoryContext parent)
-{
-	HASHCTL		ctl;
-	StringInfoData buf;
-	MemoryContext mcxt = AllocSetContextCreate(parent, "pgcdc_drasi relations",
-											   ALLOCSET_DEFAULT_SIZES);
-	PgcdcRelCache *cache = MemoryContextAllocZero(mcxt, sizeof(PgcdcRelCache));
-
-	cache->mcxt = mcxt;
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(LogicalRepRelId);
-	ctl.entrysize = sizeof(PgcdcRelEntry);
-	ctl.hcxt = mcxt;
-	cache->hash = hash_create("pgcdc_drasi relations", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	cache->source_id = MemoryContextStrdup(mcxt, source_id);
-	initStringInfo(&buf);
-	escape_json(&buf, source_id);
-	cache->source_json = MemoryContextStrdup(mcxt, buf.data);
-	pfree(buf.data);
-	cache->owner = owner;
-	return cache;
-}
-
-/* Forget the keys of every relation: table keys were reconfigured. */
-void
-pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache)
-{
-	HASH_SEQ_STATUS status;
-	PgcdcRelEntry *entry;
-
-	hash_seq_init(&status, cache->hash);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		entry->keys_valid = false;
-}
-
-static int	cmp_jsonb_key(const void *a, const void *b, void *arg);
-
-/*
- * Take in a Relation message.  pgoutput sends one before the first change
- * of a relation and again after its definition changed, so this is where
- * ALTER TABLE reaches us.  Catalog lookups need a transaction; the
- * caller has one open.
- */
-void
-pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
-{
-	PgcdcRelEntry *entry;
-	bool		found;
-	MemoryContext old;
-	StringInfoData buf;
-	int			i;
-
-	entry = hash_search(cache->hash, &remoterel->remoteid, HASH_ENTER, &found);
-	if (found)
-		MemoryContextDelete(entry->mcxt);
-	entry->cache = cache;
-	entry->mcxt = AllocSetContextCreate(cache->mcxt, "pgcdc_drasi relation",
-										ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(entry->mcxt);
-
-	entry->nspname = pstrdup(remoterel->nspname[0] ? remoterel->nspname : "pg_catalog");
-	entry->relname = pstrdup(remoterel->relname);
-	entry->ignored = strcmp(entry->nspname, PGCDC_SCHEMA_NAME) == 0;
-	entry->label = entry->relname;
-
-	initStringInfo(&buf);
-	if (strcmp(entry->nspname, "public") != 0)
-		appendStringInfo(&buf, "%s.", entry->nspname);
-	appendStringInfo(&buf, "%s:", entry->relname);
-	entry->id_prefix = buf.data;
-
-	entry->replident = remoterel->replident;
-	entry->natts = remoterel->natts;
-	entry->attnames = palloc(sizeof(char *) * Max(1, remoterel->natts));
-	entry->attname_len = palloc(sizeof(int) * Max(1, remoterel->natts));
-	entry->key_order = palloc(sizeof(int) * Max(1, remoterel->natts));
-	entry->types = palloc(sizeof(PgcdcValueType *) * Max(1, remoterel->natts));
-	for (i = 0; i < remoterel->natts; i++)
-	{
-		entry->attnames[i] = pstrdup(remoterel->attnames[i]);
-		entry->attname_len[i] = strlen(entry->attnames[i]);
-		entry->key_order[i] = i;
-		entry->types[i] = entry->ignored ? NULL : pgcdc_value_type(remoterel->atttyps[i]);
-	}
-	qsort_arg(entry->key_order, entry->natts, sizeof(int), cmp_jsonb_key, entry->attnames);
-	entry->ri_attrs = bms_copy(remoterel->attkeys);
-	entry->keys_valid = false;
-	entry->nkeys = 0;
-	entry->keys = NULL;
-	entry->keyless = false;
-	entry->excluded = NULL;
-
-	MemoryContextSwitchTo(old);
-}
-
-/* Index of a column in the relation message, or -1. */
-static int
-column_index(PgcdcRelEntry *entry, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < entry->natts; i++)
-		if (strcmp(entry->attnames[i], name) == 0)
-			return i;
-	return -1;
-}
-
-/* A text[] datum as a list of C strings, in the current context. */
-static List *
-text_array_list(Datum d)
-{
-	List	   *result = NIL;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-	int			i;
-
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &nelems);
-	for (i = 0; i < nelems; i++)
-		if (!nulls[i])
-			result = lappend(result, TextDatumGetCString(elems[i]));
-	return result;
-}
-
-/*
- * What the source's configuration says of a table: key columns set with
- * set_table_key, a label set with set_table_label, columns left out with
- * set_excluded_columns (each NIL/NULL when not set).
- */
-static void
-load_table_config(PgcdcRelCache *cache, Oid relid, List **keys, char **label, List **excluded)
-{
-	Oid			argtypes[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
-	MemoryContext caller = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec_context;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	Datum		d;
-
-	*keys = NIL;
-	*label = NULL;
-	*excluded = NIL;
-	values[0] = CStringGetTextDatum(cache->source_id);
-	values[1] = ObjectIdGetDatum(relid);
-
-	/*
-	 * Readers of bootstrap() may not read the configuration themselves; the
-	 * lookup runs as the superuser, with operators that no search_path can
-	 * replace.
-	 */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT k.key_columns, o.label, o.exclude_columns FROM (SELECT) x "
-							  "LEFT JOIN pgcdc_drasi.table_keys k "
-							  "  ON k.source_id OPERATOR(pg_catalog.=) $1 AND k.table_id OPERATOR(pg_catalog.=) $2 "
-							  "LEFT JOIN pgcdc_drasi.table_options o "
-							  "  ON o.source_id OPERATOR(pg_catalog.=) $1 AND o.table_id OPERATOR(pg_catalog.=) $2",
-							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the table configuration of source \"%s\"", cache->source_id);
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	{
-		MemoryContext old = MemoryContextSwitchTo(caller);
-
-		d = SPI_getbinval(tup, desc, 1, &isnull);
-		if (!isnull)
-			*keys = text_array_list(d);
-		d = SPI_getbinval(tup, desc, 2, &isnull);
-		if (!isnull)
-			*label = TextDatumGetCString(d);
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		if (!isnull)
-			*excluded = text_array_list(d);
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-}
-
-/* Names of the primary key columns of a table, or NIL. */
-static List *
-primary_key_columns(Relation rel)
-{
-	List	   *result = NIL;
-	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
-	HeapTuple	tup;
-	Form_pg_index index;
-	int			i;
-
-	if (!OidIsValid(pkoid))
-		return NIL;
-	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for index %u", pkoid);
-	index = (Form_pg_index) GETSTRUCT(tup);
-	for (i = 0; i < index->indnkeyatts; i++)
-		result = lappend(result, get_attname(RelationGetRelid(rel), index->indkey.values[i], false));
-	ReleaseSysCache(tup);
-	return result;
-}
-
-/* qsort comparator for column indexes. */
-static int
-cmp_int(const void *a, const void *b)
-{
-	return *(const int *) a - *(const int *) b;
-}
-
-/*
- * Decide the key columns of a relation, and check that the source's
- * owner may read it: a table added to the publication later is never
- * captured behind its back.
- */
-static void
-resolve_keys(PgcdcRelEntry *entry)
-{
-	List	   *names = NIL;
-	char	   *label;
-	List	   *excluded;
-	const char *origin = NULL;
-	Relation	rel;
-	ListCell   *lc;
-	int			n = 0;
-
-	rel = try_relation_open(entry->relid, AccessShareLock);
-	if (rel != NULL && OidIsValid(entry->cache->owner) &&
-		pg_class_aclcheck(entry->relid, entry->cache->owner, ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("owner of source \"%s\" cannot read table \"%s.%s\"",
-						entry->cache->source_id, entry->nspname, entry->relname),
-				 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
-				 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
-
-	load_table_config(entry->cache, entry->relid, &names, &label, &excluded);
-	entry->label = label ? MemoryContextStrdup(entry->mcxt, label) : entry->relname;
-	bms_free(entry->excluded);
-	entry->excluded = NULL;
-	foreach(lc, excluded)
-	{
-		int			idx = column_index(entry, (char *) lfirst(lc));
-
-		if (idx >= 0)
-		{
-			MemoryContext old = MemoryContextSwitchTo(entry->mcxt);
-
-			entry->excluded = bms_add_member(entry->excluded, idx);
-			MemoryContextSwitchTo(old);
-		}
-	}
-	if (names != NIL)
-		origin = "set_table_key";
-	else if (rel != NULL && (names = primary_key_columns(rel)) != NIL)
-		origin = "the primary key";
-	if (rel != NULL)
-		relation_close(rel, AccessShareLock);
-
-	entry->keyless = false;
-	if (names != NIL)
-	{
-		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * list_length(names));
-		foreach(lc, names)
-		{
-			char	   *name = (char *) lfirst(lc);
-			int			idx = column_index(entry, name);
-
-			if (idx < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("key column \"%s\" of table \"%s.%s\" is not published",
-								name, entry->nspname, entry->relname),
-						 errdetail("The key comes from %s.", origin),
-						 errhint("Include the column in the publication, or choose other key columns with pgcdc_drasi.set_table_key().")));
-			entry->keys[n++] = idx;
-		}
-	}
-	else if (!bms_is_empty(entry->ri_attrs) && entry->replident != REPLICA_IDENTITY_FULL)
-	{
-		int			idx = -1;
-
-		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * bms_num_members(entry->ri_attrs));
-		while ((idx = bms_next_member(entry->ri_attrs, idx)) >= 0)
-			entry->keys[n++] = idx;
-	}
-	else
-		entry->keyless = true;
-
-	entry->nkeys = n;
-	if (n > 1)
-		qsort(entry->keys, n, sizeof(int), cmp_int);
-	entry->keys_valid = true;
-}
+#include "mapping.h"
+#include "relation.h"
+#include "value.h"
 
 /*
  * The value of column i, taking an unchanged TOASTed value from the old
@@ -495,7 +121,7 @@ append_element_id(StringInfo buf, PgcdcRelEntry *entry,
 			return false;
 		if (k > 0)
 			appendStringInfoChar(buf, '_');
-		pgcdc_append_key_value(buf, entry->types[entry->keys[k]],
+		pgcdc_value_append_key(buf, entry->types[entry->keys[k]],
 							   value->data, value->len, entry->nkeys > 1);
 	}
 	return true;
@@ -580,21 +206,6 @@ jb_labels(JsonbValue *v, const char *label)
 	v->val.array.rawScalar = false;
 	v->val.array.elems = palloc(sizeof(JsonbValue));
 	jb_string(&v->val.array.elems[0], label, strlen(label));
-}
-
-/* qsort comparator of column indexes by their names in jsonb key order. */
-static int
-cmp_jsonb_key(const void *a, const void *b, void *arg)
-{
-	char	  **names = (char **) arg;
-	const char *na = names[*(const int *) a];
-	const char *nb = names[*(const int *) b];
-	int			la = strlen(na);
-	int			lb = strlen(nb);
-
-	if (la != lb)
-		return la - lb;
-	return memcmp(na, nb, la);
 }
 
 /* Fill the properties object of a row, keys in jsonb order. */
@@ -731,7 +342,7 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 
 /* The text of an event, made once when a sink needs text (NOTIFY). */
 const char *
-pgcdc_event_text(PgcdcEvent *ev, int *len)
+pgcdc_map_event_text(PgcdcEvent *ev, int *len)
 {
 	if (ev->text == NULL)
 	{
@@ -742,28 +353,13 @@ pgcdc_event_text(PgcdcEvent *ev, int *len)
 	return ev->text;
 }
 
-/* The cache entry of a relation a change refers to. */
-static PgcdcRelEntry *
-lookup_relation(PgcdcRelCache *cache, LogicalRepRelId relid)
-{
-	PgcdcRelEntry *entry = hash_search(cache->hash, &relid, HASH_FIND, NULL);
-
-	if (entry == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg_internal("change for relation %u arrived before its Relation message", relid)));
-	if (!entry->ignored && !entry->keys_valid)
-		resolve_keys(entry);
-	return entry;
-}
-
 /*
  * Map one change to events and pass each to emit.  An UPDATE whose key
  * changed becomes a delete of the old node and an insert of the new one,
  * so no node is left behind under its old id.
  */
 void
-pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
+pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 				 PgcdcEmitFn emit, void *arg)
 {
 	PgcdcRelEntry *entry;
@@ -771,7 +367,7 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 	switch (change->action)
 	{
 		case LOGICAL_REP_MSG_INSERT:
-			entry = lookup_relation(cache, change->relid);
+			entry = pgcdc_relcache_lookup(cache, change->relid);
 			if (entry->ignored)
 				return;
 			emit_row(tx, entry, 'i', element_id(entry, &change->newtup, NULL, "new"),
@@ -784,7 +380,7 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 				char	   *new_id;
 				char	   *old_id = NULL;
 
-				entry = lookup_relation(cache, change->relid);
+				entry = pgcdc_relcache_lookup(cache, change->relid);
 				if (entry->ignored)
 					return;
 				new_id = element_id(entry, &change->newtup, old, "new");
@@ -807,7 +403,7 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 			}
 
 		case LOGICAL_REP_MSG_DELETE:
-			entry = lookup_relation(cache, change->relid);
+			entry = pgcdc_relcache_lookup(cache, change->relid);
 			if (entry->ignored)
 				return;
 			emit_row(tx, entry, 'd', element_id(entry, &change->oldtup, NULL, "deleted"),
@@ -825,7 +421,7 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 					JsonbValue *root;
 					JsonbValue *element;
 
-					entry = lookup_relation(cache, lfirst_oid(lc));
+					entry = pgcdc_relcache_lookup(cache, lfirst_oid(lc));
 					if (entry->ignored)
 						continue;
 					element = event_begin(&ev, tx, entry, 't', NULL, &root);
@@ -849,7 +445,7 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcChange *change,
 Jsonb *
 pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleData *tup)
 {
-	PgcdcRelEntry *entry = lookup_relation(cache, relid);
+	PgcdcRelEntry *entry = pgcdc_relcache_lookup(cache, relid);
 	char	   *id = element_id(entry, tup, NULL, "new");
 	JsonbValue *element = jb_object(3);
 
@@ -859,23 +455,3 @@ pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleDa
 	return JsonbValueToJsonb(element);
 }
 
-/* The memory context of a cache: delete it to free the cache. */
-MemoryContext
-pgcdc_relcache_context(PgcdcRelCache *cache)
-{
-	return cache->mcxt;
-}
-
-/* The label of a cached relation, configuration included (bootstrap filters by it). */
-const char *
-pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid)
-{
-	return lookup_relation(cache, relid)->label;
-}
-
-/* Write numeric values as JSON strings (for consumers that read doubles). */
-void
-pgcdc_relcache_set_numeric_as_string(PgcdcRelCache *cache, bool on)
-{
-	cache->numeric_as_string = on;
-}

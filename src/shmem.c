@@ -6,7 +6,9 @@
  *
  * The configuration tables are per database, but workers are started
  * by one cluster-wide launcher; this array is where the two meet.  It is
- * rebuilt from the tables after every server start or crash.
+ * rebuilt from the tables after every server start or crash.  This file
+ * is also where a source worker attaches to its entry, reports its state
+ * and errors, and detaches (scheduling its next start) when it exits.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -19,12 +21,12 @@
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
-#include "storage/lwlock.h"
-#include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
+#include "compat.h"
 #include "pgcdc_drasi.h"
+#include "shmem.h"
 
 PgcdcShared *pgcdc_shared = NULL;
 
@@ -58,7 +60,7 @@ pgcdc_shmem_startup(void)
 
 		memset(pgcdc_shared, 0, pgcdc_shmem_size());
 		pgcdc_shared->lock = &(GetNamedLWLockTranche(PGCDC_EXTENSION_NAME))->lock;
-		pgcdc_shared->launcher_pgprocno = -1;
+		pgcdc_shared->launcher_procno = -1;
 		pgcdc_shared->rescan_all = true;
 		for (i = 0; i < pgcdc_max_sources; i++)
 			ConditionVariableInit(&pgcdc_shared->sources[i].progress_cv);
@@ -71,7 +73,7 @@ pgcdc_shmem_startup(void)
  * there is no shared state and no launcher, so nothing would ever run.
  */
 void
-pgcdc_require_preloaded(void)
+pgcdc_shmem_require_preloaded(void)
 {
 	if (pgcdc_shared == NULL)
 		ereport(ERROR,
@@ -83,10 +85,11 @@ pgcdc_require_preloaded(void)
 
 /* The entry of a source, or NULL.  Caller holds the lock. */
 PgcdcSource *
-pgcdc_source_find(Oid dboid, const char *source_id)
+pgcdc_shmem_find_source(Oid dboid, const char *source_id)
 {
 	int			i;
 
+	Assert(LWLockHeldByMe(pgcdc_shared->lock));
 	for (i = 0; i < pgcdc_max_sources; i++)
 	{
 		PgcdcSource *src = &pgcdc_shared->sources[i];
@@ -98,14 +101,35 @@ pgcdc_source_find(Oid dboid, const char *source_id)
 	return NULL;
 }
 
+/*
+ * Make a free entry the entry of a source: nothing of a previous source
+ * survives but the condition variable.  Caller holds the lock
+ * exclusively.
+ */
+void
+pgcdc_shmem_init_source(PgcdcSource *src, Oid dboid, const char *source_id)
+{
+	ConditionVariable cv = src->progress_cv;
+
+	Assert(LWLockHeldByMeInMode(pgcdc_shared->lock, LW_EXCLUSIVE));
+	Assert(!src->in_use);
+	memset(src, 0, sizeof(PgcdcSource));
+	src->progress_cv = cv;
+	src->in_use = true;
+	src->dboid = dboid;
+	strlcpy(src->source_id, source_id, NAMEDATALEN);
+	src->procno = -1;
+	src->state = PGCDC_STATE_STOPPED;
+}
+
 /* Set the launcher's latch, if it runs. */
 void
-pgcdc_wake_launcher(void)
+pgcdc_shmem_wake_launcher(void)
 {
-	int			procno = pgcdc_shared->launcher_pgprocno;
+	int			procno = pgcdc_shared->launcher_procno;
 
 	if (procno >= 0)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+		pgcdc_set_latch_of(procno);
 }
 
 /*
@@ -113,7 +137,7 @@ pgcdc_wake_launcher(void)
  * commit of any change to pgcdc_drasi.sources.
  */
 void
-pgcdc_request_rescan(Oid dboid)
+pgcdc_shmem_request_rescan(Oid dboid)
 {
 	int			i;
 
@@ -129,15 +153,15 @@ pgcdc_request_rescan(Oid dboid)
 			pgcdc_shared->rescan_all = true;
 	}
 	LWLockRelease(pgcdc_shared->lock);
-	pgcdc_wake_launcher();
+	pgcdc_shmem_wake_launcher();
 }
 
 /*
- * Tell the workers of a database that table keys changed, so they
- * resolve keys again before the next change they map.
+ * Tell the workers of a database that their configuration changed, so
+ * they read it again before the next change they map.
  */
 void
-pgcdc_bump_config_generation(Oid dboid)
+pgcdc_shmem_bump_config_generation(Oid dboid)
 {
 	int			i;
 
@@ -149,8 +173,8 @@ pgcdc_bump_config_generation(Oid dboid)
 		if (src->in_use && src->dboid == dboid)
 		{
 			src->config_generation++;
-			if (src->pid != 0 && src->pgprocno >= 0)
-				SetLatch(&ProcGlobal->allProcs[src->pgprocno].procLatch);
+			if (src->pid != 0 && src->procno >= 0)
+				pgcdc_set_latch_of(src->procno);
 		}
 	}
 	LWLockRelease(pgcdc_shared->lock);
@@ -158,7 +182,7 @@ pgcdc_bump_config_generation(Oid dboid)
 
 /* Name of a state as shown in the status view. */
 const char *
-pgcdc_state_name(PgcdcSourceState state)
+pgcdc_shmem_state_name(PgcdcSourceState state)
 {
 	switch (state)
 	{
@@ -176,4 +200,134 @@ pgcdc_state_name(PgcdcSourceState state)
 			return "error";
 	}
 	return "unknown";
+}
+
+/*
+ * Attach the calling source worker to entry index.  Returns NULL when
+ * the entry no longer wants a worker (paused, dropped, or another worker
+ * got there first), in which case the caller exits.
+ */
+PgcdcSource *
+pgcdc_shmem_attach_source(int index)
+{
+	PgcdcSource *src;
+
+	if (index < 0 || index >= pgcdc_max_sources)
+		elog(ERROR, "invalid source index %d", index);
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	src = &pgcdc_shared->sources[index];
+	if (!src->in_use || !src->desired || src->pid != 0)
+	{
+		src->starting = false;
+		LWLockRelease(pgcdc_shared->lock);
+		return NULL;
+	}
+	src->pid = MyProcPid;
+	src->procno = pgcdc_my_procno();
+	src->starting = false;
+	src->failed = false;
+	src->state = PGCDC_STATE_STARTING;
+	if (src->started_at != 0)
+		src->reconnects++;
+	src->started_at = GetCurrentTimestamp();
+	LWLockRelease(pgcdc_shared->lock);
+	return src;
+}
+
+/*
+ * Detach the exiting worker from its entry, and schedule the next start:
+ * soon after a clean stop, with doubling delays after consecutive
+ * failures.  Waiters of wait_for_catchup and the launcher are woken.
+ */
+void
+pgcdc_shmem_detach_source(PgcdcSource *src)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	if (src->pid == MyProcPid)
+	{
+		int64		delay = pgcdc_retry_min_interval;
+		int			i;
+
+		/* A run that lasted longer than the longest delay starts afresh. */
+		if (src->started_at != 0 &&
+			TimestampDifferenceExceeds(src->started_at, now, pgcdc_retry_max_interval))
+			src->failures = 0;
+		if (src->failed)
+		{
+			src->failures++;
+			for (i = 1; i < src->failures && delay < pgcdc_retry_max_interval; i++)
+				delay *= 2;
+			delay = Min(delay, pgcdc_retry_max_interval);
+			src->state = PGCDC_STATE_ERROR;
+		}
+		else
+			src->state = PGCDC_STATE_STOPPED;
+		src->next_start = TimestampTzPlusMilliseconds(now, delay);
+		src->pid = 0;
+		src->procno = -1;
+		src->starting = false;
+		if (src->dropped)
+			src->in_use = false;
+	}
+	LWLockRelease(pgcdc_shared->lock);
+	ConditionVariableBroadcast(&src->progress_cv);
+	pgcdc_shmem_wake_launcher();
+}
+
+/* Is the source still enabled (not paused, not dropped)? */
+bool
+pgcdc_shmem_source_wanted(PgcdcSource *src)
+{
+	bool		desired;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+	desired = src->desired;
+	LWLockRelease(pgcdc_shared->lock);
+	return desired;
+}
+
+/* Publish the worker's state. */
+void
+pgcdc_shmem_set_state(PgcdcSource *src, PgcdcSourceState state)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	src->state = state;
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
+ * Record an error for the status view, with its detail, hint and
+ * context; the log gets it as usual.  The run counts as failed.
+ */
+void
+pgcdc_shmem_record_error(PgcdcSource *src, const char *message, const char *detail,
+						 const char *hint, const char *context)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	src->failed = true;
+	src->state = PGCDC_STATE_ERROR;
+	strlcpy(src->last_error.message, message ? message : "unknown error", PGCDC_ERROR_MAXLEN);
+	strlcpy(src->last_error.detail, detail ? detail : "", PGCDC_ERROR_MAXLEN);
+	strlcpy(src->last_error.hint, hint ? hint : "", PGCDC_ERROR_MAXLEN);
+	strlcpy(src->last_error.context, context ? context : "", PGCDC_ERROR_MAXLEN);
+	src->last_error.time = GetCurrentTimestamp();
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
+ * Show which table a snapshot reads and how far it got; a NULL table
+ * ends the snapshot's progress report.
+ */
+void
+pgcdc_shmem_set_snapshot_progress(PgcdcSource *src, const char *table,
+								  uint64 rows_done, uint64 rows_total)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	strlcpy(src->snapshot_table, table ? table : "", sizeof(src->snapshot_table));
+	src->snapshot_rows_done = rows_done;
+	src->snapshot_rows_total = rows_total;
+	LWLockRelease(pgcdc_shared->lock);
 }

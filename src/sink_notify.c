@@ -36,32 +36,20 @@
 #include "utils/json.h"
 
 #include "pgcdc_drasi.h"
+#include "sink_notify.h"
 
 /* async.c's limit: a payload must be shorter than this. */
 #define PGCDC_NOTIFY_PAYLOAD_MAX (BLCKSZ - NAMEDATALEN - 128)
 
-uint64		pgcdc_notify_sent = 0;
-uint64		pgcdc_notify_skipped = 0;
+/* Notifications sent and skipped since the counts were last taken. */
+static uint64 notify_sent = 0;
+static uint64 notify_skipped = 0;
 
 static bool group_decided = false;
 static bool group_skip = false;
 static int	group_pending = 0;
 static int64 overflow_first = 0;
 static int64 overflow_last = 0;
-
-/* The sink named in the configuration. */
-PgcdcSink
-pgcdc_sink_from_name(const char *name)
-{
-	if (strcmp(name, "queue") == 0)
-		return PGCDC_SINK_QUEUE;
-	if (strcmp(name, "notify") == 0)
-		return PGCDC_SINK_NOTIFY;
-	if (strcmp(name, "both") == 0)
-		return PGCDC_SINK_BOTH;
-	elog(ERROR, "unknown sink \"%s\"", name);
-	return PGCDC_SINK_QUEUE;	/* keep compiler quiet */
-}
 
 /* Forget the state of the previous local transaction. */
 void
@@ -118,7 +106,7 @@ notify_range(const char *channel, const char *source_id, int64 first, int64 last
 					 first, last, overflow ? ",\"overflow\":true" : "");
 	Async_Notify(channel, buf.data);
 	pfree(buf.data);
-	pgcdc_notify_sent++;
+	notify_sent++;
 }
 
 /*
@@ -135,7 +123,7 @@ pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
 	decide_group(queue_has_it);
 	if (group_skip)
 	{
-		pgcdc_notify_skipped++;
+		notify_skipped++;
 		return false;
 	}
 
@@ -148,8 +136,8 @@ pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
 	}
 
 	group_pending++;
-	pgcdc_notify_sent++;
-	text = pgcdc_event_text(event, &len);
+	notify_sent++;
+	text = pgcdc_map_event_text(event, &len);
 	if (len < PGCDC_NOTIFY_PAYLOAD_MAX)
 	{
 		Async_Notify(channel, text);
@@ -191,8 +179,21 @@ pgcdc_notify_end_group(const char *channel, const char *source_id,
 	{
 		decide_group(true);
 		if (group_skip)
-			pgcdc_notify_skipped++;
+			notify_skipped++;
 		else
 			notify_range(channel, source_id, first_seq, last_seq, false);
 	}
+}
+
+/*
+ * The numbers of notifications sent and skipped since the last call,
+ * for the status view (counted after each local commit).
+ */
+void
+pgcdc_notify_take_counts(uint64 *sent, uint64 *skipped)
+{
+	*sent = notify_sent;
+	*skipped = notify_skipped;
+	notify_sent = 0;
+	notify_skipped = 0;
 }

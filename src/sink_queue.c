@@ -1,13 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * sink_queue.c
- *		The queue sink: batched inserts into pgcdc_drasi.events.
+ *		The queue sink and the queue table pgcdc_drasi.events: batched
+ *		inserts, retention, and reading events back for the SQL functions.
  *
  * Events are buffered and written with the heap's multi-insert, as COPY
  * does, then indexed.  The buffer holds at most pgcdc_drasi.batch_size
  * events, so memory stays flat however large a source transaction is:
  * the rows go to the table (inside the still open local transaction),
  * not to memory.  Triggers and rules on the queue table are not fired.
+ *
+ * This file is the only C code that touches pgcdc_drasi.events; the
+ * configuration tables belong to catalog.c, whose access rules (bootstrap
+ * superuser, pinned search_path) the statements here follow too.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -27,6 +32,7 @@
 #include "executor/spi.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
+#include "funcapi.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
@@ -38,8 +44,10 @@
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
+#include "catalog.h"
 #include "compat.h"
 #include "pgcdc_drasi.h"
+#include "sink_queue.h"
 
 #define QUEUE_NATTS 11
 
@@ -52,6 +60,7 @@ typedef struct PgcdcQueue
 	BulkInsertState bistate;
 	TupleDesc	desc;			/* private copy: slots outlive no pin */
 	TupleTableSlot **slots;
+	int			capacity;		/* length of slots */
 	int			nslots;			/* allocated */
 	int			nused;			/* filled, waiting for flush */
 	MemoryContext batch_mcxt;	/* values of the buffered rows */
@@ -59,7 +68,6 @@ typedef struct PgcdcQueue
 
 static PgcdcQueue queue;
 static Oid	events_relid = InvalidOid;
-static SPIPlanPtr progress_plan = NULL;
 
 /* Look up our relations once per process. */
 static void
@@ -78,43 +86,15 @@ lookup_queue_relations(void)
 				 errhint("Re-create the extension pgcdc_drasi in this database.")));
 }
 
+static void queue_flush(void);
+
 /*
- * Record the last seq a source used, in the transaction that wrote the
- * events: seq numbers stay contiguous whatever happens to the worker.
+ * Open the queue for a new local transaction.  The batch size is taken
+ * once here: a reload of pgcdc_drasi.batch_size applies to the next
+ * local transaction, never to the slots already allocated.
  */
-void
-pgcdc_progress_save(const char *source_id, int64 last_seq)
-{
-	Datum		values[2];
-
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (progress_plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, INT8OID};
-		SPIPlanPtr	plan = SPI_prepare("UPDATE pgcdc_drasi.source_progress SET last_seq = $2 "
-									   "WHERE source_id = $1",
-									   2, argtypes);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the progress update");
-		progress_plan = plan;
-	}
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(last_seq);
-	if (SPI_execute_plan(progress_plan, values, NULL, false, 0) != SPI_OK_UPDATE ||
-		SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("source \"%s\" has no progress row", source_id)));
-	SPI_finish();
-	PopActiveSnapshot();
-}
-
-/* Open the queue for a new local transaction. */
-void
-pgcdc_queue_begin(void)
+static void
+queue_begin(void)
 {
 	RangeTblEntry *rte;
 	MemoryContext old;
@@ -139,7 +119,7 @@ pgcdc_queue_begin(void)
 	rte->relid = events_relid;
 	rte->relkind = queue.rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(queue.estate, list_make1(rte));
+	pgcdc_init_range_table(queue.estate, rte);
 	queue.rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(queue.rri, queue.rel, 1, NULL, 0);
 	ExecOpenIndices(queue.rri, false);
@@ -147,11 +127,15 @@ pgcdc_queue_begin(void)
 	queue.desc = CreateTupleDescCopy(RelationGetDescr(queue.rel));
 	queue.nslots = 0;
 	queue.nused = 0;
-	queue.slots = palloc0(sizeof(TupleTableSlot *) * pgcdc_batch_size);
+	queue.capacity = pgcdc_batch_size;
+	queue.slots = palloc0(sizeof(TupleTableSlot *) * queue.capacity);
 	MemoryContextSwitchTo(old);
 }
 
-/* Buffer one event; the buffer is written once it is full. */
+/*
+ * Buffer one event of the open local transaction (opening the queue at
+ * its first event); the buffer is written once it is full.
+ */
 void
 pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 {
@@ -159,8 +143,12 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	MemoryContext old;
 	char		opstr[2] = {event->op, '\0'};
 
-	if (queue.nused >= pgcdc_batch_size)
-		pgcdc_queue_flush();
+	Assert(IsTransactionState());
+	if (queue.rel == NULL)
+		queue_begin();
+	if (queue.nused >= queue.capacity)
+		queue_flush();
+	Assert(queue.nused < queue.capacity);
 
 	if (queue.nused >= queue.nslots)
 	{
@@ -192,8 +180,8 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 }
 
 /* Write the buffered events to the heap and their index entries. */
-void
-pgcdc_queue_flush(void)
+static void
+queue_flush(void)
 {
 	int			i;
 	CommandId	cid;
@@ -226,7 +214,7 @@ pgcdc_queue_end(void)
 
 	if (queue.rel == NULL)
 		return;
-	pgcdc_queue_flush();
+	queue_flush();
 	for (i = 0; i < queue.nslots; i++)
 		ExecDropSingleTupleTableSlot(queue.slots[i]);
 	FreeBulkInsertState(queue.bistate);
@@ -234,4 +222,153 @@ pgcdc_queue_end(void)
 	FreeExecutorState(queue.estate);
 	table_close(queue.rel, NoLock);
 	memset(&queue, 0, sizeof(queue));
+}
+
+/*
+ * Remove up to batch queue rows of a source that nobody needs any more:
+ * those every consumer has acknowledged or, for a source without
+ * consumers, those older than retention_secs (-1: keep them).  Returns
+ * true when there may be more to remove.
+ */
+bool
+pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[4] = {TEXTOID, INT8OID, INT4OID, INT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int64		min_acked;
+	uint64		removed;
+
+	if (!pgcdc_catalog_min_acked_seq(source_id, &min_acked))
+	{
+		if (retention_secs < 0)
+			return false;
+		nulls[1] = 'n';
+	}
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(min_acked);
+	values[2] = Int32GetDatum(batch);
+	values[3] = Int32GetDatum(retention_secs);
+
+	pgcdc_catalog_begin(&access);
+	if (SPI_execute_with_args(
+			"WITH first AS (SELECT seq FROM pgcdc_drasi.events WHERE source_id = $1 "
+			"               ORDER BY seq LIMIT $3), "
+			"cut AS (SELECT CASE WHEN $2 IS NOT NULL THEN $2 "
+			"               ELSE (SELECT max(e.seq) FROM pgcdc_drasi.events e "
+			"                     WHERE e.source_id = $1 AND e.seq <= (SELECT max(seq) FROM first) "
+			"                     AND e.commit_time < now() - make_interval(secs => $4)) "
+			"               END AS seq) "
+			"DELETE FROM pgcdc_drasi.events e USING cut "
+			"WHERE e.source_id = $1 AND e.seq <= cut.seq "
+			"AND e.seq <= (SELECT max(seq) FROM first)",
+			4, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not remove old events");
+	removed = SPI_processed;
+	pgcdc_catalog_end(&access);
+	return removed >= (uint64) batch;
+}
+
+/* The oldest queued seq of a source; false when its queue is empty. */
+bool
+pgcdc_queue_first_seq(const char *source_id, int64 *first_seq)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	if (SPI_execute_with_args("SELECT min(seq) FROM pgcdc_drasi.events WHERE source_id = $1",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.events");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	*first_seq = isnull ? 0 : DatumGetInt64(d);
+	pgcdc_catalog_end(&access);
+	return !isnull;
+}
+
+/* Remove every queued event of a (dropped) source. */
+void
+pgcdc_queue_purge(const char *source_id)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.events WHERE source_id = $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not remove the events of source \"%s\"", source_id);
+	pgcdc_catalog_end(&access);
+}
+
+/* Put the rows of the last statement into a materialized result set. */
+static void
+return_rows(ReturnSetInfo *rsinfo)
+{
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+}
+
+/* The events of a source from first_seq to last_seq, in seq order. */
+void
+pgcdc_queue_read_range(ReturnSetInfo *rsinfo, const char *source_id, int64 first_seq,
+					   int64 last_seq)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(first_seq);
+	values[2] = Int64GetDatum(last_seq);
+	if (SPI_execute_with_args("SELECT * FROM pgcdc_drasi.events "
+							  "WHERE source_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+							  3, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.events");
+	return_rows(rsinfo);
+	pgcdc_catalog_end(&access);
+}
+
+/*
+ * At most max_events events of a source after after_seq, in seq order.
+ * With a snapshot (a late-joining consumer's), events that snapshot
+ * already shows are left out: stream events of transactions visible in
+ * it, and snapshot events of snapshots it contains.
+ */
+void
+pgcdc_queue_read_after(ReturnSetInfo *rsinfo, const char *source_id, int64 after_seq,
+					   int max_events, const char *snapshot)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[4] = {TEXTOID, INT8OID, INT4OID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(after_seq);
+	values[2] = Int32GetDatum(max_events);
+	if (snapshot != NULL)
+		values[3] = CStringGetTextDatum(snapshot);
+	else
+		nulls[3] = 'n';
+	if (SPI_execute_with_args("SELECT e.* FROM pgcdc_drasi.events e "
+							  "WHERE e.source_id = $1 AND e.seq > $2 "
+							  "AND ($4 IS NULL OR CASE WHEN e.snapshot IS NULL "
+							  "     THEN NOT pg_visible_in_snapshot(e.xid, $4::pg_snapshot) "
+							  "     ELSE NOT pgcdc_drasi._snapshot_within(e.snapshot, $4::pg_snapshot) END) "
+							  "ORDER BY e.seq LIMIT $3",
+							  4, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.events");
+	return_rows(rsinfo);
+	pgcdc_catalog_end(&access);
 }

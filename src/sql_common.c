@@ -7,10 +7,11 @@
  *
  * The SQL functions are executable by pgcdc_drasi_admin (configuration)
  * and pgcdc_drasi_reader (reading); neither owns the configuration
- * tables.  Checks run as the caller, then our tables are read and written
- * as the bootstrap superuser with a pinned search_path, so no caller's
- * function or operator ever runs with those privileges.  Changes that the
- * launcher or the workers must see are announced at commit only.
+ * tables.  Checks run as the caller; our tables are then read and written
+ * through catalog.c, as the bootstrap superuser with a pinned search_path,
+ * so no caller's function or operator ever runs with those privileges.
+ * Changes that the launcher or the workers must see are announced at
+ * commit only.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -54,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "pgcdc_drasi.h"
+#include "shmem.h"
 #include "sql_common.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_sources_changed);
@@ -74,9 +76,10 @@ static bool rescan_at_abort = false;
 static List *created_slots = NIL;
 
 /*
- * Act as the bootstrap superuser to write our configuration tables.  The
- * caller's search_path goes too: with it, the caller's own functions or
- * operators could run with our privileges.
+ * Act as the bootstrap superuser, for what the caller may not do itself
+ * (creating a slot, reading every publication).  The caller's search_path
+ * goes too: with it, the caller's own functions or operators could run
+ * with our privileges.
  */
 void
 pgcdc_sql_become_superuser(PgcdcSavedUser *saved)
@@ -98,11 +101,11 @@ restore_user(PgcdcSavedUser *saved)
 	AtEOXact_GUC(true, saved->guc_nestlevel);
 }
 
-/* Open SPI and act as the superuser, to read or write our tables. */
+/* Open SPI and act as the superuser (see pgcdc_sql_become_superuser). */
 void
 pgcdc_sql_begin(PgcdcSavedUser *saved)
 {
-	pgcdc_require_preloaded();
+	pgcdc_shmem_require_preloaded();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	pgcdc_sql_become_superuser(saved);
@@ -114,15 +117,6 @@ pgcdc_sql_end(PgcdcSavedUser *saved)
 {
 	restore_user(saved);
 	SPI_finish();
-}
-
-/* The error for a source id that names no source. */
-void
-pgcdc_sql_unknown_source(const char *source_id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("source \"%s\" does not exist", source_id)));
 }
 
 /* Drop a slot we created, without raising: we may be aborting. */
@@ -166,9 +160,9 @@ xact_callback(XactEvent event, void *arg)
 			if (pgcdc_shared != NULL)
 			{
 				if (wake_at_commit)
-					pgcdc_request_rescan(MyDatabaseId);
+					pgcdc_shmem_request_rescan(MyDatabaseId);
 				if (config_changed_at_commit)
-					pgcdc_bump_config_generation(MyDatabaseId);
+					pgcdc_shmem_bump_config_generation(MyDatabaseId);
 			}
 			break;
 		case XACT_EVENT_ABORT:
@@ -177,7 +171,7 @@ xact_callback(XactEvent event, void *arg)
 				drop_created_slot(((CreatedSlot *) lfirst(lc))->name);
 			/* A worker stopped by a rolled-back drop_source comes back. */
 			if (rescan_at_abort && pgcdc_shared != NULL)
-				pgcdc_request_rescan(MyDatabaseId);
+				pgcdc_shmem_request_rescan(MyDatabaseId);
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			/* Our commit and abort actions cannot follow a prepared one. */
@@ -274,19 +268,6 @@ pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values, bool rea
 	return SPI_processed;
 }
 
-/* Error unless the source exists.  Runs inside SPI as the superuser. */
-void
-pgcdc_sql_check_source(const char *source_id)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(source_id);
-	if (pgcdc_sql_run("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1",
-				1, argtypes, values, true, SPI_OK_SELECT) == 0)
-		pgcdc_sql_unknown_source(source_id);
-}
-
 /*
  * Create the slot now, inside create_source, so that every change
  * committed after create_source returns is captured.  Slot creation
@@ -364,7 +345,7 @@ pgcdc_sql_stop_worker(const char *source_id)
 	register_callbacks();
 	rescan_at_abort = true;
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	src = pgcdc_source_find(MyDatabaseId, source_id);
+	src = pgcdc_shmem_find_source(MyDatabaseId, source_id);
 	if (src != NULL)
 	{
 		src->desired = false;

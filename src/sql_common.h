@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * sql_common.h
- *		Helpers shared by the SQL function files (sql_*.c) only.
+ *		Helpers shared by the SQL function files (sql_*.c) only: argument
+ *		checks, SPI on system catalogs as the superuser, transaction
+ *		callbacks, slots and stopping workers.  The extension's own tables
+ *		are reached through catalog.h and sink_queue.h, never from here.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -26,12 +29,10 @@ typedef struct PgcdcSavedUser
 extern void pgcdc_sql_become_superuser(PgcdcSavedUser *saved);
 extern void pgcdc_sql_begin(PgcdcSavedUser *saved);
 extern void pgcdc_sql_end(PgcdcSavedUser *saved);
-extern void pgcdc_sql_unknown_source(const char *source_id) pg_attribute_noreturn();
 extern void pgcdc_sql_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern char *pgcdc_sql_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern uint64 pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							bool read_only, int expected);
-extern void pgcdc_sql_check_source(const char *source_id);
 extern void pgcdc_sql_create_slot(const char *slot_name);
 extern void pgcdc_sql_stop_worker(const char *source_id);
 extern void pgcdc_sql_wait_slot_released(const char *slot_name);

@@ -49,7 +49,10 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "pgcdc_drasi.h"
+#include "shmem.h"
+#include "sink_queue.h"
 #include "sql_common.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_create_consumer);
@@ -74,36 +77,23 @@ check_consumer_access(const char *consumer, Oid owner, Oid caller)
 }
 
 /*
- * Look up a consumer as the caller may use it; returns its source and
- * acknowledged seq.  Runs inside pgcdc_sql_begin.
+ * Look up a consumer as the caller may use it (locked FOR UPDATE when it
+ * is to change), and the last seq its source has published.
  */
 static void
-lookup_consumer(const char *consumer, Oid caller, bool for_update, char **source_id,
-				int64 *acked_seq, int64 *last_seq)
+lookup_consumer(const char *consumer, Oid caller, bool for_update, PgcdcConsumer *out,
+				int64 *last_seq)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	bool		isnull;
-	HeapTuple	tup;
-	TupleDesc	desc;
+	PgcdcSourceProgress progress;
 
-	values[0] = CStringGetTextDatum(consumer);
-	if (pgcdc_sql_run(for_update ?
-				"SELECT c.source_id, c.acked_seq, c.owner, p.last_seq FROM pgcdc_drasi.consumers c "
-				"JOIN pgcdc_drasi.source_progress p USING (source_id) WHERE consumer = $1 "
-				"FOR UPDATE OF c" :
-				"SELECT c.source_id, c.acked_seq, c.owner, p.last_seq FROM pgcdc_drasi.consumers c "
-				"JOIN pgcdc_drasi.source_progress p USING (source_id) WHERE consumer = $1",
-				1, argtypes, values, !for_update, SPI_OK_SELECT) == 0)
+	pgcdc_shmem_require_preloaded();
+	if (!pgcdc_catalog_get_consumer(consumer, for_update ? PGCDC_LOCK_UPDATE : PGCDC_LOCK_NONE,
+									out))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("consumer \"%s\" does not exist", consumer)));
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	check_consumer_access(consumer, DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull)), caller);
-	*source_id = SPI_getvalue(tup, desc, 1);
-	*acked_seq = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-	*last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	check_consumer_access(consumer, out->owner, caller);
+	*last_seq = pgcdc_catalog_get_progress(out->source_id, &progress) ? progress.last_seq : 0;
 }
 
 /*
@@ -119,12 +109,10 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 	char	   *start_at = pgcdc_sql_text_arg(fcinfo, 2, "start_at");
 	bool		bootstrap;
 	Oid			caller = GetUserId();
-	PgcdcSavedUser	saved;
-	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, OIDOID, BOOLOID};
-	Datum		values[5];
-	bool		isnull;
-	int64		last_seq;
+	PgcdcSourceConfig *source;
+	PgcdcSourceProgress progress;
 	int64		acked;
+	bool		queued;
 
 	if (consumer[0] == '\0' || strlen(consumer) >= NAMEDATALEN)
 		ereport(ERROR,
@@ -146,44 +134,32 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 				 errmsg("invalid start_at \"%s\"", start_at),
 				 errhint("Valid values are \"earliest\" and \"latest\".")));
 
-	pgcdc_sql_begin(&saved);
-	values[0] = CStringGetTextDatum(source_id);
-	if (pgcdc_sql_run("SELECT s.sink, p.last_seq, "
-				"(SELECT min(seq) - 1 FROM pgcdc_drasi.events e WHERE e.source_id = s.source_id) "
-				"FROM pgcdc_drasi.sources s JOIN pgcdc_drasi.source_progress p USING (source_id) "
-				"WHERE source_id = $1 FOR KEY SHARE OF s",
-				1, argtypes, values, false, SPI_OK_SELECT) == 0)
-		pgcdc_sql_unknown_source(source_id);
-	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "notify") == 0)
+	pgcdc_shmem_require_preloaded();
+	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
+	if (source->sink == PGCDC_SINK_NOTIFY)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source \"%s\" does not write its events to the queue", source_id),
 				 errhint("Add the queue sink first: pgcdc_drasi.alter_source('%s', sink => 'both').",
 						 source_id)));
-	last_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	acked = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (!pgcdc_catalog_get_progress(source_id, &progress))
+		progress.last_seq = 0;
+	queued = pgcdc_queue_first_seq(source_id, &acked);
+	acked--;
+
 	/*
 	 * With bootstrap the consumer starts at the oldest queued event and
 	 * read() skips what its snapshot shows: even the last published events
 	 * may belong to transactions the snapshot does not show yet.
 	 */
-	if (isnull || (strcmp(start_at, "latest") == 0 && !bootstrap))
-		acked = last_seq;
+	if (!queued || (strcmp(start_at, "latest") == 0 && !bootstrap))
+		acked = progress.last_seq;
 
-	values[0] = CStringGetTextDatum(consumer);
-	if (pgcdc_sql_run("SELECT 1 FROM pgcdc_drasi.consumers WHERE consumer = $1",
-				1, argtypes, values, false, SPI_OK_SELECT) > 0)
+	if (pgcdc_catalog_consumer_exists(consumer))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("consumer \"%s\" already exists", consumer)));
-	values[1] = CStringGetTextDatum(source_id);
-	values[2] = Int64GetDatum(acked);
-	values[3] = ObjectIdGetDatum(caller);
-	values[4] = BoolGetDatum(bootstrap);
-	pgcdc_sql_run("INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner, snapshot) "
-			"VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN pg_catalog.pg_current_snapshot() END)",
-			5, argtypes, values, false, SPI_OK_INSERT);
-	pgcdc_sql_end(&saved);
+	pgcdc_catalog_insert_consumer(consumer, source_id, acked, caller, bootstrap);
 	PG_RETURN_VOID();
 }
 
@@ -192,31 +168,12 @@ Datum
 pgcdc_drasi_drop_consumer(PG_FUNCTION_ARGS)
 {
 	char	   *consumer = pgcdc_sql_text_arg(fcinfo, 0, "consumer");
-	PgcdcSavedUser	saved;
-	char	   *source_id;
-	int64		acked;
+	PgcdcConsumer c;
 	int64		last_seq;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 
-	pgcdc_sql_begin(&saved);
-	lookup_consumer(consumer, saved.userid, true, &source_id, &acked, &last_seq);
-	values[0] = CStringGetTextDatum(consumer);
-	pgcdc_sql_run("DELETE FROM pgcdc_drasi.consumers WHERE consumer = $1",
-			1, argtypes, values, false, SPI_OK_DELETE);
-	pgcdc_sql_end(&saved);
+	lookup_consumer(consumer, GetUserId(), true, &c, &last_seq);
+	pgcdc_catalog_delete_consumer(consumer);
 	PG_RETURN_VOID();
-}
-
-/* Return the rows of the last SPI query as the function's result set. */
-static void
-return_spi_rows(FunctionCallInfo fcinfo)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	uint64		i;
-
-	for (i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
 }
 
 /*
@@ -228,12 +185,8 @@ pgcdc_drasi_read(PG_FUNCTION_ARGS)
 {
 	char	   *consumer = pgcdc_sql_text_arg(fcinfo, 0, "consumer");
 	int32		max_events;
-	PgcdcSavedUser	saved;
-	char	   *source_id;
-	int64		acked;
+	PgcdcConsumer c;
 	int64		last_seq;
-	Oid			argtypes[4] = {TEXTOID, INT8OID, INT4OID, TEXTOID};
-	Datum		values[4];
 
 	pgcdc_sql_require_arg(fcinfo, 1, "max_events");
 	max_events = PG_GETARG_INT32(1);
@@ -243,21 +196,9 @@ pgcdc_drasi_read(PG_FUNCTION_ARGS)
 				 errmsg("max_events must be between 1 and 1000000")));
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	pgcdc_sql_begin(&saved);
-	lookup_consumer(consumer, saved.userid, false, &source_id, &acked, &last_seq);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(acked);
-	values[2] = Int32GetDatum(max_events);
-	values[3] = CStringGetTextDatum(consumer);
-	pgcdc_sql_run("SELECT e.* FROM pgcdc_drasi.events e, pgcdc_drasi.consumers c "
-			"WHERE c.consumer = $4 AND e.source_id = $1 AND e.seq > $2 "
-			"AND (c.snapshot IS NULL OR CASE WHEN e.snapshot IS NULL "
-			"     THEN NOT pg_catalog.pg_visible_in_snapshot(e.xid, c.snapshot) "
-			"     ELSE NOT pgcdc_drasi._snapshot_within(e.snapshot, c.snapshot) END) "
-			"ORDER BY e.seq LIMIT $3",
-			4, argtypes, values, true, SPI_OK_SELECT);
-	return_spi_rows(fcinfo);
-	pgcdc_sql_end(&saved);
+	lookup_consumer(consumer, GetUserId(), false, &c, &last_seq);
+	pgcdc_queue_read_after((ReturnSetInfo *) fcinfo->resultinfo, c.source_id, c.acked_seq,
+						   max_events, c.snapshot);
 	return (Datum) 0;
 }
 
@@ -270,37 +211,25 @@ pgcdc_drasi_ack(PG_FUNCTION_ARGS)
 {
 	char	   *consumer = pgcdc_sql_text_arg(fcinfo, 0, "consumer");
 	int64		seq;
-	PgcdcSavedUser	saved;
-	char	   *source_id;
-	int64		acked;
+	PgcdcConsumer c;
 	int64		last_seq;
-	Oid			argtypes[2] = {TEXTOID, INT8OID};
-	Datum		values[2];
 
 	pgcdc_sql_require_arg(fcinfo, 1, "seq");
 	seq = PG_GETARG_INT64(1);
 
-	pgcdc_sql_begin(&saved);
-	lookup_consumer(consumer, saved.userid, true, &source_id, &acked, &last_seq);
-	if (seq < acked)
+	lookup_consumer(consumer, GetUserId(), true, &c, &last_seq);
+	if (seq < c.acked_seq)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot move consumer \"%s\" back to seq " INT64_FORMAT, consumer, seq),
-				 errdetail("It has acknowledged up to seq " INT64_FORMAT ".", acked)));
+				 errdetail("It has acknowledged up to seq " INT64_FORMAT ".", c.acked_seq)));
 	if (seq > last_seq)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot acknowledge seq " INT64_FORMAT " of source \"%s\"", seq, source_id),
+				 errmsg("cannot acknowledge seq " INT64_FORMAT " of source \"%s\"", seq, c.source_id),
 				 errdetail("The source has published up to seq " INT64_FORMAT ".", last_seq)));
-	if (seq > acked)
-	{
-		values[0] = CStringGetTextDatum(consumer);
-		values[1] = Int64GetDatum(seq);
-		pgcdc_sql_run("UPDATE pgcdc_drasi.consumers SET acked_seq = $2, acked_at = pg_catalog.now() "
-				"WHERE consumer = $1",
-				2, argtypes, values, false, SPI_OK_UPDATE);
-	}
-	pgcdc_sql_end(&saved);
+	if (seq > c.acked_seq)
+		pgcdc_catalog_ack_consumer(consumer, seq);
 	PG_RETURN_VOID();
 }
 
@@ -314,24 +243,14 @@ pgcdc_drasi_get_events(PG_FUNCTION_ARGS)
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	int64		first_seq;
 	int64		last_seq;
-	PgcdcSavedUser	saved;
-	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
-	Datum		values[3];
 
 	pgcdc_sql_require_arg(fcinfo, 1, "first_seq");
 	first_seq = PG_GETARG_INT64(1);
 	last_seq = PG_ARGISNULL(2) ? first_seq : PG_GETARG_INT64(2);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	pgcdc_sql_begin(&saved);
-	pgcdc_sql_check_source(source_id);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(first_seq);
-	values[2] = Int64GetDatum(last_seq);
-	pgcdc_sql_run("SELECT * FROM pgcdc_drasi.events WHERE source_id = $1 AND seq BETWEEN $2 AND $3 "
-			"ORDER BY seq",
-			3, argtypes, values, true, SPI_OK_SELECT);
-	return_spi_rows(fcinfo);
-	pgcdc_sql_end(&saved);
+	pgcdc_shmem_require_preloaded();
+	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	pgcdc_queue_read_range((ReturnSetInfo *) fcinfo->resultinfo, source_id, first_seq, last_seq);
 	return (Datum) 0;
 }

@@ -46,7 +46,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "mapping.h"
 #include "pgcdc_drasi.h"
+#include "relation.h"
+#include "shmem.h"
+#include "snapshot.h"
 #include "sql_common.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_bootstrap);
@@ -92,11 +97,7 @@ pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
 		char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 		List	   *labels = NIL;
 		MemoryContext old;
-		PgcdcSavedUser	saved;
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		values[1];
-		char	   *publication;
-		bool		numeric_as_string;
+		PgcdcSourceConfig *source;
 		PgcdcRelCache *cache;
 
 		funcctx = SRF_FIRSTCALL_INIT();
@@ -118,27 +119,21 @@ pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
 				labels = list_make1(pstrdup(""));	/* no label at all: nothing matches */
 		}
 
-		pgcdc_sql_begin(&saved);
-		values[0] = CStringGetTextDatum(source_id);
-		if (pgcdc_sql_run("SELECT publication, numeric_as_string FROM pgcdc_drasi.sources WHERE source_id = $1",
-					1, argtypes, values, true, SPI_OK_SELECT) == 0)
-			pgcdc_sql_unknown_source(source_id);
-		publication = MemoryContextStrdup(funcctx->multi_call_memory_ctx,
-										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		numeric_as_string = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "t") == 0;
-		pgcdc_sql_end(&saved);
+		pgcdc_shmem_require_preloaded();
+		source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
 
 		state = palloc0(sizeof(BootstrapState));
 		state->batch_mcxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx,
 												  "pgcdc_drasi bootstrap batch",
 												  ALLOCSET_DEFAULT_SIZES);
 		cache = pgcdc_relcache_create(source_id, InvalidOid, funcctx->multi_call_memory_ctx);
-		pgcdc_relcache_set_numeric_as_string(cache, numeric_as_string);
-		if (GetPublicationByName(publication, true) == NULL)
+		pgcdc_relcache_set_numeric_as_string(cache, source->numeric_as_string);
+		if (GetPublicationByName(source->publication, true) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("publication \"%s\" of source \"%s\" does not exist", publication, source_id)));
-		state->scan = pgcdc_snapshot_begin(cache, publication, labels, NIL);
+					 errmsg("publication \"%s\" of source \"%s\" does not exist",
+							source->publication, source_id)));
+		state->scan = pgcdc_snapshot_begin(cache, source->publication, labels, NIL);
 		state->rows = palloc(sizeof(Datum) * 1000);
 		funcctx->user_fctx = state;
 		MemoryContextSwitchTo(old);
@@ -182,34 +177,27 @@ Datum
 pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
-	PgcdcSavedUser	saved;
-	Oid			argtypes[2] = {TEXTOID, OIDARRAYOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-	char	   *publication;
+	PgcdcSavedUser saved;
+	PgcdcSourceConfig *source;
+	ArrayType  *tables = NULL;
 
-	pgcdc_sql_begin(&saved);
-	values[0] = CStringGetTextDatum(source_id);
-	if (pgcdc_sql_run("SELECT publication, sink FROM pgcdc_drasi.sources WHERE source_id = $1",
-				1, argtypes, values, true, SPI_OK_SELECT) == 0)
-		pgcdc_sql_unknown_source(source_id);
-	publication = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (PG_ARGISNULL(1))
-		nulls[1] = 'n';
-	else
+	pgcdc_shmem_require_preloaded();
+	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	if (!PG_ARGISNULL(1))
 	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
 		Datum	   *elems;
 		bool	   *elnulls;
 		int			n;
 		int			i;
 
-		deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &elnulls, &n);
+		tables = PG_GETARG_ARRAYTYPE_P(1);
+		deconstruct_array(tables, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &elnulls, &n);
 		if (n == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tables must name at least one table"),
 					 errhint("Pass NULL to take a snapshot of every table of the source.")));
+		pgcdc_sql_begin(&saved);
 		for (i = 0; i < n; i++)
 		{
 			Datum		chk[2];
@@ -218,27 +206,23 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("tables must not contain NULL")));
-			chk[0] = CStringGetTextDatum(publication);
+			chk[0] = CStringGetTextDatum(source->publication);
 			chk[1] = elems[i];
 			if (pgcdc_sql_run("SELECT 1 FROM pg_catalog.pg_publication_tables pt "
-						"JOIN pg_catalog.pg_class c ON c.relname = pt.tablename "
-						"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = pt.schemaname "
-						"WHERE pt.pubname = $1 AND c.oid = $2",
-						2, (Oid[]) {TEXTOID, OIDOID}, chk, true, SPI_OK_SELECT) == 0)
+							  "JOIN pg_catalog.pg_class c ON c.relname = pt.tablename "
+							  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = pt.schemaname "
+							  "WHERE pt.pubname = $1 AND c.oid = $2",
+							  2, (Oid[]) {TEXTOID, OIDOID}, chk, true, SPI_OK_SELECT) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("table %s is not published by source \"%s\"",
 								get_rel_name(DatumGetObjectId(elems[i])) ?
 								get_rel_name(DatumGetObjectId(elems[i])) : "?", source_id),
-						 errdetail("Publication \"%s\" does not include it.", publication)));
+						 errdetail("Publication \"%s\" does not include it.", source->publication)));
 		}
-		values[1] = PointerGetDatum(arr);
+		pgcdc_sql_end(&saved);
 	}
-	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables) "
-							  "VALUES ($1, $2)",
-							  2, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record the snapshot request");
-	pgcdc_sql_end(&saved);
+	pgcdc_catalog_add_snapshot_request(source_id, tables, false);
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
@@ -258,20 +242,14 @@ Datum
 pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
-	PgcdcSavedUser	saved;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	PgcdcSavedUser saved;
 	char	   *slot_name;
 	ReplicationSlot *slot;
 	bool		slot_exists;
 	bool		slot_invalid = false;
 
 	pgcdc_sql_begin(&saved);
-	values[0] = CStringGetTextDatum(source_id);
-	if (pgcdc_sql_run("SELECT slot_name FROM pgcdc_drasi.sources WHERE source_id = $1",
-				1, argtypes, values, true, SPI_OK_SELECT) == 0)
-		pgcdc_sql_unknown_source(source_id);
-	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	slot_name = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false)->slot_name;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	slot = SearchNamedReplicationSlot(slot_name, false);
@@ -296,11 +274,8 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 		pgcdc_sql_create_slot(slot_name);
 
 	/* Keep the restarted worker waiting until the request is committed. */
-	pgcdc_sql_run("SELECT 1 FROM pgcdc_drasi.sources WHERE source_id = $1 FOR UPDATE",
-			1, argtypes, values, false, SPI_OK_SELECT);
-	pgcdc_sql_run("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables, resync) "
-			"VALUES ($1, NULL, true)",
-			1, argtypes, values, false, SPI_OK_INSERT);
+	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_UPDATE, false);
+	pgcdc_catalog_add_snapshot_request(source_id, NULL, true);
 	pgcdc_sql_stop_worker(source_id);
 	pgcdc_sql_end(&saved);
 

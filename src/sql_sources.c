@@ -48,7 +48,10 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "pgcdc_drasi.h"
+#include "shmem.h"
+#include "sink_queue.h"
 #include "sql_common.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source);
@@ -248,10 +251,9 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	char	   *origin_name;
 	Oid			caller = GetUserId();
 	Publication *pub;
-	PgcdcSavedUser	saved;
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[6];
-	char		nulls[6] = "      ";
+	PgcdcSavedUser saved;
+	PgcdcSourceConfig config;
+	char	   *other;
 
 	pgcdc_sql_require_arg(fcinfo, 4, "enabled");
 	enabled = PG_GETARG_BOOL(4);
@@ -263,7 +265,7 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	bootstrap = PG_GETARG_BOOL(8);
 	pgcdc_sql_require_arg(fcinfo, 9, "numeric_as_string");
 
-	pgcdc_require_preloaded();
+	pgcdc_shmem_require_preloaded();
 	check_wal_level();
 	check_source_id(source_id);
 	check_sink_options(sink, channel, notify_payload);
@@ -304,14 +306,9 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 
 	pgcdc_sql_become_superuser(&saved);
 
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = CStringGetTextDatum(slot_name);
-	if (pgcdc_sql_run("SELECT source_id FROM pgcdc_drasi.sources WHERE source_id = $1 OR slot_name = $2 "
-				"ORDER BY source_id = $1 DESC LIMIT 1",
-				2, argtypes, values, true, SPI_OK_SELECT) > 0)
+	other = pgcdc_catalog_source_conflict(source_id, slot_name);
+	if (other != NULL)
 	{
-		char	   *other = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
 		if (strcmp(other, source_id) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -356,33 +353,21 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 				 errhint("Choose another slot_name.")));
 	(void) replorigin_create(origin_name);
 
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = CStringGetTextDatum(publication);
-	values[2] = CStringGetTextDatum(slot_name);
-	values[3] = CStringGetTextDatum(origin_name);
-	if (conninfo != NULL)
-		values[4] = CStringGetTextDatum(conninfo);
-	else
-		nulls[4] = 'n';
-	values[5] = BoolGetDatum(enabled);
-	argtypes[5] = BOOLOID;
-	if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.sources "
-							  "(source_id, publication, slot_name, origin_name, conninfo, enabled, owner, "
-							  "sink, channel, notify_payload, bootstrap, numeric_as_string, publication_oid) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-							  13,
-							  (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, OIDOID,
-							  TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, OIDOID},
-							  (Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
-								  ObjectIdGetDatum(caller), CStringGetTextDatum(sink),
-								  CStringGetTextDatum(channel), CStringGetTextDatum(notify_payload),
-								  BoolGetDatum(bootstrap), PG_GETARG_DATUM(9),
-							  ObjectIdGetDatum(pub->oid)},
-							  (const char[]) {' ', ' ', ' ', ' ', nulls[4], ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
-							  false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record source \"%s\"", source_id);
-	pgcdc_sql_run("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
-			1, argtypes, values, false, SPI_OK_INSERT);
+	memset(&config, 0, sizeof(config));
+	config.source_id = source_id;
+	config.publication = publication;
+	config.publication_oid = pub->oid;
+	config.slot_name = slot_name;
+	config.origin_name = origin_name;
+	config.conninfo = conninfo;
+	config.enabled = enabled;
+	config.sink = pgcdc_catalog_sink_from_name(sink);
+	config.channel = channel;
+	config.wakeup = strcmp(notify_payload, "wakeup") == 0;
+	config.bootstrap = bootstrap;
+	config.numeric_as_string = PG_GETARG_BOOL(9);
+	config.owner = caller;
+	pgcdc_catalog_insert_source(&config);
 
 	pgcdc_sql_end(&saved);
 	PG_RETURN_VOID();
@@ -399,27 +384,18 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	char	   *slot_name;
 	char	   *origin_name;
-	PgcdcSavedUser	saved;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 
-	pgcdc_sql_begin(&saved);
-
-	values[0] = CStringGetTextDatum(source_id);
-	if (pgcdc_sql_run("DELETE FROM pgcdc_drasi.sources WHERE source_id = $1 RETURNING slot_name, origin_name",
-				1, argtypes, values, false, SPI_OK_DELETE_RETURNING) == 0)
-		pgcdc_sql_unknown_source(source_id);
-	slot_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	origin_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	pgcdc_sql_run("DELETE FROM pgcdc_drasi.events WHERE source_id = $1",
-			1, argtypes, values, false, SPI_OK_DELETE);
+	pgcdc_shmem_require_preloaded();
+	if (!pgcdc_catalog_delete_source(source_id, &slot_name, &origin_name))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source_id)));
+	pgcdc_queue_purge(source_id);
 
 	pgcdc_sql_stop_worker(source_id);
 	replorigin_drop_by_name(origin_name, true, false);
 	if (SearchNamedReplicationSlot(slot_name, true) != NULL)
 		ReplicationSlotDrop(slot_name, false);
-
-	pgcdc_sql_end(&saved);
 	PG_RETURN_VOID();
 }
 
@@ -427,17 +403,11 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 static void
 set_enabled(const char *source_id, bool enabled)
 {
-	PgcdcSavedUser	saved;
-	Oid			argtypes[2] = {TEXTOID, BOOLOID};
-	Datum		values[2];
-
-	pgcdc_sql_begin(&saved);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = BoolGetDatum(enabled);
-	if (pgcdc_sql_run("UPDATE pgcdc_drasi.sources SET enabled = $2 WHERE source_id = $1",
-				2, argtypes, values, false, SPI_OK_UPDATE) == 0)
-		pgcdc_sql_unknown_source(source_id);
-	pgcdc_sql_end(&saved);
+	pgcdc_shmem_require_preloaded();
+	if (!pgcdc_catalog_set_enabled(source_id, enabled))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source_id)));
 }
 
 /* pause_source(source_id): stop streaming; the slot keeps the changes. */
@@ -536,15 +506,12 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 	int			nnames;
 	int			i;
 	Relation	rel;
-	PgcdcSavedUser	saved;
-	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
-	Datum		values[3];
 
 	pgcdc_sql_require_arg(fcinfo, 1, "table");
 	pgcdc_sql_require_arg(fcinfo, 2, "key_columns");
 	relid = PG_GETARG_OID(1);
 	arr = PG_GETARG_ARRAYTYPE_P(2);
-	pgcdc_require_preloaded();
+	pgcdc_shmem_require_preloaded();
 
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
@@ -580,16 +547,8 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 	check_key_columns(rel, names, nnames);
 	relation_close(rel, AccessShareLock);
 
-	pgcdc_sql_begin(&saved);
-	pgcdc_sql_check_source(source_id);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(relid);
-	values[2] = PointerGetDatum(arr);
-	pgcdc_sql_run("INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
-			"VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
-			"DO UPDATE SET key_columns = EXCLUDED.key_columns",
-			3, argtypes, values, false, SPI_OK_INSERT);
-	pgcdc_sql_end(&saved);
+	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	pgcdc_catalog_set_table_key(source_id, relid, arr);
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
@@ -601,23 +560,16 @@ pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	Oid			relid;
-	PgcdcSavedUser	saved;
-	Oid			argtypes[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
 
 	pgcdc_sql_require_arg(fcinfo, 1, "table");
 	relid = PG_GETARG_OID(1);
-	pgcdc_sql_begin(&saved);
-	pgcdc_sql_check_source(source_id);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(relid);
-	if (pgcdc_sql_run("DELETE FROM pgcdc_drasi.table_keys WHERE source_id = $1 AND table_id = $2",
-				2, argtypes, values, false, SPI_OK_DELETE) == 0)
+	pgcdc_shmem_require_preloaded();
+	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	if (!pgcdc_catalog_drop_table_key(source_id, relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("source \"%s\" has no key set for table %s",
 						source_id, get_rel_name(relid) ? get_rel_name(relid) : psprintf("with OID %u", relid))));
-	pgcdc_sql_end(&saved);
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
@@ -650,36 +602,6 @@ open_config_table(Oid relid)
 }
 
 /*
- * Store one per-table option of a source (label or exclude_columns); a
- * NULL value removes it.  Workers take it at their next local transaction.
- */
-static void
-set_table_option(const char *source_id, Oid relid, const char *column, Datum value,
-				 Oid valuetype, bool isnull)
-{
-	PgcdcSavedUser	saved;
-	Oid			argtypes[3] = {TEXTOID, OIDOID, valuetype};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', isnull ? 'n' : ' '};
-
-	pgcdc_sql_begin(&saved);
-	pgcdc_sql_check_source(source_id);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(relid);
-	values[2] = value;
-	if (SPI_execute_with_args(psprintf("INSERT INTO pgcdc_drasi.table_options (source_id, table_id, %s) "
-									   "VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
-									   "DO UPDATE SET %s = EXCLUDED.%s", column, column, column),
-							  3, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not store the table option");
-	pgcdc_sql_run("DELETE FROM pgcdc_drasi.table_options WHERE source_id = $1 AND table_id = $2 "
-			"AND label IS NULL AND exclude_columns IS NULL",
-			2, argtypes, values, false, SPI_OK_DELETE);
-	pgcdc_sql_end(&saved);
-	pgcdc_sql_reconfigure_at_commit();
-}
-
-/*
  * set_table_label(source_id, table, label): the label of a table's nodes
  * instead of its name (NULL: back to the name).  Ids keep the table name,
  * so they stay stable when a label changes.
@@ -698,8 +620,11 @@ pgcdc_drasi_set_table_label(PG_FUNCTION_ARGS)
 				 errmsg("label must not be empty"),
 				 errhint("Pass NULL to label the nodes with the table name again.")));
 	relation_close(rel, AccessShareLock);
-	set_table_option(source_id, PG_GETARG_OID(1), "label",
-					 PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), TEXTOID, PG_ARGISNULL(2));
+	pgcdc_shmem_require_preloaded();
+	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	pgcdc_catalog_set_table_label(source_id, PG_GETARG_OID(1),
+								  PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -744,8 +669,11 @@ pgcdc_drasi_set_excluded_columns(PG_FUNCTION_ARGS)
 		none = (n == 0);
 	}
 	relation_close(rel, AccessShareLock);
-	set_table_option(source_id, PG_GETARG_OID(1), "exclude_columns",
-					 none ? (Datum) 0 : PG_GETARG_DATUM(2), TEXTARRAYOID, none);
+	pgcdc_shmem_require_preloaded();
+	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	pgcdc_catalog_set_excluded_columns(source_id, PG_GETARG_OID(1),
+									   none ? NULL : PG_GETARG_ARRAYTYPE_P(2));
+	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
 }
 /*
@@ -757,48 +685,29 @@ Datum
 pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
-	PgcdcSavedUser	saved;
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[4];
+	PgcdcSourceConfig *config;
 	char	   *sink;
 	char	   *channel;
 	char	   *notify_payload;
-	TupleDesc	desc;
-	HeapTuple	tup;
 
-	pgcdc_sql_begin(&saved);
-	values[0] = CStringGetTextDatum(source_id);
-	if (pgcdc_sql_run("SELECT sink, channel, notify_payload, "
-				"EXISTS (SELECT 1 FROM pgcdc_drasi.consumers c WHERE c.source_id = s.source_id) "
-				"FROM pgcdc_drasi.sources s WHERE source_id = $1 FOR UPDATE",
-				1, argtypes, values, false, SPI_OK_SELECT) == 0)
-		pgcdc_sql_unknown_source(source_id);
-	desc = SPI_tuptable->tupdesc;
-	tup = SPI_tuptable->vals[0];
-	sink = PG_ARGISNULL(1) ? SPI_getvalue(tup, desc, 1) : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	channel = PG_ARGISNULL(2) ? SPI_getvalue(tup, desc, 2) : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	notify_payload = PG_ARGISNULL(3) ? SPI_getvalue(tup, desc, 3) :
+	pgcdc_shmem_require_preloaded();
+	config = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_UPDATE, false);
+	sink = PG_ARGISNULL(1) ? pstrdup(pgcdc_catalog_sink_name(config->sink)) :
+		text_to_cstring(PG_GETARG_TEXT_PP(1));
+	channel = PG_ARGISNULL(2) ? config->channel : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	notify_payload = PG_ARGISNULL(3) ? pstrdup(config->wakeup ? "wakeup" : "full") :
 		text_to_cstring(PG_GETARG_TEXT_PP(3));
 	check_sink_options(sink, channel, notify_payload);
-	if (strcmp(sink, "notify") == 0 && strcmp(SPI_getvalue(tup, desc, 4), "t") == 0)
+	if (strcmp(sink, "notify") == 0 && pgcdc_catalog_source_has_consumers(source_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source \"%s\" has consumers, which read the queue", source_id),
 				 errhint("Keep the queue sink (sink => 'both'), or drop the consumers first.")));
 
-	values[1] = CStringGetTextDatum(sink);
-	values[2] = CStringGetTextDatum(channel);
-	values[3] = CStringGetTextDatum(notify_payload);
-	pgcdc_sql_run("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
-			"WHERE source_id = $1",
-			4, argtypes, values, false, SPI_OK_UPDATE);
+	pgcdc_catalog_set_sink(source_id, pgcdc_catalog_sink_from_name(sink), channel,
+						   strcmp(notify_payload, "wakeup") == 0);
 	if (!PG_ARGISNULL(4))
-	{
-		values[1] = PG_GETARG_DATUM(4);
-		pgcdc_sql_run("UPDATE pgcdc_drasi.sources SET numeric_as_string = $2 WHERE source_id = $1",
-				2, (Oid[]) {TEXTOID, BOOLOID}, values, false, SPI_OK_UPDATE);
-	}
-	pgcdc_sql_end(&saved);
+		pgcdc_catalog_set_numeric_as_string(source_id, PG_GETARG_BOOL(4));
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
@@ -821,21 +730,18 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	int64		timeout_ms;
-	PgcdcSavedUser	saved;
 	XLogRecPtr	target;
 	TimestampTz deadline;
 
 	pgcdc_sql_require_arg(fcinfo, 1, "timeout");
 	timeout_ms = interval_ms(PG_GETARG_INTERVAL_P(1));
-	pgcdc_require_preloaded();
+	pgcdc_shmem_require_preloaded();
 	if (timeout_ms < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout must not be negative")));
 
-	pgcdc_sql_begin(&saved);
-	pgcdc_sql_check_source(source_id);
-	pgcdc_sql_end(&saved);
+	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
 
 	target = LogLogicalMessage("pgcdc_drasi", "", 0, false);
 	XLogFlush(target);
@@ -853,14 +759,14 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 		char		last_error[PGCDC_ERROR_MAXLEN] = "";
 
 		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
-		src = pgcdc_source_find(MyDatabaseId, source_id);
+		src = pgcdc_shmem_find_source(MyDatabaseId, source_id);
 		if (src != NULL)
 		{
 			published = src->published_lsn;
 			cv = &src->progress_cv;
-			strlcpy(state, src->pid != 0 ? pgcdc_state_name(src->state) :
-					!src->desired ? "paused" : pgcdc_state_name(src->state), sizeof(state));
-			strlcpy(last_error, src->last_error, sizeof(last_error));
+			strlcpy(state, src->pid != 0 ? pgcdc_shmem_state_name(src->state) :
+					!src->desired ? "paused" : pgcdc_shmem_state_name(src->state), sizeof(state));
+			strlcpy(last_error, src->last_error.message, sizeof(last_error));
 		}
 		LWLockRelease(pgcdc_shared->lock);
 
@@ -895,21 +801,32 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* source_status(): the shared state of this database's sources. */
+/*
+ * source_status(): the shared state of this database's sources.  The
+ * columns are those the installed SQL definition declares: version 0.1
+ * has the first 18, 0.2 adds the last error's detail, hint and context,
+ * so the library serves both until ALTER EXTENSION UPDATE runs.
+ */
+#define SOURCE_STATUS_COLS 21
+
 Datum
 pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			ncols;
 	int			i;
 
-	pgcdc_require_preloaded();
+	pgcdc_shmem_require_preloaded();
 	InitMaterializedSRF(fcinfo, 0);
+	ncols = rsinfo->setDesc->natts;
+	if (ncols != 18 && ncols != SOURCE_STATUS_COLS)
+		elog(ERROR, "pgcdc_drasi.source_status() is declared with %d columns", ncols);
 
 	for (i = 0; i < pgcdc_max_sources; i++)
 	{
 		PgcdcSource src;
-		Datum		values[18];
-		bool		nulls[18];
+		Datum		values[SOURCE_STATUS_COLS];
+		bool		nulls[SOURCE_STATUS_COLS];
 		const char *state;
 
 		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
@@ -920,7 +837,7 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 			continue;
 
 		if (src.pid != 0)
-			state = pgcdc_state_name(src.state);
+			state = pgcdc_shmem_state_name(src.state);
 		else if (!src.desired)
 			state = "paused";
 		else if (src.state == PGCDC_STATE_ERROR)
@@ -943,10 +860,10 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 		values[7] = Int64GetDatum((int64) src.xacts);
 		values[8] = TimestampTzGetDatum(src.last_commit_time);
 		nulls[8] = (src.last_commit_time == 0);
-		values[9] = CStringGetTextDatum(src.last_error);
-		nulls[9] = (src.last_error[0] == '\0');
-		values[10] = TimestampTzGetDatum(src.last_error_time);
-		nulls[10] = (src.last_error_time == 0);
+		values[9] = CStringGetTextDatum(src.last_error.message);
+		nulls[9] = (src.last_error.message[0] == '\0');
+		values[10] = TimestampTzGetDatum(src.last_error.time);
+		nulls[10] = (src.last_error.time == 0);
 		values[11] = Int64GetDatum((int64) src.reconnects);
 		values[12] = TimestampTzGetDatum(src.started_at);
 		nulls[12] = (src.started_at == 0);
@@ -958,6 +875,12 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 		nulls[16] = nulls[15];
 		values[17] = Int64GetDatum((int64) src.snapshot_rows_total);
 		nulls[17] = nulls[15];
+		values[18] = CStringGetTextDatum(src.last_error.detail);
+		nulls[18] = (src.last_error.detail[0] == '\0');
+		values[19] = CStringGetTextDatum(src.last_error.hint);
+		nulls[19] = (src.last_error.hint[0] == '\0');
+		values[20] = CStringGetTextDatum(src.last_error.context);
+		nulls[20] = (src.last_error.context[0] == '\0');
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -42,7 +42,7 @@
  * - numeric: a JSON number with every digit and the scale of the text
  *   (10.5000 stays 10.5000; 40 digits stay 40 digits; never through a
  *   double).  NaN, Infinity, -Infinity as strings.  With the option
- *   numeric_as_string (pgcdc_append_json_value_opts) the same text as a
+ *   numeric_as_string (append_json_value) the same text as a
  *   JSON string, also inside arrays and composites.
  * - boolean: true / false.
  * - text, varchar, name, "char", citext (an extension type, recognised by
@@ -97,7 +97,7 @@
  *   differs), the value is written as a JSON string of its text rather than
  *   guessed.
  *
- * Element id parts (pgcdc_append_key_value) are the text form, except:
+ * Element id parts (pgcdc_value_append_key) are the text form, except:
  * booleans are true / false, char(n) loses its padding, timestamptz is
  * the same UTC string as the property (so ids do not depend on TimeZone),
  * bytea is the same base64 as the property.  In a key of several columns
@@ -148,7 +148,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "pgcdc_drasi.h"
+#include "value.h"
 
 /* How values of a type are written. */
 typedef enum PgcdcJsonKind
@@ -490,18 +490,6 @@ append_json_string(StringInfo buf, const char *text, int len)
 		escape_json(buf, copy);
 		pfree(copy);
 	}
-}
-
-/* Append text that needs no escaping in quotes. */
-static inline void
-append_quoted(StringInfo buf, const char *text, int len)
-{
-	enlargeStringInfo(buf, len + 2);
-	buf->data[buf->len++] = '"';
-	memcpy(buf->data + buf->len, text, len);
-	buf->len += len;
-	buf->data[buf->len++] = '"';
-	buf->data[buf->len] = '\0';
 }
 
 /* A float or numeric text that is a number (not NaN, Infinity). */
@@ -1213,9 +1201,9 @@ is_simple_kind(PgcdcJsonKind kind)
  * numeric_as_string, numeric values (also in arrays and composites) are
  * JSON strings.
  */
-void
-pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type, const char *text,
-							 int len, bool numeric_as_string)
+static void
+append_json_value(StringInfo buf, PgcdcValueType *type, const char *text,
+				  int len, bool numeric_as_string)
 {
 	MemoryContext old;
 
@@ -1230,12 +1218,6 @@ pgcdc_append_json_value_opts(StringInfo buf, PgcdcValueType *type, const char *t
 	MemoryContextReset(scratch_cxt);
 }
 
-void
-pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type, const char *text, int len)
-{
-	pgcdc_append_json_value_opts(buf, type, text, len, false);
-}
-
 /*
  * Append a value as part of an element id.  Booleans read true/false and
  * char(n) loses its padding, as in Drasi's ids; timestamptz is the UTC
@@ -1244,7 +1226,7 @@ pgcdc_append_json_value(StringInfo buf, PgcdcValueType *type, const char *text, 
  * and ("1","2_3") can never give the same id.
  */
 void
-pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type, const char *text,
+pgcdc_value_append_key(StringInfo buf, PgcdcValueType *type, const char *text,
 					   int len, bool escape)
 {
 	StringInfoData norm;
@@ -1292,7 +1274,7 @@ pgcdc_append_key_value(StringInfo buf, PgcdcValueType *type, const char *text,
 
 /*
  * A value as a jsonb value, for the queue: the same value that
- * pgcdc_append_json_value writes as text.  Scalars are set directly
+ * append_json_value writes as text.  Scalars are set directly
  * (strings point into text, which must outlive the use); the other kinds
  * go once through their JSON text.
  */
@@ -1349,7 +1331,7 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 				JsonbValue *res = NULL;
 
 				initStringInfo(&buf);
-				pgcdc_append_json_value_opts(&buf, type, text, len, numeric_as_string);
+				append_json_value(&buf, type, text, len, numeric_as_string);
 				jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 				if (JB_ROOT_IS_SCALAR(jb))
 				{

@@ -27,7 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
-#include "pgcdc_drasi.h"
+#include "walstream.h"
 
 struct PgcdcStream
 {
@@ -59,7 +59,7 @@ append_conninfo_value(StringInfo buf, const char *key, const char *value)
  * worker must decode the database whose queue it writes.
  */
 char *
-pgcdc_build_conninfo(const char *override, const char *dbname, const char *username)
+pgcdc_stream_conninfo(const char *override, const char *dbname, const char *username)
 {
 	StringInfoData buf;
 

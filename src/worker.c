@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		The source worker: stream, decode, map and publish one source's
- *		changes, exactly once.
+ *		The source worker's apply loop: stream, decode, map and publish
+ *		one source's changes, exactly once.
  *
  * EXACTLY ONCE
  *
@@ -16,14 +16,8 @@
  * it, so nothing is repeated, and everything after it is sent again, so
  * nothing is lost.  The slot's own confirmed position is not trusted for
  * this: it is persisted lazily and can go backwards after a crash.
- *
- * Local commits are flushed before they become visible (the worker
- * never commits with synchronous_commit = off), so a consumer can never
- * read a queue row that a crash would take back and later publish again
- * under another seq.  Only then is the slot told the position is
- * flushed, so the server never discards WAL we might still need.  While
- * idle, the worker confirms the walsender's keepalive position, so
- * writes to unpublished tables do not pin WAL.
+ * Local commits are flushed before they become visible and before the
+ * slot is told they are (docs/design.md, "Exactly once").
  *
  * GROUPING
  *
@@ -38,6 +32,10 @@
  * arrival; a source transaction made only of them writes nothing and
  * commits nothing, so even a FOR ALL TABLES publication cannot loop.
  *
+ * Each pgoutput message has its handler (handle_begin, handle_commit,
+ * ...), as in PostgreSQL's own apply worker; snapshots taken between
+ * transactions live in snapshot_sync.c.
+ *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
  * IDENTIFICATION
@@ -50,62 +48,50 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
-#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "replication/origin.h"
-#include "replication/slot.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
-#include "storage/lwlock.h"
-#include "storage/proc.h"
 #include "tcop/tcopprot.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "compat.h"
+#include "mapping.h"
 #include "pgcdc_drasi.h"
+#include "proto.h"
+#include "relation.h"
+#include "shmem.h"
+#include "sink_notify.h"
+#include "sink_queue.h"
+#include "snapshot_sync.h"
+#include "walstream.h"
+#include "worker.h"
+#include "worker_internal.h"
 
 #define FEEDBACK_INTERVAL_MS	10000	/* status update even when nothing moved */
-#define FEEDBACK_MIN_MS			200		/* at most this often when things move */
+#define FEEDBACK_MIN_MS			200 /* at most this often when things move */
 #define MAX_GROUP_XACTS			1000
 #define RETENTION_INTERVAL_MS	1000
 #define RETENTION_BATCH			10000
 
-/* Configuration of this worker's source. */
-typedef struct SourceConfig
-{
-	char	   *source_id;
-	char	   *publication;
-	char	   *slot_name;
-	char	   *origin_name;
-	char	   *conninfo;
-	Oid			owner;
-	PgcdcSink	sink;
-	char		channel[NAMEDATALEN];
-	bool		wakeup;			/* notify_payload = 'wakeup' */
-	bool		numeric_as_string;
-	bool		needs_snapshot; /* bootstrap requested and not taken yet */
-	bool		needs_resync;	/* resync_source: skip to the current WAL */
-} SourceConfig;
+MemoryContext PgcdcWorkerContext = NULL;
+PgcdcSource *MySource = NULL;
+PgcdcSourceConfig *MySourceConfig = NULL;
+PgcdcStream *MyStream = NULL;
 
-static PgcdcSource *MySource = NULL;
+/* Reset after every CopyData message. */
+static MemoryContext message_mcxt = NULL;
+
 static PgcdcRelCache *relcache = NULL;
-static SourceConfig config;
-static PgcdcStream *stream = NULL;
 
 /* Progress of the stream. */
 static XLogRecPtr last_received = InvalidXLogRecPtr;
@@ -120,127 +106,91 @@ static PgcdcTxContext tx;
 static bool local_xact_open = false;
 static int	group_xacts = 0;
 static int	group_events = 0;
+static int64 group_first_seq = 0;
 static XLogRecPtr group_end = InvalidXLogRecPtr;
 static TimestampTz group_commit_time = 0;
 static TimestampTz group_started = 0;
 
 static uint32 seen_config_generation = 0;
-static int64 group_first_seq = 0;
-static uint64 reported_sent = 0;	/* notification counters already in shmem */
-static uint64 reported_skipped = 0;
+static bool config_dirty = false;
 static TimestampTz last_retention = 0;
 static bool retention_more = false;
-static MemoryContext message_mcxt = NULL;
-static bool config_dirty = false;
 
-/*
- * The last source transactions we published (their xids), to keep a
- * re-snapshot from starting while one of them still runs for snapshots.
- */
-#define RECENT_XIDS 4096
-static TransactionId recent_xids[RECENT_XIDS];
-static int	recent_pos = 0;
-static XLogRecPtr resync_startpos = InvalidXLogRecPtr;	/* until the resync snapshot commits */
-static bool check_requests = true;
-
-/* A re-snapshot whose overlap with the stream is being skipped. */
+/* What the worker was doing, for the context of any error it raises. */
 static struct
 {
-	bool		active;
-	uint64		xmin;
-	uint64		xmax;
-	uint64	   *xip;
-	int			nxip;
-	List	   *relids;			/* NIL: all tables */
-	XLogRecPtr	until;			/* past this, no transaction can be visible */
-}			skip;
+	LogicalRepMsgType command;	/* 0: not applying a message */
+	LogicalRepRelId relid;		/* the relation of a change, or Invalid */
+	const char *relname;		/* a snapshot's table, or NULL */
+	TransactionId xid;			/* of the source transaction */
+	XLogRecPtr	finish_lsn;		/* its commit LSN */
+	XLogRecPtr	message_lsn;	/* where the current message starts */
+	const char *phase;			/* a snapshot being taken, or NULL */
+}			errctx;
 
 static void maybe_run_retention(void);
 static void poll_config_generation(void);
-static bool snapshot_shows_change(Oid relid);
-static void set_skip_snapshot(const char *text, List *relids, XLogRecPtr until);
-static void maybe_finish_resnapshot(void);
-static void maybe_run_resnapshot(void);
-static void snapshot_clear_table(PgcdcRelCache *cache, Oid relid);
 
-/* Publish our state to shared memory. */
+/*
+ * Error context callback: every error raised while the worker runs says
+ * which source, and while applying a message which message, relation,
+ * transaction and LSN (as PostgreSQL's apply_error_callback does).
+ */
 static void
-set_state(PgcdcSourceState state)
+apply_error_callback(void *arg)
 {
-	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	MySource->state = state;
-	LWLockRelease(pgcdc_shared->lock);
+	const char *source_id = MySourceConfig ? MySourceConfig->source_id :
+	(MySource ? MySource->source_id : "?");
+	const char *relname = NULL;
+
+	if (errctx.phase == NULL && errctx.command == 0)
+		return;
+	if (OidIsValid(errctx.relid))
+		relname = pgcdc_relcache_name(relcache, errctx.relid);
+
+	if (errctx.phase != NULL)
+	{
+		if (errctx.relname != NULL)
+			errcontext("pgcdc_drasi source \"%s\" taking %s, table \"%s\"",
+					   source_id, errctx.phase, errctx.relname);
+		else
+			errcontext("pgcdc_drasi source \"%s\" taking %s", source_id, errctx.phase);
+	}
+	else if (!TransactionIdIsValid(errctx.xid))
+		errcontext("pgcdc_drasi source \"%s\" processing message type \"%s\" at %X/%X",
+				   source_id, pgcdc_proto_message_name(errctx.command),
+				   LSN_FORMAT_ARGS(errctx.message_lsn));
+	else if (relname == NULL)
+		errcontext("pgcdc_drasi source \"%s\" processing message type \"%s\" in transaction %u, finished at %X/%X",
+				   source_id, pgcdc_proto_message_name(errctx.command), errctx.xid,
+				   LSN_FORMAT_ARGS(errctx.finish_lsn));
+	else
+		errcontext("pgcdc_drasi source \"%s\" processing message type \"%s\" for relation \"%s\" in transaction %u, finished at %X/%X",
+				   source_id, pgcdc_proto_message_name(errctx.command), relname,
+				   errctx.xid, LSN_FORMAT_ARGS(errctx.finish_lsn));
 }
 
 /*
- * Detach from shared memory at exit, and schedule the next start: soon
- * after a clean stop, with doubling delays after consecutive failures.
+ * Name what a snapshot is doing for the error context: phase is e.g.
+ * "its initial snapshot" (NULL when it is done), relname the table.
  */
-static void
-source_on_exit(int code, Datum arg)
+void
+pgcdc_worker_set_error_phase(const char *phase, const char *relname)
 {
-	TimestampTz now = GetCurrentTimestamp();
-
-	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	if (MySource->pid == MyProcPid)
-	{
-		int64		delay = pgcdc_retry_min_interval;
-		int			i;
-
-		/* A run that lasted longer than the longest delay starts afresh. */
-		if (MySource->started_at != 0 &&
-			TimestampDifferenceExceeds(MySource->started_at, now, pgcdc_retry_max_interval))
-			MySource->failures = 0;
-		if (MySource->failed)
-		{
-			MySource->failures++;
-			for (i = 1; i < MySource->failures && delay < pgcdc_retry_max_interval; i++)
-				delay *= 2;
-			delay = Min(delay, pgcdc_retry_max_interval);
-			MySource->state = PGCDC_STATE_ERROR;
-		}
-		else
-			MySource->state = PGCDC_STATE_STOPPED;
-		MySource->next_start = TimestampTzPlusMilliseconds(now, delay);
-		MySource->pid = 0;
-		MySource->pgprocno = -1;
-		MySource->starting = false;
-		if (MySource->dropped)
-			MySource->in_use = false;
-	}
-	LWLockRelease(pgcdc_shared->lock);
-	ConditionVariableBroadcast(&MySource->progress_cv);
-	pgcdc_wake_launcher();
-}
-
-/* Record an error for the status view; the log gets it as usual. */
-static void
-record_error(const char *message)
-{
-	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	MySource->failed = true;
-	MySource->state = PGCDC_STATE_ERROR;
-	strlcpy(MySource->last_error, message ? message : "unknown error", PGCDC_ERROR_MAXLEN);
-	MySource->last_error_time = GetCurrentTimestamp();
-	LWLockRelease(pgcdc_shared->lock);
+	errctx.phase = phase;
+	errctx.relname = relname;
 }
 
 /* Stop cleanly when the source was paused or dropped. */
 static void
 exit_if_not_wanted(void)
 {
-	bool		desired;
-
-	LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
-	desired = MySource->desired;
-	LWLockRelease(pgcdc_shared->lock);
-	if (!desired)
-	{
-		if (IsTransactionState())
-			AbortCurrentTransaction();
-		pgcdc_stream_disconnect(stream);
-		proc_exit(0);
-	}
+	if (pgcdc_shmem_source_wanted(MySource))
+		return;
+	if (IsTransactionState())
+		AbortCurrentTransaction();
+	pgcdc_stream_disconnect(MyStream);
+	proc_exit(0);
 }
 
 /*
@@ -251,135 +201,76 @@ exit_if_not_wanted(void)
 static void
 load_sink_config(void)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	PgcdcSourceConfig *fresh;
 
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(config.source_id);
-	if (SPI_execute_with_args("SELECT sink, channel, notify_payload = 'wakeup', numeric_as_string "
-							  "FROM pgcdc_drasi.sources WHERE source_id = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgcdc_drasi.sources");
-	if (SPI_processed == 1)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		config.sink = pgcdc_sink_from_name(SPI_getvalue(tup, desc, 1));
-		strlcpy(config.channel, SPI_getvalue(tup, desc, 2), NAMEDATALEN);
-		config.wakeup = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		config.numeric_as_string = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-		if (relcache != NULL)
-			pgcdc_relcache_set_numeric_as_string(relcache, config.numeric_as_string);
-	}
-	SPI_finish();
-	PopActiveSnapshot();
+	Assert(IsTransactionState());
+	fresh = pgcdc_catalog_get_source(MySourceConfig->source_id, PGCDC_LOCK_NONE, true);
+	if (fresh == NULL)
+		return;					/* dropped: the launcher stops us */
+	MySourceConfig->sink = fresh->sink;
+	MySourceConfig->wakeup = fresh->wakeup;
+	MySourceConfig->numeric_as_string = fresh->numeric_as_string;
+	pfree(MySourceConfig->channel);
+	MySourceConfig->channel = MemoryContextStrdup(PgcdcWorkerContext, fresh->channel);
+	if (relcache != NULL)
+		pgcdc_relcache_set_numeric_as_string(relcache, MySourceConfig->numeric_as_string);
 }
 
 /*
- * Read our configuration and take our replication origin.  The row is
- * locked FOR KEY SHARE while we do so, so a concurrent drop_source
- * either finishes first (and we find no row) or waits for us.
+ * Read our configuration and progress, and take our replication origin.
+ * Our row of pgcdc_drasi.sources is locked FOR KEY SHARE while we do so,
+ * so a concurrent drop_source either finishes first (and we find no row)
+ * or waits for us.  Returns false when there is nothing to run.
  */
 static bool
-load_config(const char *source_id, XLogRecPtr *startpos)
+load_config(const char *source_id, XLogRecPtr *startpos, bool *needs_snapshot,
+			bool *needs_resync)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	bool		found = false;
+	PgcdcSourceConfig *config;
+	PgcdcSourceProgress progress;
 	RepOriginId origin;
+	MemoryContext old;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
 
 	if (!OidIsValid(get_extension_oid(PGCDC_EXTENSION_NAME, true)))
 	{
-		PopActiveSnapshot();
 		CommitTransactionCommand();
 		return false;
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(source_id);
-	if (SPI_execute_with_args("SELECT publication, slot_name, origin_name, "
-							  "coalesce(conninfo, ''), enabled, owner, p.last_seq, "
-							  "s.bootstrap AND p.snapshot_lsn IS NULL, "
-							  "p.resnapshot::text, p.resnapshot_tables, p.resnapshot_until, "
-							  "p.source_id IS NOT NULL, "
-							  "EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests r "
-							  "        WHERE r.source_id = s.source_id AND r.resync) "
-							  "FROM pgcdc_drasi.sources s "
-							  "LEFT JOIN pgcdc_drasi.source_progress p USING (source_id) "
-							  "WHERE source_id = $1 FOR KEY SHARE OF s",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgcdc_drasi.sources");
-
-	if (SPI_processed > 0)
+	old = MemoryContextSwitchTo(PgcdcWorkerContext);
+	config = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, true);
+	if (config == NULL || !config->enabled)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		config.source_id = pstrdup(source_id);
-		config.publication = SPI_getvalue(tup, desc, 1);
-		config.slot_name = SPI_getvalue(tup, desc, 2);
-		config.origin_name = SPI_getvalue(tup, desc, 3);
-		config.conninfo = SPI_getvalue(tup, desc, 4);
-		found = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		config.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
-		tx.last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
-		/* A restore can bring back a source before its progress row. */
-		if (!DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("source \"%s\" has no row in pgcdc_drasi.source_progress", source_id),
-					 errhint("Restore pgcdc_drasi.source_progress, or drop and create the source again.")));
-		config.needs_resync = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull));
-		config.needs_snapshot = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
-		if (SPI_getvalue(tup, desc, 9) != NULL)
-		{
-			Datum		tables = SPI_getbinval(tup, desc, 10, &isnull);
-			List	   *relids = NIL;
-
-			if (!isnull)
-			{
-				Datum	   *elems;
-				int			n;
-				int			j;
-
-				deconstruct_array(DatumGetArrayTypeP(tables), OIDOID, sizeof(Oid), true,
-								  TYPALIGN_INT, &elems, NULL, &n);
-				for (j = 0; j < n; j++)
-					relids = lappend_oid(relids, DatumGetObjectId(elems[j]));
-			}
-			set_skip_snapshot(SPI_getvalue(tup, desc, 9), relids,
-							  DatumGetLSN(SPI_getbinval(tup, desc, 11, &isnull)));
-		}
 		MemoryContextSwitchTo(old);
+		CommitTransactionCommand();
+		return false;
 	}
-	SPI_finish();
-	if (found)
-		load_sink_config();
+	/* A restore can bring back a source before its progress row. */
+	if (!pgcdc_catalog_get_progress(source_id, &progress))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" has no row in pgcdc_drasi.source_progress", source_id),
+				 errhint("Restore pgcdc_drasi.source_progress, or drop and create the source again.")));
+	MySourceConfig = config;
+	tx.last_seq = progress.last_seq;
+	*needs_snapshot = config->bootstrap && XLogRecPtrIsInvalid(progress.snapshot_lsn);
+	*needs_resync = pgcdc_catalog_resync_requested(source_id);
+	pgcdc_sync_restore(&progress);
+	MemoryContextSwitchTo(old);
 
-	if (found)
-	{
-		origin = replorigin_by_name(config.origin_name, true);
-		if (origin == InvalidRepOriginId)
-			origin = replorigin_create(config.origin_name);
-		pgcdc_replorigin_session_setup(origin);
-		replorigin_session_origin = origin;
-		*startpos = replorigin_session_get_progress(false);
-	}
+	origin = replorigin_by_name(config->origin_name, true);
+	if (origin == InvalidRepOriginId)
+		origin = replorigin_create(config->origin_name);
+	pgcdc_replorigin_session_setup(origin);
+	replorigin_session_origin = origin;
+	*startpos = replorigin_session_get_progress(false);
 
-	PopActiveSnapshot();
 	CommitTransactionCommand();
-	return found;
+	MemoryContextSwitchTo(PgcdcWorkerContext);
+	return true;
 }
 
 /* Send a status update if due, or at once when asked to. */
@@ -399,7 +290,7 @@ send_feedback(bool force, bool request_reply)
 		!TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_INTERVAL_MS))
 		return;
 
-	pgcdc_stream_send_feedback(stream, last_received, flush, request_reply);
+	pgcdc_stream_send_feedback(MyStream, last_received, flush, request_reply);
 	last_feedback = now;
 	last_sent_flush = flush;
 	MySource->received_lsn = last_received;
@@ -418,20 +309,31 @@ publish_position(XLogRecPtr lsn)
 	ConditionVariableBroadcast(&MySource->progress_cv);
 }
 
-/* Open the local transaction that receives events, if not open yet. */
+/* Start a group: its first seq, a fresh notification state. */
 static void
-ensure_local_xact(void)
+begin_group(void)
 {
-	if (local_xact_open)
-		return;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	local_xact_open = true;
 	group_started = GetCurrentTimestamp();
 	group_xacts = 0;
 	group_events = 0;
 	group_first_seq = tx.last_seq + 1;
 	pgcdc_notify_begin_group();
+}
+
+/* Open the local transaction that receives events, if not open yet. */
+static void
+ensure_local_xact(void)
+{
+	if (local_xact_open)
+	{
+		Assert(IsTransactionState());
+		return;
+	}
+	Assert(!IsTransactionState());
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	begin_group();
 
 	/* Keys or sinks were reconfigured: take the new settings now. */
 	poll_config_generation();
@@ -452,16 +354,19 @@ static void
 commit_group(void)
 {
 	bool		wrote;
+	uint64		sent;
+	uint64		skipped;
 
 	if (!local_xact_open)
 		return;
+	Assert(IsTransactionState());
 
 	if (tx.last_seq >= group_first_seq)
 	{
-		if (config.sink & PGCDC_SINK_NOTIFY)
-			pgcdc_notify_end_group(config.channel, config.source_id,
-								   group_first_seq, tx.last_seq, config.wakeup);
-		pgcdc_progress_save(config.source_id, tx.last_seq);
+		if (MySourceConfig->sink & PGCDC_SINK_NOTIFY)
+			pgcdc_notify_end_group(MySourceConfig->channel, MySourceConfig->source_id,
+								   group_first_seq, tx.last_seq, MySourceConfig->wakeup);
+		pgcdc_catalog_save_last_seq(MySourceConfig->source_id, tx.last_seq);
 	}
 	pgcdc_queue_end();
 	wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
@@ -471,7 +376,7 @@ commit_group(void)
 		replorigin_session_origin_timestamp = group_commit_time;
 	}
 	CommitTransactionCommand();
-	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextSwitchTo(PgcdcWorkerContext);
 	local_xact_open = false;
 	replorigin_session_origin_lsn = InvalidXLogRecPtr;
 	replorigin_session_origin_timestamp = 0;
@@ -484,10 +389,9 @@ commit_group(void)
 		last_flushed = Max(last_flushed, group_end);
 		MySource->xacts += group_xacts;
 		MySource->events += group_events;
-		MySource->notifications += pgcdc_notify_sent - reported_sent;
-		MySource->notifications_skipped += pgcdc_notify_skipped - reported_skipped;
-		reported_sent = pgcdc_notify_sent;
-		reported_skipped = pgcdc_notify_skipped;
+		pgcdc_notify_take_counts(&sent, &skipped);
+		MySource->notifications += sent;
+		MySource->notifications_skipped += skipped;
 		if (group_commit_time != 0)
 			MySource->last_commit_time = group_commit_time;
 		publish_position(group_end);
@@ -508,35 +412,30 @@ commit_group(void)
  * Emit callback of the mapping layer: send the event to the sinks.  The
  * queue also keeps the events that a notification can only refer to.
  */
-static void
-publish_event(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
+void
+pgcdc_worker_publish(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
 {
-	bool		to_queue = (config.sink & PGCDC_SINK_QUEUE) != 0;
+	bool		to_queue = (MySourceConfig->sink & PGCDC_SINK_QUEUE) != 0;
 
-	if ((config.sink & PGCDC_SINK_NOTIFY) && !config.wakeup)
+	Assert(local_xact_open);
+	if ((MySourceConfig->sink & PGCDC_SINK_NOTIFY) && !MySourceConfig->wakeup)
 	{
-		if (pgcdc_notify_event(config.channel, txc, event, to_queue))
+		if (pgcdc_notify_event(MySourceConfig->channel, txc, event, to_queue))
 			to_queue = true;
 	}
 	if (to_queue)
-	{
-		pgcdc_queue_begin();
 		pgcdc_queue_append(txc, event);
-	}
 	group_events++;
 }
 
 /*
- * Remove queue rows nobody needs any more: those every consumer has
- * acknowledged or, for a source without consumers, those older than
- * pgcdc_drasi.retention.  Small batches in short transactions between
- * groups, so readers and the stream are never held up.
+ * Remove queue rows nobody needs any more, in small batches in short
+ * transactions between groups, so readers and the stream are never held
+ * up (sink_queue.c decides which).
  */
 static void
 maybe_run_retention(void)
 {
-	Oid			argtypes[3] = {TEXTOID, INT4OID, INT4OID};
-	Datum		values[3];
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (local_xact_open || in_remote_xact)
@@ -548,33 +447,10 @@ maybe_run_retention(void)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(config.source_id);
-	values[1] = Int32GetDatum(RETENTION_BATCH);
-	values[2] = Int32GetDatum(pgcdc_retention);
-	if (SPI_execute_with_args(
-			"WITH first AS (SELECT seq FROM pgcdc_drasi.events WHERE source_id = $1 "
-			"               ORDER BY seq LIMIT $2), "
-			"c AS (SELECT min(acked_seq) AS min_ack, count(*) AS n "
-			"      FROM pgcdc_drasi.consumers WHERE source_id = $1), "
-			"cut AS (SELECT CASE WHEN c.n > 0 THEN c.min_ack "
-			"                    WHEN $3 < 0 THEN 0 "
-			"                    ELSE (SELECT max(e.seq) FROM pgcdc_drasi.events e "
-			"                          WHERE e.source_id = $1 AND e.seq <= (SELECT max(seq) FROM first) "
-			"                          AND e.commit_time < pg_catalog.now() - pg_catalog.make_interval(secs => $3)) "
-			"               END AS seq FROM c) "
-			"DELETE FROM pgcdc_drasi.events e USING cut "
-			"WHERE e.source_id = $1 AND e.seq <= cut.seq "
-			"AND e.seq <= (SELECT max(seq) FROM first)",
-			3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not remove old events");
-	retention_more = (SPI_processed >= RETENTION_BATCH);
-	SPI_finish();
-	PopActiveSnapshot();
+	retention_more = pgcdc_queue_trim(MySourceConfig->source_id, pgcdc_retention,
+									  RETENTION_BATCH);
 	CommitTransactionCommand();
-	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextSwitchTo(PgcdcWorkerContext);
 	pgstat_report_stat(false);
 }
 
@@ -590,94 +466,154 @@ full_xid(TransactionId xid)
 	return ((uint64) epoch << 32) | xid;
 }
 
-/* Handle one pgoutput message. */
+/* BEGIN: a source transaction starts. */
 static void
-handle_change(StringInfo msg)
+handle_begin(PgcdcMessage *m)
 {
-	PgcdcChange change;
+	in_remote_xact = true;
+	tx.xid = m->begin.xid;
+	tx.full_xid = full_xid(m->begin.xid);
+	tx.commit_lsn = m->begin.final_lsn;
+	tx.commit_time = m->begin.committime;
+	tx.tx_index = 0;
+	errctx.xid = m->begin.xid;
+	errctx.finish_lsn = m->begin.final_lsn;
+}
 
-	pgcdc_decode_change(msg, &change);
+/*
+ * COMMIT: the source transaction is complete.  Its events stay in the
+ * open group, which is committed when it is large or old enough; a
+ * transaction without events needs no local transaction at all.
+ */
+static void
+handle_commit(PgcdcMessage *m)
+{
+	if (!in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("COMMIT without BEGIN at %X/%X",
+								 LSN_FORMAT_ARGS(m->commit.commit_lsn))));
+	in_remote_xact = false;
+	if (tx.tx_index > 0)
+		pgcdc_sync_note_published(tx.xid);
+	group_end = m->commit.end_lsn;
+	group_commit_time = m->commit.committime;
+	last_received = Max(last_received, m->commit.end_lsn);
+	if (local_xact_open)
+	{
+		group_xacts++;
+		if (group_xacts >= MAX_GROUP_XACTS ||
+			group_events >= pgcdc_batch_size * 10 ||
+			TimestampDifferenceExceeds(group_started, GetCurrentTimestamp(),
+									   pgcdc_group_timeout))
+			commit_group();
+	}
+	else
+	{
+		/* Nothing of ours in it: no local transaction needed. */
+		last_flushed = Max(last_flushed, group_end);
+		MySource->xacts++;
+		publish_position(group_end);
+	}
+	errctx.xid = InvalidTransactionId;
+}
 
-	switch (change.action)
+/* RELATION: a table's description, before its first change or after ALTER. */
+static void
+handle_relation(PgcdcMessage *m)
+{
+	ensure_local_xact();
+	pgcdc_relcache_update(relcache, m->relation);
+}
+
+/* Error unless a change arrives inside a source transaction. */
+static void
+require_remote_xact(PgcdcMessage *m)
+{
+	if (!in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("%s message outside a transaction",
+								 pgcdc_proto_message_name(m->action))));
+}
+
+/* Map a change in the open group and publish its events. */
+static void
+publish_change(PgcdcMessage *m)
+{
+	ensure_local_xact();
+	if (group_events == 0)
+		pgstat_report_activity(STATE_RUNNING, "publishing changes");
+	tx.received_at = GetCurrentTimestamp();
+	pgcdc_map_change(relcache, &tx, m, pgcdc_worker_publish, NULL);
+}
+
+/*
+ * INSERT, UPDATE, DELETE of one row; skipped when a re-snapshot being
+ * merged with the stream already shows it.
+ */
+static void
+handle_row_change(PgcdcMessage *m)
+{
+	require_remote_xact(m);
+	errctx.relid = m->relid;
+	if (pgcdc_sync_shows_change(m->relid, tx.full_xid))
+		return;
+	publish_change(m);
+}
+
+/* TRUNCATE of one or more tables, less those a re-snapshot shows. */
+static void
+handle_truncate(PgcdcMessage *m)
+{
+	ListCell   *lc;
+
+	require_remote_xact(m);
+	foreach(lc, m->truncated)
+		if (pgcdc_sync_shows_change(lfirst_oid(lc), tx.full_xid))
+			m->truncated = foreach_delete_current(m->truncated, lc);
+	if (m->truncated == NIL)
+		return;
+	publish_change(m);
+}
+
+/* Read one pgoutput message and hand it to its handler. */
+static void
+apply_dispatch(StringInfo msg)
+{
+	PgcdcMessage m;
+
+	/* The type first, so that even a malformed message is named. */
+	if (msg->cursor < msg->len)
+		errctx.command = (LogicalRepMsgType) msg->data[msg->cursor];
+	errctx.relid = InvalidOid;
+	pgcdc_proto_read_message(msg, &m);
+
+	switch (m.action)
 	{
 		case LOGICAL_REP_MSG_BEGIN:
-			in_remote_xact = true;
-			tx.xid = change.begin.xid;
-			tx.full_xid = full_xid(change.begin.xid);
-			tx.commit_lsn = change.begin.final_lsn;
-			tx.commit_time = change.begin.committime;
-			tx.tx_index = 0;
+			handle_begin(&m);
 			break;
-
 		case LOGICAL_REP_MSG_COMMIT:
-			if (!in_remote_xact)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg_internal("COMMIT without BEGIN at %X/%X",
-										 LSN_FORMAT_ARGS(change.commit.commit_lsn))));
-			in_remote_xact = false;
-			if (tx.tx_index > 0)
-			{
-				recent_xids[recent_pos] = tx.xid;
-				recent_pos = (recent_pos + 1) % RECENT_XIDS;
-			}
-			group_end = change.commit.end_lsn;
-			group_commit_time = change.commit.committime;
-			last_received = Max(last_received, change.commit.end_lsn);
-			if (local_xact_open)
-			{
-				group_xacts++;
-				if (group_xacts >= MAX_GROUP_XACTS ||
-					group_events >= pgcdc_batch_size * 10 ||
-					TimestampDifferenceExceeds(group_started, GetCurrentTimestamp(),
-											   pgcdc_group_timeout))
-					commit_group();
-			}
-			else
-			{
-				/* Nothing of ours in it: no local transaction needed. */
-				last_flushed = Max(last_flushed, group_end);
-				MySource->xacts++;
-				publish_position(group_end);
-			}
+			handle_commit(&m);
 			break;
-
 		case LOGICAL_REP_MSG_RELATION:
-			ensure_local_xact();
-			pgcdc_relcache_update(relcache, change.relation);
+			handle_relation(&m);
 			break;
-
 		case LOGICAL_REP_MSG_INSERT:
 		case LOGICAL_REP_MSG_UPDATE:
 		case LOGICAL_REP_MSG_DELETE:
-		case LOGICAL_REP_MSG_TRUNCATE:
-			if (!in_remote_xact)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg_internal("change outside a transaction")));
-			if (change.action == LOGICAL_REP_MSG_TRUNCATE)
-			{
-				ListCell   *lc;
-
-				foreach(lc, change.truncated)
-					if (snapshot_shows_change(lfirst_oid(lc)))
-						change.truncated = foreach_delete_current(change.truncated, lc);
-				if (change.truncated == NIL)
-					break;
-			}
-			else if (snapshot_shows_change(change.relid))
-				break;
-			ensure_local_xact();
-			if (group_events == 0)
-				pgstat_report_activity(STATE_RUNNING, "publishing changes");
-			tx.received_at = GetCurrentTimestamp();
-			pgcdc_map_change(relcache, &tx, &change, publish_event, NULL);
+			handle_row_change(&m);
 			break;
-
+		case LOGICAL_REP_MSG_TRUNCATE:
+			handle_truncate(&m);
+			break;
 		default:
 			/* Type, Origin and Message carry nothing we publish. */
 			break;
 	}
+	errctx.command = 0;
+	errctx.relid = InvalidOid;
 }
 
 /* Handle one CopyData message of the stream. */
@@ -692,13 +628,14 @@ handle_copydata(char *buf, int len)
 	msg.maxlen = -1;
 	msg.cursor = 0;
 
-	pgcdc_decode_header(&msg, &hdr);
+	pgcdc_proto_read_header(&msg, &hdr);
 	/* The server accepted the stream: only now do we call it streaming. */
 	if (MySource->state == PGCDC_STATE_CONNECTING)
-		set_state(PGCDC_STATE_STREAMING);
+		pgcdc_shmem_set_state(MySource, PGCDC_STATE_STREAMING);
 	if (hdr.kind == 'w')
 	{
-		handle_change(&msg);
+		errctx.message_lsn = hdr.data_start;
+		apply_dispatch(&msg);
 	}
 	else
 	{
@@ -711,6 +648,18 @@ handle_copydata(char *buf, int len)
 		}
 		if (hdr.reply_requested)
 			send_feedback(true, false);
+	}
+}
+
+/* Notice configuration changes made by SQL functions since we last looked. */
+static void
+poll_config_generation(void)
+{
+	if (MySource->config_generation != seen_config_generation)
+	{
+		seen_config_generation = MySource->config_generation;
+		config_dirty = true;
+		pgcdc_sync_request_check();
 	}
 }
 
@@ -733,7 +682,7 @@ stream_loop(void)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		len = pgcdc_stream_receive(stream, &buf, &fd);
+		len = pgcdc_stream_receive(MyStream, &buf, &fd);
 		if (len > 0)
 		{
 			MemoryContext old = MemoryContextSwitchTo(message_mcxt);
@@ -748,7 +697,7 @@ stream_loop(void)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("replication stream of source \"%s\" ended unexpectedly",
-							config.source_id)));
+							MySourceConfig->source_id)));
 
 		/* Nothing more to read now: close the group and confirm. */
 		if (local_xact_open && !in_remote_xact)
@@ -757,8 +706,7 @@ stream_loop(void)
 		send_feedback(false, false);
 		maybe_run_retention();
 		poll_config_generation();
-		maybe_finish_resnapshot();
-		maybe_run_resnapshot();
+		pgcdc_sync_between_transactions();
 
 		rc = WaitLatchOrSocket(MyLatch,
 							   WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -768,57 +716,40 @@ stream_loop(void)
 	}
 }
 
-/* Publish one snapshot row as the insert event of that row. */
-static void
-snapshot_row(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void *arg)
+/* Between source transactions, with no local transaction open? */
+bool
+pgcdc_worker_is_idle(void)
 {
-	PgcdcChange change;
-
-	memset(&change, 0, sizeof(change));
-	change.action = LOGICAL_REP_MSG_INSERT;
-	change.relid = relid;
-	change.newtup = *tup;
-	pgcdc_map_change(cache, &tx, &change, publish_event, NULL);
+	return !local_xact_open && !in_remote_xact;
 }
 
-/* Show snapshot progress in the status view and pg_stat_activity. */
-static void
-report_snapshot_progress(PgcdcSnapshotScan *scan)
+/* The last stream position received. */
+XLogRecPtr
+pgcdc_worker_received_lsn(void)
 {
-	Oid			relid;
-	uint64		done;
-	double		estimate;
-	char	   *relname;
+	return last_received;
+}
 
-	pgcdc_snapshot_progress(scan, &relid, &done, &estimate);
-	relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
-	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	strlcpy(MySource->snapshot_table, relname ? relname : "", sizeof(MySource->snapshot_table));
-	MySource->snapshot_rows_done = done;
-	MySource->snapshot_rows_total = (uint64) Max(estimate, (double) done);
-	LWLockRelease(pgcdc_shared->lock);
-	if (relname)
-		pgstat_report_activity(STATE_RUNNING,
-							   psprintf("snapshot of table %s: " UINT64_FORMAT " of about %.0f rows",
-										relname, done, Max(estimate, (double) done)));
+/* The last stream position published (every change before it is out). */
+XLogRecPtr
+pgcdc_worker_published_lsn(void)
+{
+	return last_published;
 }
 
 /*
  * Make the open local transaction (the caller's, in REPEATABLE READ) the
- * group of a snapshot: its events carry this transaction's xid and lsn as
- * their position, and are marked as snapshot events.
+ * group of a snapshot: its events carry this transaction's xid and lsn
+ * as their position, and are marked as snapshot events.  Returns the
+ * transaction context the snapshot's events are built in.
  */
-static void
-begin_snapshot_group(XLogRecPtr lsn)
+PgcdcTxContext *
+pgcdc_worker_begin_snapshot_group(XLogRecPtr lsn)
 {
 	FullTransactionId fxid = GetTopFullTransactionId();
 
-	local_xact_open = true;
-	group_started = GetCurrentTimestamp();
-	group_xacts = 0;
-	group_events = 0;
-	group_first_seq = tx.last_seq + 1;
-	pgcdc_notify_begin_group();
+	Assert(IsTransactionState() && !local_xact_open && !in_remote_xact);
+	begin_group();
 	tx.snapshot = true;
 	tx.xid = XidFromFullTransactionId(fxid);
 	tx.full_xid = U64FromFullTransactionId(fxid);
@@ -826,388 +757,24 @@ begin_snapshot_group(XLogRecPtr lsn)
 	tx.commit_time = GetCurrentTimestamp();
 	tx.received_at = tx.commit_time;
 	tx.tx_index = 0;
+	return &tx;
 }
 
 /*
- * Write a snapshot of the source's tables (all, or those in relids) as
- * insert events of the open local transaction, in its snapshot; with
- * clear_first, a 't' event per table comes before its rows (re-snapshots
- * replace a table's state).  The rows stream through a cursor.
+ * Commit a snapshot's group, with the origin at origin_lsn (Invalid:
+ * the origin stays where it is).  Returns the number of events written.
  */
-static void
-write_snapshot(List *relids, bool clear_first)
+int64
+pgcdc_worker_end_snapshot_group(XLogRecPtr origin_lsn)
 {
-	PgcdcRelCache *snapcache;
-	PgcdcSnapshotScan *scan;
-	int			nestlevel;
-	ListCell   *lc;
+	int64		first = group_first_seq;
 
-	tx.snapshot_datum = DirectFunctionCall1(pg_current_snapshot, (Datum) 0);
-	snapcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
-	pgcdc_relcache_set_numeric_as_string(snapcache, config.numeric_as_string);
-	scan = pgcdc_snapshot_begin(snapcache, config.publication, NIL, relids);
-	if (clear_first)
-		foreach(lc, pgcdc_snapshot_relids(scan))
-			snapshot_clear_table(snapcache, lfirst_oid(lc));
-	nestlevel = pgcdc_snapshot_settings();
-	for (;;)
-	{
-		uint64		n;
-
-		CHECK_FOR_INTERRUPTS();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		n = pgcdc_snapshot_fetch(scan, snapshot_row, NULL);
-		SPI_finish();
-		report_snapshot_progress(scan);
-		if (n == 0)
-			break;
-	}
-	pgcdc_snapshot_end(scan);
-	AtEOXact_GUC(true, nestlevel);
-	/* Events hold copies of everything they need: the cache can go. */
-	MemoryContextDelete(pgcdc_relcache_context(snapcache));
-}
-
-/*
- * The initial snapshot: create the slot, exporting the snapshot of its
- * consistent point; read every table of the publication in exactly that
- * snapshot, as insert events; commit them with the origin at the
- * consistent point.  Streaming then starts there, so every change is
- * either in the snapshot or in the stream, never both and never neither.
- * If the worker dies before the commit, the slot (of which nothing was
- * consumed) is dropped and the whole snapshot taken again.
- */
-static XLogRecPtr
-take_initial_snapshot(void)
-{
-	XLogRecPtr	lsn = InvalidXLogRecPtr;
-	char	   *snapshot_name;
-	bool		slot_exists;
-	Oid			argtypes[2] = {TEXTOID, LSNOID};
-	Datum		values[2];
-
-	set_state(PGCDC_STATE_SNAPSHOT);
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot_exists = SearchNamedReplicationSlot(config.slot_name, false) != NULL;
-	LWLockRelease(ReplicationSlotControlLock);
-	if (slot_exists)
-	{
-		ereport(LOG,
-				(errmsg("pgcdc_drasi source \"%s\" drops slot \"%s\" of an unfinished initial snapshot",
-						config.source_id, config.slot_name)));
-		pgcdc_stream_drop_slot(stream, config.slot_name);
-	}
-	pgstat_report_activity(STATE_RUNNING, "creating replication slot");
-	snapshot_name = pgcdc_stream_create_slot(stream, config.slot_name, &lsn);
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	XactIsoLevel = XACT_REPEATABLE_READ;
-	ImportSnapshot(snapshot_name);
-	begin_snapshot_group(lsn);
-
-	PushActiveSnapshot(GetTransactionSnapshot());
-	write_snapshot(NIL, false);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(config.source_id);
-	values[1] = LSNGetDatum(lsn);
-	if (SPI_execute_with_args("UPDATE pgcdc_drasi.source_progress SET snapshot_lsn = $2 "
-							  "WHERE source_id = $1",
-							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record the snapshot position");
-	SPI_finish();
-	PopActiveSnapshot();
-
-	group_end = lsn;
+	Assert(local_xact_open && tx.snapshot);
+	group_end = origin_lsn;
 	group_commit_time = tx.commit_time;
 	commit_group();
 	tx.snapshot = false;
-
-	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	MySource->snapshot_table[0] = '\0';
-	LWLockRelease(pgcdc_shared->lock);
-	ereport(LOG,
-			(errmsg("pgcdc_drasi source \"%s\" took its initial snapshot at %X/%X: " INT64_FORMAT " events",
-					config.source_id, LSN_FORMAT_ARGS(lsn), tx.last_seq - group_first_seq + 1)));
-	return lsn;
-}
-
-/*
- * Does the re-snapshot being merged with the stream already show the
- * changes of the current source transaction to relid?  Decided by the
- * transaction's visibility in the snapshot, never by an LSN: a
- * transaction is visible if it committed before the snapshot was taken.
- */
-static bool
-snapshot_shows_change(Oid relid)
-{
-	int			i;
-
-	if (!skip.active)
-		return false;
-	if (skip.relids != NIL && !list_member_oid(skip.relids, relid))
-		return false;
-	if (tx.full_xid < skip.xmin)
-		return true;
-	if (tx.full_xid >= skip.xmax)
-		return false;
-	for (i = 0; i < skip.nxip; i++)
-		if (skip.xip[i] == tx.full_xid)
-			return false;
-	return true;
-}
-
-/* Take in a snapshot in pg_snapshot's text form, xmin:xmax:xip,... */
-static void
-set_skip_snapshot(const char *text, List *relids, XLogRecPtr until)
-{
-	const char *p = text;
-	char	   *end;
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-	if (skip.xip)
-		pfree(skip.xip);
-	list_free(skip.relids);
-	memset(&skip, 0, sizeof(skip));
-	skip.xmin = strtou64(p, &end, 10);
-	p = end + 1;
-	skip.xmax = strtou64(p, &end, 10);
-	p = end + 1;
-	skip.xip = palloc(sizeof(uint64) * (strlen(p) / 2 + 1));
-	while (*p)
-	{
-		skip.xip[skip.nxip++] = strtou64(p, &end, 10);
-		p = (*end == ',') ? end + 1 : end;
-	}
-	skip.relids = list_copy(relids);
-	skip.until = until;
-	skip.active = true;
-	MemoryContextSwitchTo(old);
-}
-
-/* Notice configuration changes made by SQL functions since we last looked. */
-static void
-poll_config_generation(void)
-{
-	if (MySource->config_generation != seen_config_generation)
-	{
-		seen_config_generation = MySource->config_generation;
-		config_dirty = true;
-		check_requests = true;
-	}
-}
-
-/*
- * Once the stream has passed every transaction a re-snapshot could show,
- * stop checking and forget it (in the same table as our progress).
- */
-static void
-maybe_finish_resnapshot(void)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-
-	if (!skip.active || local_xact_open || in_remote_xact || last_published <= skip.until)
-		return;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(config.source_id);
-	if (SPI_execute_with_args("UPDATE pgcdc_drasi.source_progress SET resnapshot = NULL, "
-							  "resnapshot_tables = NULL, resnapshot_until = NULL WHERE source_id = $1",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not clear the re-snapshot state");
-	SPI_finish();
-	PopActiveSnapshot();
-
-	/*
-	 * Transactions skipped for the snapshot wrote nothing, so the origin may
-	 * still be before them; without the skip state a restart from there
-	 * would publish them again.  Everything up to last_published is done:
-	 * record it in the same commit that forgets the state.
-	 */
-	replorigin_session_origin_lsn = last_published;
-	replorigin_session_origin_timestamp = GetCurrentTimestamp();
-	CommitTransactionCommand();
-	replorigin_session_origin_lsn = InvalidXLogRecPtr;
-	replorigin_session_origin_timestamp = 0;
-	MemoryContextSwitchTo(TopMemoryContext);
-	skip.active = false;
-}
-
-/* Emit a clearing event for a table before its re-snapshot rows. */
-static void
-snapshot_clear_table(PgcdcRelCache *cache, Oid relid)
-{
-	PgcdcChange change;
-
-	memset(&change, 0, sizeof(change));
-	change.action = LOGICAL_REP_MSG_TRUNCATE;
-	change.truncated = list_make1_oid(relid);
-	pgcdc_map_change(cache, &tx, &change, publish_event, NULL);
-}
-
-/*
- * Take a re-snapshot asked for with resnapshot(), between two source
- * transactions.  For each table: a "t" event (consumers clear the label),
- * then an insert event per row, all marked as snapshot events.  The
- * stream goes on afterwards; its changes that the snapshot already shows
- * (transactions visible in it) are skipped for those tables, so there is
- * no overlap and no gap.  The snapshot is kept with our progress until
- * the stream has passed it, so a restart in between skips the same.
- */
-static void
-maybe_run_resnapshot(void)
-{
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, OIDARRAYOID, LSNOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	List	   *relids = NIL;
-	bool		all = false;
-	char	   *snaptext;
-	XLogRecPtr	until;
-	uint64		i;
-	ListCell   *lc;
-	bool		isnull;
-	MemoryContext spi_mcxt;
-
-	if (!check_requests || local_xact_open || in_remote_xact || skip.active)
-		return;
-	check_requests = false;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	XactIsoLevel = XACT_REPEATABLE_READ;
-	PushActiveSnapshot(GetTransactionSnapshot());
-
-	/*
-	 * A transaction can be committed (and already published by us) while
-	 * still running for snapshots, between its commit record and leaving
-	 * the ProcArray.  A re-snapshot must show everything already published,
-	 * so it is not taken while its snapshot still lists such a transaction
-	 * as running: committed in clog, or among the transactions we published
-	 * lately (clog is set a moment after the commit record the walsender
-	 * may already have sent).  Try again a moment later.
-	 */
-	{
-		Snapshot	snap = GetActiveSnapshot();
-		uint32		i;
-
-		for (i = 0; i < snap->xcnt; i++)
-		{
-			bool		published = false;
-			int			j;
-
-			for (j = 0; j < RECENT_XIDS && !published; j++)
-				published = (recent_xids[j] == snap->xip[i]);
-			if (published || TransactionIdDidCommit(snap->xip[i]))
-			{
-				PopActiveSnapshot();
-				AbortCurrentTransaction();
-				MemoryContextSwitchTo(TopMemoryContext);
-				check_requests = true;
-				return;
-			}
-		}
-	}
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(config.source_id);
-	if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.snapshot_requests WHERE source_id = $1 "
-							  "RETURNING tables",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
-		elog(ERROR, "could not read snapshot requests");
-	/* What must outlive SPI goes to the transaction's context. */
-	spi_mcxt = MemoryContextSwitchTo(TopTransactionContext);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		Datum	   *elems;
-		int			n;
-		int			j;
-
-		if (isnull)
-		{
-			all = true;
-			continue;
-		}
-		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
-						  &elems, NULL, &n);
-		for (j = 0; j < n; j++)
-			relids = list_append_unique_oid(relids, DatumGetObjectId(elems[j]));
-	}
-	MemoryContextSwitchTo(spi_mcxt);
-	if (SPI_processed == 0)
-	{
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(TopMemoryContext);
-		return;
-	}
-	if (all)
-		relids = NIL;
-	if (SPI_execute("SELECT pg_catalog.pg_current_snapshot()::text, pg_catalog.pg_current_wal_insert_lsn()",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the snapshot");
-	snaptext = MemoryContextStrdup(TopMemoryContext,
-								   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	until = DatumGetLSN(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	SPI_finish();
-
-	set_state(PGCDC_STATE_SNAPSHOT);
-	begin_snapshot_group(last_received);
-
-	write_snapshot(relids, true);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(config.source_id);
-	values[1] = CStringGetTextDatum(snaptext);
-	if (relids == NIL)
-		nulls[2] = 'n';
-	else
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * list_length(relids));
-		int			j = 0;
-
-		foreach(lc, relids)
-			elems[j++] = ObjectIdGetDatum(lfirst_oid(lc));
-		values[2] = PointerGetDatum(construct_array(elems, j, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-	}
-	values[3] = LSNGetDatum(until);
-	if (SPI_execute_with_args("UPDATE pgcdc_drasi.source_progress SET resnapshot = $2::pg_snapshot, "
-							  "resnapshot_tables = $3, resnapshot_until = $4 WHERE source_id = $1",
-							  4, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record the re-snapshot");
-	SPI_finish();
-	PopActiveSnapshot();
-
-	set_skip_snapshot(snaptext, relids, until);
-	pfree(snaptext);
-	/*
-	 * The origin stays where the stream is, except after a resync: the
-	 * snapshot's commit must also record that the stream restarted past the
-	 * WAL that could not be decoded (the origin never moves backwards).
-	 */
-	group_end = resync_startpos;
-	commit_group();
-	resync_startpos = InvalidXLogRecPtr;
-	tx.snapshot = false;
-
-	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	MySource->snapshot_table[0] = '\0';
-	MySource->state = PGCDC_STATE_STREAMING;
-	LWLockRelease(pgcdc_shared->lock);
-	ereport(LOG,
-			(errmsg("pgcdc_drasi source \"%s\" took a re-snapshot: " INT64_FORMAT " events",
-					config.source_id, tx.last_seq - group_first_seq + 1)));
+	return tx.last_seq - first + 1;
 }
 
 /* Connect, take the slot and stream until an error or a stop. */
@@ -1215,12 +782,14 @@ static void
 run_source(Oid dboid, const char *source_id)
 {
 	XLogRecPtr	startpos = InvalidXLogRecPtr;
+	bool		needs_snapshot = false;
+	bool		needs_resync = false;
 	char	   *dbname;
 	char	   *username;
 	char	   *conninfo;
 	char		appname[NAMEDATALEN + 16];
 
-	if (!load_config(source_id, &startpos))
+	if (!load_config(source_id, &startpos, &needs_snapshot, &needs_resync))
 	{
 		/* Dropped, paused, or the extension is gone: nothing to run. */
 		LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
@@ -1230,45 +799,27 @@ run_source(Oid dboid, const char *source_id)
 	}
 
 	StartTransactionCommand();
-	dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(dboid));
-	username = MemoryContextStrdup(TopMemoryContext,
+	dbname = MemoryContextStrdup(PgcdcWorkerContext, get_database_name(dboid));
+	username = MemoryContextStrdup(PgcdcWorkerContext,
 								   GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false));
 	CommitTransactionCommand();
-	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextSwitchTo(PgcdcWorkerContext);
 
-	conninfo = pgcdc_build_conninfo(config.conninfo[0] ? config.conninfo : pgcdc_conninfo,
-									dbname, username);
-	relcache = pgcdc_relcache_create(config.source_id, config.owner, TopMemoryContext);
-	pgcdc_relcache_set_numeric_as_string(relcache, config.numeric_as_string);
-	tx.source_id = config.source_id;
-	tx.owner = config.owner;
-	message_mcxt = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi message",
-										 ALLOCSET_DEFAULT_SIZES);
+	conninfo = pgcdc_stream_conninfo(MySourceConfig->conninfo ? MySourceConfig->conninfo :
+									 pgcdc_conninfo, dbname, username);
+	relcache = pgcdc_relcache_create(MySourceConfig->source_id, MySourceConfig->owner,
+									 PgcdcWorkerContext);
+	pgcdc_relcache_set_numeric_as_string(relcache, MySourceConfig->numeric_as_string);
+	tx.source_id = MySourceConfig->source_id;
+	message_mcxt = AllocSetContextCreate(PgcdcWorkerContext, "pgcdc_drasi message",
+										   ALLOCSET_DEFAULT_SIZES);
 
-	set_state(PGCDC_STATE_CONNECTING);
+	pgcdc_shmem_set_state(MySource, PGCDC_STATE_CONNECTING);
 	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
-	stream = pgcdc_stream_connect(conninfo, appname);
-	if (config.needs_snapshot)
-	{
-		startpos = take_initial_snapshot();
-		set_state(PGCDC_STATE_CONNECTING);
-	}
-	else if (config.needs_resync)
-	{
-		/*
-		 * resync_source: start at the current end of WAL, past whatever
-		 * cannot be decoded; the re-snapshot queued with the request (taken
-		 * at the first quiet moment) carries the effect of what is skipped.
-		 */
-		startpos = GetXLogInsertRecPtr();
-		XLogFlush(startpos);
-		resync_startpos = startpos;
-		ereport(LOG,
-				(errmsg("pgcdc_drasi source \"%s\" resyncs: skipping WAL from %X/%X to %X/%X",
-						source_id, LSN_FORMAT_ARGS(replorigin_session_get_progress(false)),
-						LSN_FORMAT_ARGS(startpos))));
-	}
-	pgcdc_stream_start(stream, config.slot_name, config.publication, startpos);
+	MyStream = pgcdc_stream_connect(conninfo, appname);
+	startpos = pgcdc_sync_prepare_start(startpos, needs_snapshot, needs_resync);
+	pgcdc_stream_start(MyStream, MySourceConfig->slot_name, MySourceConfig->publication,
+					   startpos);
 
 	last_received = startpos;
 	last_flushed = startpos;
@@ -1276,49 +827,45 @@ run_source(Oid dboid, const char *source_id)
 	publish_position(startpos);
 	ereport(LOG,
 			(errmsg("pgcdc_drasi source \"%s\" streaming publication \"%s\" from slot \"%s\" at %X/%X",
-					source_id, config.publication, config.slot_name, LSN_FORMAT_ARGS(startpos))));
+					source_id, MySourceConfig->publication, MySourceConfig->slot_name,
+					LSN_FORMAT_ARGS(startpos))));
 
 	stream_loop();
+}
+
+/* Detach from shared memory at exit, scheduling the next start. */
+static void
+source_on_exit(int code, Datum arg)
+{
+	pgcdc_shmem_detach_source(MySource);
 }
 
 /* Main of a source worker. */
 void
 pgcdc_source_main(Datum main_arg)
 {
-	int			index = DatumGetInt32(main_arg);
 	Oid			dboid;
 	char		source_id[NAMEDATALEN];
+	ErrorContextCallback errcallback;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (index < 0 || index >= pgcdc_max_sources)
-		elog(ERROR, "invalid source index %d", index);
-
-	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
-	MySource = &pgcdc_shared->sources[index];
-	if (!MySource->in_use || !MySource->desired || MySource->pid != 0)
-	{
-		MySource->starting = false;
-		LWLockRelease(pgcdc_shared->lock);
+	MySource = pgcdc_shmem_attach_source(DatumGetInt32(main_arg));
+	if (MySource == NULL)
 		proc_exit(0);
-	}
-	MySource->pid = MyProcPid;
-	MySource->pgprocno = MyProc->pgprocno;
-	MySource->starting = false;
-	MySource->failed = false;
-	MySource->state = PGCDC_STATE_STARTING;
-	if (MySource->started_at != 0)
-		MySource->reconnects++;
-	MySource->started_at = GetCurrentTimestamp();
+	/* The entry is ours now: only we change its id and database. */
 	dboid = MySource->dboid;
 	strlcpy(source_id, MySource->source_id, NAMEDATALEN);
 	seen_config_generation = MySource->config_generation;
-	LWLockRelease(pgcdc_shared->lock);
 	before_shmem_exit(source_on_exit, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	PgcdcWorkerContext = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi source",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(PgcdcWorkerContext);
 
 	/* Queue rows must be on disk before anyone can read them. */
 	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
@@ -1326,6 +873,11 @@ pgcdc_source_main(Datum main_arg)
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "pgcdc_drasi source", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("pgcdc_drasi source");
+
+	errcallback.callback = apply_error_callback;
+	errcallback.arg = NULL;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 
 	PG_TRY();
 	{
@@ -1336,9 +888,10 @@ pgcdc_source_main(Datum main_arg)
 		ErrorData  *edata;
 
 		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextSwitchTo(PgcdcWorkerContext);
 		edata = CopyErrorData();
-		record_error(edata->message);
+		pgcdc_shmem_record_error(MySource, edata->message, edata->detail, edata->hint,
+								 edata->context);
 		FlushErrorState();
 		RESUME_INTERRUPTS();
 		/* Let the bgworker machinery report it and exit with status 1. */

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
- * bootstrap.c
- *		Snapshots of a source's tables as Drasi nodes: the initial snapshot
- *		of a new source, re-snapshots, and pgcdc_drasi.bootstrap().
+ * snapshot.c
+ *		Reading a source's tables in a snapshot, row by row, in the form
+ *		the stream would carry them: for the initial snapshot of a new
+ *		source, re-snapshots (snapshot_sync.c) and bootstrap().
  *
  * A snapshot reads the tables of the source's publication with the
  * publication's own column lists and row filters, in whatever snapshot
@@ -21,7 +22,7 @@
  * Copyright (c) 2026, pgcdc_drasi developers
  *
  * IDENTIFICATION
- *		src/bootstrap.c
+ *		src/snapshot.c
  *
  *-------------------------------------------------------------------------
  */
@@ -46,7 +47,8 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
-#include "pgcdc_drasi.h"
+#include "relation.h"
+#include "snapshot.h"
 
 #define SNAPSHOT_FETCH_ROWS	1000
 

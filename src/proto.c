@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * decode.c
- *		Framing of the replication stream and pgoutput messages.
+ * proto.c
+ *		The bytes of the replication stream: CopyData framing and
+ *		pgoutput messages.
  *
  * The bytes of each pgoutput message are read by the server's own
  * logicalrep_read_* functions, so our reading of the wire format is the
@@ -12,7 +13,7 @@
  * Copyright (c) 2026, pgcdc_drasi developers
  *
  * IDENTIFICATION
- *		src/decode.c
+ *		src/proto.c
  *
  *-------------------------------------------------------------------------
  */
@@ -20,14 +21,14 @@
 
 #include "libpq/pqformat.h"
 
-#include "pgcdc_drasi.h"
+#include "proto.h"
 
 /*
  * Read the header of a CopyData message: 'w' leaves the cursor on the
  * pgoutput message; 'k' is a keepalive.
  */
 void
-pgcdc_decode_header(StringInfo msg, PgcdcWalHeader *hdr)
+pgcdc_proto_read_header(StringInfo msg, PgcdcWalHeader *hdr)
 {
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->kind = pq_getmsgbyte(msg);
@@ -51,9 +52,9 @@ pgcdc_decode_header(StringInfo msg, PgcdcWalHeader *hdr)
 	}
 }
 
-/* Decode one pgoutput message into *change. */
+/* Read one pgoutput message into *change. */
 void
-pgcdc_decode_change(StringInfo msg, PgcdcChange *change)
+pgcdc_proto_read_message(StringInfo msg, PgcdcMessage *change)
 {
 	memset(change, 0, sizeof(*change));
 	change->action = (LogicalRepMsgType) pq_getmsgbyte(msg);
@@ -114,5 +115,36 @@ pgcdc_decode_change(StringInfo msg, PgcdcChange *change)
 					 errmsg_internal("unexpected pgoutput message type \"%c\" (%d)",
 									 (char) change->action, (int) change->action),
 					 errdetail("pgcdc_drasi decodes protocol version 1 without streaming or two-phase messages.")));
+	}
+}
+
+/* The name of a message type, for error contexts. */
+const char *
+pgcdc_proto_message_name(LogicalRepMsgType action)
+{
+	switch (action)
+	{
+		case LOGICAL_REP_MSG_BEGIN:
+			return "BEGIN";
+		case LOGICAL_REP_MSG_COMMIT:
+			return "COMMIT";
+		case LOGICAL_REP_MSG_ORIGIN:
+			return "ORIGIN";
+		case LOGICAL_REP_MSG_INSERT:
+			return "INSERT";
+		case LOGICAL_REP_MSG_UPDATE:
+			return "UPDATE";
+		case LOGICAL_REP_MSG_DELETE:
+			return "DELETE";
+		case LOGICAL_REP_MSG_TRUNCATE:
+			return "TRUNCATE";
+		case LOGICAL_REP_MSG_RELATION:
+			return "RELATION";
+		case LOGICAL_REP_MSG_TYPE:
+			return "TYPE";
+		case LOGICAL_REP_MSG_MESSAGE:
+			return "MESSAGE";
+		default:
+			return "??";
 	}
 }

@@ -1,0 +1,80 @@
+/*
+ * pgcdc_drasi--0.1--0.2.sql: from version 0.1 to 0.2.
+ *
+ * The status view keeps the detail, hint and context of a source's last
+ * error, so source_status() returns them too.  Sources, consumers, table
+ * options and queued events are untouched.
+ */
+
+\echo Use "ALTER EXTENSION pgcdc_drasi UPDATE TO '0.2'" to load this file. \quit
+
+DROP VIEW pgcdc_drasi.status;
+DROP FUNCTION pgcdc_drasi.source_status();
+
+CREATE FUNCTION pgcdc_drasi.source_status(
+	OUT source_id text,
+	OUT state text,
+	OUT pid integer,
+	OUT received_lsn pg_lsn,
+	OUT published_lsn pg_lsn,
+	OUT flushed_lsn pg_lsn,
+	OUT events_published bigint,
+	OUT transactions_published bigint,
+	OUT last_commit_time timestamptz,
+	OUT last_error text,
+	OUT last_error_time timestamptz,
+	OUT reconnects bigint,
+	OUT started_at timestamptz,
+	OUT notifications_sent bigint,
+	OUT notifications_skipped bigint,
+	OUT snapshot_table text,
+	OUT snapshot_rows_done bigint,
+	OUT snapshot_rows_total bigint,
+	OUT last_error_detail text,
+	OUT last_error_hint text,
+	OUT last_error_context text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_source_status'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE VIEW pgcdc_drasi.status AS
+SELECT
+	s.source_id,
+	s.enabled,
+	coalesce(st.state, CASE WHEN s.enabled THEN 'starting' ELSE 'paused' END) AS state,
+	st.pid,
+	s.slot_name,
+	s.publication,
+	st.received_lsn,
+	st.published_lsn,
+	rs.confirmed_flush_lsn AS confirmed_lsn,
+	pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), rs.confirmed_flush_lsn)::bigint AS lag_bytes,
+	coalesce(st.events_published, 0) AS events_published,
+	coalesce(st.transactions_published, 0) AS transactions_published,
+	st.last_commit_time,
+	st.last_error,
+	st.last_error_detail,
+	st.last_error_hint,
+	st.last_error_context,
+	st.last_error_time,
+	coalesce(st.reconnects, 0) AS reconnects,
+	st.started_at,
+	s.sink,
+	s.channel,
+	s.notify_payload,
+	p.last_seq,
+	coalesce(st.notifications_sent, 0) AS notifications_sent,
+	coalesce(st.notifications_skipped, 0) AS notifications_skipped,
+	s.bootstrap,
+	p.snapshot_lsn,
+	st.snapshot_table,
+	st.snapshot_rows_done,
+	st.snapshot_rows_total
+FROM pgcdc_drasi.sources s
+LEFT JOIN pgcdc_drasi.source_progress p USING (source_id)
+LEFT JOIN pgcdc_drasi.source_status() st USING (source_id)
+LEFT JOIN pg_catalog.pg_replication_slots rs ON rs.slot_name = s.slot_name;
+
+REVOKE ALL ON FUNCTION pgcdc_drasi.source_status() FROM PUBLIC;
+GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT EXECUTE ON FUNCTION pgcdc_drasi.source_status() TO pgcdc_drasi_admin, pgcdc_drasi_reader;

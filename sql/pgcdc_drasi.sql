@@ -1,0 +1,440 @@
+/*
+ * pgcdc_drasi.sql: objects of the pgcdc_drasi extension, current version.
+ *
+ * The build installs this file as pgcdc_drasi--<version>.sql (Makefile,
+ * EXTVERSION).  Every change here ships with an upgrade script
+ * sql/pgcdc_drasi--<old>--<new>.sql that brings an installed extension to
+ * exactly the same objects; test/sql/upgrade.sql proves it.
+ */
+
+\echo Use "CREATE EXTENSION pgcdc_drasi" to load this file. \quit
+
+/*
+ * Roles.  Roles are cluster-wide and outlive the extension, so they are
+ * created only when missing.  pgcdc_drasi_admin configures sources;
+ * pgcdc_drasi_reader reads the queue.  Neither can read connection strings.
+ */
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgcdc_drasi_admin') THEN
+		CREATE ROLE pgcdc_drasi_admin NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgcdc_drasi_reader') THEN
+		CREATE ROLE pgcdc_drasi_reader NOLOGIN;
+	END IF;
+END
+$roles$;
+
+GRANT USAGE ON SCHEMA pgcdc_drasi TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+
+/* One row per configured source. */
+CREATE TABLE pgcdc_drasi.sources (
+	source_id	text PRIMARY KEY,
+	publication	name NOT NULL,
+	publication_oid oid NOT NULL,	/* to recognise a renamed publication */
+	slot_name	name NOT NULL UNIQUE,
+	origin_name	text NOT NULL UNIQUE,
+	conninfo	text,
+	enabled		boolean NOT NULL DEFAULT true,
+	sink		text NOT NULL DEFAULT 'queue'
+				CHECK (sink IN ('queue', 'notify', 'both')),
+	channel		text NOT NULL,
+	notify_payload text NOT NULL DEFAULT 'full'
+				CHECK (notify_payload IN ('full', 'wakeup')),
+	bootstrap	boolean NOT NULL DEFAULT true,
+	numeric_as_string boolean NOT NULL DEFAULT false,
+	owner		oid NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/*
+ * The last seq each source has used.  The worker updates it in the same
+ * transaction as the queue rows and the replication origin, so seq
+ * numbers of a source are contiguous across restarts: a gap is always a
+ * missed event, never a crash.
+ */
+CREATE TABLE pgcdc_drasi.source_progress (
+	source_id	text PRIMARY KEY REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	last_seq	bigint NOT NULL DEFAULT 0,
+	snapshot_lsn pg_lsn,		/* where the initial snapshot was taken */
+	/* a re-snapshot whose overlap with the stream is still being skipped */
+	resnapshot	pg_snapshot,
+	resnapshot_tables oid[],	/* NULL: all tables */
+	resnapshot_until pg_lsn
+);
+
+/* Re-snapshots asked for with resnapshot(), done by the worker. */
+CREATE TABLE pgcdc_drasi.snapshot_requests (
+	request_id	bigserial PRIMARY KEY,
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	tables		oid[],			/* NULL: all tables */
+	resync		boolean NOT NULL DEFAULT false,	/* skip to the current WAL first */
+	requested_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/* Durable readers of a source's queue, each at its own position. */
+CREATE TABLE pgcdc_drasi.consumers (
+	consumer	text PRIMARY KEY,
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	acked_seq	bigint NOT NULL,
+	snapshot	pg_snapshot,	/* events of transactions it shows are skipped */
+	owner		oid NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	acked_at	timestamptz
+);
+CREATE INDEX ON pgcdc_drasi.consumers (source_id);
+
+/* Key columns chosen per table, overriding the primary key. */
+CREATE TABLE pgcdc_drasi.table_keys (
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	table_id	regclass NOT NULL,
+	key_columns	text[] NOT NULL,
+	PRIMARY KEY (source_id, table_id)
+);
+
+/* Per-table choices other than keys: the label, columns left out. */
+CREATE TABLE pgcdc_drasi.table_options (
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	table_id	regclass NOT NULL,
+	label		text,
+	exclude_columns text[],
+	PRIMARY KEY (source_id, table_id)
+);
+
+/*
+ * The queue: one row per change event.  seq numbers each source's events
+ * 1, 2, 3, ... in commit order, then order within the transaction.
+ */
+CREATE TABLE pgcdc_drasi.events (
+	seq			bigint NOT NULL,
+	source_id	text NOT NULL,
+	lsn			pg_lsn NOT NULL,
+	xid			xid8 NOT NULL,
+	tx_index	integer NOT NULL,
+	commit_time	timestamptz NOT NULL,
+	op			text NOT NULL,
+	label		text NOT NULL,
+	element_id	text,
+	payload		jsonb NOT NULL,
+	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
+	PRIMARY KEY (source_id, seq)
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
+		autovacuum_vacuum_cost_delay = 0);
+
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.sources', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.source_progress', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_options', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.consumers', '');
+
+/*
+ * Does snapshot a show nothing that b does not?  Snapshots taken at
+ * different times are ordered by inclusion: xmax never decreases, and at
+ * equal xmax the later one has fewer transactions in progress.
+ */
+CREATE FUNCTION pgcdc_drasi._snapshot_within(a pg_snapshot, b pg_snapshot)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_snapshot_xmax(a) < pg_snapshot_xmax(b)
+		OR (pg_snapshot_xmax(a) = pg_snapshot_xmax(b)
+			AND NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(b) x
+							WHERE x NOT IN (SELECT pg_snapshot_xip(a))))
+$$;
+
+/* Wakes the launcher at commit whenever the source list changes. */
+CREATE FUNCTION pgcdc_drasi._sources_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_sources_changed'
+LANGUAGE C;
+
+CREATE TRIGGER sources_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgcdc_drasi.sources
+	FOR EACH STATEMENT EXECUTE FUNCTION pgcdc_drasi._sources_changed();
+
+CREATE FUNCTION pgcdc_drasi.create_source(
+	source_id text,
+	publication text DEFAULT 'drasi_publication',
+	slot_name text DEFAULT NULL,
+	conninfo text DEFAULT NULL,
+	enabled boolean DEFAULT true,
+	sink text DEFAULT 'queue',
+	channel text DEFAULT NULL,
+	notify_payload text DEFAULT 'full',
+	bootstrap boolean DEFAULT true,
+	numeric_as_string boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.alter_source(
+	source_id text,
+	sink text DEFAULT NULL,
+	channel text DEFAULT NULL,
+	notify_payload text DEFAULT NULL,
+	numeric_as_string boolean DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.drop_source(source_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.pause_source(source_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_pause_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.resume_source(source_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resume_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_table_key(source_id text, "table" regclass, key_columns text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_table_key'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.drop_table_key(source_id text, "table" regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_table_key'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_table_label(source_id text, "table" regclass, label text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_table_label'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_excluded_columns(source_id text, "table" regclass, columns text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_excluded_columns'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.wait_for_catchup(source_id text, timeout interval DEFAULT '30s')
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_wait_for_catchup'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.create_consumer(
+	consumer text,
+	source_id text,
+	start_at text DEFAULT 'earliest',
+	bootstrap boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_consumer'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.drop_consumer(consumer text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_consumer'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.read(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_read'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+CREATE FUNCTION pgcdc_drasi.ack(consumer text, seq bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_ack'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.get_events(source_id text, first_seq bigint, last_seq bigint DEFAULT NULL)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_get_events'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+CREATE FUNCTION pgcdc_drasi.resnapshot(source_id text, tables regclass[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resnapshot'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.resync_source(source_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resync_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.bootstrap(source_id text, labels text[] DEFAULT NULL)
+RETURNS SETOF jsonb
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_bootstrap'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 1000;
+
+CREATE FUNCTION pgcdc_drasi.source_status(
+	OUT source_id text,
+	OUT state text,
+	OUT pid integer,
+	OUT received_lsn pg_lsn,
+	OUT published_lsn pg_lsn,
+	OUT flushed_lsn pg_lsn,
+	OUT events_published bigint,
+	OUT transactions_published bigint,
+	OUT last_commit_time timestamptz,
+	OUT last_error text,
+	OUT last_error_time timestamptz,
+	OUT reconnects bigint,
+	OUT started_at timestamptz,
+	OUT notifications_sent bigint,
+	OUT notifications_skipped bigint,
+	OUT snapshot_table text,
+	OUT snapshot_rows_done bigint,
+	OUT snapshot_rows_total bigint,
+	OUT last_error_detail text,
+	OUT last_error_hint text,
+	OUT last_error_context text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_source_status'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE VIEW pgcdc_drasi.status AS
+SELECT
+	s.source_id,
+	s.enabled,
+	coalesce(st.state, CASE WHEN s.enabled THEN 'starting' ELSE 'paused' END) AS state,
+	st.pid,
+	s.slot_name,
+	s.publication,
+	st.received_lsn,
+	st.published_lsn,
+	rs.confirmed_flush_lsn AS confirmed_lsn,
+	pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), rs.confirmed_flush_lsn)::bigint AS lag_bytes,
+	coalesce(st.events_published, 0) AS events_published,
+	coalesce(st.transactions_published, 0) AS transactions_published,
+	st.last_commit_time,
+	st.last_error,
+	st.last_error_detail,
+	st.last_error_hint,
+	st.last_error_context,
+	st.last_error_time,
+	coalesce(st.reconnects, 0) AS reconnects,
+	st.started_at,
+	s.sink,
+	s.channel,
+	s.notify_payload,
+	p.last_seq,
+	coalesce(st.notifications_sent, 0) AS notifications_sent,
+	coalesce(st.notifications_skipped, 0) AS notifications_skipped,
+	s.bootstrap,
+	p.snapshot_lsn,
+	st.snapshot_table,
+	st.snapshot_rows_done,
+	st.snapshot_rows_total
+FROM pgcdc_drasi.sources s
+LEFT JOIN pgcdc_drasi.source_progress p USING (source_id)
+LEFT JOIN pgcdc_drasi.source_status() st USING (source_id)
+LEFT JOIN pg_catalog.pg_replication_slots rs ON rs.slot_name = s.slot_name;
+
+CREATE VIEW pgcdc_drasi.consumer_status AS
+SELECT
+	c.consumer,
+	c.source_id,
+	c.owner::regrole AS owner,
+	c.acked_seq,
+	coalesce(p.last_seq, 0) AS last_seq,
+	greatest(coalesce(p.last_seq, 0) - c.acked_seq, 0) AS lag_events,
+	c.created_at,
+	c.acked_at
+FROM pgcdc_drasi.consumers c
+LEFT JOIN pgcdc_drasi.source_progress p USING (source_id);
+
+/*
+ * A source whose publication disappears cannot be repaired by creating it
+ * again: PostgreSQL 15 decodes each change with the catalog of its time,
+ * so the changes written in between fail forever.  Refuse the drop.
+ */
+CREATE FUNCTION pgcdc_drasi._guard_publication_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dropped record;
+	src record;
+BEGIN
+	FOR dropped IN SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()
+		WHERE object_type = 'publication'
+	LOOP
+		SELECT s.source_id, s.publication INTO src FROM pgcdc_drasi.sources s
+		WHERE quote_ident(s.publication) = dropped.object_identity LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  DETAIL = 'Changes written while the publication is missing could never be decoded, even after it is created again.',
+					  HINT = 'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.';
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_drop ON sql_drop
+	WHEN TAG IN ('DROP PUBLICATION', 'DROP OWNED')
+	EXECUTE FUNCTION pgcdc_drasi._guard_publication_drop();
+
+/* Renaming a publication breaks its sources the same way. */
+CREATE FUNCTION pgcdc_drasi._guard_publication_rename()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	src record;
+BEGIN
+	SELECT s.source_id, s.publication INTO src
+	FROM pg_catalog.pg_event_trigger_ddl_commands() c
+	JOIN pgcdc_drasi.sources s ON s.publication_oid = c.objid
+	JOIN pg_catalog.pg_publication p ON p.oid = c.objid
+	WHERE c.classid = 'pg_catalog.pg_publication'::regclass AND p.pubname <> s.publication
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = 'The source streams the publication by its name.',
+				  HINT = 'Drop the source first with pgcdc_drasi.drop_source().';
+	END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_rename ON ddl_command_end
+	WHEN TAG IN ('ALTER PUBLICATION')
+	EXECUTE FUNCTION pgcdc_drasi._guard_publication_rename();
+
+/* Least privilege: nothing is public; the roles get what they need. */
+REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
+
+GRANT SELECT (source_id, publication, publication_oid, slot_name, origin_name, enabled, sink, channel,
+			  notify_payload, bootstrap, numeric_as_string, owner, created_at)
+	ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
+GRANT SELECT ON pgcdc_drasi.source_progress TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT SELECT ON pgcdc_drasi.table_keys, pgcdc_drasi.table_options TO pgcdc_drasi_admin;
+GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+
+GRANT EXECUTE ON FUNCTION
+	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean),
+	pgcdc_drasi.alter_source(text, text, text, text, boolean),
+	pgcdc_drasi.set_table_label(text, regclass, text),
+	pgcdc_drasi.set_excluded_columns(text, regclass, text[]),
+	pgcdc_drasi.resnapshot(text, regclass[]),
+	pgcdc_drasi.resync_source(text),
+	pgcdc_drasi.drop_source(text),
+	pgcdc_drasi.pause_source(text),
+	pgcdc_drasi.resume_source(text),
+	pgcdc_drasi.set_table_key(text, regclass, text[]),
+	pgcdc_drasi.drop_table_key(text, regclass)
+	TO pgcdc_drasi_admin;
+GRANT EXECUTE ON FUNCTION
+	pgcdc_drasi.wait_for_catchup(text, interval),
+	pgcdc_drasi.source_status(),
+	pgcdc_drasi.create_consumer(text, text, text, boolean),
+	pgcdc_drasi.drop_consumer(text),
+	pgcdc_drasi.read(text, integer),
+	pgcdc_drasi.ack(text, bigint),
+	pgcdc_drasi.get_events(text, bigint, bigint),
+	pgcdc_drasi.bootstrap(text, text[])
+	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -1,0 +1,899 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		The only C code that reads or writes the extension's configuration
+ *		tables: sources, source_progress, snapshot_requests, table_keys,
+ *		table_options and consumers.
+ *
+ * Every function runs its statements through SPI as the bootstrap
+ * superuser with search_path pinned to pg_catalog, whoever calls it: the
+ * SQL functions (executable by pgcdc_drasi_admin and pgcdc_drasi_reader,
+ * who do not own these tables), the launcher's scanners, the source
+ * workers, and bootstrap() in a reader's session.  Rows come back as the
+ * typed structs of catalog.h, read by the named column numbers there,
+ * and are allocated in the caller's memory context.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+
+#include "catalog.h"
+#include "pgcdc_drasi.h"
+
+static SPIPlanPtr save_last_seq_plan = NULL;
+
+/*
+ * Start using our tables: open SPI, make sure there is a snapshot, and
+ * act as the bootstrap superuser with a pinned search_path.
+ */
+void
+pgcdc_catalog_begin(PgcdcCatalogAccess *access)
+{
+	access->caller_mcxt = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	access->pushed_snapshot = !ActiveSnapshotSet();
+	if (access->pushed_snapshot)
+		PushActiveSnapshot(GetTransactionSnapshot());
+	GetUserIdAndSecContext(&access->userid, &access->sec_context);
+	access->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   access->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+/* Act as the caller again and close SPI (an error does all this itself). */
+void
+pgcdc_catalog_end(PgcdcCatalogAccess *access)
+{
+	SetUserIdAndSecContext(access->userid, access->sec_context);
+	AtEOXact_GUC(true, access->guc_nestlevel);
+	if (access->pushed_snapshot)
+		PopActiveSnapshot();
+	SPI_finish();
+	Assert(CurrentMemoryContext == access->caller_mcxt);
+}
+
+/* Run a statement; returns the number of rows. */
+static uint64
+run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
+	bool read_only, int expected)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+
+	if (ret != expected)
+		elog(ERROR, "SPI_execute_with_args failed (%d): %s", ret, sql);
+	return SPI_processed;
+}
+
+/* Error unless a result has the columns of the table as we know it. */
+static void
+check_natts(const char *table, int natts)
+{
+	if (SPI_tuptable->tupdesc->natts != natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table pgcdc_drasi.%s does not have the expected columns", table),
+				 errdetail("It has %d columns; this version of the library expects %d.",
+						   SPI_tuptable->tupdesc->natts, natts),
+				 errhint("Update the extension with ALTER EXTENSION pgcdc_drasi UPDATE.")));
+}
+
+/* Column attnum of the first result row as text, or NULL. */
+static char *
+get_text(int attnum)
+{
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, attnum);
+}
+
+/* Column attnum of row i as a Datum; *isnull tells NULL. */
+static Datum
+get_datum(uint64 i, int attnum, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, attnum, isnull);
+}
+
+/* An oid[] datum as a list of oids, in the current context. */
+static List *
+oid_array_list(Datum d)
+{
+	List	   *result = NIL;
+	Datum	   *elems;
+	int			n;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &elems, NULL, &n);
+	for (i = 0; i < n; i++)
+		result = list_append_unique_oid(result, DatumGetObjectId(elems[i]));
+	return result;
+}
+
+/* A text[] datum as a list of C strings, in the current context. */
+static List *
+text_array_list(Datum d)
+{
+	List	   *result = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			result = lappend(result, TextDatumGetCString(elems[i]));
+	return result;
+}
+
+/* A list of oids as an oid[] datum. */
+static Datum
+oid_list_array(List *oids)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(1, list_length(oids)));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, oids)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+/* The sink named in the configuration. */
+PgcdcSink
+pgcdc_catalog_sink_from_name(const char *name)
+{
+	if (strcmp(name, "queue") == 0)
+		return PGCDC_SINK_QUEUE;
+	if (strcmp(name, "notify") == 0)
+		return PGCDC_SINK_NOTIFY;
+	if (strcmp(name, "both") == 0)
+		return PGCDC_SINK_BOTH;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid sink \"%s\"", name),
+			 errhint("Valid sinks are \"queue\", \"notify\" and \"both\".")));
+	return PGCDC_SINK_QUEUE;	/* keep compiler quiet */
+}
+
+/* The name of a sink, as stored in sources.sink. */
+const char *
+pgcdc_catalog_sink_name(PgcdcSink sink)
+{
+	switch (sink)
+	{
+		case PGCDC_SINK_QUEUE:
+			return "queue";
+		case PGCDC_SINK_NOTIFY:
+			return "notify";
+		case PGCDC_SINK_BOTH:
+			return "both";
+	}
+	elog(ERROR, "invalid sink %d", (int) sink);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The row of a source, or NULL when there is none (an error unless
+ * missing_ok), locked as asked until the end of the transaction.
+ */
+PgcdcSourceConfig *
+pgcdc_catalog_get_source(const char *source_id, PgcdcRowLock lock, bool missing_ok)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	PgcdcSourceConfig *config = NULL;
+	const char *sql;
+
+	switch (lock)
+	{
+		case PGCDC_LOCK_KEY_SHARE:
+			sql = "SELECT * FROM pgcdc_drasi.sources WHERE source_id = $1 FOR KEY SHARE";
+			break;
+		case PGCDC_LOCK_UPDATE:
+			sql = "SELECT * FROM pgcdc_drasi.sources WHERE source_id = $1 FOR UPDATE";
+			break;
+		default:
+			sql = "SELECT * FROM pgcdc_drasi.sources WHERE source_id = $1";
+			break;
+	}
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	if (run(sql, 1, argtypes, values, NULL, lock == PGCDC_LOCK_NONE, SPI_OK_SELECT) > 0)
+	{
+		MemoryContext old;
+		bool		isnull;
+
+		check_natts("sources", Natts_sources);
+		old = MemoryContextSwitchTo(access.caller_mcxt);
+		config = palloc0(sizeof(PgcdcSourceConfig));
+		config->source_id = get_text(Anum_sources_source_id);
+		config->publication = get_text(Anum_sources_publication);
+		config->publication_oid = DatumGetObjectId(get_datum(0, Anum_sources_publication_oid, &isnull));
+		config->slot_name = get_text(Anum_sources_slot_name);
+		config->origin_name = get_text(Anum_sources_origin_name);
+		config->conninfo = get_text(Anum_sources_conninfo);
+		config->enabled = DatumGetBool(get_datum(0, Anum_sources_enabled, &isnull));
+		config->sink = pgcdc_catalog_sink_from_name(get_text(Anum_sources_sink));
+		config->channel = get_text(Anum_sources_channel);
+		config->wakeup = strcmp(get_text(Anum_sources_notify_payload), "wakeup") == 0;
+		config->bootstrap = DatumGetBool(get_datum(0, Anum_sources_bootstrap, &isnull));
+		config->numeric_as_string = DatumGetBool(get_datum(0, Anum_sources_numeric_as_string, &isnull));
+		config->owner = DatumGetObjectId(get_datum(0, Anum_sources_owner, &isnull));
+		config->created_at = DatumGetTimestampTz(get_datum(0, Anum_sources_created_at, &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+
+	if (config == NULL && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source_id)));
+	return config;
+}
+
+/*
+ * The source that already uses this id or slot (the one with the id
+ * first), or NULL when both are free.
+ */
+char *
+pgcdc_catalog_source_conflict(const char *source_id, const char *slot_name)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char	   *other = NULL;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(slot_name);
+	if (run("SELECT source_id FROM pgcdc_drasi.sources WHERE source_id = $1 OR slot_name = $2 "
+			"ORDER BY source_id = $1 DESC LIMIT 1",
+			2, argtypes, values, NULL, true, SPI_OK_SELECT) > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(access.caller_mcxt);
+
+		other = get_text(1);
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+	return other;
+}
+
+/* Record a new source and its progress row (starting at seq 0). */
+void
+pgcdc_catalog_insert_source(const PgcdcSourceConfig *config)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[13] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+	TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, OIDOID};
+	Datum		values[13];
+	char		nulls[13];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(config->source_id);
+	values[1] = CStringGetTextDatum(config->publication);
+	values[2] = ObjectIdGetDatum(config->publication_oid);
+	values[3] = CStringGetTextDatum(config->slot_name);
+	values[4] = CStringGetTextDatum(config->origin_name);
+	if (config->conninfo != NULL)
+		values[5] = CStringGetTextDatum(config->conninfo);
+	else
+		nulls[5] = 'n';
+	values[6] = BoolGetDatum(config->enabled);
+	values[7] = CStringGetTextDatum(pgcdc_catalog_sink_name(config->sink));
+	values[8] = CStringGetTextDatum(config->channel);
+	values[9] = CStringGetTextDatum(config->wakeup ? "wakeup" : "full");
+	values[10] = BoolGetDatum(config->bootstrap);
+	values[11] = BoolGetDatum(config->numeric_as_string);
+	values[12] = ObjectIdGetDatum(config->owner);
+
+	pgcdc_catalog_begin(&access);
+	run("INSERT INTO pgcdc_drasi.sources "
+		"(source_id, publication, publication_oid, slot_name, origin_name, conninfo, enabled, "
+		"sink, channel, notify_payload, bootstrap, numeric_as_string, owner) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+		13, argtypes, values, nulls, false, SPI_OK_INSERT);
+	run("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
+		1, argtypes, values, NULL, false, SPI_OK_INSERT);
+	pgcdc_catalog_end(&access);
+}
+
+/*
+ * Delete a source (its progress, requests, keys, options and consumers
+ * go with it); returns its slot and origin names.  False when there is
+ * no such source.
+ */
+bool
+pgcdc_catalog_delete_source(const char *source_id, char **slot_name, char **origin_name)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	found = run("DELETE FROM pgcdc_drasi.sources WHERE source_id = $1 "
+				"RETURNING slot_name, origin_name",
+				1, argtypes, values, NULL, false, SPI_OK_DELETE_RETURNING) > 0;
+	if (found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(access.caller_mcxt);
+
+		*slot_name = get_text(1);
+		*origin_name = get_text(2);
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/* Pause or resume a source; false when there is no such source. */
+bool
+pgcdc_catalog_set_enabled(const char *source_id, bool enabled)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+	bool		found;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = BoolGetDatum(enabled);
+	found = run("UPDATE pgcdc_drasi.sources SET enabled = $2 WHERE source_id = $1",
+				2, argtypes, values, NULL, false, SPI_OK_UPDATE) > 0;
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/* Change where a source's events go. */
+void
+pgcdc_catalog_set_sink(const char *source_id, PgcdcSink sink, const char *channel, bool wakeup)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(pgcdc_catalog_sink_name(sink));
+	values[2] = CStringGetTextDatum(channel);
+	values[3] = CStringGetTextDatum(wakeup ? "wakeup" : "full");
+	run("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
+		"WHERE source_id = $1",
+		4, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	pgcdc_catalog_end(&access);
+}
+
+/* Write a source's numeric values as JSON strings, or not. */
+void
+pgcdc_catalog_set_numeric_as_string(const char *source_id, bool on)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = BoolGetDatum(on);
+	run("UPDATE pgcdc_drasi.sources SET numeric_as_string = $2 WHERE source_id = $1",
+		2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	pgcdc_catalog_end(&access);
+}
+
+/*
+ * The sources of this database (ids, and enabled flags as ints), for a
+ * scanner.  Scanners of one database take turns, and record what they
+ * read before letting the next one in: an older list can never overwrite
+ * a newer one.  The lock, held until the caller commits, also waits for
+ * writers of the table.
+ */
+void
+pgcdc_catalog_list_sources(List **source_ids, List **enabled)
+{
+	PgcdcCatalogAccess access;
+	Oid			sources;
+	uint64		n;
+	uint64		i;
+
+	*source_ids = NIL;
+	*enabled = NIL;
+	sources = get_relname_relid("sources", get_namespace_oid(PGCDC_SCHEMA_NAME, false));
+	if (!OidIsValid(sources))
+		return;
+	LockRelationOid(sources, ShareRowExclusiveLock);
+
+	pgcdc_catalog_begin(&access);
+	n = run("SELECT source_id, enabled FROM pgcdc_drasi.sources ORDER BY source_id",
+			0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		bool		en = DatumGetBool(get_datum(i, 2, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(access.caller_mcxt);
+
+		*source_ids = lappend(*source_ids, pstrdup(id));
+		*enabled = lappend_int(*enabled, en ? 1 : 0);
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+}
+
+/* The progress row of a source; false when it has none. */
+bool
+pgcdc_catalog_get_progress(const char *source_id, PgcdcSourceProgress *progress)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found;
+
+	memset(progress, 0, sizeof(PgcdcSourceProgress));
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	found = run("SELECT * FROM pgcdc_drasi.source_progress WHERE source_id = $1",
+				1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
+	if (found)
+	{
+		MemoryContext old;
+		bool		isnull;
+		Datum		d;
+
+		check_natts("source_progress", Natts_source_progress);
+		old = MemoryContextSwitchTo(access.caller_mcxt);
+		progress->last_seq = DatumGetInt64(get_datum(0, Anum_source_progress_last_seq, &isnull));
+		d = get_datum(0, Anum_source_progress_snapshot_lsn, &isnull);
+		progress->snapshot_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+		progress->resnapshot = get_text(Anum_source_progress_resnapshot);
+		d = get_datum(0, Anum_source_progress_resnapshot_tables, &isnull);
+		progress->resnapshot_relids = isnull ? NIL : oid_array_list(d);
+		d = get_datum(0, Anum_source_progress_resnapshot_until, &isnull);
+		progress->resnapshot_until = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/*
+ * Record the last seq a source used, in the transaction that wrote the
+ * events: seq numbers stay contiguous whatever happens to the worker.
+ * Called once per local commit, so the statement is prepared once.
+ */
+void
+pgcdc_catalog_save_last_seq(const char *source_id, int64 last_seq)
+{
+	PgcdcCatalogAccess access;
+	Datum		values[2];
+
+	pgcdc_catalog_begin(&access);
+	if (save_last_seq_plan == NULL)
+	{
+		Oid			argtypes[2] = {TEXTOID, INT8OID};
+		SPIPlanPtr	plan = SPI_prepare("UPDATE pgcdc_drasi.source_progress SET last_seq = $2 "
+									   "WHERE source_id = $1",
+									   2, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the progress update");
+		save_last_seq_plan = plan;
+	}
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(last_seq);
+	if (SPI_execute_plan(save_last_seq_plan, values, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" has no progress row", source_id)));
+	pgcdc_catalog_end(&access);
+}
+
+/* Record where the initial snapshot of a source was taken. */
+void
+pgcdc_catalog_save_snapshot_lsn(const char *source_id, XLogRecPtr lsn)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = LSNGetDatum(lsn);
+	run("UPDATE pgcdc_drasi.source_progress SET snapshot_lsn = $2 WHERE source_id = $1",
+		2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	pgcdc_catalog_end(&access);
+}
+
+/*
+ * Record the re-snapshot whose overlap with the stream is being skipped
+ * (its pg_snapshot text, its tables, NIL for all, and the WAL position
+ * past which nothing it shows can come), or forget it (snapshot NULL).
+ */
+void
+pgcdc_catalog_save_resnapshot(const char *source_id, const char *snapshot, List *relids,
+							  XLogRecPtr until)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, OIDARRAYOID, LSNOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(source_id);
+	if (snapshot == NULL)
+		nulls[1] = nulls[2] = nulls[3] = 'n';
+	else
+	{
+		values[1] = CStringGetTextDatum(snapshot);
+		if (relids == NIL)
+			nulls[2] = 'n';
+		else
+			values[2] = oid_list_array(relids);
+		values[3] = LSNGetDatum(until);
+	}
+	pgcdc_catalog_begin(&access);
+	run("UPDATE pgcdc_drasi.source_progress SET resnapshot = $2::pg_catalog.pg_snapshot, "
+		"resnapshot_tables = $3, resnapshot_until = $4 WHERE source_id = $1",
+		4, argtypes, values, nulls, false, SPI_OK_UPDATE);
+	pgcdc_catalog_end(&access);
+}
+
+/*
+ * Ask the worker of a source for a re-snapshot of some tables (NULL:
+ * all), after skipping to the current end of WAL with resync.
+ */
+void
+pgcdc_catalog_add_snapshot_request(const char *source_id, ArrayType *tables, bool resync)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, OIDARRAYOID, BOOLOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(source_id);
+	if (tables != NULL)
+		values[1] = PointerGetDatum(tables);
+	else
+		nulls[1] = 'n';
+	values[2] = BoolGetDatum(resync);
+	pgcdc_catalog_begin(&access);
+	run("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables, resync) VALUES ($1, $2, $3)",
+		3, argtypes, values, nulls, false, SPI_OK_INSERT);
+	pgcdc_catalog_end(&access);
+}
+
+/* Is a resync of the source pending? */
+bool
+pgcdc_catalog_resync_requested(const char *source_id)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	found = run("SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = $1 AND resync "
+				"LIMIT 1",
+				1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/*
+ * Take the pending snapshot requests of a source (they are deleted with
+ * the caller's transaction).  Returns false when there is none; else
+ * *relids is the union of the tables asked for, NIL meaning all.
+ */
+bool
+pgcdc_catalog_claim_snapshot_requests(const char *source_id, List **relids)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	uint64		n;
+	uint64		i;
+	bool		all = false;
+	List	   *result = NIL;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	n = run("DELETE FROM pgcdc_drasi.snapshot_requests WHERE source_id = $1 RETURNING tables",
+			1, argtypes, values, NULL, false, SPI_OK_DELETE_RETURNING);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = get_datum(i, 1, &isnull);
+		MemoryContext old;
+		ListCell   *lc;
+
+		if (isnull)
+		{
+			all = true;
+			continue;
+		}
+		old = MemoryContextSwitchTo(access.caller_mcxt);
+		foreach(lc, oid_array_list(d))
+			result = list_append_unique_oid(result, lfirst_oid(lc));
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+	*relids = all ? NIL : result;
+	return n > 0;
+}
+
+/*
+ * What the source's configuration says of a table: key columns set with
+ * set_table_key, a label set with set_table_label, columns left out with
+ * set_excluded_columns (each NIL/NULL when not set).
+ */
+void
+pgcdc_catalog_get_table_config(const char *source_id, Oid relid, List **key_columns,
+							   char **label, List **exclude_columns)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	MemoryContext old;
+	bool		isnull;
+	Datum		d;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	if (run("SELECT k.key_columns, o.label, o.exclude_columns FROM (SELECT) x "
+			"LEFT JOIN pgcdc_drasi.table_keys k ON k.source_id = $1 AND k.table_id = $2 "
+			"LEFT JOIN pgcdc_drasi.table_options o ON o.source_id = $1 AND o.table_id = $2",
+			2, argtypes, values, NULL, true, SPI_OK_SELECT) != 1)
+		elog(ERROR, "could not read the table configuration of source \"%s\"", source_id);
+	old = MemoryContextSwitchTo(access.caller_mcxt);
+	d = get_datum(0, 1, &isnull);
+	*key_columns = isnull ? NIL : text_array_list(d);
+	*label = get_text(2);
+	d = get_datum(0, 3, &isnull);
+	*exclude_columns = isnull ? NIL : text_array_list(d);
+	MemoryContextSwitchTo(old);
+	pgcdc_catalog_end(&access);
+}
+
+/* Choose the key columns of a table for a source. */
+void
+pgcdc_catalog_set_table_key(const char *source_id, Oid relid, ArrayType *key_columns)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = PointerGetDatum(key_columns);
+	run("INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
+		"VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+		"DO UPDATE SET key_columns = EXCLUDED.key_columns",
+		3, argtypes, values, NULL, false, SPI_OK_INSERT);
+	pgcdc_catalog_end(&access);
+}
+
+/* Forget the key columns chosen for a table; false when none were. */
+bool
+pgcdc_catalog_drop_table_key(const char *source_id, Oid relid)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	bool		found;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	found = run("DELETE FROM pgcdc_drasi.table_keys WHERE source_id = $1 AND table_id = $2",
+				2, argtypes, values, NULL, false, SPI_OK_DELETE) > 0;
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/*
+ * Store one per-table option (column is a constant of ours, never
+ * input); a NULL value removes it, and a row without options goes.
+ */
+static void
+set_table_option(const char *source_id, Oid relid, const char *column, Datum value,
+				 Oid valuetype, bool isnull)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, valuetype};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', isnull ? 'n' : ' '};
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = value;
+	run(psprintf("INSERT INTO pgcdc_drasi.table_options (source_id, table_id, %s) "
+				 "VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+				 "DO UPDATE SET %s = EXCLUDED.%s", column, column, column),
+		3, argtypes, values, nulls, false, SPI_OK_INSERT);
+	run("DELETE FROM pgcdc_drasi.table_options WHERE source_id = $1 AND table_id = $2 "
+		"AND label IS NULL AND exclude_columns IS NULL",
+		2, argtypes, values, NULL, false, SPI_OK_DELETE);
+	pgcdc_catalog_end(&access);
+}
+
+/* Set (or with NULL, remove) the label of a table's nodes. */
+void
+pgcdc_catalog_set_table_label(const char *source_id, Oid relid, const char *label)
+{
+	set_table_option(source_id, relid, "label",
+					 label ? CStringGetTextDatum(label) : (Datum) 0, TEXTOID, label == NULL);
+}
+
+/* Set (or with NULL, remove) the columns left out of a table's properties. */
+void
+pgcdc_catalog_set_excluded_columns(const char *source_id, Oid relid, ArrayType *columns)
+{
+	set_table_option(source_id, relid, "exclude_columns",
+					 PointerGetDatum(columns), TEXTARRAYOID, columns == NULL);
+}
+
+/* A consumer, locked as asked; false when there is none. */
+bool
+pgcdc_catalog_get_consumer(const char *consumer, PgcdcRowLock lock, PgcdcConsumer *out)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found;
+
+	Assert(lock != PGCDC_LOCK_KEY_SHARE);
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(consumer);
+	found = run(lock == PGCDC_LOCK_UPDATE ?
+				"SELECT * FROM pgcdc_drasi.consumers WHERE consumer = $1 FOR UPDATE" :
+				"SELECT * FROM pgcdc_drasi.consumers WHERE consumer = $1",
+				1, argtypes, values, NULL, lock == PGCDC_LOCK_NONE, SPI_OK_SELECT) > 0;
+	if (found)
+	{
+		MemoryContext old;
+		bool		isnull;
+
+		check_natts("consumers", Natts_consumers);
+		old = MemoryContextSwitchTo(access.caller_mcxt);
+		out->consumer = get_text(Anum_consumers_consumer);
+		out->source_id = get_text(Anum_consumers_source_id);
+		out->acked_seq = DatumGetInt64(get_datum(0, Anum_consumers_acked_seq, &isnull));
+		out->snapshot = get_text(Anum_consumers_snapshot);
+		out->owner = DatumGetObjectId(get_datum(0, Anum_consumers_owner, &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/* Does a consumer of that name exist? */
+bool
+pgcdc_catalog_consumer_exists(const char *consumer)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(consumer);
+	found = run("SELECT 1 FROM pgcdc_drasi.consumers WHERE consumer = $1",
+				1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0;
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/* Does any consumer read this source? */
+bool
+pgcdc_catalog_source_has_consumers(const char *source_id)
+{
+	int64		ignored;
+
+	return pgcdc_catalog_min_acked_seq(source_id, &ignored);
+}
+
+/*
+ * Record a consumer starting after acked_seq; with_snapshot records the
+ * snapshot of the caller's transaction, whose events read() skips.
+ */
+void
+pgcdc_catalog_insert_consumer(const char *consumer, const char *source_id, int64 acked_seq,
+							  Oid owner, bool with_snapshot)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, OIDOID, BOOLOID};
+	Datum		values[5];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(consumer);
+	values[1] = CStringGetTextDatum(source_id);
+	values[2] = Int64GetDatum(acked_seq);
+	values[3] = ObjectIdGetDatum(owner);
+	values[4] = BoolGetDatum(with_snapshot);
+	run("INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner, snapshot) "
+		"VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN pg_catalog.pg_current_snapshot() END)",
+		5, argtypes, values, NULL, false, SPI_OK_INSERT);
+	pgcdc_catalog_end(&access);
+}
+
+/* Forget a consumer. */
+void
+pgcdc_catalog_delete_consumer(const char *consumer)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(consumer);
+	run("DELETE FROM pgcdc_drasi.consumers WHERE consumer = $1",
+		1, argtypes, values, NULL, false, SPI_OK_DELETE);
+	pgcdc_catalog_end(&access);
+}
+
+/* Move a consumer's acknowledged position to seq. */
+void
+pgcdc_catalog_ack_consumer(const char *consumer, int64 seq)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(consumer);
+	values[1] = Int64GetDatum(seq);
+	run("UPDATE pgcdc_drasi.consumers SET acked_seq = $2, acked_at = pg_catalog.now() "
+		"WHERE consumer = $1",
+		2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	pgcdc_catalog_end(&access);
+}
+
+/*
+ * The lowest position acknowledged by the consumers of a source; false
+ * when the source has no consumer.
+ */
+bool
+pgcdc_catalog_min_acked_seq(const char *source_id, int64 *min_acked)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	run("SELECT min(acked_seq) FROM pgcdc_drasi.consumers WHERE source_id = $1",
+		1, argtypes, values, NULL, true, SPI_OK_SELECT);
+	d = get_datum(0, 1, &isnull);
+	*min_acked = isnull ? 0 : DatumGetInt64(d);
+	pgcdc_catalog_end(&access);
+	return !isnull;
+}

@@ -1,0 +1,335 @@
+/*-------------------------------------------------------------------------
+ *
+ * relation.c
+ *		The relation cache of a source: what each published table looks
+ *		like, which columns form its key, its label and excluded columns.
+ *
+ * Column names and types come from pgoutput's Relation messages, which
+ * describe each change exactly as it was written, so ALTER TABLE in the
+ * middle of the stream needs no restart.  Snapshots describe tables to
+ * a cache of their own the way a Relation message would (snapshot.c).
+ * Which columns form the key is read from the catalogs once per
+ * Relation message (and again after the configuration changed), never
+ * per row: in order of preference the columns set with set_table_key,
+ * the primary key, and the replica identity index; a table with none of
+ * these is keyless and its rows get an id derived from all their values.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/relation.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/pg_index.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+#include "pgcdc_drasi.h"
+#include "relation.h"
+
+static int	cmp_jsonb_key(const void *a, const void *b, void *arg);
+
+/*
+ * A new cache for a source, in its own memory context under parent.
+ * owner may be InvalidOid: no SELECT check (the caller reads the tables
+ * with its own privileges).
+ */
+PgcdcRelCache *
+pgcdc_relcache_create(const char *source_id, Oid owner, MemoryContext parent)
+{
+	HASHCTL		ctl;
+	MemoryContext mcxt = AllocSetContextCreate(parent, "pgcdc_drasi relations",
+											   ALLOCSET_DEFAULT_SIZES);
+	PgcdcRelCache *cache = MemoryContextAllocZero(mcxt, sizeof(PgcdcRelCache));
+
+	cache->mcxt = mcxt;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(LogicalRepRelId);
+	ctl.entrysize = sizeof(PgcdcRelEntry);
+	ctl.hcxt = mcxt;
+	cache->hash = hash_create("pgcdc_drasi relations", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	cache->source_id = MemoryContextStrdup(mcxt, source_id);
+	cache->owner = owner;
+	return cache;
+}
+
+/* Forget the keys of every relation: table keys were reconfigured. */
+void
+pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache)
+{
+	HASH_SEQ_STATUS status;
+	PgcdcRelEntry *entry;
+
+	hash_seq_init(&status, cache->hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->keys_valid = false;
+}
+
+/*
+ * Take in a Relation message.  pgoutput sends one before the first change
+ * of a relation and again after its definition changed, so this is where
+ * ALTER TABLE reaches us.  Catalog lookups need a transaction; the
+ * caller has one open.
+ */
+void
+pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
+{
+	PgcdcRelEntry *entry;
+	bool		found;
+	MemoryContext old;
+	StringInfoData buf;
+	int			i;
+
+	entry = hash_search(cache->hash, &remoterel->remoteid, HASH_ENTER, &found);
+	if (found)
+		MemoryContextDelete(entry->mcxt);
+	entry->cache = cache;
+	entry->mcxt = AllocSetContextCreate(cache->mcxt, "pgcdc_drasi relation",
+										ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(entry->mcxt);
+
+	entry->nspname = pstrdup(remoterel->nspname[0] ? remoterel->nspname : "pg_catalog");
+	entry->relname = pstrdup(remoterel->relname);
+	entry->ignored = strcmp(entry->nspname, PGCDC_SCHEMA_NAME) == 0;
+	entry->label = entry->relname;
+
+	initStringInfo(&buf);
+	if (strcmp(entry->nspname, "public") != 0)
+		appendStringInfo(&buf, "%s.", entry->nspname);
+	appendStringInfo(&buf, "%s:", entry->relname);
+	entry->id_prefix = buf.data;
+
+	entry->replident = remoterel->replident;
+	entry->natts = remoterel->natts;
+	entry->attnames = palloc(sizeof(char *) * Max(1, remoterel->natts));
+	entry->attname_len = palloc(sizeof(int) * Max(1, remoterel->natts));
+	entry->key_order = palloc(sizeof(int) * Max(1, remoterel->natts));
+	entry->types = palloc(sizeof(PgcdcValueType *) * Max(1, remoterel->natts));
+	for (i = 0; i < remoterel->natts; i++)
+	{
+		entry->attnames[i] = pstrdup(remoterel->attnames[i]);
+		entry->attname_len[i] = strlen(entry->attnames[i]);
+		entry->key_order[i] = i;
+		entry->types[i] = entry->ignored ? NULL : pgcdc_value_type(remoterel->atttyps[i]);
+	}
+	qsort_arg(entry->key_order, entry->natts, sizeof(int), cmp_jsonb_key, entry->attnames);
+	entry->ri_attrs = bms_copy(remoterel->attkeys);
+	entry->keys_valid = false;
+	entry->nkeys = 0;
+	entry->keys = NULL;
+	entry->keyless = false;
+	entry->excluded = NULL;
+
+	MemoryContextSwitchTo(old);
+}
+
+/* Index of a column in the relation message, or -1. */
+static int
+column_index(PgcdcRelEntry *entry, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < entry->natts; i++)
+		if (strcmp(entry->attnames[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Names of the primary key columns of a table, or NIL. */
+static List *
+primary_key_columns(Relation rel)
+{
+	List	   *result = NIL;
+	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	HeapTuple	tup;
+	Form_pg_index index;
+	int			i;
+
+	if (!OidIsValid(pkoid))
+		return NIL;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for index %u", pkoid);
+	index = (Form_pg_index) GETSTRUCT(tup);
+	for (i = 0; i < index->indnkeyatts; i++)
+		result = lappend(result, get_attname(RelationGetRelid(rel), index->indkey.values[i], false));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/* qsort comparator for column indexes. */
+static int
+cmp_int(const void *a, const void *b)
+{
+	return *(const int *) a - *(const int *) b;
+}
+
+/*
+ * Decide the key columns of a relation, and check that the source's
+ * owner may read it: a table added to the publication later is never
+ * captured behind its back.
+ */
+static void
+resolve_keys(PgcdcRelEntry *entry)
+{
+	List	   *names = NIL;
+	char	   *label;
+	List	   *excluded;
+	const char *origin = NULL;
+	Relation	rel;
+	ListCell   *lc;
+	int			n = 0;
+
+	rel = try_relation_open(entry->relid, AccessShareLock);
+	if (rel != NULL && OidIsValid(entry->cache->owner) &&
+		pg_class_aclcheck(entry->relid, entry->cache->owner, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("owner of source \"%s\" cannot read table \"%s.%s\"",
+						entry->cache->source_id, entry->nspname, entry->relname),
+				 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
+				 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
+
+	pgcdc_catalog_get_table_config(entry->cache->source_id, entry->relid,
+								   &names, &label, &excluded);
+	entry->label = label ? MemoryContextStrdup(entry->mcxt, label) : entry->relname;
+	bms_free(entry->excluded);
+	entry->excluded = NULL;
+	foreach(lc, excluded)
+	{
+		int			idx = column_index(entry, (char *) lfirst(lc));
+
+		if (idx >= 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(entry->mcxt);
+
+			entry->excluded = bms_add_member(entry->excluded, idx);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (names != NIL)
+		origin = "set_table_key";
+	else if (rel != NULL && (names = primary_key_columns(rel)) != NIL)
+		origin = "the primary key";
+	if (rel != NULL)
+		relation_close(rel, AccessShareLock);
+
+	entry->keyless = false;
+	if (names != NIL)
+	{
+		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * list_length(names));
+		foreach(lc, names)
+		{
+			char	   *name = (char *) lfirst(lc);
+			int			idx = column_index(entry, name);
+
+			if (idx < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("key column \"%s\" of table \"%s.%s\" is not published",
+								name, entry->nspname, entry->relname),
+						 errdetail("The key comes from %s.", origin),
+						 errhint("Include the column in the publication, or choose other key columns with pgcdc_drasi.set_table_key().")));
+			entry->keys[n++] = idx;
+		}
+	}
+	else if (!bms_is_empty(entry->ri_attrs) && entry->replident != REPLICA_IDENTITY_FULL)
+	{
+		int			idx = -1;
+
+		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * bms_num_members(entry->ri_attrs));
+		while ((idx = bms_next_member(entry->ri_attrs, idx)) >= 0)
+			entry->keys[n++] = idx;
+	}
+	else
+		entry->keyless = true;
+
+	entry->nkeys = n;
+	if (n > 1)
+		qsort(entry->keys, n, sizeof(int), cmp_int);
+	entry->keys_valid = true;
+}
+
+/* qsort comparator of column indexes by their names in jsonb key order. */
+static int
+cmp_jsonb_key(const void *a, const void *b, void *arg)
+{
+	char	  **names = (char **) arg;
+	const char *na = names[*(const int *) a];
+	const char *nb = names[*(const int *) b];
+	int			la = strlen(na);
+	int			lb = strlen(nb);
+
+	if (la != lb)
+		return la - lb;
+	return memcmp(na, nb, la);
+}
+
+/*
+ * The cache entry of a relation a change refers to, its keys resolved.
+ * A change before its relation's Relation message is a protocol error.
+ */
+PgcdcRelEntry *
+pgcdc_relcache_lookup(PgcdcRelCache *cache, LogicalRepRelId relid)
+{
+	PgcdcRelEntry *entry = hash_search(cache->hash, &relid, HASH_FIND, NULL);
+
+	if (entry == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("change for relation %u arrived before its Relation message", relid)));
+	if (!entry->ignored && !entry->keys_valid)
+		resolve_keys(entry);
+	return entry;
+}
+
+/* The memory context of a cache: delete it to free the cache. */
+MemoryContext
+pgcdc_relcache_context(PgcdcRelCache *cache)
+{
+	return cache->mcxt;
+}
+
+/* The label of a cached relation, configuration included (bootstrap filters by it). */
+const char *
+pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid)
+{
+	return pgcdc_relcache_lookup(cache, relid)->label;
+}
+
+/* Write numeric values as JSON strings (for consumers that read doubles). */
+void
+pgcdc_relcache_set_numeric_as_string(PgcdcRelCache *cache, bool on)
+{
+	cache->numeric_as_string = on;
+}
+
+/*
+ * "schema.table" of a relation the cache has seen, or NULL: for error
+ * messages, so it never reads the catalogs.
+ */
+const char *
+pgcdc_relcache_name(PgcdcRelCache *cache, LogicalRepRelId relid)
+{
+	PgcdcRelEntry *entry;
+
+	if (cache == NULL)
+		return NULL;
+	entry = hash_search(cache->hash, &relid, HASH_FIND, NULL);
+	if (entry == NULL)
+		return NULL;
+	return psprintf("%s.%s", entry->nspname, entry->relname);
+}

@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * sink_queue.h
+ *		The queue sink and the queue table pgcdc_drasi.events: writing
+ *		events, removing those nobody needs, and reading them back.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/sink_queue.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGCDC_SINK_QUEUE_H
+#define PGCDC_SINK_QUEUE_H
+
+#include "nodes/execnodes.h"
+
+#include "mapping.h"
+
+/* Writing, inside the worker's local transaction */
+extern void pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event);
+extern void pgcdc_queue_end(void);
+
+/* Retention, between local transactions */
+extern bool pgcdc_queue_trim(const char *source_id, int retention_secs, int batch);
+
+/* For the SQL functions */
+extern bool pgcdc_queue_first_seq(const char *source_id, int64 *first_seq);
+extern void pgcdc_queue_purge(const char *source_id);
+extern void pgcdc_queue_read_range(ReturnSetInfo *rsinfo, const char *source_id,
+								   int64 first_seq, int64 last_seq);
+extern void pgcdc_queue_read_after(ReturnSetInfo *rsinfo, const char *source_id,
+								   int64 after_seq, int max_events, const char *snapshot);
+
+#endif							/* PGCDC_SINK_QUEUE_H */
