@@ -103,18 +103,19 @@ pgcdc_shmem_find_source(Oid dboid, const char *source_id)
 
 /*
  * Make a free entry the entry of a source: nothing of a previous source
- * survives but the condition variable.  Caller holds the lock
- * exclusively.
+ * survives but the condition variable, which is never touched (a waiter
+ * of wait_for_catchup may still be on it, under its own spinlock).
+ * Caller holds the lock exclusively.
  */
 void
 pgcdc_shmem_init_source(PgcdcSource *src, Oid dboid, const char *source_id)
 {
-	ConditionVariable cv = src->progress_cv;
-
+	StaticAssertStmt(sizeof(PgcdcSource) - offsetof(PgcdcSource, progress_cv) <
+					 sizeof(ConditionVariable) + MAXIMUM_ALIGNOF,
+					 "progress_cv must be the last field of PgcdcSource");
 	Assert(LWLockHeldByMeInMode(pgcdc_shared->lock, LW_EXCLUSIVE));
 	Assert(!src->in_use);
-	memset(src, 0, sizeof(PgcdcSource));
-	src->progress_cv = cv;
+	memset(src, 0, offsetof(PgcdcSource, progress_cv));
 	src->in_use = true;
 	src->dboid = dboid;
 	strlcpy(src->source_id, source_id, NAMEDATALEN);

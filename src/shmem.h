@@ -78,7 +78,7 @@ typedef struct PgcdcSource
 	uint64		snapshot_rows_total;	/* estimate */
 	TimestampTz last_commit_time;
 	PgcdcSourceError last_error;
-	ConditionVariable progress_cv;	/* published_lsn advanced */
+	ConditionVariable progress_cv;	/* published_lsn advanced; keep it last */
 } PgcdcSource;
 
 typedef struct PgcdcShared
