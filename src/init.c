@@ -13,9 +13,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
-#include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"

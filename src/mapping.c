@@ -21,14 +21,8 @@
 
 #include "common/cryptohash.h"
 #include "common/sha2.h"
-#include "utils/builtins.h"
-#include "utils/jsonb.h"
-#include "utils/numeric.h"
-#include "utils/timestamp.h"
 
 #include "mapping.h"
-#include "relation.h"
-#include "value.h"
 
 /*
  * The value of column i, taking an unchanged TOASTed value from the old

@@ -24,14 +24,9 @@
 #include "postgres.h"
 
 #include "access/relation.h"
-#include "access/table.h"
-#include "catalog/pg_index.h"
-#include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/relcache.h"
 #include "utils/syscache.h"
 
 #include "catalog.h"

@@ -20,9 +20,6 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
-#include "storage/ipc.h"
-#include "storage/shmem.h"
-#include "utils/timestamp.h"
 
 #include "compat.h"
 #include "pgcdc_drasi.h"

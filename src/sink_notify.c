@@ -31,7 +31,6 @@
 #include "postgres.h"
 
 #include "commands/async.h"
-#include "fmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 

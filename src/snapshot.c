@@ -29,25 +29,13 @@
 #include "postgres.h"
 
 #include "access/relation.h"
-#include "access/table.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "fmgr.h"
-#include "funcapi.h"
-#include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/relcache.h"
-#include "utils/snapmgr.h"
 
-#include "relation.h"
 #include "snapshot.h"
 
 #define SNAPSHOT_FETCH_ROWS	1000

@@ -32,29 +32,17 @@
  */
 #include "postgres.h"
 
-#include "access/transam.h"
-#include "access/xact.h"
-#include "access/xlog.h"
 #include "executor/spi.h"
-#include "miscadmin.h"
 #include "pgstat.h"
 #include "replication/origin.h"
 #include "replication/slot.h"
-#include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 
-#include "catalog.h"
-#include "mapping.h"
-#include "relation.h"
-#include "shmem.h"
 #include "snapshot.h"
 #include "snapshot_sync.h"
-#include "walstream.h"
 #include "worker_internal.h"
 
 /*

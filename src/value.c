@@ -127,26 +127,19 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/elog.h"
 #include "utils/fmgroids.h"
-#include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
-#include "utils/timestamp.h"
-
-#include "utils/jsonb.h"
-#include "utils/numeric.h"
 
 #include "value.h"
 

@@ -19,12 +19,9 @@
  */
 #include "postgres.h"
 
-#include "fmgr.h"
 #include "libpq/pqformat.h"
-#include "miscadmin.h"
 #include "postmaster/postmaster.h"
 #include "utils/builtins.h"
-#include "utils/timestamp.h"
 
 #include "compat.h"
 #include "walstream.h"
