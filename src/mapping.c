@@ -23,6 +23,9 @@
 #include "common/sha2.h"
 
 #include "mapping.h"
+#include "proto.h"
+#include "relation.h"
+#include "value.h"
 
 /*
  * The value of column i, taking an unchanged TOASTed value from the old

@@ -32,6 +32,7 @@
 #include "catalog.h"
 #include "pgcdc_drasi.h"
 #include "relation.h"
+#include "value.h"
 
 static int	cmp_jsonb_key(const void *a, const void *b, void *arg);
 

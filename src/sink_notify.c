@@ -34,6 +34,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 
+#include "mapping.h"
 #include "pgcdc_drasi.h"
 #include "sink_notify.h"
 

@@ -35,6 +35,7 @@
 
 #include "catalog.h"
 #include "compat.h"
+#include "mapping.h"
 #include "pgcdc_drasi.h"
 #include "sink_queue.h"
 

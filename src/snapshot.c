@@ -36,6 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "relation.h"
 #include "snapshot.h"
 
 #define SNAPSHOT_FETCH_ROWS	1000

@@ -41,8 +41,14 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "catalog.h"
+#include "mapping.h"
+#include "proto.h"
+#include "relation.h"
+#include "shmem.h"
 #include "snapshot.h"
 #include "snapshot_sync.h"
+#include "walstream.h"
 #include "worker_internal.h"
 
 /*

@@ -23,6 +23,7 @@
 
 #include "catalog.h"
 #include "mapping.h"
+#include "relation.h"
 #include "shmem.h"
 #include "snapshot.h"
 #include "sql_common.h"

@@ -54,11 +54,17 @@
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 
+#include "catalog.h"
 #include "compat.h"
+#include "mapping.h"
 #include "pgcdc_drasi.h"
+#include "proto.h"
+#include "relation.h"
+#include "shmem.h"
 #include "sink_notify.h"
 #include "sink_queue.h"
 #include "snapshot_sync.h"
+#include "walstream.h"
 #include "worker.h"
 #include "worker_internal.h"
 
