@@ -34,3 +34,12 @@ include $(PGXS)
 
 # Every object depends on the shared headers (PGXS tracks no dependencies).
 $(OBJS): src/pgcdc_drasi.h src/compat.h src/sql_common.h
+
+# Code layout: PostgreSQL's pgindent with its typedefs.list plus ours
+# (scripts/pgindent.sh); "make typedefs" regenerates our typedefs.list.
+.PHONY: indent typedefs
+indent:
+	$(srcdir)/scripts/pgindent.sh
+
+typedefs:
+	$(srcdir)/scripts/typedefs.sh
