@@ -46,3 +46,12 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 
 # PGXS tracks no header dependencies: every object depends on every header.
 $(OBJS): $(wildcard src/*.h)
+
+# Code layout: PostgreSQL's pgindent with its typedefs.list plus ours
+# (scripts/pgindent.sh); "make typedefs" regenerates our typedefs.list.
+.PHONY: indent typedefs
+indent:
+	$(srcdir)/scripts/pgindent.sh
+
+typedefs:
+	$(srcdir)/scripts/typedefs.sh

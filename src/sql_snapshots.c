@@ -174,6 +174,7 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 		pgcdc_sql_begin(&saved);
 		for (i = 0; i < n; i++)
 		{
+			Oid			chktypes[2] = {TEXTOID, OIDOID};
 			Datum		chk[2];
 
 			if (elnulls[i])
@@ -186,7 +187,7 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 							  "JOIN pg_catalog.pg_class c ON c.relname = pt.tablename "
 							  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = pt.schemaname "
 							  "WHERE pt.pubname = $1 AND c.oid = $2",
-							  2, (Oid[]) {TEXTOID, OIDOID}, chk, true, SPI_OK_SELECT) == 0)
+							  2, chktypes, chk, true, SPI_OK_SELECT) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("table %s is not published by source \"%s\"",
