@@ -451,4 +451,3 @@ pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleDa
 	jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false);
 	return JsonbValueToJsonb(element);
 }
-

@@ -94,7 +94,10 @@ pgcdc_proto_read_message(StringInfo msg, PgcdcMessage *change)
 			{
 				LogicalRepTyp typ;
 
-				/* Type OIDs in Relation messages are valid here: same cluster. */
+				/*
+				 * Type OIDs in Relation messages are valid here: same
+				 * cluster.
+				 */
 				logicalrep_read_typ(msg, &typ);
 				break;
 			}

@@ -138,6 +138,7 @@ pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
 	group_pending++;
 	notify_sent++;
 	text = pgcdc_map_event_text(event, &len);
+
 	if (len < PGCDC_NOTIFY_PAYLOAD_MAX)
 	{
 		Async_Notify(channel, text);

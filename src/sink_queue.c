@@ -243,17 +243,17 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
 
 	pgcdc_catalog_begin(&access);
 	if (SPI_execute_with_args(
-			"WITH first AS (SELECT seq FROM pgcdc_drasi.events WHERE source_id = $1 "
-			"               ORDER BY seq LIMIT $3), "
-			"cut AS (SELECT CASE WHEN $2 IS NOT NULL THEN $2 "
-			"               ELSE (SELECT max(e.seq) FROM pgcdc_drasi.events e "
-			"                     WHERE e.source_id = $1 AND e.seq <= (SELECT max(seq) FROM first) "
-			"                     AND e.commit_time < now() - make_interval(secs => $4)) "
-			"               END AS seq) "
-			"DELETE FROM pgcdc_drasi.events e USING cut "
-			"WHERE e.source_id = $1 AND e.seq <= cut.seq "
-			"AND e.seq <= (SELECT max(seq) FROM first)",
-			4, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+							  "WITH first AS (SELECT seq FROM pgcdc_drasi.events WHERE source_id = $1 "
+							  "               ORDER BY seq LIMIT $3), "
+							  "cut AS (SELECT CASE WHEN $2 IS NOT NULL THEN $2 "
+							  "               ELSE (SELECT max(e.seq) FROM pgcdc_drasi.events e "
+							  "                     WHERE e.source_id = $1 AND e.seq <= (SELECT max(seq) FROM first) "
+							  "                     AND e.commit_time < now() - make_interval(secs => $4)) "
+							  "               END AS seq) "
+							  "DELETE FROM pgcdc_drasi.events e USING cut "
+							  "WHERE e.source_id = $1 AND e.seq <= cut.seq "
+							  "AND e.seq <= (SELECT max(seq) FROM first)",
+							  4, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove old events");
 	removed = SPI_processed;
 	pgcdc_catalog_end(&access);

@@ -122,8 +122,8 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 	int			nestlevel;
 
 	/*
-	 * Row filters are printed here and run later by the snapshot query,
-	 * both with an empty search_path: every name comes out qualified.
+	 * Row filters are printed here and run later by the snapshot query, both
+	 * with an empty search_path: every name comes out qualified.
 	 */
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION,
@@ -132,27 +132,27 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(publication);
 	if (SPI_execute_with_args(
-			"SELECT c.oid, c.relname, pt.rowfilter, "
-			/* the planner's row estimate: reltuples scaled to the current size */
-			"       CASE WHEN c.reltuples >= 0 AND c.relpages > 0 "
-			"            THEN c.reltuples / c.relpages * "
-			"                 (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int) "
-			"            ELSE (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int) * "
-			"                 (pg_catalog.current_setting('block_size')::int - 24) / "
-			"                 (28 + (SELECT pg_catalog.sum(CASE WHEN a.attlen > 0 THEN a.attlen ELSE 16 END) "
-			"                        FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
-			"                        AND a.attnum > 0 AND NOT a.attisdropped)) "
-			"       END::float8, "
-			"       (SELECT pg_catalog.array_agg(a.attnum ORDER BY a.attnum) "
-			"          FROM pg_catalog.pg_attribute a "
-			"         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-			"           AND a.attgenerated = '' AND a.attname = ANY (pt.attnames)) "
-			"  FROM pg_catalog.pg_publication_tables pt "
-			"  JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
-			"  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
-			" WHERE pt.pubname = $1 AND pt.schemaname <> 'pgcdc_drasi' "
-			" ORDER BY pt.schemaname, pt.tablename",
-			1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+							  "SELECT c.oid, c.relname, pt.rowfilter, "
+	/* the planner's row estimate: reltuples scaled to the current size */
+							  "       CASE WHEN c.reltuples >= 0 AND c.relpages > 0 "
+							  "            THEN c.reltuples / c.relpages * "
+							  "                 (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int) "
+							  "            ELSE (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int) * "
+							  "                 (pg_catalog.current_setting('block_size')::int - 24) / "
+							  "                 (28 + (SELECT pg_catalog.sum(CASE WHEN a.attlen > 0 THEN a.attlen ELSE 16 END) "
+							  "                        FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
+							  "                        AND a.attnum > 0 AND NOT a.attisdropped)) "
+							  "       END::float8, "
+							  "       (SELECT pg_catalog.array_agg(a.attnum ORDER BY a.attnum) "
+							  "          FROM pg_catalog.pg_attribute a "
+							  "         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+							  "           AND a.attgenerated = '' AND a.attname = ANY (pt.attnames)) "
+							  "  FROM pg_catalog.pg_publication_tables pt "
+							  "  JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+							  "  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+							  " WHERE pt.pubname = $1 AND pt.schemaname <> 'pgcdc_drasi' "
+							  " ORDER BY pt.schemaname, pt.tablename",
+							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the tables of publication \"%s\"", publication);
 
 	for (i = 0; i < SPI_processed; i++)
@@ -202,7 +202,7 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 
 			foreach(lc, labels)
 				if (strcmp((char *) lfirst(lc), label) == 0)
-					wanted = true;
+				wanted = true;
 			if (!wanted)
 			{
 				relation_close(rel, AccessShareLock);
@@ -351,6 +351,7 @@ pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg)
 
 				tup.colstatus[c] = LOGICALREP_COLUMN_TEXT;
 				tup.colvalues[c].data = text;
+
 				tup.colvalues[c].len = strlen(text);
 				tup.colvalues[c].maxlen = tup.colvalues[c].len + 1;
 				tup.colvalues[c].cursor = 0;

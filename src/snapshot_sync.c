@@ -351,9 +351,9 @@ maybe_finish_resnapshot(void)
 
 	/*
 	 * Transactions skipped for the snapshot wrote nothing, so the origin may
-	 * still be before them; without the skip state a restart from there
-	 * would publish them again.  Everything up to the published position is
-	 * done: record it in the same commit that forgets the state.
+	 * still be before them; without the skip state a restart from there would
+	 * publish them again.  Everything up to the published position is done:
+	 * record it in the same commit that forgets the state.
 	 */
 	replorigin_session_origin_lsn = published;
 	replorigin_session_origin_timestamp = GetCurrentTimestamp();

@@ -235,7 +235,7 @@ pgcdc_sql_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 /* Run a statement through SPI; returns the number of rows. */
 uint64
 pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values, bool read_only,
-		int expected)
+			  int expected)
 {
 	int			ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, read_only, 0);
 
@@ -277,7 +277,7 @@ pgcdc_sql_create_slot(const char *slot_name)
 	PG_TRY();
 	{
 		pgcdc_sql_run("SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')",
-				1, argtypes, values, false, SPI_OK_SELECT);
+					  1, argtypes, values, false, SPI_OK_SELECT);
 	}
 	PG_CATCH();
 	{

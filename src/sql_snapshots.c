@@ -90,7 +90,8 @@ pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
 				if (!nulls[i])
 					labels = lappend(labels, TextDatumGetCString(elems[i]));
 			if (labels == NIL)
-				labels = list_make1(pstrdup(""));	/* no label at all: nothing matches */
+				labels = list_make1(pstrdup(""));	/* no label at all:
+													 * nothing matches */
 		}
 
 		pgcdc_shmem_require_preloaded();

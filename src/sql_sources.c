@@ -61,7 +61,7 @@ check_source_id(const char *source_id)
 {
 	const char *p;
 	bool		ok = source_id[0] != '\0' && strlen(source_id) <= PGCDC_SOURCE_ID_MAXLEN &&
-		is_ascii_alnum(source_id[0]);
+	is_ascii_alnum(source_id[0]);
 
 	for (p = source_id; ok && *p; p++)
 		if (!is_ascii_alnum(*p) && *p != '_' && *p != '-' && *p != '.')
@@ -146,11 +146,11 @@ check_publication_readable(const char *publication, Oid userid)
 	values[0] = CStringGetTextDatum(publication);
 	values[1] = ObjectIdGetDatum(userid);
 	if (pgcdc_sql_run("SELECT pg_catalog.format('%I.%I', schemaname, tablename) "
-				"FROM pg_catalog.pg_publication_tables "
-				"WHERE pubname = $1 AND NOT pg_catalog.has_table_privilege($2, "
-				"pg_catalog.format('%I.%I', schemaname, tablename), 'SELECT') "
-				"ORDER BY 1 LIMIT 1",
-				2, argtypes, values, true, SPI_OK_SELECT) > 0)
+					  "FROM pg_catalog.pg_publication_tables "
+					  "WHERE pubname = $1 AND NOT pg_catalog.has_table_privilege($2, "
+					  "pg_catalog.format('%I.%I', schemaname, tablename), 'SELECT') "
+					  "ORDER BY 1 LIMIT 1",
+					  2, argtypes, values, true, SPI_OK_SELECT) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to capture table %s",
@@ -658,6 +658,7 @@ pgcdc_drasi_set_excluded_columns(PG_FUNCTION_ARGS)
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
 }
+
 /*
  * alter_source(source_id, sink, channel, notify_payload): change how
  * events leave the worker.  The worker switches at the start of its next

@@ -189,8 +189,8 @@ struct PgcdcValueType
 static HTAB *type_cache = NULL;
 static MemoryContext type_cxt = NULL;	/* descriptors */
 static MemoryContext scratch_cxt = NULL;	/* one value's temporary data */
-static List *composite_types = NIL;	/* to invalidate */
-static bool warned_not_iso = false;	/* once per process */
+static List *composite_types = NIL; /* to invalidate */
+static bool warned_not_iso = false; /* once per process */
 
 static void append_value(StringInfo buf, PgcdcValueType *type, const char *text,
 						 int len, bool numeric_as_string);
@@ -751,7 +751,7 @@ append_datetime(StringInfo out, Oid typid, const char *text, int len)
 			{
 				appendBinaryStringInfo(out, text, 10);
 				appendStringInfoChar(out, 'T');
-				appendBinaryStringInfo(out, text + 11, len - 11);
+				appendBinaryStringInfo(out, text +11, len - 11);
 				return;
 			}
 			infunc = timestamp_in;
@@ -763,7 +763,7 @@ append_datetime(StringInfo out, Oid typid, const char *text, int len)
 			{
 				appendBinaryStringInfo(out, text, 10);
 				appendStringInfoChar(out, 'T');
-				appendBinaryStringInfo(out, text + 11, end - 11);
+				appendBinaryStringInfo(out, text +11, end - 11);
 				appendBinaryStringInfo(out, "+00:00", 6);
 				return;
 			}
@@ -792,8 +792,8 @@ append_datetime(StringInfo out, Oid typid, const char *text, int len)
 	{
 		/*
 		 * Read right in the session that printed it; from a walsender that
-		 * did not get DateStyle = ISO, ambiguous abbreviations (CST, IST)
-		 * can be misread.  Say so once.
+		 * did not get DateStyle = ISO, ambiguous abbreviations (CST, IST) can
+		 * be misread.  Say so once.
 		 */
 		if (!warned_not_iso)
 		{
@@ -864,7 +864,7 @@ append_base64(StringInfo out, const char *text, int len)
 	{
 		char	   *dst = palloc((len - 2) / 2 + 1);
 
-		nbytes = (int) hex_decode(text + 2, len - 2, dst);
+		nbytes = (int) hex_decode(text +2, len - 2, dst);
 		bytes = dst;
 	}
 	else
@@ -988,7 +988,7 @@ append_array(StringInfo buf, PgcdcValueType *type, const char *text, int len,
 			 bool numeric_as_string)
 {
 	const char *p = text;
-	const char *end = text + len;
+	const char *end = text +len;
 	StringInfoData elem;
 
 	if (p < end && *p == '[')
@@ -1022,7 +1022,7 @@ append_composite(StringInfo buf, PgcdcValueType *type, const char *text, int len
 				 bool numeric_as_string)
 {
 	const char *p = text;
-	const char *end = text + len;
+	const char *end = text +len;
 	StringInfoData field;
 	int			i;
 
@@ -1118,7 +1118,11 @@ append_value(StringInfo buf, PgcdcValueType *type, const char *text, int len,
 			appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
 			break;
 		case PGCDC_JSON_RAW:
-			/* The jsonb queue cannot hold \u0000, which json may: keep such text as a string. */
+
+			/*
+			 * The jsonb queue cannot hold \u0000, which json may: keep such
+			 * text as a string.
+			 */
 			if (strstr(text, "\\u0000") != NULL)
 				append_json_string(buf, text, len);
 			else
@@ -1244,6 +1248,7 @@ pgcdc_value_append_key(StringInfo buf, PgcdcValueType *type, const char *text,
 				append_datetime(&norm, TIMESTAMPTZOID, text, len);
 			MemoryContextSwitchTo(old);
 			text = norm.data;
+
 			len = norm.len;
 			break;
 		default:
@@ -1296,6 +1301,7 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 			{
 				out->type = jbvString;
 				out->val.string.val = (char *) text;
+
 				out->val.string.len = len;
 			}
 			return;
@@ -1306,11 +1312,13 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 		case PGCDC_JSON_STRING:
 			out->type = jbvString;
 			out->val.string.val = (char *) text;
+
 			out->val.string.len = len;
 			return;
 		case PGCDC_JSON_BPCHAR:
 			out->type = jbvString;
 			out->val.string.val = (char *) text;
+
 			out->val.string.len = bpchar_trimmed_len(text, len);
 			return;
 		default:

@@ -68,7 +68,8 @@
 #include "worker.h"
 #include "worker_internal.h"
 
-#define FEEDBACK_INTERVAL_MS	10000	/* status update even when nothing moved */
+#define FEEDBACK_INTERVAL_MS	10000	/* status update even when nothing
+										 * moved */
 #define FEEDBACK_MIN_MS			200 /* at most this often when things move */
 #define MAX_GROUP_XACTS			1000
 #define RETENTION_INTERVAL_MS	1000
@@ -562,7 +563,7 @@ handle_truncate(PgcdcMessage *m)
 	require_remote_xact(m);
 	foreach(lc, m->truncated)
 		if (pgcdc_sync_shows_change(lfirst_oid(lc), tx.full_xid))
-			m->truncated = foreach_delete_current(m->truncated, lc);
+		m->truncated = foreach_delete_current(m->truncated, lc);
 	if (m->truncated == NIL)
 		return;
 	publish_change(m);
@@ -803,7 +804,7 @@ run_source(Oid dboid, const char *source_id)
 	pgcdc_relcache_set_numeric_as_string(relcache, MySourceConfig->numeric_as_string);
 	tx.source_id = MySourceConfig->source_id;
 	message_mcxt = AllocSetContextCreate(PgcdcWorkerContext, "pgcdc_drasi message",
-										   ALLOCSET_DEFAULT_SIZES);
+										 ALLOCSET_DEFAULT_SIZES);
 
 	pgcdc_shmem_set_state(MySource, PGCDC_STATE_CONNECTING);
 	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
