@@ -201,8 +201,10 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 			const char *label = pgcdc_relcache_label(cache, relid);
 
 			foreach(lc, labels)
+			{
 				if (strcmp((char *) lfirst(lc), label) == 0)
-				wanted = true;
+					wanted = true;
+			}
 			if (!wanted)
 			{
 				relation_close(rel, AccessShareLock);

@@ -68,8 +68,7 @@
 #include "worker.h"
 #include "worker_internal.h"
 
-#define FEEDBACK_INTERVAL_MS	10000	/* status update even when nothing
-										 * moved */
+#define FEEDBACK_INTERVAL_MS	10000	/* status even when nothing moved */
 #define FEEDBACK_MIN_MS			200 /* at most this often when things move */
 #define MAX_GROUP_XACTS			1000
 #define RETENTION_INTERVAL_MS	1000
@@ -562,8 +561,10 @@ handle_truncate(PgcdcMessage *m)
 
 	require_remote_xact(m);
 	foreach(lc, m->truncated)
+	{
 		if (pgcdc_sync_shows_change(lfirst_oid(lc), tx.full_xid))
-		m->truncated = foreach_delete_current(m->truncated, lc);
+			m->truncated = foreach_delete_current(m->truncated, lc);
+	}
 	if (m->truncated == NIL)
 		return;
 	publish_change(m);
