@@ -283,7 +283,10 @@ CREATE FUNCTION pgcdc_drasi.source_status(
 	OUT snapshot_rows_total bigint,
 	OUT last_error_detail text,
 	OUT last_error_hint text,
-	OUT last_error_context text)
+	OUT last_error_context text,
+	OUT key_fallbacks bigint,
+	OUT values_unavailable bigint,
+	OUT waiting_for text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_source_status'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
@@ -320,7 +323,10 @@ SELECT
 	p.snapshot_lsn,
 	st.snapshot_table,
 	st.snapshot_rows_done,
-	st.snapshot_rows_total
+	st.snapshot_rows_total,
+	coalesce(st.key_fallbacks, 0) AS key_fallbacks,
+	coalesce(st.values_unavailable, 0) AS values_unavailable,
+	st.waiting_for
 FROM pgcdc_drasi.sources s
 LEFT JOIN pgcdc_drasi.source_progress p USING (source_id)
 LEFT JOIN pgcdc_drasi.source_status() st USING (source_id)

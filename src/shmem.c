@@ -329,3 +329,12 @@ pgcdc_shmem_set_snapshot_progress(PgcdcSource *src, const char *table,
 	src->snapshot_rows_total = rows_total;
 	LWLockRelease(pgcdc_shared->lock);
 }
+
+/* Show what the worker waits for (NULL: nothing), in the status view. */
+void
+pgcdc_shmem_set_waiting(PgcdcSource *src, const char *what)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	strlcpy(src->waiting_for, what ? what : "", sizeof(src->waiting_for));
+	LWLockRelease(pgcdc_shared->lock);
+}

@@ -76,6 +76,11 @@ typedef struct PgcdcSource
 	char		snapshot_table[2 * NAMEDATALEN];	/* table being snapshotted */
 	uint64		snapshot_rows_done;
 	uint64		snapshot_rows_total;	/* estimate */
+	uint64		key_fallbacks;	/* changes mapped with the replica identity
+								 * because their key was not in the WAL */
+	uint64		values_unavailable; /* values published as a marker */
+	char		waiting_for[PGCDC_ERROR_MAXLEN];	/* what the worker waits
+													 * for, if anything */
 	TimestampTz last_commit_time;
 	PgcdcSourceError last_error;
 	ConditionVariable progress_cv;	/* published_lsn advanced; keep it last */
@@ -115,6 +120,7 @@ extern void pgcdc_shmem_set_state(PgcdcSource *src, PgcdcSourceState state);
 extern void pgcdc_shmem_record_error(PgcdcSource *src, const char *message,
 									 const char *detail, const char *hint,
 									 const char *context);
+extern void pgcdc_shmem_set_waiting(PgcdcSource *src, const char *what);
 extern void pgcdc_shmem_set_snapshot_progress(PgcdcSource *src, const char *table,
 											  uint64 rows_done, uint64 rows_total);
 

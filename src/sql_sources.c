@@ -788,9 +788,10 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
  * source_status(): the shared state of this database's sources.  The
  * columns are those the installed SQL definition declares: version 0.1
  * has the first 18, 0.2 adds the last error's detail, hint and context,
- * so the library serves both until ALTER EXTENSION UPDATE runs.
+ * the counts of key fallbacks and unavailable values, and what the worker
+ * waits for, so the library serves both until ALTER EXTENSION UPDATE.
  */
-#define SOURCE_STATUS_COLS 21
+#define SOURCE_STATUS_COLS 24
 
 Datum
 pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
@@ -864,6 +865,10 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 		nulls[19] = (src.last_error.hint[0] == '\0');
 		values[20] = CStringGetTextDatum(src.last_error.context);
 		nulls[20] = (src.last_error.context[0] == '\0');
+		values[21] = Int64GetDatum((int64) src.key_fallbacks);
+		values[22] = Int64GetDatum((int64) src.values_unavailable);
+		values[23] = CStringGetTextDatum(src.waiting_for);
+		nulls[23] = (src.waiting_for[0] == '\0');
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
