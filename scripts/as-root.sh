@@ -19,11 +19,13 @@ as_root()
 		[ -n "${!name+set}" ] && keep+=("$name=${!name}")
 	done
 	script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
+	local me
+	me=$(basename "$(dirname "$script")")/$(basename "$script")
 	if command -v sudo >/dev/null 2>&1; then
-		echo "$(basename "$script"): not root, running it through sudo" >&2
+		echo "$me: not root, running it through sudo" >&2
 		exec sudo -- env "${keep[@]}" bash "$script" "$@"
 	fi
-	echo "$(basename "$script"): must run as root (it installs packages and runs PostgreSQL as the postgres user)," >&2
+	echo "$me: must run as root (it installs packages and runs PostgreSQL as the postgres user)," >&2
 	echo "and sudo is not installed.  Run it as root, for instance: su -c 'bash $script'" >&2
 	exit 1
 }
