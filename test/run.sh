@@ -36,6 +36,9 @@
 
 set -uo pipefail
 
+# The whole script is one group, so bash reads all of it before it runs
+# any of it: editing this file (a checkout) during a run leaves the run alone.
+{
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "${TEST_AS_USER:-0}" != 1 ]; then
 	. "$REPO/scripts/as-root.sh"
@@ -360,3 +363,4 @@ want_stage pgtap && { run_pgtap; stop_leftover_clusters; }
 want_stage tap && run_tap
 
 summary_and_exit
+}
