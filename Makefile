@@ -31,11 +31,13 @@ OBJS = \
 	src/sql_snapshots.o
 
 PG_CPPFLAGS = -I$(srcdir)/src
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(if $(WERROR),-Werror) $(EXTRA_CFLAGS)
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(if $(WERROR),-Werror)
 
-# pg_regress suites run on a throwaway instance that preloads the library.
-REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/0*.sql)))
-REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
+# pg_regress suites (test/sql, test/expected) run in name order on a
+# throwaway instance that preloads the library; each suite also runs alone
+# (make installcheck REGRESS=03_keys).
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -55,3 +57,27 @@ indent:
 
 typedefs:
 	$(srcdir)/scripts/typedefs.sh
+
+
+# Extra compiler flags, e.g. make PGCDC_CFLAGS=-DUSE_ASSERT_CHECKING (CI).
+override CFLAGS += $(PGCDC_CFLAGS)
+
+# Perl TAP tests test/t/*.pl (PostgreSQL::Test::Cluster), each starting its
+# own clusters; logs in test/tmp_check/log.  One file:
+#   make prove_installcheck PROVE_TESTS=test/t/001_restart.pl
+# TAP_KEEP_TMP=1 keeps the logs of earlier runs in test/tmp_check.
+override PROVE_FLAGS += -I $(srcdir)/test/t
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(if $(TAP_KEEP_TMP),,rm -rf '$(CURDIR)'/test/tmp_check)
+	$(MKDIR_P) '$(CURDIR)'/test/tmp_check
+	cd $(srcdir) && TESTDIR='$(CURDIR)/test' PATH="$(bindir):$$PATH" PGPORT='6$(DEF_PGPORT)' \
+		PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
+		$(PROVE) $(PG_PROVE_FLAGS) $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),test/t/*.pl)
+
+# pgTAP files test/pgtap/*.sql, each in a fresh database of a throwaway
+# cluster that preloads the library (test/pgtap.sh).  Some files:
+#   make pgtapcheck PGTAP_TESTS=test/pgtap/010_api.sql
+.PHONY: pgtapcheck
+pgtapcheck:
+	PGBIN='$(bindir)' bash $(srcdir)/test/pgtap.sh $(if $(PGTAP_TESTS),$(PGTAP_TESTS),$(sort $(wildcard $(srcdir)/test/pgtap/*.sql)))

@@ -3,11 +3,12 @@
 # bench/run.sh: throughput, writer overhead, latency and memory of
 # pgcdc_drasi, compared with PostgreSQL's own logical replication consumers.
 #
-#   sudo bash bench/run.sh                     # default: RUNS=3 SCALE=1
-#   sudo RUNS=1 SCALE=0.1 bash bench/run.sh    # quick run
+#   bash bench/run.sh                     # default: RUNS=3 SCALE=1
+#   RUNS=1 SCALE=0.1 bash bench/run.sh    # quick run
 #
-# Run as root on Debian bookworm.  It installs what it needs
-# (scripts/install-deps.sh, Node.js + the npm package pg from
+# Run as root on Debian bookworm, or as a user who may use sudo (it then
+# runs itself through sudo, keeping the variables below).  It installs what
+# it needs (scripts/install-deps.sh, Node.js + the npm package pg from
 # bench/node/package-lock.json, linux-perf if PERF=1), builds and installs
 # the extension, creates a throwaway cluster in a mktemp directory (unix
 # socket only; PostgreSQL defaults except the settings below) and removes it
@@ -72,7 +73,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash bench/run.sh"
+# Root (or a sudoer: the script then runs itself again through sudo).
+. "$REPO/scripts/as-root.sh"
+as_root "RUNS SCALE CONCURRENT_W2 LATENCY_TPS LATENCY_SECONDS PERF PHASES RESULTS_DIR SKIP_DEPS KEEP" "${BASH_SOURCE[0]}" "$@"
 
 RUNS=${RUNS:-3}
 SCALE=${SCALE:-1}

@@ -2,9 +2,10 @@
 #
 # demo/run.sh: end-to-end demonstration of pgcdc_drasi.
 #
-#   sudo bash demo/run.sh
+#   bash demo/run.sh
 #
-# Run it as root on a fresh Debian bookworm machine.  It installs the build
+# Run it as root, or as a user who may use sudo (it then runs itself through
+# sudo), on a fresh Debian bookworm machine.  It installs the build
 # dependencies, builds and installs the extension, starts a throwaway
 # PostgreSQL 15 cluster in a temporary directory (unix socket only, no TCP),
 # and walks through the story:
@@ -83,7 +84,9 @@ pg_ctl()
 	runuser -u postgres -- "$BINDIR/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" "$@"
 }
 
-[[ $(id -u) -eq 0 ]] || die "run as root: sudo bash demo/run.sh"
+# Root (or a sudoer: the script then runs itself again through sudo).
+. "$REPO/scripts/as-root.sh"
+as_root "PGCDC_DEMO_SKIP_DEPS" "${BASH_SOURCE[0]}" "$@"
 
 heading "Installing dependencies (scripts/install-deps.sh)"
 if [[ ${PGCDC_DEMO_SKIP_DEPS:-0} == 1 ]]; then

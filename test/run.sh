@@ -1,44 +1,55 @@
 #!/usr/bin/env bash
 # test/run.sh: build pgcdc_drasi and run every test suite.
 #
-#   sudo bash test/run.sh
+#   bash test/run.sh
 #
-# Run as root (on a fresh Debian bookworm machine or in CI): installs the
-# dependencies, builds the extension in a scratch copy of the tree owned by
-# the postgres OS user, installs it, then runs as postgres
+# Run it as root, or as a user who may use sudo (it then runs itself through
+# sudo), on a fresh Debian bookworm machine or in CI.  It installs the
+# dependencies (scripts/install-deps.sh), builds the extension with
+# "make WERROR=1" in a scratch copy of the tree owned by the postgres OS
+# user (PostgreSQL does not run as root), installs it, then runs as postgres
 #
-#   regress  pg_regress suites (sql/*.sql, expected/*.out) via make installcheck
-#   pgtap    pgTAP files test/pgtap/*.sql, each in a fresh database of a
-#            throwaway cluster, via pg_prove
-#   tap      Perl TAP tests test/t/*.pl (PostgreSQL::Test::Cluster), via prove,
-#            after "npm ci" in test/node (the Node.js client of 022_node_client)
+#   regress  make installcheck      pg_regress suites test/sql/*.sql
+#   pgtap    make pgtapcheck        pgTAP files test/pgtap/*.sql (test/pgtap.sh)
+#   tap      make prove_installcheck  Perl TAP tests test/t/*.pl, one file at a
+#            time, after "npm ci" in test/node (the client of 022_node_client)
 #
 # and ends with one line "N passed, M failed" (suites / test files).  Exits
-# non-zero if anything failed.
+# non-zero if anything failed.  The make targets also work by hand: see
+# "Tests" in README.md.
 #
 # Environment:
 #   TEST_ONLY=regress|pgtap|tap   run only that stage (build + install always run)
 #   TEST_FILTER=<regex>           run only pgTAP / Perl TAP files whose name matches
 #   KEEP_TMP=1                    keep the scratch directory (logs, data dirs)
 #   ARTIFACTS_DIR=<dir>           copy logs of the run there (useful in CI)
+#   PGCDC_CFLAGS                  extra compiler flags (e.g. -DUSE_ASSERT_CHECKING)
 #   PG_TEST_TIMEOUT_DEFAULT       PostgreSQL::Test timeout in seconds (default 120)
 #   PGCDC_TEST_BIG_ROWS           rows of the large transaction in 002/003 (default 200000)
 #   TAP_FILE_TIMEOUT              seconds before one TAP file is killed (default 600)
 #   PGTAP_FILE_TIMEOUT            same for one pgTAP file (default 300)
 #   REGRESS_TIMEOUT               same for make installcheck (default 600)
 #   SUITE_TIMEOUT                 budget of the whole run in seconds (default 4500)
-#
-# Run as a non-root user, dependency installation and "make install" are
-# skipped (they must have been done already) and everything runs as that user.
+#   TEST_AS_USER=1                do not become root: skip dependency installation
+#                                 and "make install" (done already) and run
+#                                 everything as the current user
 
 set -uo pipefail
 
+# The whole script is one group, so bash reads all of it before it runs
+# any of it: editing this file (a checkout) during a run leaves the run alone.
+{
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${TEST_AS_USER:-0}" != 1 ]; then
+	. "$REPO/scripts/as-root.sh"
+	as_root "TEST_ONLY TEST_FILTER KEEP_TMP ARTIFACTS_DIR PGCDC_CFLAGS PG_TEST_TIMEOUT_DEFAULT
+		PGCDC_TEST_BIG_ROWS PG_TEST_NOCLEAN TAP_FILE_TIMEOUT PGTAP_FILE_TIMEOUT REGRESS_TIMEOUT
+		SUITE_TIMEOUT" "${BASH_SOURCE[0]}" "$@"
+fi
+
 PGBIN=/usr/lib/postgresql/15/bin
 PG_CONFIG=$PGBIN/pg_config
-PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
-PG_REGRESS_BIN=$PGXS_DIR/src/test/regress/pg_regress
-PG_PERL_LIB=$PGXS_DIR/src/test/perl
+PG_REGRESS_BIN=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 
 TEST_ONLY=${TEST_ONLY:-}
 TEST_FILTER=${TEST_FILTER:-}
@@ -60,7 +71,6 @@ FAILED=0
 FAILED_NAMES=()
 SCRATCH=
 BUILD=
-PGTAP_DATA=
 
 say() { printf '\n=== %s\n' "$*"; }
 record_pass() { PASSED=$((PASSED + 1)); echo "PASS: $1"; }
@@ -94,8 +104,11 @@ as_pg() {
 	fi
 }
 
+# make in the scratch copy, as the test user.
+pg_make() { as_pg make --no-print-directory -C "$BUILD" PG_CONFIG="$PG_CONFIG" "$@"; }
+
 # Stop every postmaster still running from a data directory in the scratch
-# tree (a killed prove or pg_regress can leave one behind).
+# tree (a killed prove, pg_prove or pg_regress can leave one behind).
 stop_leftover_clusters() {
 	[ -n "$SCRATCH" ] && [ -d "$SCRATCH" ] || return 0
 	local pidfile
@@ -110,7 +123,8 @@ collect_artifacts() {
 	for p in regression.diffs regression.out results tmp_check/log test/tmp_check/log; do
 		[ -e "$BUILD/$p" ] && cp -a "$BUILD/$p" "$ARTIFACTS_DIR/$(echo "$p" | tr / _)" 2>/dev/null
 	done
-	[ -n "$PGTAP_DATA" ] && [ -e "$PGTAP_DATA/server.log" ] && cp "$PGTAP_DATA/server.log" "$ARTIFACTS_DIR/pgtap_server.log"
+	[ -e "$BUILD/test/tmp_check/pgtap/server.log" ] &&
+		cp "$BUILD/test/tmp_check/pgtap/server.log" "$ARTIFACTS_DIR/pgtap_server.log"
 	return 0
 }
 
@@ -170,6 +184,27 @@ show_server_log() {
 	echo "----- end of $file"
 }
 
+# Seconds a step may take: its own limit, capped by what is left of the
+# suite budget; prints nothing and fails when the budget is used up.
+step_timeout() {
+	local left=$((SUITE_DEADLINE - $(date +%s)))
+	[ "$left" -gt 0 ] || return 1
+	[ "$left" -lt "$1" ] && echo "$left" || echo "$1"
+}
+
+want_stage() { [ -z "$TEST_ONLY" ] || [ "$TEST_ONLY" = "$1" ]; }
+
+# The files of a directory (relative to the tree) that TEST_FILTER lets in.
+filtered_files() {
+	local dir=$1 ext=$2 f
+	shopt -s nullglob
+	for f in "$BUILD/$dir"/*."$ext"; do
+		[ -z "$TEST_FILTER" ] || [[ "$(basename "$f")" =~ $TEST_FILTER ]] || continue
+		echo "$dir/$(basename "$f")"
+	done
+	shopt -u nullglob
+}
+
 # --------------------------------------------------------------------------
 # Dependencies, scratch copy, build, install
 # --------------------------------------------------------------------------
@@ -191,15 +226,18 @@ tar -C "$REPO" \
 	-cf - . | tar -C "$BUILD" -xf -
 [ "$AS_ROOT" -eq 1 ] && chown -R postgres:postgres "$SCRATCH"
 
-say "build (make WERROR=1) in $BUILD"
-if ! as_pg make -C "$BUILD" WERROR=1 PG_CONFIG="$PG_CONFIG"; then
+MAKE_VARS=(WERROR=1)
+[ -n "${PGCDC_CFLAGS:-}" ] && MAKE_VARS+=(PGCDC_CFLAGS="$PGCDC_CFLAGS")
+
+say "build (make ${MAKE_VARS[*]}) in $BUILD"
+if ! pg_make "${MAKE_VARS[@]}"; then
 	record_fail build
 	summary_and_exit
 fi
 
 say "install"
 if [ "$AS_ROOT" -eq 1 ]; then
-	if ! make -C "$BUILD" install PG_CONFIG="$PG_CONFIG"; then
+	if ! make --no-print-directory -C "$BUILD" install PG_CONFIG="$PG_CONFIG" "${MAKE_VARS[@]}"; then
 		record_fail install
 		summary_and_exit
 	fi
@@ -208,28 +246,13 @@ else
 	echo "not root: skipping make install (the installed copy is used as is)"
 fi
 
-# Seconds a step may take: its own limit, capped by what is left of the
-# suite budget; prints nothing and fails when the budget is used up.
-step_timeout() {
-	local left=$((SUITE_DEADLINE - $(date +%s)))
-	[ "$left" -gt 0 ] || return 1
-	[ "$left" -lt "$1" ] && echo "$left" || echo "$1"
-}
-
-want_stage() { [ -z "$TEST_ONLY" ] || [ "$TEST_ONLY" = "$1" ]; }
-
-matches_filter() { [ -z "$TEST_FILTER" ] || [[ "$(basename "$1")" =~ $TEST_FILTER ]]; }
-
 # --------------------------------------------------------------------------
-# Stage a: pg_regress (make installcheck, temp instance from REGRESS_OPTS)
+# Stage regress: make installcheck (temp instance from REGRESS_OPTS)
 # --------------------------------------------------------------------------
 run_regress() {
 	say "stage regress: make installcheck"
-	shopt -s nullglob
-	local sqls=("$BUILD"/sql/*.sql)
-	shopt -u nullglob
-	if [ "${#sqls[@]}" -eq 0 ]; then
-		echo "no pg_regress tests (sql/*.sql): skipped"
+	if ! compgen -G "$BUILD/test/sql/*.sql" >/dev/null; then
+		echo "no pg_regress tests (test/sql/*.sql): skipped"
 		return 0
 	fi
 	local log=$SCRATCH/regress.log rc limit
@@ -237,9 +260,9 @@ run_regress() {
 		record_fail "regress (not run: SUITE_TIMEOUT used up)"
 		return 0
 	fi
-	(cd "$BUILD" && as_pg timeout -k 30 "$limit" make installcheck PG_CONFIG="$PG_CONFIG") 2>&1 | tee "$log"
+	as_pg timeout -k 30 "$limit" make --no-print-directory -C "$BUILD" installcheck PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "regress: killed after ${limit}s"
+	{ [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && echo "regress: killed after ${limit}s"
 
 	local n_ok n_fail
 	n_ok=$(grep -cE '^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. ok' "$log")
@@ -265,84 +288,47 @@ run_regress() {
 }
 
 # --------------------------------------------------------------------------
-# Stage b: pgTAP files on a throwaway cluster, one fresh database each
+# Stage pgtap: make pgtapcheck (test/pgtap.sh prints PASS:/FAIL: per file)
 # --------------------------------------------------------------------------
 run_pgtap() {
-	say "stage pgtap: pg_prove test/pgtap/*.sql"
-	shopt -s nullglob
-	local all=("$BUILD"/test/pgtap/*.sql) files=() f
-	shopt -u nullglob
-	for f in "${all[@]}"; do matches_filter "$f" && files+=("$f"); done
-	if [ "${#files[@]}" -eq 0 ]; then
+	say "stage pgtap: make pgtapcheck"
+	local files log=$SCRATCH/pgtap.log rc limit n_ok n_fail
+	files=$(filtered_files test/pgtap sql)
+	if [ -z "$files" ]; then
 		echo "no pgTAP files: skipped"
 		return 0
 	fi
-
-	PGTAP_DATA=$SCRATCH/pgtap
-	local sock=$PGTAP_DATA port=54329
-	as_pg mkdir -p "$PGTAP_DATA"
-	if ! as_pg "$PGBIN/initdb" -A trust -U postgres -N -D "$PGTAP_DATA/data" >"$SCRATCH/pgtap-initdb.log" 2>&1; then
-		cat "$SCRATCH/pgtap-initdb.log"
-		record_fail "pgtap (initdb)"
+	# Each file has its own timeout; the make as a whole gets the rest of the
+	# suite budget (plus time to stop the cluster).
+	if ! limit=$(step_timeout "$SUITE_TIMEOUT"); then
+		record_fail "pgtap (not run: SUITE_TIMEOUT used up)"
 		return 0
 	fi
-	as_pg bash -c "cat '$BUILD/test/regress.conf' >> '$PGTAP_DATA/data/postgresql.conf' && printf '%s\n' \
-		\"unix_socket_directories = '$sock'\" \"listen_addresses = ''\" \"port = $port\" \
-		\"max_connections = 50\" >> '$PGTAP_DATA/data/postgresql.conf'"
-	if ! as_pg "$PGBIN/pg_ctl" -D "$PGTAP_DATA/data" -l "$PGTAP_DATA/server.log" -w -t 120 start; then
-		show_tail "$PGTAP_DATA/server.log" 100
-		record_fail "pgtap (cluster start)"
-		return 0
-	fi
-
-	local i=0 db base rc limit
-	for f in "${files[@]}"; do
-		i=$((i + 1))
-		base=$(basename "$f" .sql)
-		db="pgtap_${i}_$(echo "$base" | tr -c 'A-Za-z0-9_\n' '_')"
-		db=${db:0:60}
-		echo "--- $base (database $db)"
-		if ! as_pg "$PGBIN/createdb" -h "$sock" -p "$port" -U postgres "$db" ||
-			! as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$db" \
-				-c 'CREATE EXTENSION pgtap'; then
-			record_fail "pgtap/$base (setup)"
-			continue
-		fi
-		if ! limit=$(step_timeout "$PGTAP_FILE_TIMEOUT"); then
-			record_fail "pgtap/$base (not run: SUITE_TIMEOUT used up)"
-			continue
-		fi
-		(cd "$BUILD" && as_pg timeout -k 10 "$limit" pg_prove --verbose --nocolor \
-			-h "$sock" -p "$port" -U postgres -d "$db" "test/pgtap/$base.sql")
-		rc=$?
-		if [ "$rc" -eq 0 ]; then
-			record_pass "pgtap/$base"
-		else
-			[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "pgtap/$base: killed after ${limit}s"
-			record_fail "pgtap/$base"
-			show_server_log "$PGTAP_DATA/server.log" 60
-		fi
-		as_pg "$PGBIN/dropdb" -h "$sock" -p "$port" -U postgres --if-exists "$db" >/dev/null 2>&1 || true
-	done
-
-	as_pg "$PGBIN/pg_ctl" -D "$PGTAP_DATA/data" -m fast -w -t 120 stop >/dev/null ||
-		as_pg "$PGBIN/pg_ctl" -D "$PGTAP_DATA/data" -m immediate -w stop >/dev/null 2>&1 || true
+	as_pg timeout -k 30 "$((limit + 150))" make --no-print-directory -C "$BUILD" pgtapcheck \
+		PG_CONFIG="$PG_CONFIG" PGTAP_TESTS="$(echo $files)" \
+		PGTAP_FILE_TIMEOUT="$PGTAP_FILE_TIMEOUT" PGTAP_DEADLINE="$SUITE_DEADLINE" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	n_ok=$(grep -c '^PASS: ' "$log")
+	n_fail=$(grep -c '^FAIL: ' "$log")
+	PASSED=$((PASSED + n_ok))
+	FAILED=$((FAILED + n_fail))
+	while IFS= read -r name; do FAILED_NAMES+=("$name"); done < <(sed -n 's/^FAIL: //p' "$log")
+	[ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ] && record_fail "pgtap (make pgtapcheck exited $rc)"
+	[ "$rc" -ne 0 ] && show_server_log "$BUILD/test/tmp_check/pgtap/server.log" 150
+	echo "pgtap: $n_ok passed, $n_fail failed (make exit $rc)"
 }
 
 # --------------------------------------------------------------------------
-# Stage c: Perl TAP tests (PostgreSQL::Test::Cluster), one prove per file
+# Stage tap: make prove_installcheck, one file at a time (own timeout each)
 # --------------------------------------------------------------------------
 run_tap() {
-	say "stage tap: prove test/t/*.pl"
-	shopt -s nullglob
-	local all=("$BUILD"/test/t/*.pl) files=() f base rc l limit
-	shopt -u nullglob
-	for f in "${all[@]}"; do matches_filter "$f" && files+=("$f"); done
-	if [ "${#files[@]}" -eq 0 ]; then
+	say "stage tap: make prove_installcheck"
+	local files f base rc l limit logdir=$BUILD/test/tmp_check/log
+	files=$(filtered_files test/t pl)
+	if [ -z "$files" ]; then
 		echo "no Perl TAP tests: skipped"
 		return 0
 	fi
-	local logdir=$BUILD/test/tmp_check/log
 	# The Node.js client test needs node-postgres: install the locked versions.
 	if [ -f "$BUILD/test/node/package-lock.json" ]; then
 		echo "--- npm ci (test/node)"
@@ -350,21 +336,20 @@ run_tap() {
 			record_fail "tap/npm ci (test/node)"
 		fi
 	fi
-	for f in "${files[@]}"; do
+	for f in $files; do
 		base=$(basename "$f" .pl)
 		echo "--- $base"
 		if ! limit=$(step_timeout "$TAP_FILE_TIMEOUT"); then
 			record_fail "tap/$base (not run: SUITE_TIMEOUT used up)"
 			continue
 		fi
-		(cd "$BUILD" && as_pg env TESTDIR="$BUILD/test" \
-			timeout -k 30 "$limit" \
-			prove --verbose --timer --nocolor -I "$PG_PERL_LIB" -I test/t "test/t/$base.pl")
+		as_pg timeout -k 30 "$limit" make --no-print-directory -C "$BUILD" prove_installcheck \
+			PG_CONFIG="$PG_CONFIG" PROVE_TESTS="$f" PROVE_FLAGS="--verbose --timer --nocolor" TAP_KEEP_TMP=1
 		rc=$?
 		if [ "$rc" -eq 0 ]; then
 			record_pass "tap/$base"
 		else
-			[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "tap/$base: killed after ${limit}s"
+			{ [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && echo "tap/$base: killed after ${limit}s"
 			record_fail "tap/$base"
 			show_tail "$logdir/regress_log_$base" 200
 			for l in "$logdir/${base}"_*.log; do show_server_log "$l" 150; done
@@ -378,3 +363,4 @@ want_stage pgtap && { run_pgtap; stop_leftover_clusters; }
 want_stage tap && run_tap
 
 summary_and_exit
+}

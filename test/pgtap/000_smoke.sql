@@ -1,15 +1,7 @@
 -- 000_smoke.sql: the extension installs its schema, queue table and API.
---
--- Convention for test/pgtap/*.sql: test/run.sh gives each file a fresh
--- database with pgtap already created; a file creates pgcdc_drasi (and
--- anything else it needs) itself, preferably inside a transaction that it
--- rolls back.
-\unset ECHO
-\set QUIET 1
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+-- Inside a transaction that it rolls back (the conventions of the pgTAP
+-- files are in helpers.psql).
+\ir helpers.psql
 
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgcdc_drasi;

@@ -6,47 +6,9 @@
 -- that has already written data, and the launcher acts only on committed
 -- configuration.  Every object this file creates in the cluster (slots,
 -- origins) starts with "api" and is dropped at the end.
-\unset ECHO
-\set QUIET 1
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir helpers.psql
 
 CREATE EXTENSION pgcdc_drasi;
-
--- Poll pgcdc_drasi.status until the source reaches a state (or 30 s pass);
--- returns the last state seen.
-CREATE FUNCTION api_wait_state(src text, want text)
-RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-BEGIN
-	FOR i IN 1..300 LOOP
-		SELECT state INTO st FROM pgcdc_drasi.status WHERE source_id = src;
-		EXIT WHEN st IS NOT DISTINCT FROM want;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN st;
-END
-$$;
-
--- Poll a boolean query until it returns true (or 30 s pass).
-CREATE FUNCTION api_poll(q text)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	ok boolean;
-BEGIN
-	FOR i IN 1..300 LOOP
-		EXECUTE q INTO ok;
-		IF ok THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END
-$$;
 
 CREATE TABLE api_orders (id int PRIMARY KEY, status text, amount numeric(10,2));
 CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
@@ -406,7 +368,7 @@ SELECT results_eq(
 	'sources row: sink queue, channel = the default slot name, notify_payload full, bootstrap on, numeric_as_string off by default');
 SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname = 'pgcdc_drasi_pgcdc_api_orders_db'), 1,
 	'the replication origin was created');
-SELECT is(api_wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the source reaches state streaming');
+SELECT is(wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the source reaches state streaming');
 SELECT results_eq(
 	$$SELECT slot_type, plugin::text COLLATE "default", database::text COLLATE "default", temporary
 	  FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'$$,
@@ -502,12 +464,12 @@ SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('Api-Orders.DB', '5 s')$$,
 SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('Api-Orders.DB')$$, 'pause_source');
 SELECT is((SELECT enabled FROM pgcdc_drasi.sources WHERE source_id = 'Api-Orders.DB'), false,
 	'pause_source clears enabled');
-SELECT is(api_wait_state('Api-Orders.DB', 'paused'), 'paused', 'the paused source reaches state paused');
+SELECT is(wait_state('Api-Orders.DB', 'paused'), 'paused', 'the paused source reaches state paused');
 SELECT results_eq(
 	$$SELECT enabled, pid FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'$$,
 	$$VALUES (false, NULL::int)$$,
 	'a paused source has no worker');
-SELECT ok(api_poll($$SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'$$),
+SELECT ok(poll_until($$SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'$$),
 	'the slot of a paused source becomes inactive');
 
 INSERT INTO api_orders VALUES (3, 'while paused', 1);
@@ -516,7 +478,7 @@ SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('Api-Orders.DB')$$, 'pausing a
 SELECT lives_ok($$SELECT pgcdc_drasi.resume_source('Api-Orders.DB')$$, 'resume_source');
 SELECT is((SELECT enabled FROM pgcdc_drasi.sources WHERE source_id = 'Api-Orders.DB'), true,
 	'resume_source sets enabled');
-SELECT is(api_wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the resumed source streams again');
+SELECT is(wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the resumed source streams again');
 SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('Api-Orders.DB')$$, 'wait_for_catchup after resume');
 SELECT results_eq(
 	$$SELECT op, element_id FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB' ORDER BY seq$$,
@@ -534,7 +496,7 @@ SELECT results_eq(
 ----------------------------------------------------------------------
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('api_second', 'api_pub', sink => 'both')$$,
 	'create_source of a second source, sink both');
-SELECT is(api_wait_state('api_second', 'streaming'), 'streaming', 'the second source streams');
+SELECT is(wait_state('api_second', 'streaming'), 'streaming', 'the second source streams');
 
 ----------------------------------------------------------------------
 -- set_table_key / drop_table_key
@@ -636,7 +598,7 @@ SELECT is_empty($$SELECT * FROM pgcdc_drasi.table_options$$,
 
 SELECT lives_ok($$SELECT pgcdc_drasi.resnapshot('Api-Orders.DB', ARRAY['api_users'::regclass])$$,
 	'resnapshot of one table');
-SELECT ok(api_poll($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = 'Api-Orders.DB')
+SELECT ok(poll_until($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = 'Api-Orders.DB')
 	                 AND (SELECT count(*) FROM pgcdc_drasi.events WHERE source_id = 'Api-Orders.DB' AND seq > 8) = 3$$),
 	'the worker takes the request and publishes the re-snapshot');
 SELECT results_eq(
@@ -646,7 +608,7 @@ SELECT results_eq(
 	         (10::bigint, 'i', 'api_users', 'api_users:1', 'true'::jsonb, true),
 	         (11::bigint, 'i', 'api_users', 'api_users:2', 'true'::jsonb, true)$$,
 	'a re-snapshot: a t event for the table, then an insert per row, all marked as snapshot events');
-SELECT is(api_wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the source streams again after the re-snapshot');
+SELECT is(wait_state('Api-Orders.DB', 'streaming'), 'streaming', 'the source streams again after the re-snapshot');
 
 ----------------------------------------------------------------------
 -- create_source with an explicit slot name, disabled, with a conninfo
@@ -713,7 +675,7 @@ SELECT is((SELECT count(*)::int FROM pg_replication_origin WHERE roname = 'pgcdc
 	'the origin of the explicit slot was created');
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_explicit'), 0,
 	'no slot with the default name was created');
-SELECT is(api_wait_state('api_explicit', 'paused'), 'paused', 'a source created disabled is paused');
+SELECT is(wait_state('api_explicit', 'paused'), 'paused', 'a source created disabled is paused');
 SELECT results_eq(
 	$$SELECT enabled, state, pid, events_published FROM pgcdc_drasi.status WHERE source_id = 'api_explicit'$$,
 	$$VALUES (false, 'paused', NULL::int, 0::bigint)$$,

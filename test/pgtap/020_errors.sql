@@ -8,12 +8,7 @@
 -- written yet); transactions are opened only where a test needs one.
 -- Slots and origins this file creates start with "err"; all are dropped at
 -- the end.
-\unset ECHO
-\set QUIET 1
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir helpers.psql
 
 -- A logical pgoutput slot that belongs to another database.
 SELECT current_database() AS err_db \gset
@@ -22,46 +17,6 @@ SELECT 1 AS err_dummy FROM pg_create_logical_replication_slot('err_otherdb_slot'
 \c :err_db
 
 CREATE EXTENSION pgcdc_drasi;
-
--- The error a statement raises, as {sqlstate, message, detail, hint}
--- (detail and hint '' when absent), or NULL if it raises none.  Unlike
--- throws_ok, it also catches query_canceled (57014), the SQLSTATE of
--- wait_for_catchup's timeout.
-CREATE FUNCTION err_info(q text)
-RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-	hnt text;
-BEGIN
-	EXECUTE q;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-	RETURN ARRAY[st, msg, det, hnt];
-END
-$$;
-
--- Poll pgcdc_drasi.status until cond (an expression over its columns) is
--- true for the source, at most secs seconds; returns whether it became true.
-CREATE FUNCTION err_wait_status(src text, cond text, secs int DEFAULT 30)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	ok boolean;
-BEGIN
-	FOR i IN 1..secs * 10 LOOP
-		EXECUTE format('SELECT coalesce((SELECT %s FROM pgcdc_drasi.status WHERE source_id = $1), false)', cond)
-			INTO ok USING src;
-		IF ok THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END
-$$;
 
 CREATE TABLE err_t (id int PRIMARY KEY);
 CREATE PUBLICATION err_pub FOR TABLE err_t;
@@ -521,7 +476,7 @@ RESET statement_timeout;
 -- is dropped again")
 ----------------------------------------------------------------------
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('err_rbdrop', 'err_pub')$$, 'create_source err_rbdrop');
-SELECT ok(err_wait_status('err_rbdrop', $$state = 'streaming'$$), 'err_rbdrop streams');
+SELECT ok(wait_status('err_rbdrop', $$state = 'streaming'$$), 'err_rbdrop streams');
 BEGIN;
 DO $$BEGIN PERFORM pgcdc_drasi.drop_source('err_rbdrop'); END$$;
 ROLLBACK;
@@ -531,7 +486,7 @@ SELECT results_eq(
 	'after a rolled-back drop_source the source row is back, enabled');
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_rbdrop'), 0,
 	'after a rolled-back drop_source the slot is gone');
-SELECT ok(err_wait_status('err_rbdrop', $$last_error IS NOT NULL$$, 10),
+SELECT ok(wait_status('err_rbdrop', $$last_error IS NOT NULL$$, 10),
 	'the enabled source without a slot reports an error');
 SELECT isnt((SELECT state FROM pgcdc_drasi.status WHERE source_id = 'err_rbdrop'), 'paused',
 	'an enabled source is not shown as paused');

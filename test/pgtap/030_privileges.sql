@@ -7,51 +7,9 @@
 -- and are dropped at the end.  Slots start with "pgcdc_priv" / "priv".
 -- No enclosing transaction (create_source needs a transaction that has not
 -- written yet).
-\unset ECHO
-\set QUIET 1
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir helpers.psql
 
 CREATE EXTENSION pgcdc_drasi;
-
--- The error a statement raises, as {sqlstate, message, detail, hint}, or
--- NULL if it raises none.  EXECUTE permission for every role (SET ROLE).
-CREATE FUNCTION priv_err_info(q text)
-RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-	hnt text;
-BEGIN
-	EXECUTE q;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS OR QUERY_CANCELED THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-	RETURN ARRAY[st, msg, det, hnt];
-END
-$$;
-
--- Poll pgcdc_drasi.status until cond holds for the source (at most secs s).
-CREATE FUNCTION priv_wait_status(src text, cond text, secs int DEFAULT 30)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	ok boolean;
-BEGIN
-	FOR i IN 1..secs * 10 LOOP
-		EXECUTE format('SELECT coalesce((SELECT %s FROM pgcdc_drasi.status WHERE source_id = $1), false)', cond)
-			INTO ok USING src;
-		IF ok THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END
-$$;
 
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS priv_admin, priv_reader, priv_none, priv_evil, priv_evil_admin;
@@ -142,7 +100,7 @@ SELECT is_empty(
 -- pgcdc_drasi_admin
 ----------------------------------------------------------------------
 SET ROLE priv_admin;
-SELECT is(priv_err_info($$SELECT pgcdc_drasi.create_source('priv_mixed', 'priv_mixed_pub')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.create_source('priv_mixed', 'priv_mixed_pub')$$),
 	ARRAY['42501', 'permission denied to capture table public.priv_secret',
 	      'The table is in publication "priv_mixed_pub", and role "priv_admin" cannot SELECT from it.',
 	      'Grant SELECT on the table, or use a publication of readable tables only.'],
@@ -183,16 +141,16 @@ SELECT lives_ok($$SELECT count(*) FROM pgcdc_drasi.events$$, 'admin: can SELECT 
 SELECT lives_ok($$SELECT count(*) FROM pgcdc_drasi.table_keys$$, 'admin: can SELECT table_keys');
 SELECT is((SELECT state FROM pgcdc_drasi.status WHERE source_id = 'priv_src') IS NOT NULL, true,
 	'admin: can SELECT status');
-SELECT is(priv_err_info($$SELECT pgcdc_drasi.set_table_key('priv_src', 'priv_secret', ARRAY['id'])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_table_key('priv_src', 'priv_secret', ARRAY['id'])$$),
 	ARRAY['42501', 'permission denied for table priv_secret', '', ''],
 	'admin: set_table_key refused on a table it cannot SELECT');
 SELECT lives_ok($$SELECT pgcdc_drasi.set_table_key('priv_src', 'priv_open', ARRAY['id'])$$,
 	'admin: set_table_key on a readable table');
 SELECT lives_ok($$SELECT pgcdc_drasi.drop_table_key('priv_src', 'priv_open')$$, 'admin: drop_table_key');
-SELECT is(priv_err_info($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_secret', 'Secret')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_secret', 'Secret')$$),
 	ARRAY['42501', 'permission denied for table priv_secret', '', ''],
 	'admin: set_table_label refused on a table it cannot SELECT');
-SELECT is(priv_err_info($$SELECT pgcdc_drasi.set_excluded_columns('priv_src', 'priv_secret', ARRAY['v'])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_excluded_columns('priv_src', 'priv_secret', ARRAY['v'])$$),
 	ARRAY['42501', 'permission denied for table priv_secret', '', ''],
 	'admin: set_excluded_columns refused on a table it cannot SELECT');
 SELECT lives_ok($$SELECT pgcdc_drasi.set_table_label('priv_src', 'priv_open', 'Open')$$,
@@ -265,7 +223,7 @@ RESET ROLE;
 ALTER PUBLICATION priv_open_pub ADD TABLE priv_secret;
 INSERT INTO priv_secret VALUES (1, 'secret');
 INSERT INTO priv_open VALUES (2, 'two');
-SELECT ok(priv_wait_status('priv_src',
+SELECT ok(wait_status('priv_src',
 	$$last_error = 'owner of source "priv_src" cannot read table "public.priv_secret"'$$),
 	'a table the owner cannot SELECT, added to the publication later, stops the source with an error');
 SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'priv_src' AND label = 'priv_secret'), 0,
@@ -316,7 +274,7 @@ SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot('priv_src')$$,
 	'42501', 'permission denied for function resnapshot', 'reader: cannot call resnapshot');
 SELECT throws_ok($$SELECT pgcdc_drasi.resync_source('priv_src')$$,
 	'42501', 'permission denied for function resync_source', 'reader: cannot call resync_source');
-SELECT is(priv_err_info($$SELECT * FROM pgcdc_drasi.bootstrap('priv_src')$$),
+SELECT is(err_info($$SELECT * FROM pgcdc_drasi.bootstrap('priv_src')$$),
 	ARRAY['42501', 'permission denied for table priv_open',
 	      'A snapshot reads the tables of publication "priv_open_pub" with the privileges of the current role.', ''],
 	'reader: bootstrap() reads with the reader''s own privileges: refused for a table it cannot SELECT');

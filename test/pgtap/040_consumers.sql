@@ -7,73 +7,9 @@
 -- written yet, and the worker only sees committed changes.  Roles this
 -- file creates start with "con_" and are dropped at the end; sources,
 -- slots and origins start with "con" too.
-\unset ECHO
-\set QUIET 1
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir helpers.psql
 
 CREATE EXTENSION pgcdc_drasi;
-
--- The error a statement raises, as {sqlstate, message, detail, hint}
--- (detail and hint '' when absent), or NULL if it raises none.
-CREATE FUNCTION con_err(q text)
-RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-	hnt text;
-BEGIN
-	EXECUTE q;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-	RETURN ARRAY[st, msg, det, hnt];
-END
-$$;
-
--- Like con_err, but always rolls the statement back, so that a refusal
--- test cannot change the state of later tests when the refusal is missing.
-CREATE FUNCTION con_err_rb(q text)
-RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-	hnt text;
-BEGIN
-	EXECUTE q;
-	RAISE EXCEPTION 'con_err_rb: no error' USING ERRCODE = 'P0099';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-	IF st = 'P0099' THEN
-		RETURN NULL;
-	END IF;
-	RETURN ARRAY[st, msg, det, hnt];
-END
-$$;
-GRANT EXECUTE ON FUNCTION con_err_rb(text) TO PUBLIC;
-
--- Poll a boolean query until it returns true (at most secs seconds).
-CREATE FUNCTION con_poll(q text, secs int DEFAULT 30)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	ok boolean;
-BEGIN
-	FOR i IN 1..secs * 10 LOOP
-		EXECUTE q INTO ok;
-		IF ok THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END
-$$;
 
 -- What each consumer received, in the order it received it.
 CREATE TABLE con_log (n bigserial, consumer text, seq bigint, element_id text, op text);
@@ -123,7 +59,7 @@ CREATE PUBLICATION con_sw_pub FOR TABLE con_sw_t;
 SELECT plan(139);
 
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('con_src', 'con_pub')$$, 'create_source con_src (sink queue)');
-SELECT ok(con_poll($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'con_src'$$),
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'con_src'$$),
 	'con_src streams');
 
 ----------------------------------------------------------------------
@@ -180,10 +116,10 @@ SELECT results_eq(
 	$$VALUES (2::bigint, 5::bigint, 3::bigint, true)$$,
 	'consumer_status after ack(2): acked 2, lag 3, acked_at set');
 SELECT lives_ok($$SELECT pgcdc_drasi.ack('c_early', 2)$$, 'ack of the same seq again is accepted');
-SELECT is(con_err($$SELECT pgcdc_drasi.ack('c_early', 1)$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.ack('c_early', 1)$$),
 	ARRAY['22023', 'cannot move consumer "c_early" back to seq 1', 'It has acknowledged up to seq 2.', ''],
 	'ack backwards is refused (message and detail)');
-SELECT is(con_err($$SELECT pgcdc_drasi.ack('c_early', 6)$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.ack('c_early', 6)$$),
 	ARRAY['22023', 'cannot acknowledge seq 6 of source "con_src"', 'The source has published up to seq 5.', ''],
 	'ack beyond the last published seq is refused (message and detail)');
 SELECT throws_ok($$SELECT pgcdc_drasi.ack('c_early', -1)$$,
@@ -270,7 +206,7 @@ SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'con_s
 SELECT lives_ok($$SELECT pgcdc_drasi.ack('c_earliest', 100)$$, 'c_earliest acks 100');
 SELECT lives_ok($$SELECT pgcdc_drasi.ack('c_early', 50)$$, 'c_early acks 50');
 SELECT lives_ok($$SELECT pgcdc_drasi.ack('c_latest', 60)$$, 'c_latest acks 60');
-SELECT ok(con_poll($$SELECT min(seq) = 51 FROM pgcdc_drasi.events WHERE source_id = 'con_src'$$),
+SELECT ok(poll_until($$SELECT min(seq) = 51 FROM pgcdc_drasi.events WHERE source_id = 'con_src'$$),
 	'the worker deletes the events up to the lowest acknowledged seq (50)');
 SELECT results_eq(
 	$$SELECT count(*), min(seq), max(seq) FROM pgcdc_drasi.events WHERE source_id = 'con_src'$$,
@@ -279,13 +215,13 @@ SELECT results_eq(
 SELECT results_eq($$SELECT seq FROM pgcdc_drasi.read('c_early', 2)$$, $$VALUES (51::bigint), (52::bigint)$$,
 	'the slowest consumer still reads everything it has not acknowledged');
 SELECT lives_ok($$SELECT pgcdc_drasi.drop_consumer('c_early')$$, 'drop the slowest consumer');
-SELECT ok(con_poll($$SELECT min(seq) = 61 FROM pgcdc_drasi.events WHERE source_id = 'con_src'$$),
+SELECT ok(poll_until($$SELECT min(seq) = 61 FROM pgcdc_drasi.events WHERE source_id = 'con_src'$$),
 	'dropping the slowest consumer lets retention move on to the next lowest (60)');
 SELECT throws_ok($$SELECT * FROM pgcdc_drasi.read('c_early')$$,
 	'42704', 'consumer "c_early" does not exist', 'a dropped consumer is gone');
 SELECT lives_ok($$SELECT pgcdc_drasi.ack('c_earliest', 166)$$, 'c_earliest acks everything');
 SELECT lives_ok($$SELECT pgcdc_drasi.ack('c_latest', 166)$$, 'c_latest acks everything');
-SELECT ok(con_poll($$SELECT count(*) = 0 FROM pgcdc_drasi.events WHERE source_id = 'con_src'$$),
+SELECT ok(poll_until($$SELECT count(*) = 0 FROM pgcdc_drasi.events WHERE source_id = 'con_src'$$),
 	'once every consumer acknowledged everything, the queue of the source is empty');
 SELECT is((SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'con_src'), 166::bigint,
 	'last_seq is kept when the events are gone');
@@ -309,19 +245,19 @@ SELECT throws_ok($$SELECT pgcdc_drasi.drop_consumer('nope')$$,
 	'42704', 'consumer "nope" does not exist', 'drop_consumer: unknown consumer');
 SELECT throws_ok($$SELECT * FROM pgcdc_drasi.read('C_A')$$,
 	'42704', 'consumer "C_A" does not exist', 'consumer names are case-sensitive');
-SELECT is(con_err($$SELECT pgcdc_drasi.create_consumer('c_a', 'con_src')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.create_consumer('c_a', 'con_src')$$),
 	ARRAY['42710', 'consumer "c_a" already exists', '', ''],
 	'create_consumer: duplicate name');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('c_a', 'con_src', 'latest')$$,
 	'42710', 'consumer "c_a" already exists', 'create_consumer: duplicate name with another start_at');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('c_new', 'con_nosuch')$$,
 	'42704', 'source "con_nosuch" does not exist', 'create_consumer: unknown source');
-SELECT is(con_err($$SELECT pgcdc_drasi.create_consumer('c_new', 'con_src', 'first')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.create_consumer('c_new', 'con_src', 'first')$$),
 	ARRAY['22023', 'invalid start_at "first"', '', 'Valid values are "earliest" and "latest".'],
 	'create_consumer: invalid start_at (message and hint)');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('c_new', 'con_src', 'LATEST')$$,
 	'22023', 'invalid start_at "LATEST"', 'create_consumer: start_at is case-sensitive');
-SELECT is(con_err($$SELECT pgcdc_drasi.create_consumer('', 'con_src')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.create_consumer('', 'con_src')$$),
 	ARRAY['42602', 'invalid consumer name ""', 'A consumer name has 1 to 63 bytes.', ''],
 	'create_consumer: empty name (message and detail)');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer(repeat('n', 64), 'con_src')$$,
@@ -350,19 +286,19 @@ RESET ROLE;
 SELECT is((SELECT owner::text FROM pgcdc_drasi.consumer_status WHERE consumer = 'c_r1'), 'con_reader1',
 	'the consumer belongs to reader 1');
 SET ROLE con_reader2;
-SELECT is(con_err_rb($$SELECT * FROM pgcdc_drasi.read('c_r1')$$),
+SELECT is(err_info_rb($$SELECT * FROM pgcdc_drasi.read('c_r1')$$),
 	ARRAY['42501', 'permission denied for consumer "c_r1"',
 	      'Only the role that created it, and pgcdc_drasi_admin, may use it.', ''],
 	'another reader cannot read the consumer (message and detail)');
-SELECT is(con_err_rb($$SELECT pgcdc_drasi.ack('c_r1', 167)$$),
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.ack('c_r1', 167)$$),
 	ARRAY['42501', 'permission denied for consumer "c_r1"',
 	      'Only the role that created it, and pgcdc_drasi_admin, may use it.', ''],
 	'another reader cannot ack it');
-SELECT is(con_err_rb($$SELECT pgcdc_drasi.drop_consumer('c_r1')$$),
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.drop_consumer('c_r1')$$),
 	ARRAY['42501', 'permission denied for consumer "c_r1"',
 	      'Only the role that created it, and pgcdc_drasi_admin, may use it.', ''],
 	'another reader cannot drop it');
-SELECT is(con_err_rb($$SELECT pgcdc_drasi.create_consumer('c_r1', 'con_src')$$),
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_consumer('c_r1', 'con_src')$$),
 	ARRAY['42710', 'consumer "c_r1" already exists', '', ''],
 	'another reader cannot take the name');
 SELECT results_eq($$SELECT consumer, acked_seq FROM pgcdc_drasi.consumer_status WHERE consumer = 'c_r1'$$,
@@ -393,7 +329,7 @@ SELECT is((SELECT count(*)::int FROM pgcdc_drasi.consumer_status WHERE consumer 
 -- published after the consumer was created.
 ----------------------------------------------------------------------
 SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('con_src')$$, 'pause con_src');
-SELECT ok(con_poll($$SELECT pid IS NULL FROM pgcdc_drasi.status WHERE source_id = 'con_src'$$),
+SELECT ok(poll_until($$SELECT pid IS NULL FROM pgcdc_drasi.status WHERE source_id = 'con_src'$$),
 	'con_src has no worker');
 INSERT INTO con_t VALUES (400, 'before the late joiner');
 BEGIN ISOLATION LEVEL REPEATABLE READ;
@@ -427,7 +363,7 @@ SELECT lives_ok($$SELECT pgcdc_drasi.drop_consumer('c_late')$$, 'drop the late j
 -- whatever sink it went to: no gap, no repeat.
 ----------------------------------------------------------------------
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('con_sw', 'con_sw_pub')$$, 'create_source con_sw (sink queue)');
-SELECT ok(con_poll($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'con_sw'$$),
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'con_sw'$$),
 	'con_sw streams');
 INSERT INTO con_sw_t VALUES (1, 'queue');
 SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('con_sw')$$, 'wait_for_catchup (queue)');
@@ -496,7 +432,7 @@ SELECT throws_ok($$SELECT * FROM pgcdc_drasi.get_events('con_nosuch', 1)$$,
 	'42704', 'source "con_nosuch" does not exist', 'get_events: unknown source');
 
 -- Consumers and the sink
-SELECT is(con_err($$SELECT pgcdc_drasi.create_consumer('c_sw', 'con_sw')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.create_consumer('c_sw', 'con_sw')$$),
 	ARRAY['55000', 'source "con_sw" does not write its events to the queue', '',
 	      'Add the queue sink first: pgcdc_drasi.alter_source(''con_sw'', sink => ''both'').'],
 	'create_consumer on a notify-only source is refused');

@@ -10,51 +10,9 @@
 -- sources, slots and origins start with "opt" too.  Between sources the
 -- file waits until the launcher has applied a drop, so no two scans of a
 -- database's sources are in flight around a create.
-\unset ECHO
-\set QUIET 1
-\set ON_ERROR_STOP 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir helpers.psql
 
 CREATE EXTENSION pgcdc_drasi;
-
--- The error a statement raises, as {sqlstate, message, detail, hint}
--- (detail and hint '' when absent), or NULL if it raises none.
-CREATE FUNCTION opt_err(q text)
-RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-	hnt text;
-BEGIN
-	EXECUTE q;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-	RETURN ARRAY[st, msg, det, hnt];
-END
-$$;
-GRANT EXECUTE ON FUNCTION opt_err(text) TO PUBLIC;
-
--- Poll a boolean query until it returns true (at most secs seconds).
-CREATE FUNCTION opt_poll(q text, secs int DEFAULT 60)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	ok boolean;
-BEGIN
-	FOR i IN 1..secs * 10 LOOP
-		EXECUTE q INTO ok;
-		IF ok THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END
-$$;
 
 -- The properties of a source's events after a seq, in seq order.
 CREATE FUNCTION opt_props(src text, after_seq bigint)
@@ -124,7 +82,7 @@ SELECT plan(150);
 ----------------------------------------------------------------------
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_chk', 'opt_pub', enabled => false)$$,
 	'a disabled source for the input checks');
-SELECT is(opt_err($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_items', '')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_items', '')$$),
 	ARRAY['22023', 'label must not be empty', '', 'Pass NULL to label the nodes with the table name again.'],
 	'set_table_label: empty label (message and hint)');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('opt_nosuch', 'opt_items', 'L')$$,
@@ -135,7 +93,7 @@ SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_no_such_ta
 	'42P01', 'relation "opt_no_such_table" does not exist', 'set_table_label: unknown table name');
 SELECT oid AS opt_dropped_oid FROM pg_class WHERE relname = 'opt_dropped' \gset
 DROP TABLE opt_dropped;
-SELECT is(opt_err(format('SELECT pgcdc_drasi.set_table_label(%L, %s::oid::regclass, %L)', 'opt_chk', :opt_dropped_oid, 'L')),
+SELECT is(err_info(format('SELECT pgcdc_drasi.set_table_label(%L, %s::oid::regclass, %L)', 'opt_chk', :opt_dropped_oid, 'L')),
 	ARRAY['42P01', format('table with OID %s does not exist', :opt_dropped_oid), '', ''],
 	'set_table_label: a table OID that does not exist (table not found)');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_view', 'L')$$,
@@ -147,7 +105,7 @@ SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_items_pkey
 SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'pg_catalog.pg_class', 'L')$$,
 	'42809', '"pg_class" is not a table', 'set_table_label: a system catalog is not a table');
 SET ROLE opt_admin;
-SELECT is(opt_err($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_hidden', 'Hidden')$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_hidden', 'Hidden')$$),
 	ARRAY['42501', 'permission denied for table opt_hidden', '', ''],
 	'set_table_label: refused for a table the caller cannot SELECT');
 SELECT lives_ok($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_items', 'ByAdmin')$$,
@@ -168,7 +126,7 @@ SELECT is((SELECT label FROM pgcdc_drasi.table_options WHERE source_id = 'opt_ch
 ----------------------------------------------------------------------
 -- set_excluded_columns: input checks
 ----------------------------------------------------------------------
-SELECT is(opt_err($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_items', ARRAY['nope'])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_items', ARRAY['nope'])$$),
 	ARRAY['42703', 'column "nope" of table "opt_items" does not exist', '', ''],
 	'set_excluded_columns: unknown column (message)');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_items', ARRAY['secret', 'nope'])$$,
@@ -177,7 +135,7 @@ SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_items
 	'42703', 'column "SECRET" of table "opt_items" does not exist', 'set_excluded_columns: column names are case-sensitive');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_items', ARRAY['ctid'])$$,
 	'42703', 'column "ctid" of table "opt_items" does not exist', 'set_excluded_columns: a system column does not count');
-SELECT is(opt_err($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_items', ARRAY['secret', NULL])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_items', ARRAY['secret', NULL])$$),
 	ARRAY['22004', 'columns must not contain NULL', '', ''],
 	'set_excluded_columns: NULL element');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_nosuch', 'opt_items', ARRAY['secret'])$$,
@@ -187,7 +145,7 @@ SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_view'
 SELECT throws_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_no_such_table', ARRAY['secret'])$$,
 	'42P01', 'relation "opt_no_such_table" does not exist', 'set_excluded_columns: unknown table name');
 SET ROLE opt_admin;
-SELECT is(opt_err($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_hidden', ARRAY['v'])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.set_excluded_columns('opt_chk', 'opt_hidden', ARRAY['v'])$$),
 	ARRAY['42501', 'permission denied for table opt_hidden', '', ''],
 	'set_excluded_columns: refused for a table the caller cannot SELECT');
 RESET ROLE;
@@ -228,19 +186,19 @@ SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot('opt_nosuch')$$,
 	'42704', 'source "opt_nosuch" does not exist', 'resnapshot: unknown source');
 SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot('opt_nosuch', ARRAY['opt_items'::regclass])$$,
 	'42704', 'source "opt_nosuch" does not exist', 'resnapshot: unknown source, with tables');
-SELECT is(opt_err($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_unpub'::regclass])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_unpub'::regclass])$$),
 	ARRAY['22023', 'table opt_unpub is not published by source "opt_rsn"', 'Publication "opt_pub" does not include it.', ''],
 	'resnapshot: a table outside the publication (message and detail)');
-SELECT is(opt_err($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_items'::regclass, 'opt_unpub'::regclass])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_items'::regclass, 'opt_unpub'::regclass])$$),
 	ARRAY['22023', 'table opt_unpub is not published by source "opt_rsn"', 'Publication "opt_pub" does not include it.', ''],
 	'resnapshot: one table of several outside the publication');
-SELECT is(opt_err($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_view'::regclass])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_view'::regclass])$$),
 	ARRAY['22023', 'table opt_view is not published by source "opt_rsn"', 'Publication "opt_pub" does not include it.', ''],
 	'resnapshot: a view is not published');
-SELECT is(opt_err($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY[]::regclass[])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY[]::regclass[])$$),
 	ARRAY['22023', 'tables must name at least one table', '', 'Pass NULL to take a snapshot of every table of the source.'],
 	'resnapshot: empty array (message and hint)');
-SELECT is(opt_err($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_items'::regclass, NULL])$$),
+SELECT is(err_info($$SELECT pgcdc_drasi.resnapshot('opt_rsn', ARRAY['opt_items'::regclass, NULL])$$),
 	ARRAY['22004', 'tables must not contain NULL', '', ''],
 	'resnapshot: NULL element');
 SELECT is_empty($$SELECT * FROM pgcdc_drasi.snapshot_requests$$, 'the refused calls recorded no snapshot request');
@@ -255,7 +213,7 @@ SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('opt_rsn')$$, 'drop the resnaps
 SELECT is_empty($$SELECT * FROM pgcdc_drasi.snapshot_requests$$, 'drop_source removes its pending requests');
 -- The launcher has applied the drops before the next source is created
 -- (see the known bugs above).
-SELECT ok(opt_poll($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.source_status() WHERE source_id IN ('opt_chk', 'opt_rsn'))$$),
+SELECT ok(poll_until($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.source_status() WHERE source_id IN ('opt_chk', 'opt_rsn'))$$, 60),
 	'the dropped sources are gone from source_status()');
 
 ----------------------------------------------------------------------
@@ -267,7 +225,7 @@ BEGIN;
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_lbl', 'opt_pub')$$, 'create_source opt_lbl');
 SELECT lives_ok($$SELECT pgcdc_drasi.set_table_label('opt_lbl', 'opt_items', 'Item')$$, 'label opt_items "Item"');
 COMMIT;
-SELECT ok(opt_poll($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_lbl'$$),
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_lbl'$$, 60),
 	'opt_lbl streams after its initial snapshot');
 SELECT results_eq(
 	$$SELECT op, label, element_id, payload->'payload'->'after'->'labels', payload->'metadata'->'snapshot'
@@ -316,7 +274,7 @@ SELECT is((SELECT count(*)::int FROM pgcdc_drasi.events WHERE source_id = 'opt_l
 	'the events published before keep the old label');
 -- A re-snapshot of the table: its t event and rows carry the label.
 SELECT lives_ok($$SELECT pgcdc_drasi.resnapshot('opt_lbl', ARRAY['opt_items'::regclass])$$, 'resnapshot of the labelled table');
-SELECT ok(opt_poll($$SELECT count(*) = 4 FROM pgcdc_drasi.events WHERE source_id = 'opt_lbl' AND seq > 7$$),
+SELECT ok(poll_until($$SELECT count(*) = 4 FROM pgcdc_drasi.events WHERE source_id = 'opt_lbl' AND seq > 7$$, 60),
 	'the re-snapshot is published');
 SELECT results_eq(
 	$$SELECT op, label, element_id, coalesce(payload->'payload'->'after', payload->'payload'->'before') - 'properties'
@@ -358,7 +316,7 @@ SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_num', 'opt_num_pub', num
 	'create_source with numeric_as_string => true');
 SELECT is((SELECT numeric_as_string FROM pgcdc_drasi.sources WHERE source_id = 'opt_num'), true,
 	'numeric_as_string is recorded');
-SELECT ok(opt_poll($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_num'$$),
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_num'$$, 60),
 	'opt_num streams after its initial snapshot');
 INSERT INTO opt_nums VALUES (3, 2.50, 100, 0, 0, 1e100, 3.25, NULL, NULL);
 SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('opt_num')$$, 'wait_for_catchup');
@@ -414,7 +372,7 @@ SELECT throws_ok($$SELECT pgcdc_drasi.resync_source('opt_nosuch')$$,
 	'42704', 'source "opt_nosuch" does not exist', 'resync_source: unknown source');
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_rs', 'opt_rs_pub', bootstrap => false)$$,
 	'create_source opt_rs (no initial snapshot)');
-SELECT ok(opt_poll($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$), 'opt_rs streams');
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60), 'opt_rs streams');
 INSERT INTO opt_rs VALUES (2, 'two');
 SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('opt_rs')$$, 'wait_for_catchup');
 -- The publication disappears for a while (the guard is bypassed with
@@ -430,13 +388,13 @@ SELECT lives_ok($$ALTER PUBLICATION opt_other_pub ADD TABLE opt_unpub$$,
 	'ALTER PUBLICATION of an unrelated publication is accepted while a source''s publication is missing');
 CREATE PUBLICATION opt_rs_pub FOR TABLE opt_rs;
 INSERT INTO opt_rs VALUES (4, 'after the publication is back');
-SELECT ok(opt_poll($$SELECT last_error LIKE '%publication "opt_rs_pub" does not exist%' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$),
+SELECT ok(poll_until($$SELECT last_error LIKE '%publication "opt_rs_pub" does not exist%' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
 	'the source cannot go on: it reports the missing publication');
 SELECT lives_ok($$SELECT pgcdc_drasi.resync_source('opt_rs')$$, 'resync_source');
-SELECT ok(opt_poll($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = 'opt_rs')
-	                 AND (SELECT count(*) FROM pgcdc_drasi.events WHERE source_id = 'opt_rs') = 6$$),
+SELECT ok(poll_until($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = 'opt_rs')
+	                 AND (SELECT count(*) FROM pgcdc_drasi.events WHERE source_id = 'opt_rs') = 6$$, 60),
 	'after resync_source the worker takes the re-snapshot');
-SELECT ok(opt_poll($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$),
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
 	'the resynced source streams');
 INSERT INTO opt_rs VALUES (5, 'after the resync');
 SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('opt_rs')$$, 'wait_for_catchup after the resync');
@@ -453,8 +411,8 @@ SELECT results_eq(
 	'the queue: a snapshot run (a t event, then an insert per current row, marked snapshot) in place of the lost changes, then the stream; seq goes on');
 SELECT is((SELECT payload->'payload'->'before' FROM pgcdc_drasi.events WHERE source_id = 'opt_rs' AND op = 't'),
 	'{"labels": ["opt_rs"], "idPrefix": "opt_rs:"}'::jsonb, 'the t event clears the table''s nodes');
-SELECT ok(opt_poll($$SELECT resnapshot IS NULL AND resnapshot_tables IS NULL AND resnapshot_until IS NULL
-	                 FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs'$$),
+SELECT ok(poll_until($$SELECT resnapshot IS NULL AND resnapshot_tables IS NULL AND resnapshot_until IS NULL
+	                 FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs'$$, 60),
 	'the re-snapshot''s skip state is cleared once the stream has passed it');
 SELECT is((SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs'), 7::bigint,
 	'last_seq counts every event');
@@ -466,17 +424,17 @@ SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_guard', 'Opt Guard Pub',
 	'a source of a publication whose name needs quotes');
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_owned', 'opt_owned_pub', enabled => false)$$,
 	'a source of a publication owned by another role');
-SELECT is(opt_err($$DROP PUBLICATION opt_pub$$),
+SELECT is(err_info($$DROP PUBLICATION opt_pub$$),
 	ARRAY['2BP01', 'publication "opt_pub" is used by pgcdc_drasi source "opt_lbl"',
 	      'Changes written while the publication is missing could never be decoded, even after it is created again.',
 	      'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.'],
 	'DROP PUBLICATION of a used publication is refused (message, detail, hint)');
-SELECT is((opt_err($$DROP PUBLICATION "Opt Guard Pub"$$))[1:1] || (opt_err($$DROP PUBLICATION "Opt Guard Pub"$$))[3:4],
+SELECT is((err_info($$DROP PUBLICATION "Opt Guard Pub"$$))[1:1] || (err_info($$DROP PUBLICATION "Opt Guard Pub"$$))[3:4],
 	ARRAY['2BP01',
 	      'Changes written while the publication is missing could never be decoded, even after it is created again.',
 	      'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.'],
 	'DROP PUBLICATION of a used publication whose name needs quotes is refused');
-SELECT is((opt_err($$DROP PUBLICATION "Opt Guard Pub"$$))[2],
+SELECT is((err_info($$DROP PUBLICATION "Opt Guard Pub"$$))[2],
 	'publication "Opt Guard Pub" is used by pgcdc_drasi source "opt_guard"',
 	'the refusal names the publication as the rename guard and PostgreSQL do: in quotes, not quoted twice');
 SELECT throws_ok($$DROP PUBLICATION IF EXISTS opt_free_pub, opt_pub$$,
@@ -490,7 +448,7 @@ SELECT throws_ok($$DROP PUBLICATION opt_owned_pub$$,
 	'2BP01', 'publication "opt_owned_pub" is used by pgcdc_drasi source "opt_owned"',
 	'the guard also refuses the publication''s owner, a role without EXECUTE on the guard function');
 RESET ROLE;
-SELECT is(opt_err($$ALTER PUBLICATION opt_pub RENAME TO opt_pub_renamed$$),
+SELECT is(err_info($$ALTER PUBLICATION opt_pub RENAME TO opt_pub_renamed$$),
 	ARRAY['2BP01', 'publication "opt_pub" is used by pgcdc_drasi source "opt_lbl"',
 	      'The source streams the publication by its name.', 'Drop the source first with pgcdc_drasi.drop_source().'],
 	'ALTER PUBLICATION ... RENAME of a used publication is refused (message, detail, hint)');
@@ -515,7 +473,7 @@ SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('opt_owned')$$, 'drop the sourc
 SELECT lives_ok($$DROP OWNED BY opt_pubowner$$, 'then DROP OWNED BY its owner is accepted');
 SELECT is((SELECT count(*)::int FROM pg_publication WHERE pubname IN ('Opt Guard Pub', 'opt_owned_pub', 'opt_free_pub')), 0,
 	'the unused publications are gone');
-SELECT ok(opt_poll($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.source_status() WHERE source_id IN ('opt_guard', 'opt_owned'))$$),
+SELECT ok(poll_until($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.source_status() WHERE source_id IN ('opt_guard', 'opt_owned'))$$, 60),
 	'the dropped sources are gone from source_status()');
 
 ----------------------------------------------------------------------
@@ -530,7 +488,7 @@ SELECT lives_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_ex', 'opt_items',
 SELECT lives_ok($$SELECT pgcdc_drasi.set_excluded_columns('opt_ex', 'opt_pairs', ARRAY['b'])$$,
 	'exclude the key column opt_pairs.b');
 COMMIT;
-SELECT ok(opt_poll($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_ex'$$),
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_ex'$$, 60),
 	'opt_ex streams after its initial snapshot');
 SELECT results_eq(
 	$$SELECT op, element_id, props FROM opt_props('opt_ex', 0)$$,

@@ -20,39 +20,21 @@ my $source = 'kill-worker';
 my $big = big_rows();
 my $node = cdc_node('kill_worker', restart_after_crash => 1);
 
-$node->safe_psql(
-	'postgres', q{
-CREATE TABLE small(id int PRIMARY KEY, v int);
-CREATE TABLE big(id int PRIMARY KEY, pad text);
-CREATE TABLE ticks(id int PRIMARY KEY);
-CREATE PUBLICATION kill_pub FOR TABLE small, big, ticks;
-});
-create_source($node, $source, 'kill_pub');
-my $pid = wait_streaming($node, $source, desc => 'worker streaming');
+my $pid = crash_fixture($node, $source, 'kill_pub');
 
-# Many small transactions (psql sends each statement as its own transaction).
-my $sql = '';
-$sql .= "INSERT INTO small VALUES ($_, 0);\n" for 1 .. 200;
-$sql .= "UPDATE small SET v = 1 WHERE id = $_;\n" for 1 .. 50;
-$sql .= "DELETE FROM small WHERE id = $_;\n" for 151 .. 200;
-$node->safe_psql('postgres', $sql);
+# Many small transactions.
+small_transactions($node,
+	insert => [ 1, 200, 0 ],
+	update => [ 1, 50, 1 ],
+	delete => [ 151, 200 ]);
 
-# A concurrent writer, one row per transaction, until the crash stops it.
-my $writer = start_tick_writer($node, 'ticks', 6000, 0.01);
-
-# The large transaction, then small ones queued behind it.
-my $lsn_before = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-$node->safe_psql('postgres',
-	"INSERT INTO big SELECT g, repeat('x', 20) FROM generate_series(1, $big) g");
-$sql = '';
-$sql .= "INSERT INTO small VALUES ($_, 2);\n" for 201 .. 300;
-$node->safe_psql('postgres', $sql);
+# A concurrent writer, one row per transaction, until the crash stops it;
+# the large transaction, then small ones queued behind it.
+my ($writer, $lsn_before) = start_big_transaction($node, $big, "repeat('x', 20)");
+small_transactions($node, insert => [ 201, 300, 2 ]);
 
 # Kill the worker while it publishes the large transaction.
-my $mid = wait_mid_publication($node, $source, $lsn_before);
-note("worker observed mid-publication: " . ($mid ? 'yes' : 'no'));
-note("events of the large transaction committed to the queue before the kill: "
-	  . queue_count($node, $source, "element_id LIKE 'big:%'"));
+wait_mid_big($node, $source, $lsn_before);
 $pid = wait_streaming($node, $source, desc => 'worker streaming before the kill');
 is( $node->safe_psql('postgres',
 		"SELECT backend_type FROM pg_stat_activity WHERE pid = $pid"),
@@ -80,31 +62,17 @@ else
 }
 
 # More small transactions after recovery.
-$sql = '';
-$sql .= "INSERT INTO small VALUES ($_, 3);\n" for 301 .. 350;
-$node->safe_psql('postgres', $sql);
+small_transactions($node, insert => [ 301, 350, 3 ]);
 
 catchup($node, $source, desc => 'caught up after kill -9');
 
-check_queue($node, $source, expected_sql([ 'big', 1, $big, 'i' ]),
-	'large transaction', filter => "element_id LIKE 'big:%'");
-check_queue(
-	$node, $source,
-	expected_sql(
-		[ 'small', 1,   200, 'i' ],
-		[ 'small', 1,   50,  'u' ],
-		[ 'small', 151, 200, 'd' ],
-		[ 'small', 201, 300, 'i' ],
-		[ 'small', 301, 350, 'i' ]),
-	'small transactions',
-	filter => "element_id LIKE 'small:%'");
-check_queue(
-	$node, $source,
-	q{SELECT row_number() OVER (ORDER BY id) AS n, 'ticks:' || id || ':i' AS v FROM ticks},
-	'concurrent writer', filter => "element_id LIKE 'ticks:%'");
-is(queue_count($node, $source),
-	$big + 200 + 50 + 50 + 100 + 50 + $ticks,
-	'nothing else in the queue');
+check_crash_queue(
+	$node, $source, $big, $ticks,
+	[ 'small', 1,   200, 'i' ],
+	[ 'small', 1,   50,  'u' ],
+	[ 'small', 151, 200, 'd' ],
+	[ 'small', 201, 300, 'i' ],
+	[ 'small', 301, 350, 'i' ]);
 is( $node->safe_psql(
 		'postgres', qq{
 SELECT count(*) FROM pgcdc_drasi.events e,

@@ -17,7 +17,6 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -29,11 +28,7 @@ my $source = 'late';
 my $src = q_lit($source);
 my $acct_rows = 50000;
 my $edge_rows = 20000;
-my $node = cdc_node('late_joiner', extra_conf => q{
-deadlock_timeout = '50ms'
-synchronous_standby_names = 'bs_standby_that_never_connects'
-synchronous_commit = local
-});
+my $node = bs_sync_node('late_joiner');
 
 bs_create_tables($node, acct_rows => $acct_rows, edge_rows => $edge_rows,
 	publication => 'late_pub');
@@ -159,31 +154,12 @@ is(join(',', @paged), join(',', map { $_->{seq} } @$ev1), 'late1: read() in page
 # A transaction the worker has published but that snapshots do not show
 # yet: committed locally, waiting for the synchronous standby.
 my $id = $node->safe_psql('postgres', 'SELECT min(id) FROM acct');
-my ($wout, $werr) = ('', '');
-my $waiter = IPC::Run::start(
-	[
-		'psql', '-XAtq', '-d', $node->connstr('postgres'),
-		'-c', 'SET synchronous_commit = on',
-		'-c', "SET application_name = 'bs_sync_waiter'",
-		'-c', "UPDATE acct SET v = v + 1, note = 'committed, waiting for the standby' WHERE id = $id"
-	],
-	'>', \$wout, '2>', \$werr);
-ok( bs_wait_until($node,
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'bs_sync_waiter' AND wait_event = 'SyncRep'"),
-	'the updating session waits for the synchronous standby');
-ok( bs_wait_until($node, qq{
-SELECT count(*) = 1 FROM pgcdc_drasi.events
- WHERE source_id = $src AND element_id = 'acct:$id'
-   AND payload->'payload'->'after'->'properties'->>'note' = 'committed, waiting for the standby'}),
-	'the worker has published the waiting transaction');
+my $waiter = bs_start_sync_waiter($node, $source, $id, 'committed, waiting for the standby');
 is( $node->safe_psql('postgres', "SELECT note FROM acct WHERE id = $id") ne
 	  'committed, waiting for the standby' ? 'invisible' : 'visible',
 	'invisible', 'the waiting transaction is not visible to new snapshots yet');
 $boot{late4} = join_late('late4');
-is( $node->safe_psql('postgres', "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'bs_sync_waiter'"),
-	't', 'stop waiting for the standby');
-$waiter->finish;
-like($werr, qr/already committed locally/, 'the waiting transaction committed');
+bs_release_sync_waiter($node, $waiter);
 is($node->safe_psql('postgres', "SELECT note FROM acct WHERE id = $id"),
 	'committed, waiting for the standby', 'the update is visible now');
 catchup($node, $source, desc => 'caught up after the synchronous standby wait');

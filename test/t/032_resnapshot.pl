@@ -20,7 +20,6 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -32,11 +31,7 @@ my $src = q_lit($source);
 my $acct_rows = 100000;
 my $edge_rows = 20000;
 my %wopts = (krange => int($acct_rows * 1.1), erange => int($edge_rows / 500 * 1.1));
-my $node = cdc_node('resnapshot', restart_after_crash => 1, extra_conf => q{
-deadlock_timeout = '50ms'
-synchronous_standby_names = 'bs_standby_that_never_connects'
-synchronous_commit = local
-});
+my $node = bs_sync_node('resnapshot', restart_after_crash => 1);
 
 bs_create_tables($node, acct_rows => $acct_rows, edge_rows => $edge_rows,
 	publication => 'resnap_pub');
@@ -255,23 +250,7 @@ bs_create_source($node, $source4, 'resnap_pub');
 wait_streaming($node, $source4, desc => 'second source streaming after its initial snapshot');
 my $src4 = q_lit($source4);
 my $id = $node->safe_psql('postgres', 'SELECT max(id) FROM acct');
-my ($wout, $werr) = ('', '');
-my $waiter = IPC::Run::start(
-	[
-		'psql', '-XAtq', '-d', $node->connstr('postgres'),
-		'-c', 'SET synchronous_commit = on',
-		'-c', "SET application_name = 'bs_sync_waiter'",
-		'-c', "UPDATE acct SET v = v + 1, note = 'waiting for the standby' WHERE id = $id"
-	],
-	'>', \$wout, '2>', \$werr);
-ok( bs_wait_until($node,
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'bs_sync_waiter' AND wait_event = 'SyncRep'"),
-	'the updating session waits for the synchronous standby');
-ok( bs_wait_until($node, qq{
-SELECT count(*) = 1 FROM pgcdc_drasi.events
- WHERE source_id = $src4 AND element_id = 'acct:$id'
-   AND payload->'payload'->'after'->'properties'->>'note' = 'waiting for the standby'}),
-	'the worker has published the waiting transaction');
+my $waiter = bs_start_sync_waiter($node, $source4, $id, 'waiting for the standby');
 # The worker may take the re-snapshot now (it must then still show the
 # update) or wait until the transaction is visible; either is right.
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.resnapshot($src4, ARRAY['acct']::regclass[])");
@@ -280,10 +259,7 @@ my $taken = bs_wait_until($node,
 	timeout => 3);
 note('re-snapshot ' . ($taken ? 'taken' : 'not taken')
 	  . ' while the published transaction was not visible');
-is( $node->safe_psql('postgres', "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'bs_sync_waiter'"),
-	't', 'stop waiting for the standby');
-$waiter->finish;
-like($werr, qr/already committed locally/, 'the waiting transaction committed');
+bs_release_sync_waiter($node, $waiter);
 ok( bs_wait_until($node,
 		"SELECT count(*) = 0 FROM pgcdc_drasi.snapshot_requests WHERE source_id = $src4"),
 	're-snapshot of acct taken');

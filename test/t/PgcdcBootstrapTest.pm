@@ -59,6 +59,9 @@ our @EXPORT = qw(
   bs_parse_elements
   bs_compare_states
   bs_check_seq_contiguous
+  bs_sync_node
+  bs_start_sync_waiter
+  bs_release_sync_waiter
 );
 
 =pod
@@ -474,6 +477,86 @@ sub bs_check_seq_contiguous
 			'SELECT count(*) = max(seq) AND min(seq) = 1 AND count(DISTINCT seq) = count(*) '
 			  . 'FROM pgcdc_drasi.events WHERE source_id = ' . q_lit($source)),
 		't', "$desc: seq numbers are 1..N, each once");
+	return;
+}
+
+=pod
+
+=head2 bs_sync_node($name, %opts)
+
+cdc_node() (same options, but no extra_conf) for the tests that use
+bs_start_sync_waiter(): synchronous_standby_names names a standby that never
+connects, synchronous_commit is local unless a session sets it on, and
+deadlock_timeout is 50 ms.
+
+=cut
+
+sub bs_sync_node
+{
+	my ($name, %opts) = @_;
+	return cdc_node(
+		$name, %opts, extra_conf => q{
+deadlock_timeout = '50ms'
+synchronous_standby_names = 'bs_standby_that_never_connects'
+synchronous_commit = local
+});
+}
+
+=pod
+
+=head2 bs_start_sync_waiter($node, $source, $id, $note)
+
+Put a published transaction in the state where snapshots do not show it
+yet: a session (application_name bs_sync_waiter) sets note = $note and
+v = v + 1 on acct row $id with synchronous_commit = on, so it commits
+locally and then waits for a synchronous standby that never answers.  Two
+assertions: the session waits (wait_event SyncRep), and the worker of
+$source has published the update.  Returns the waiter for
+bs_release_sync_waiter().  The node comes from bs_sync_node().
+
+=cut
+
+sub bs_start_sync_waiter
+{
+	my ($node, $source, $id, $note) = @_;
+	my $src = q_lit($source);
+	my $w = { out => '', err => '' };
+	$w->{h} = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-d', $node->connstr('postgres'),
+			'-c', 'SET synchronous_commit = on',
+			'-c', "SET application_name = 'bs_sync_waiter'",
+			'-c', "UPDATE acct SET v = v + 1, note = " . q_lit($note) . " WHERE id = $id"
+		],
+		'>', \$w->{out}, '2>', \$w->{err});
+	ok( bs_wait_until($node,
+			"SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'bs_sync_waiter' AND wait_event = 'SyncRep'"),
+		'the updating session waits for the synchronous standby');
+	ok( bs_wait_until($node, qq{
+SELECT count(*) = 1 FROM pgcdc_drasi.events
+ WHERE source_id = $src AND element_id = 'acct:$id'
+   AND payload->'payload'->'after'->'properties'->>'note' = } . q_lit($note)),
+		'the worker has published the waiting transaction');
+	return $w;
+}
+
+=pod
+
+=head2 bs_release_sync_waiter($node, $w)
+
+Cancel the wait of bs_start_sync_waiter()'s session; asserts that it was
+cancelled and that its transaction had committed locally (the update is
+now visible).
+
+=cut
+
+sub bs_release_sync_waiter
+{
+	my ($node, $w) = @_;
+	is( $node->safe_psql('postgres', "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'bs_sync_waiter'"),
+		't', 'stop waiting for the standby');
+	$w->{h}->finish;
+	like($w->{err}, qr/already committed locally/, 'the waiting transaction committed');
 	return;
 }
 

@@ -58,6 +58,11 @@ our @EXPORT = qw(
   start_tick_writer
   finish_tick_writer
   stop_tick_writer
+  crash_fixture
+  small_transactions
+  start_big_transaction
+  wait_mid_big
+  check_crash_queue
 );
 
 # Quote a string as an SQL literal.
@@ -538,6 +543,147 @@ sub stop_tick_writer
 	my ($node, $w) = @_;
 	finish_tick_writer($w);
 	return $node->safe_psql('postgres', "SELECT count(*) FROM $w->{table}");
+}
+
+=pod
+
+=head1 THE CRASH SCENARIO
+
+Tests 002, 003 and 004 crash a node (kill -9 of the worker, of its walsender,
+an immediate shutdown) while the worker publishes one large transaction, a
+concurrent writer commits one row per transaction and small transactions
+queue up behind it.  They share the fixture and the final checks:
+
+  my $pid = crash_fixture($node, $source, 'kill_pub');
+  small_transactions($node, insert => [ 1, 200, 0 ], update => [ 1, 50, 1 ],
+	delete => [ 151, 200 ]);
+  my ($writer, $lsn_before) = start_big_transaction($node, $big, "repeat('x', 20)");
+  wait_mid_big($node, $source, $lsn_before);
+  ... crash, recover, catch up ...
+  check_crash_queue($node, $source, $big, $ticks,
+	[ 'small', 1, 200, 'i' ], [ 'small', 1, 50, 'u' ], [ 'small', 151, 200, 'd' ]);
+
+=head2 crash_fixture($node, $source, $publication)
+
+Create the tables small(id, v), big(id, pad) and ticks(id), the publication
+$publication of the three and the source $source on it (no bootstrap); wait
+until the worker streams and return its pid.
+
+=cut
+
+sub crash_fixture
+{
+	my ($node, $source, $publication) = @_;
+	$node->safe_psql(
+		'postgres', qq{
+CREATE TABLE small(id int PRIMARY KEY, v int);
+CREATE TABLE big(id int PRIMARY KEY, pad text);
+CREATE TABLE ticks(id int PRIMARY KEY);
+CREATE PUBLICATION $publication FOR TABLE small, big, ticks;
+});
+	create_source($node, $source, $publication);
+	return wait_streaming($node, $source, desc => 'worker streaming');
+}
+
+=pod
+
+=head2 small_transactions($node, %ops)
+
+Commit one transaction per row on table small (psql sends each statement
+as its own transaction), in this order: insert => [$from, $to, $v] inserts
+($id, $v), update => [$from, $to, $v] sets v = $v, delete => [$from, $to]
+deletes; each is optional.
+
+=cut
+
+sub small_transactions
+{
+	my ($node, %ops) = @_;
+	my $sql = '';
+	if (my $r = $ops{insert})
+	{
+		$sql .= "INSERT INTO small VALUES ($_, $r->[2]);\n" for $r->[0] .. $r->[1];
+	}
+	if (my $r = $ops{update})
+	{
+		$sql .= "UPDATE small SET v = $r->[2] WHERE id = $_;\n" for $r->[0] .. $r->[1];
+	}
+	if (my $r = $ops{delete})
+	{
+		$sql .= "DELETE FROM small WHERE id = $_;\n" for $r->[0] .. $r->[1];
+	}
+	$node->safe_psql('postgres', $sql);
+	return;
+}
+
+=pod
+
+=head2 start_big_transaction($node, $rows, $pad_sql)
+
+Start the concurrent writer on ticks (6000 rows, one per transaction,
+10 ms apart: see start_tick_writer()), then commit the large transaction:
+$rows rows into big, pad being $pad_sql (an expression over g, the id).
+Returns the writer and the WAL position before the large transaction (for
+wait_mid_big()).
+
+=cut
+
+sub start_big_transaction
+{
+	my ($node, $rows, $pad_sql) = @_;
+	my $writer = start_tick_writer($node, 'ticks', 6000, 0.01);
+	my $lsn_before = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	$node->safe_psql('postgres',
+		"INSERT INTO big SELECT g, $pad_sql FROM generate_series(1, $rows) g");
+	return ($writer, $lsn_before);
+}
+
+=pod
+
+=head2 wait_mid_big($node, $source, $lsn_before)
+
+wait_mid_publication() for the large transaction, noting whether the worker
+was seen in its middle and how many of its events the queue holds already.
+Returns what wait_mid_publication() returned.
+
+=cut
+
+sub wait_mid_big
+{
+	my ($node, $source, $lsn_before) = @_;
+	my $mid = wait_mid_publication($node, $source, $lsn_before);
+	note("worker observed mid-publication: " . ($mid ? 'yes' : 'no'));
+	note("events of the large transaction committed to the queue before the kill: "
+		  . queue_count($node, $source, "element_id LIKE 'big:%'"));
+	return $mid;
+}
+
+=pod
+
+=head2 check_crash_queue($node, $source, $big, $ticks, @small)
+
+The checks after a crash scenario: the queue holds the large transaction
+(ids 1..$big), the small transactions (@small: segments as for
+expected_sql(), in commit order) and the $ticks rows of the concurrent
+writer, each exactly once and in commit order, and nothing else.
+
+=cut
+
+sub check_crash_queue
+{
+	my ($node, $source, $big, $ticks, @small) = @_;
+	check_queue($node, $source, expected_sql([ 'big', 1, $big, 'i' ]),
+		'large transaction', filter => "element_id LIKE 'big:%'");
+	check_queue($node, $source, expected_sql(@small),
+		'small transactions', filter => "element_id LIKE 'small:%'");
+	check_queue(
+		$node, $source,
+		q{SELECT row_number() OVER (ORDER BY id) AS n, 'ticks:' || id || ':i' AS v FROM ticks},
+		'concurrent writer', filter => "element_id LIKE 'ticks:%'");
+	my $nsmall = 0;
+	$nsmall += ref $_ eq 'ARRAY' ? $_->[2] - $_->[1] + 1 : 1 for @small;
+	is(queue_count($node, $source), $big + $nsmall + $ticks, 'nothing else in the queue');
+	return;
 }
 
 1;

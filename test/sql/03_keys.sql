@@ -2,6 +2,8 @@
 -- set_table_key, key changes, replica identity indexes and keyless
 -- tables.
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 CREATE TABLE items (order_id int, line text, qty int, PRIMARY KEY (order_id, line));
 CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE users REPLICA IDENTITY FULL;

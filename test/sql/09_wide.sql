@@ -2,6 +2,8 @@
 -- tables at once and with CASCADE, a table of 1,600 columns, and values
 -- of tens of megabytes, in the stream and in bootstrap().
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 CREATE TABLE gen (id int PRIMARY KEY, a int, doubled int GENERATED ALWAYS AS (a * 2) STORED);
 CREATE TABLE parent (id int PRIMARY KEY);
 CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent);

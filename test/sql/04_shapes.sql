@@ -1,6 +1,8 @@
 -- Schemas, quoted and mixed-case names, TOAST and ALTER TABLE in the
 -- middle of the stream.
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 CREATE SCHEMA sales;
 CREATE TABLE sales.orders (id int PRIMARY KEY, total int);
 CREATE TABLE "Mixed Case" ("Id" int PRIMARY KEY, "a""quote" text);

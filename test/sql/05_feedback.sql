@@ -1,52 +1,17 @@
 -- A FOR ALL TABLES publication includes the queue itself; the worker
 -- must not publish its own writes, so nothing loops.
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 CREATE TABLE loop_check (id int PRIMARY KEY);
 CREATE PUBLICATION pub_all FOR ALL TABLES;
 SELECT pgcdc_drasi.create_source('all-tables', publication => 'pub_all', bootstrap => false);
-NOTICE:  publication "pub_all" publishes all tables
- create_source 
----------------
- 
-(1 row)
-
 INSERT INTO loop_check VALUES (1), (2);
 SELECT pgcdc_drasi.wait_for_catchup('all-tables');
- wait_for_catchup 
-------------------
- 
-(1 row)
-
 -- The worker's own commit is decoded too; wait past it as well.
 SELECT pgcdc_drasi.wait_for_catchup('all-tables');
- wait_for_catchup 
-------------------
- 
-(1 row)
-
 SELECT pg_sleep(0.5);
- pg_sleep 
-----------
- 
-(1 row)
-
 SELECT pgcdc_drasi.wait_for_catchup('all-tables');
- wait_for_catchup 
-------------------
- 
-(1 row)
-
 SELECT label, op, element_id FROM pgcdc_drasi.events WHERE source_id = 'all-tables' ORDER BY seq;
-   label    | op |  element_id  
-------------+----+--------------
- loop_check | i  | loop_check:1
- loop_check | i  | loop_check:2
-(2 rows)
-
 SELECT pgcdc_drasi.drop_source('all-tables');
- drop_source 
--------------
- 
-(1 row)
-
 DROP PUBLICATION pub_all;

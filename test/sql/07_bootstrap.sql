@@ -3,6 +3,8 @@
 -- resnapshot().  Tables of every shape: a composite key, no key at all,
 -- another schema, a publication column list and a row filter.
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 CREATE SCHEMA bs_inv;
 CREATE TABLE bs_items (id int PRIMARY KEY, name text, price numeric(8,2));
 CREATE TABLE bs_pairs (a int, b text, v jsonb, PRIMARY KEY (b, a));

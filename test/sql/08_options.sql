@@ -9,6 +9,8 @@
 -- excluded columns in a short-lived memory context); the expected output
 -- is the correct one.
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 -- Wait until a source streams (after its initial snapshot).
 CREATE FUNCTION opt_wait_streaming(src text) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,10 +1,22 @@
--- Setup shared by the regression suites: the extension and a helper
--- that shows a source's events without the values that change from run
--- to run (timestamps, LSNs, xids, absolute seq numbers).
-\set VERBOSITY terse
-CREATE EXTENSION pgcdc_drasi;
+\set ECHO none
+-- test/sql/include/helpers.sql: what every pg_regress suite starts with,
+-- so that any suite also runs alone.  A suite pulls it in with
+--
+--   \getenv abs_srcdir PG_ABS_SRCDIR
+--   \i :abs_srcdir/sql/include/helpers.sql
+--
+-- (pg_regress feeds a suite to psql on stdin, so \ir would resolve against
+-- the working directory; PG_ABS_SRCDIR is the --inputdir, test/).  Echo is
+-- off while it runs, so the expected output shows only those two lines.
+-- Safe to run more than once: it creates the extension if missing,
+-- replaces the helpers and waits for the launcher.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgcdc_drasi;
+RESET client_min_messages;
 
-CREATE FUNCTION show_events(src text)
+-- A source's events without the values that change from run to run
+-- (timestamps, LSNs, xids, absolute seq numbers).
+CREATE OR REPLACE FUNCTION show_events(src text)
 RETURNS TABLE (n bigint, tx bigint, op text, element_id text, event jsonb)
 LANGUAGE sql AS $$
 	SELECT row_number() OVER w,
@@ -22,7 +34,7 @@ $$;
 -- Invariants every event must satisfy, whatever the test: the JSON agrees
 -- with the queue columns, seq follows (commit lsn, index in transaction),
 -- and nothing is duplicated.  Returns the violations (none expected).
-CREATE FUNCTION check_events(src text)
+CREATE OR REPLACE FUNCTION check_events(src text)
 RETURNS SETOF text
 LANGUAGE sql AS $$
 	SELECT format('seq %s: json disagrees with columns', seq)
@@ -61,4 +73,4 @@ BEGIN
 	END LOOP;
 END
 $$;
-SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgcdc_drasi launcher';
+\set ECHO all

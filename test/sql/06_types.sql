@@ -2,6 +2,8 @@
 -- writes it, NULL in every type, and the same values read by a snapshot
 -- (pgcdc_drasi.bootstrap) in sessions with other settings.
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 CREATE EXTENSION citext;
 
 -- The walsender and the worker take the database's settings: money's

@@ -2,6 +2,8 @@
 -- values of the common types, NULLs, multi-row transactions and
 -- rollbacks.
 \set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 CREATE TABLE orders (
 	id int PRIMARY KEY,
 	status text,
