@@ -7,7 +7,10 @@
 # sudo), on a fresh Debian bookworm machine or in CI.  It installs the
 # dependencies (scripts/install-deps.sh), builds the extension with
 # "make WERROR=1" in a scratch copy of the tree owned by the postgres OS
-# user (PostgreSQL does not run as root), installs it, then runs as postgres
+# user (PostgreSQL does not run as root), installs it into a private copy
+# of PostgreSQL in the scratch directory (so the system's PostgreSQL is left
+# alone, and several runs on one machine never see each other's build),
+# then runs as postgres
 #
 #   regress  make installcheck      pg_regress suites test/sql/*.sql
 #   pgtap    make pgtapcheck        pgTAP files test/pgtap/*.sql (test/pgtap.sh)
@@ -31,8 +34,8 @@
 #   REGRESS_TIMEOUT               same for make installcheck (default 600)
 #   SUITE_TIMEOUT                 budget of the whole run in seconds (default 4500)
 #   TEST_AS_USER=1                do not become root: skip dependency installation
-#                                 and "make install" (done already) and run
-#                                 everything as the current user
+#                                 (done already) and run everything as the
+#                                 current user
 
 set -uo pipefail
 
@@ -47,9 +50,13 @@ if [ "${TEST_AS_USER:-0}" != 1 ]; then
 		SUITE_TIMEOUT" "${BASH_SOURCE[0]}" "$@"
 fi
 
-PGBIN=/usr/lib/postgresql/15/bin
+# The system's PostgreSQL builds the extension (its headers); the tests run
+# the private copy of it that the extension is installed into (see below).
+SYS_PGDIR=/usr/lib/postgresql/15
+SYS_PGSHARE=/usr/share/postgresql/15
+PGBIN=$SYS_PGDIR/bin
 PG_CONFIG=$PGBIN/pg_config
-PG_REGRESS_BIN=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
+PG_REGRESS_BIN=$SYS_PGDIR/lib/pgxs/src/test/regress/pg_regress
 
 TEST_ONLY=${TEST_ONLY:-}
 TEST_FILTER=${TEST_FILTER:-}
@@ -235,15 +242,24 @@ if ! pg_make "${MAKE_VARS[@]}"; then
 	summary_and_exit
 fi
 
-say "install"
-if [ "$AS_ROOT" -eq 1 ]; then
-	if ! make --no-print-directory -C "$BUILD" install PG_CONFIG="$PG_CONFIG" "${MAKE_VARS[@]}"; then
-		record_fail install
-		summary_and_exit
-	fi
-	chown -R postgres:postgres "$SCRATCH"
-else
-	echo "not root: skipping make install (the installed copy is used as is)"
+# PostgreSQL finds its share and library directories relative to its
+# binaries, so a copy of the installation is a working installation of its
+# own; pg_config of the copy points "make install" into it.
+say "install into a private copy of PostgreSQL in $SCRATCH/pg"
+PRIV=$SCRATCH/pg
+if ! as_pg mkdir -p "$PRIV$(dirname "$SYS_PGDIR")" "$PRIV$(dirname "$SYS_PGSHARE")" ||
+	! as_pg cp -a "$SYS_PGDIR" "$PRIV$(dirname "$SYS_PGDIR")/" ||
+	! as_pg cp -a "$SYS_PGSHARE" "$PRIV$(dirname "$SYS_PGSHARE")/"; then
+	record_fail install
+	summary_and_exit
+fi
+PGBIN=$PRIV$SYS_PGDIR/bin
+PG_CONFIG=$PGBIN/pg_config
+PG_REGRESS_BIN=$PRIV$SYS_PGDIR/lib/pgxs/src/test/regress/pg_regress
+if [ "$(as_pg "$PG_CONFIG" --sharedir)" != "$PRIV$SYS_PGSHARE" ] ||
+	! pg_make install "${MAKE_VARS[@]}"; then
+	record_fail install
+	summary_and_exit
 fi
 
 # --------------------------------------------------------------------------

@@ -203,11 +203,13 @@ SELECT results_eq(
 	         ('published_lsn', 'pg_lsn'), ('confirmed_lsn', 'pg_lsn'), ('lag_bytes', 'bigint'),
 	         ('events_published', 'bigint'), ('transactions_published', 'bigint'),
 	         ('last_commit_time', 'timestamp with time zone'), ('last_error', 'text'),
+	         ('last_error_detail', 'text'), ('last_error_hint', 'text'), ('last_error_context', 'text'),
 	         ('last_error_time', 'timestamp with time zone'), ('reconnects', 'bigint'),
 	         ('started_at', 'timestamp with time zone'), ('sink', 'text'), ('channel', 'text'),
 	         ('notify_payload', 'text'), ('last_seq', 'bigint'), ('notifications_sent', 'bigint'),
 	         ('notifications_skipped', 'bigint'), ('bootstrap', 'boolean'), ('snapshot_lsn', 'pg_lsn'),
-	         ('snapshot_table', 'text'), ('snapshot_rows_done', 'bigint'), ('snapshot_rows_total', 'bigint')$$,
+	         ('snapshot_table', 'text'), ('snapshot_rows_done', 'bigint'), ('snapshot_rows_total', 'bigint'),
+	         ('key_fallbacks', 'bigint'), ('values_unavailable', 'bigint'), ('waiting_for', 'text')$$,
 	'status view has the expected columns, types and order');
 
 -- consumer_status view
@@ -265,7 +267,7 @@ SELECT results_eq(
 	  ('set_table_key', 'source_id text, "table" regclass, key_columns text[]', 'void', false, 'v', false),
 	  ('set_table_label', 'source_id text, "table" regclass, label text', 'void', false, 'v', false),
 	  ('source_status',
-	   'OUT source_id text, OUT state text, OUT pid integer, OUT received_lsn pg_lsn, OUT published_lsn pg_lsn, OUT flushed_lsn pg_lsn, OUT events_published bigint, OUT transactions_published bigint, OUT last_commit_time timestamp with time zone, OUT last_error text, OUT last_error_time timestamp with time zone, OUT reconnects bigint, OUT started_at timestamp with time zone, OUT notifications_sent bigint, OUT notifications_skipped bigint, OUT snapshot_table text, OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint',
+	   'OUT source_id text, OUT state text, OUT pid integer, OUT received_lsn pg_lsn, OUT published_lsn pg_lsn, OUT flushed_lsn pg_lsn, OUT events_published bigint, OUT transactions_published bigint, OUT last_commit_time timestamp with time zone, OUT last_error text, OUT last_error_time timestamp with time zone, OUT reconnects bigint, OUT started_at timestamp with time zone, OUT notifications_sent bigint, OUT notifications_skipped bigint, OUT snapshot_table text, OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint, OUT last_error_detail text, OUT last_error_hint text, OUT last_error_context text, OUT key_fallbacks bigint, OUT values_unavailable bigint, OUT waiting_for text',
 	   'SETOF record', false, 'v', false),
 	  ('wait_for_catchup', 'source_id text, timeout interval DEFAULT ''00:00:30''::interval', 'void', false, 'v', false)$$,
 	'functions have the expected arguments, defaults, results, strictness, volatility; SECURITY DEFINER only for the two event-trigger guards');
