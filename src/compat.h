@@ -6,7 +6,9 @@
  *
  * Every version test of the project lives here, so the rest of the code
  * calls one signature.  Core names are never redefined: each wrapper has
- * a pgcdc_ prefix.
+ * a pgcdc_ prefix.  Supported: 15, 17 and 18 (tested), 16 (compiles by
+ * construction: each wrapper follows the API of the version that changed
+ * it, so 16 takes the branches of its own API).
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -20,23 +22,37 @@
 
 #include "access/xlog.h"
 #include "executor/executor.h"
+#include "replication/message.h"
 #include "replication/origin.h"
 #include "replication/walreceiver.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 
-#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
-#error "pgcdc_drasi supports PostgreSQL 15 only so far; see README.md"
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 190000
+#error "pgcdc_drasi supports PostgreSQL 15 to 18; see README.md"
 #endif
 
 /* Open a logical replication connection through libpqwalreceiver. */
 static inline WalReceiverConn *
 pgcdc_walrcv_connect(const char *conninfo, const char *appname, char **err)
 {
+#if PG_VERSION_NUM >= 170000
+	/* replication = true, logical = true, must_use_password = false */
+	return walrcv_connect(conninfo, true, true, false, appname, err);
+#elif PG_VERSION_NUM >= 160000
+	/* logical = true, must_use_password = false */
+	return walrcv_connect(conninfo, true, false, appname, err);
+#else
 	return walrcv_connect(conninfo, true, appname, err);
+#endif
 }
 
-/* Fill the logical part of the streaming options. */
+/*
+ * Fill the logical part of the streaming options: protocol version 1,
+ * text values, no streaming of in-progress transactions, no two-phase.
+ */
 static inline void
 pgcdc_stream_options_init(WalRcvStreamOptions *options, char *slot_name,
 						  XLogRecPtr startpoint, List *publications)
@@ -48,7 +64,12 @@ pgcdc_stream_options_init(WalRcvStreamOptions *options, char *slot_name,
 	options->proto.logical.proto_version = LOGICALREP_PROTO_VERSION_NUM;
 	options->proto.logical.publication_names = publications;
 	options->proto.logical.binary = false;
+#if PG_VERSION_NUM >= 160000
+	options->proto.logical.streaming_str = NULL;	/* "off" */
+	options->proto.logical.origin = NULL;	/* "any" */
+#else
 	options->proto.logical.streaming = false;
+#endif
 	options->proto.logical.twophase = false;
 }
 
@@ -57,14 +78,23 @@ static inline char *
 pgcdc_walrcv_create_exported_slot(WalReceiverConn *conn, const char *slot_name,
 								  XLogRecPtr *lsn)
 {
+#if PG_VERSION_NUM >= 170000
+	/* temporary = false, two_phase = false, failover = false */
+	return walrcv_create_slot(conn, slot_name, false, false, false, CRS_EXPORT_SNAPSHOT, lsn);
+#else
 	return walrcv_create_slot(conn, slot_name, false, false, CRS_EXPORT_SNAPSHOT, lsn);
+#endif
 }
 
 /* Take ownership of a replication origin for this session. */
 static inline void
 pgcdc_replorigin_session_setup(RepOriginId origin)
 {
+#if PG_VERSION_NUM >= 160000
+	replorigin_session_setup(origin, 0);
+#else
 	replorigin_session_setup(origin);
+#endif
 }
 
 /* Position up to which WAL is durably flushed. */
@@ -78,28 +108,76 @@ pgcdc_flush_ptr(void)
 static inline List *
 pgcdc_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
 {
+#if PG_VERSION_NUM >= 160000
+	/* update = false, noDupErr = false, onlySummarizing = false */
+	return ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
+#else
 	return ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+#endif
 }
 
 /* Make a one-relation range table for an executor state of our own. */
 static inline void
 pgcdc_init_range_table(EState *estate, RangeTblEntry *rte)
 {
+#if PG_VERSION_NUM >= 180000
+	ExecInitRangeTable(estate, list_make1(rte), NIL, bms_make_singleton(1));
+#elif PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(estate, list_make1(rte), NIL);
+#else
 	ExecInitRangeTable(estate, list_make1(rte));
+#endif
 }
 
 /* The number of our PGPROC, by which others can set our latch. */
 static inline int
 pgcdc_my_procno(void)
 {
+#if PG_VERSION_NUM >= 170000
+	return MyProcNumber;
+#else
 	return MyProc->pgprocno;
+#endif
 }
 
 /* Set the latch of the process with that PGPROC number. */
 static inline void
 pgcdc_set_latch_of(int procno)
 {
+#if PG_VERSION_NUM >= 170000
+	SetLatch(&GetPGProcByNumber(procno)->procLatch);
+#else
 	SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+#endif
+}
+
+/*
+ * Write a non-transactional logical message and flush it, so that it is
+ * in the WAL a walsender may send.
+ */
+static inline XLogRecPtr
+pgcdc_log_flushed_message(const char *prefix)
+{
+	XLogRecPtr	lsn;
+
+#if PG_VERSION_NUM >= 170000
+	lsn = LogLogicalMessage(prefix, "", 0, false, true);
+#else
+	lsn = LogLogicalMessage(prefix, "", 0, false);
+#endif
+	XLogFlush(lsn);
+	return lsn;
+}
+
+/* The OID of a table's primary key index, deferrable or not, or Invalid. */
+static inline Oid
+pgcdc_primary_key_index(Relation rel)
+{
+#if PG_VERSION_NUM >= 180000
+	return RelationGetPrimaryKeyIndex(rel, true);
+#else
+	return RelationGetPrimaryKeyIndex(rel);
+#endif
 }
 
 #endif							/* PGCDC_COMPAT_H */

@@ -30,6 +30,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "pgcdc_drasi.h"
 #include "relation.h"
 #include "value.h"
@@ -149,7 +150,7 @@ static List *
 primary_key_columns(Relation rel)
 {
 	List	   *result = NIL;
-	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
+	Oid			pkoid = pgcdc_primary_key_index(rel);
 	HeapTuple	tup;
 	Form_pg_index index;
 	int			i;

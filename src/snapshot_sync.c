@@ -37,6 +37,7 @@
 #include "replication/origin.h"
 #include "replication/slot.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"

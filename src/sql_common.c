@@ -27,7 +27,9 @@
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "replication/slot.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "pgcdc_drasi.h"

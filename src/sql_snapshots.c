@@ -19,6 +19,7 @@
 #include "funcapi.h"
 #include "replication/slot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "catalog.h"

@@ -25,12 +25,14 @@
 #include "replication/message.h"
 #include "replication/origin.h"
 #include "replication/slot.h"
+#include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "pgcdc_drasi.h"
 #include "shmem.h"
 #include "sink_queue.h"
@@ -726,8 +728,7 @@ pgcdc_drasi_wait_for_catchup(PG_FUNCTION_ARGS)
 
 	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
 
-	target = LogLogicalMessage("pgcdc_drasi", "", 0, false);
-	XLogFlush(target);
+	target = pgcdc_log_flushed_message("pgcdc_drasi");
 	/* Beyond a century is forever; it also keeps the arithmetic in range. */
 	timeout_ms = Min(timeout_ms, INT64CONST(100) * 366 * 86400000);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);

@@ -876,7 +876,8 @@ append_base64(StringInfo out, const char *text, int len)
 	}
 	enclen = pg_b64_enc_len(nbytes);
 	enlargeStringInfo(out, enclen + 1);
-	enclen = pg_b64_encode(bytes, nbytes, out->data + out->len, enclen);
+	/* const char * up to 17, const uint8 * from 18 */
+	enclen = pg_b64_encode((const void *) bytes, nbytes, out->data + out->len, enclen);
 	if (enclen < 0)
 		elog(ERROR, "could not encode bytea value in base64");
 	out->len += enclen;
