@@ -151,7 +151,7 @@ typedef enum PgcdcJsonKind
 	PGCDC_JSON_FLOAT,			/* number; NaN, Infinity as strings */
 	PGCDC_JSON_NUMERIC,			/* the same, or a string by option */
 	PGCDC_JSON_BOOL,
-	PGCDC_JSON_RAW,				/* json, jsonb: embedded as is */
+	PGCDC_JSON_RAW,				/* jsonb: embedded as is */
 	PGCDC_JSON_BPCHAR,			/* string without trailing blanks */
 	PGCDC_JSON_BYTEA,			/* base64 string */
 	PGCDC_JSON_DATE,
@@ -161,7 +161,8 @@ typedef enum PgcdcJsonKind
 	PGCDC_JSON_INTERVAL,
 	PGCDC_JSON_ARRAY,
 	PGCDC_JSON_COMPOSITE,
-	PGCDC_JSON_DOMAIN			/* see base */
+	PGCDC_JSON_DOMAIN,			/* see base */
+	PGCDC_JSON_JSON				/* json: embedded, unless jsonb refuses it */
 } PgcdcJsonKind;
 
 /* What we know of a type, cached for the life of the process. */
@@ -191,9 +192,14 @@ static MemoryContext type_cxt = NULL;	/* descriptors */
 static MemoryContext scratch_cxt = NULL;	/* one value's temporary data */
 static List *composite_types = NIL; /* to invalidate */
 static bool warned_not_iso = false; /* once per process */
+static uint64 values_unavailable = 0;	/* see pgcdc_value_take_unavailable */
+
+/* A function run in a subtransaction by call_guarded. */
+typedef Datum (*GuardedFn) (void *arg);
 
 static void append_value(StringInfo buf, PgcdcValueType *type, const char *text,
 						 int len, bool numeric_as_string);
+static bool call_guarded(GuardedFn fn, void *arg, Datum *value, bool limits);
 
 /* ------------------------------------------------------------------------
  * Type descriptors
@@ -370,6 +376,8 @@ build_type(PgcdcValueType *type)
 			type->kind = PGCDC_JSON_BOOL;
 			break;
 		case JSONOID:
+			type->kind = PGCDC_JSON_JSON;
+			break;
 		case JSONBOID:
 			type->kind = PGCDC_JSON_RAW;
 			break;
@@ -483,6 +491,105 @@ append_json_string(StringInfo buf, const char *text, int len)
 		escape_json(buf, copy);
 		pfree(copy);
 	}
+}
+
+/* What json_screen found in a json text. */
+typedef enum JsonScreen
+{
+	JSON_FITS,					/* jsonb_in accepts it */
+	JSON_CHECK,					/* jsonb_in may refuse it: try */
+	JSON_REFUSED				/* jsonb_in refuses it (\u0000) */
+} JsonScreen;
+
+/*
+ * What jsonb_in can make of a json text that json_in accepted.  json_in
+ * checks the syntax only; jsonb_in also reads every \uXXXX escape (a lone
+ * surrogate, \u0000 and a character the database encoding cannot hold are
+ * errors) and every number (numeric_in refuses exponents beyond 1000 and
+ * more digits than numeric holds).  One pass over the text, following its
+ * strings, finds the texts without escapes, exponents or long numbers,
+ * which jsonb_in always accepts: only the others need to be tried.
+ */
+static JsonScreen
+json_screen(const char *text, int len)
+{
+	const char *p = text;
+	const char *end = text +len;
+	JsonScreen	result = JSON_FITS;
+
+	while (p < end)
+	{
+		char		c = *p++;
+
+		if (c == '"')
+		{
+			for (;;)
+			{
+				while (p < end && *p != '"' && *p != '\\')
+					p++;
+				if (p >= end)
+					return JSON_CHECK;	/* not json_out's text */
+				if (*p++ == '"')
+					break;
+				if (p < end && *p == 'u')
+				{
+					/* \u0001 to \u007F: ASCII, which every encoding holds */
+					if (end - p < 5 || p[1] != '0' || p[2] != '0' ||
+						p[3] < '0' || p[3] > '7')
+						result = JSON_CHECK;
+					else if (memcmp(p + 1, "0000", 4) == 0)
+						return JSON_REFUSED;
+				}
+				p++;
+			}
+		}
+		else if (c >= '0' && c <= '9')
+		{
+			const char *start = p - 1;
+
+			while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' ||
+							   *p == 'e' || *p == 'E' || *p == '+' || *p == '-'))
+			{
+				if (*p == 'e' || *p == 'E')
+					result = JSON_CHECK;
+				p++;
+			}
+			if (p - start > 1000)
+				result = JSON_CHECK;
+		}
+	}
+	return result;
+}
+
+/* GuardedFn of json_fits_jsonb. */
+static Datum
+call_jsonb_in(void *arg)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum((const char *) arg));
+}
+
+/*
+ * Whether jsonb can hold a json text (NUL-terminated at text[len]), which
+ * it can unless a \u escape or a number is beyond it.
+ */
+static bool
+json_fits_jsonb(const char *text, int len)
+{
+	Datum		jb;
+
+	switch (json_screen(text, len))
+	{
+		case JSON_FITS:
+			return true;
+		case JSON_REFUSED:
+			return false;
+		case JSON_CHECK:
+			break;
+	}
+	if (!call_guarded(call_jsonb_in, (void *) text, &jb, false))
+		return false;
+	pfree(DatumGetPointer(jb));
+	return true;
 }
 
 /* A float or numeric text that is a number (not NaN, Infinity). */
@@ -670,15 +777,15 @@ is_iso_like(const char *t, int len)
 }
 
 /*
- * Read a date/time text that is not in the ISO form with its input
- * function.  That reads what the same session printed, but a text from
- * elsewhere may be unreadable here: a walsender that did not get DateStyle
- * ISO (libpq lets PGDATESTYLE in the server's environment override it)
- * prints zone abbreviations such as LMT that no session reads.  So the
- * reading runs in a subtransaction, and a data error only returns false.
+ * Call fn(arg) in a subtransaction, so that a value it refuses degrades
+ * to a fallback instead of stopping the source: false when it
+ * raised a data exception or, with limits, exceeded a program limit or
+ * ran out of memory (a value too large for jsonb or for a string buffer).
+ * Any other error is raised again.  Outside a transaction (nothing to
+ * roll back to) the function is called directly.
  */
 static bool
-read_datetime(PGFunction infunc, const char *text, Datum *value)
+call_guarded(GuardedFn fn, void *arg, Datum *value, bool limits)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -686,16 +793,14 @@ read_datetime(PGFunction infunc, const char *text, Datum *value)
 
 	if (!IsTransactionState())
 	{
-		*value = DirectFunctionCall3(infunc, CStringGetDatum(text),
-									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		*value = fn(arg);
 		return true;
 	}
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		*value = DirectFunctionCall3(infunc, CStringGetDatum(text),
-									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		*value = fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -703,6 +808,7 @@ read_datetime(PGFunction infunc, const char *text, Datum *value)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		int			category;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
@@ -710,13 +816,51 @@ read_datetime(PGFunction infunc, const char *text, Datum *value)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			!(limits && (category == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+						 category == ERRCODE_INSUFFICIENT_RESOURCES)))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		ok = false;
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/*
+ * Read a date/time text that is not in the ISO form with its input
+ * function.  That reads what the same session printed, but a text from
+ * elsewhere may be unreadable here: a walsender that did not get DateStyle
+ * ISO (libpq lets PGDATESTYLE in the server's environment override it)
+ * prints zone abbreviations such as LMT that no session reads.  So the
+ * reading runs in a subtransaction, and a data error only returns false.
+ */
+typedef struct InputCall
+{
+	PGFunction	infunc;
+	const char *text;
+} InputCall;
+
+/* GuardedFn of read_datetime: the input function. */
+static Datum
+call_input(void *arg)
+{
+	InputCall  *call = (InputCall *) arg;
+
+	return DirectFunctionCall3(call->infunc, CStringGetDatum(call->text),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+static bool
+read_datetime(PGFunction infunc, const char *text, Datum *value)
+{
+	InputCall	call;
+
+	call.infunc = infunc;
+	call.text = text;
+
+	return call_guarded(call_input, &call, value, false);
 }
 
 /*
@@ -1118,15 +1262,22 @@ append_value(StringInfo buf, PgcdcValueType *type, const char *text, int len,
 			appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
 			break;
 		case PGCDC_JSON_RAW:
+			appendBinaryStringInfo(buf, text, len);
+			break;
+		case PGCDC_JSON_JSON:
 
 			/*
-			 * The jsonb queue cannot hold \u0000, which json may: keep such
-			 * text as a string.
+			 * A json text that jsonb cannot hold (\u0000, a lone surrogate, a
+			 * character the database encoding lacks, a number numeric cannot
+			 * read) is kept as a string of its text, and counted.
 			 */
-			if (strstr(text, "\\u0000") != NULL)
-				append_json_string(buf, text, len);
-			else
+			if (json_fits_jsonb(text, len))
 				appendBinaryStringInfo(buf, text, len);
+			else
+			{
+				append_json_string(buf, text, len);
+				values_unavailable++;
+			}
 			break;
 		case PGCDC_JSON_BPCHAR:
 			append_json_string(buf, text, bpchar_trimmed_len(text, len));
@@ -1271,21 +1422,85 @@ pgcdc_value_append_key(StringInfo buf, PgcdcValueType *type, const char *text,
 }
 
 /*
+ * The values of an event, and the event, must fit jsonb (256 MB) and
+ * PostgreSQL's allocations (1 GB: the event's text, which escapes can make
+ * six times longer than its strings); a value that does not fit the room
+ * left in its event is replaced by a marker:
+ * {"bytes": <length of its text>, "unavailable": "too_large"}.
+ */
+static void
+set_too_large(JsonbValue *out, int len)
+{
+	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * 2);
+
+	out->type = jbvObject;
+	out->val.object.nPairs = 2;
+	out->val.object.pairs = pairs;
+	/* jsonb key order: shorter keys first */
+	pairs[0].key.type = jbvString;
+	pairs[0].key.val.string.val = "bytes";
+	pairs[0].key.val.string.len = 5;
+	pairs[0].value.type = jbvNumeric;
+	pairs[0].value.val.numeric = int64_to_numeric(len);
+	pairs[0].order = 0;
+	pairs[1].key.type = jbvString;
+	pairs[1].key.val.string.val = "unavailable";
+	pairs[1].key.val.string.len = 11;
+	pairs[1].value.type = jbvString;
+	pairs[1].value.val.string.val = "too_large";
+	pairs[1].value.val.string.len = 9;
+	pairs[1].order = 1;
+	values_unavailable++;
+}
+
+/* What build_jsonb needs. */
+typedef struct JsonbBuild
+{
+	PgcdcValueType *type;
+	const char *text;
+	int			len;
+	bool		numeric_as_string;
+} JsonbBuild;
+
+/* A value of a kind that is not set directly, as jsonb via its JSON text. */
+static Datum
+build_jsonb(void *arg)
+{
+	JsonbBuild *b = (JsonbBuild *) arg;
+	StringInfoData buf;
+	Datum		jb;
+
+	initStringInfo(&buf);
+	append_json_value(&buf, b->type, b->text, b->len, b->numeric_as_string);
+	jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	pfree(buf.data);
+	return jb;
+}
+
+/*
  * A value as a jsonb value, for the queue: the same value that
  * append_json_value writes as text.  Scalars are set directly
  * (strings point into text, which must outlive the use); the other kinds
- * go once through their JSON text.
+ * go once through their JSON text.  *room is what is left of the event's
+ * PGCDC_EVENT_VALUES_MAX bytes: the value takes its size from it, or is
+ * the too_large marker when it does not fit (see set_too_large).
  */
 void
 pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, int len,
-					 bool numeric_as_string)
+					 bool numeric_as_string, Size *room)
 {
+	Assert(room != NULL);
+	if ((Size) len > *room)
+	{
+		set_too_large(out, len);
+		return;
+	}
 	switch (type->kind)
 	{
 		case PGCDC_JSON_INTEGER:
 			out->type = jbvNumeric;
 			out->val.numeric = int64_to_numeric(pg_strtoint64(text));
-			return;
+			break;
 		case PGCDC_JSON_NUMERIC:
 		case PGCDC_JSON_FLOAT:
 			if (is_finite_number(text) &&
@@ -1304,26 +1519,27 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 
 				out->val.string.len = len;
 			}
-			return;
+			break;
 		case PGCDC_JSON_BOOL:
 			out->type = jbvBool;
 			out->val.boolean = (text[0] == 't');
-			return;
+			break;
 		case PGCDC_JSON_STRING:
 			out->type = jbvString;
 			out->val.string.val = (char *) text;
 
 			out->val.string.len = len;
-			return;
+			break;
 		case PGCDC_JSON_BPCHAR:
 			out->type = jbvString;
 			out->val.string.val = (char *) text;
 
 			out->val.string.len = bpchar_trimmed_len(text, len);
-			return;
+			break;
 		default:
 			{
-				StringInfoData buf;
+				JsonbBuild	build;
+				Datum		datum;
 				Jsonb	   *jb;
 				JsonbIterator *it;
 				JsonbIteratorToken tok;
@@ -1331,9 +1547,45 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 				JsonbParseState *state = NULL;
 				JsonbValue *res = NULL;
 
-				initStringInfo(&buf);
-				append_json_value(&buf, type, text, len, numeric_as_string);
-				jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+				build.type = type;
+				build.text = text;
+
+				build.len = len;
+				build.numeric_as_string = numeric_as_string;
+
+				/*
+				 * Below a megabyte no value can reach a limit (escapes,
+				 * attribute names and jsonb's headers grow a text at most
+				 * some twenty times): no subtransaction needed.
+				 */
+				if (len < PGCDC_VALUE_GUARD_BYTES)
+					datum = build_jsonb(&build);
+				else
+				{
+					/* a large value's memory goes as soon as it failed */
+					MemoryContext large = AllocSetContextCreate(CurrentMemoryContext,
+																"pgcdc_drasi large value",
+																ALLOCSET_DEFAULT_SIZES);
+					MemoryContext old = MemoryContextSwitchTo(large);
+					bool		ok = call_guarded(build_jsonb, &build, &datum, true);
+
+					MemoryContextSwitchTo(old);
+					if (!ok || VARSIZE(DatumGetPointer(datum)) > *room)
+					{
+						MemoryContextDelete(large);
+						MemoryContextReset(scratch_cxt);
+						set_too_large(out, len);
+						return;
+					}
+				}
+				jb = DatumGetJsonbP(datum);
+				if (VARSIZE(jb) > *room)
+				{
+					pfree(jb);
+					set_too_large(out, len);
+					return;
+				}
+				*room -= VARSIZE(jb);
 				if (JB_ROOT_IS_SCALAR(jb))
 				{
 					(void) JsonbExtractScalar(&jb->root, out);
@@ -1347,4 +1599,20 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 				return;
 			}
 	}
+	*room -= len;
+}
+
+/*
+ * The number of values written as a marker or, for json, as a string of
+ * their text since the last call.  Only the source worker takes the count,
+ * into its status after each local commit; in other processes (bootstrap)
+ * the count is never read.
+ */
+uint64
+pgcdc_value_take_unavailable(void)
+{
+	uint64		n = values_unavailable;
+
+	values_unavailable = 0;
+	return n;
 }
