@@ -48,9 +48,14 @@
  * - text, varchar, name, "char", citext (an extension type, recognised by
  *   its name in any schema), uuid, enums: JSON strings of the text.
  * - char(n): a JSON string without the trailing blanks.
- * - json, jsonb: embedded as JSON, byte for byte: the text of a json value
- *   keeps its whitespace and duplicate keys (the queue, being jsonb,
- *   keeps the last of duplicate keys; the NOTIFY payload keeps all).
+ * - json, jsonb: embedded as JSON (events are jsonb, so a json value
+ *   loses its whitespace and all but the last of duplicate keys).  A json
+ *   text that jsonb cannot hold (\u0000, a lone surrogate, an escape the
+ *   database encoding lacks, a number numeric cannot hold) is a JSON
+ *   string of its text, counted as unavailable.
+ * - A value that does not fit what is left of its event's
+ *   PGCDC_EVENT_VALUES_MAX bytes is {"bytes": N, "unavailable":
+ *   "too_large"}, N the length of its text, counted as unavailable.
  * - bytea: a JSON string of the bytes in standard base64 (RFC 4648
  *   alphabet, padded with '=', no line breaks).  The hex text is decoded
  *   directly; the escape form (bytea_output = escape) through byteain.
@@ -130,6 +135,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -501,14 +507,41 @@ typedef enum JsonScreen
 	JSON_REFUSED				/* jsonb_in refuses it (\u0000) */
 } JsonScreen;
 
+/* The code point of the four hex digits at p, or -1. */
+static inline int
+hex4(const char *p)
+{
+	int			cp = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+	{
+		char		c = p[i];
+
+		cp <<= 4;
+		if (c >= '0' && c <= '9')
+			cp += c - '0';
+		else if (c >= 'a' && c <= 'f')
+			cp += c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			cp += c - 'A' + 10;
+		else
+			return -1;
+	}
+	return cp;
+}
+
 /*
  * What jsonb_in can make of a json text that json_in accepted.  json_in
- * checks the syntax only; jsonb_in also reads every \uXXXX escape (a lone
- * surrogate, \u0000 and a character the database encoding cannot hold are
- * errors) and every number (numeric_in refuses exponents beyond 1000 and
- * more digits than numeric holds).  One pass over the text, following its
- * strings, finds the texts without escapes, exponents or long numbers,
- * which jsonb_in always accepts: only the others need to be tried.
+ * checks the syntax only; jsonb_in also reads every \uXXXX escape and
+ * every number.  One pass over the text, following its strings, applies
+ * jsonb_in's rules where they are simple: \u0000 and a surrogate that is
+ * not half of a \uD8xx\uDCxx pair are refused, and in a UTF8 database
+ * every other escape is accepted.  What it cannot decide cheaply -- an
+ * escape above \u007F in another encoding (can the encoding hold it?), an
+ * exponent beyond 1000 or a number of over 1000 characters (can numeric?)
+ * -- it leaves to jsonb_in itself (JSON_CHECK).  Exponents and numbers
+ * within those bounds always fit numeric.
  */
 static JsonScreen
 json_screen(const char *text, int len)
@@ -516,6 +549,7 @@ json_screen(const char *text, int len)
 	const char *p = text;
 	const char *end = text +len;
 	JsonScreen	result = JSON_FITS;
+	bool		utf8 = (GetDatabaseEncoding() == PG_UTF8);
 
 	while (p < end)
 	{
@@ -525,34 +559,63 @@ json_screen(const char *text, int len)
 		{
 			for (;;)
 			{
+				int			cp;
+
 				while (p < end && *p != '"' && *p != '\\')
 					p++;
 				if (p >= end)
 					return JSON_CHECK;	/* not json_out's text */
 				if (*p++ == '"')
 					break;
-				if (p < end && *p == 'u')
+				if (p >= end)
+					return JSON_CHECK;
+				if (*p != 'u')
 				{
-					/* \u0001 to \u007F: ASCII, which every encoding holds */
-					if (end - p < 5 || p[1] != '0' || p[2] != '0' ||
-						p[3] < '0' || p[3] > '7')
-						result = JSON_CHECK;
-					else if (memcmp(p + 1, "0000", 4) == 0)
-						return JSON_REFUSED;
+					p++;		/* \", \\, \n, ... */
+					continue;
 				}
-				p++;
+				/* p is at the 'u' of \uXXXX */
+				if (end - p < 5 || (cp = hex4(p + 1)) < 0)
+					return JSON_CHECK;
+				p += 5;
+				if (cp == 0)
+					return JSON_REFUSED;
+				if (cp >= 0xDC00 && cp <= 0xDFFF)
+					return JSON_REFUSED;	/* low surrogate first */
+				if (cp >= 0xD800 && cp <= 0xDBFF)
+				{
+					int			lo;
+
+					if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+						(lo = hex4(p + 2)) < 0xDC00 || lo > 0xDFFF)
+						return JSON_REFUSED;	/* lone high surrogate */
+					p += 6;
+				}
+				if (cp > 0x7F && !utf8)
+					result = JSON_CHECK;
 			}
 		}
 		else if (c >= '0' && c <= '9')
 		{
 			const char *start = p - 1;
 
-			while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' ||
-							   *p == 'e' || *p == 'E' || *p == '+' || *p == '-'))
-			{
-				if (*p == 'e' || *p == 'E')
-					result = JSON_CHECK;
+			while (p < end && ((*p >= '0' && *p <= '9') || *p == '.'))
 				p++;
+			if (p < end && (*p == 'e' || *p == 'E'))
+			{
+				int			exponent = 0;
+
+				p++;
+				if (p < end && (*p == '+' || *p == '-'))
+					p++;
+				while (p < end && *p >= '0' && *p <= '9')
+				{
+					if (exponent <= 1000)
+						exponent = exponent * 10 + (*p - '0');
+					p++;
+				}
+				if (exponent > 1000)
+					result = JSON_CHECK;
 			}
 			if (p - start > 1000)
 				result = JSON_CHECK;

@@ -78,6 +78,8 @@ $node->safe_psql(
 INSERT INTO j VALUES (2, '"\ud83d"', ARRAY['{"a":"\udc00"}', '{"b":1}']::json[]);
 INSERT INTO j VALUES (3, '{"n":1e1000000}', NULL);
 INSERT INTO j VALUES (4, '{"ok":"\u00e9\ud83d\ude00", "n":1e3}', NULL);
+INSERT INTO j VALUES (5, '{"x":"\ud83d\ud83d", "y":"\u0041"}', NULL);
+INSERT INTO j VALUES (6, '[1e-5, "\\\\ud83d", "\u0041", 1e1001]', NULL);
 UPDATE j SET doc = '[1, "\ud800x"]' WHERE id = 1;
 });
 catchup_db('utf', 'utf-src', 'stream of json values jsonb rejects goes on');
@@ -91,18 +93,22 @@ i j:3 {"id": 3, "doc": "{\"n\":1e1000000}", "docs": null}
 i j:4 {"id": 4, "doc": {"n": 1000, "ok": "|
 	  . "\xc3\xa9\xf0\x9f\x98\x80"
 	  . q|"}, "docs": null}
+i j:5 {"id": 5, "doc": "{\"x\":\"\\\\ud83d\\\\ud83d\", \"y\":\"\\\\u0041\"}", "docs": null}
+i j:6 {"id": 6, "doc": [0.00001, "\\\\ud83d", "A", 1| . ('0' x 1001) . q|], "docs": null}
 u j:1 {"id": 1, "doc": "[1, \"\\\\ud800x\"]", "docs": null}|,
 	'json values jsonb rejects are strings of their text; others are JSON');
-is(values_unavailable('utf', 'utf-src'), '5',
-	'values_unavailable counts the five json values published as strings');
+is(values_unavailable('utf', 'utf-src'), '6',
+	'values_unavailable counts the six json values published as strings');
 is( $node->safe_psql(
 		'utf', q{
 SELECT string_agg((e->>'id') || '=' || jsonb_typeof(e->'properties'->'doc') || ':' || (e->'properties'->>'doc'), ' ' ORDER BY e->>'id')
   FROM pgcdc_drasi.bootstrap('utf-src') e}),
 	q|j:1=string:[1, "\ud800x"] j:2=string:"\ud83d" j:3=string:{"n":1e1000000} j:4=object:{"n": 1000, "ok": "|
-	  . "\xc3\xa9\xf0\x9f\x98\x80" . q|"}|,
+	  . "\xc3\xa9\xf0\x9f\x98\x80"
+	  . q|"} j:5=string:{"x":"\ud83d\ud83d", "y":"\u0041"} j:6=array:[0.00001, "\\\\ud83d", "A", 1|
+	  . ('0' x 1001) . ']',
 	'bootstrap() elements: the same strings');
-is(values_unavailable('utf', 'utf-src'), '5', 'bootstrap() counts nothing in the status');
+is(values_unavailable('utf', 'utf-src'), '6', 'bootstrap() counts nothing in the status');
 
 # ------------------------------------------------------------------------
 # 2. LATIN1 database: an escape the encoding cannot hold
