@@ -504,7 +504,8 @@ typedef enum JsonScreen
 {
 	JSON_FITS,					/* jsonb_in accepts it */
 	JSON_CHECK,					/* jsonb_in may refuse it: try */
-	JSON_REFUSED				/* jsonb_in refuses it (\u0000) */
+	JSON_REFUSED				/* jsonb_in refuses it (\u0000, a lone
+								 * surrogate) */
 } JsonScreen;
 
 /* The code point of the four hex digits at p, or -1. */
@@ -1603,6 +1604,7 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 			{
 				JsonbBuild	build;
 				Datum		datum;
+				uint64		counted = values_unavailable;
 				Jsonb	   *jb;
 				JsonbIterator *it;
 				JsonbIteratorToken tok;
@@ -1637,6 +1639,7 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 					{
 						MemoryContextDelete(large);
 						MemoryContextReset(scratch_cxt);
+						values_unavailable = counted;	/* one marker, not parts */
 						set_too_large(out, len);
 						return;
 					}
@@ -1645,6 +1648,7 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 				if (VARSIZE(jb) > *room)
 				{
 					pfree(jb);
+					values_unavailable = counted;
 					set_too_large(out, len);
 					return;
 				}

@@ -2,13 +2,16 @@
 # source; each is published in a documented degraded form and counted in
 # status.values_unavailable.
 #
-#   1. json that jsonb rejects (a lone surrogate, an exponent numeric cannot
-#      read), in the initial snapshot and in the stream, also inside a
-#      json[]: published as a JSON string of its text
+#   1. json that jsonb rejects (a lone surrogate, a high surrogate followed
+#      by another, an exponent numeric cannot read), in the initial
+#      snapshot, in the stream and in bootstrap(), also inside a json[]:
+#      published as a JSON string of its text; surrogate pairs, escaped
+#      backslashes and large exponents numeric can read stay JSON
 #   2. the same in a LATIN1 database: an escape LATIN1 cannot hold
-#   3. a 300 MB text value: the marker {"unavailable":"too_large","bytes":N};
-#      two 100 MB values of one row: the first fits the event, the second
-#      is the marker
+#   3. a 300 MB text value: the marker {"bytes": N, "unavailable":
+#      "too_large"}; two 100 MB values of one row: the first fits the
+#      event, the second is the marker; an int[] whose text fits what is
+#      left but whose jsonb form does not is the marker too
 #   4. an element id over 8 kB with the NOTIFY sink: the reference payload
 #      leaves the id out and stays under the limit; set_table_label refuses
 #      a label over the limit
@@ -140,7 +143,7 @@ is(values_unavailable('latin', 'latin-src'), '1', 'LATIN1: one value counted');
 # ------------------------------------------------------------------------
 $node->safe_psql(
 	'utf', q{
-CREATE TABLE big (id int PRIMARY KEY, t text, note text);
+CREATE TABLE big (id int PRIMARY KEY, t text, note text, arr int[]);
 CREATE PUBLICATION bpub FOR TABLE big;
 SELECT pgcdc_drasi.create_source('big-src', 'bpub', bootstrap => false);
 });
@@ -150,21 +153,29 @@ $node->safe_psql('utf',
 $node->safe_psql('utf',
 	q{INSERT INTO big VALUES (2, repeat('y', 100 * 1024 * 1024), repeat('z', 100 * 1024 * 1024))});
 $node->safe_psql('utf', q{INSERT INTO big VALUES (3, 'after', NULL)});
+# The array's text (6 MB) fits what the 100 MB value leaves, its jsonb
+# (3,000,000 numbers, some 36 MB) does not.
+$node->safe_psql('utf',
+	q{INSERT INTO big VALUES (4, repeat('w', 100 * 1024 * 1024), 'n', array_fill(1, ARRAY[3000000]))});
+$node->safe_psql('utf', q{INSERT INTO big VALUES (5, 'small', 'n', ARRAY[1, 2])});
 catchup_db('utf', 'big-src', 'stream of values too large for an event goes on');
 is( $node->safe_psql(
 		'utf', q{
 SELECT string_agg(element_id || ' t=' ||
        CASE WHEN length(p->>'t') > 1000 THEN left(p->>'t', 1) || ' x ' || length(p->>'t') ELSE (p->'t')::text END
        || ' note=' ||
-       CASE WHEN length(p->>'note') > 1000 THEN left(p->>'note', 1) || ' x ' || length(p->>'note') ELSE (p->'note')::text END,
+       CASE WHEN length(p->>'note') > 1000 THEN left(p->>'note', 1) || ' x ' || length(p->>'note') ELSE (p->'note')::text END
+       || ' arr=' || (p->'arr')::text,
        E'\n' ORDER BY seq)
   FROM (SELECT seq, element_id, payload->'payload'->'after'->'properties' AS p
           FROM pgcdc_drasi.events WHERE source_id = 'big-src') e}),
-	q{big:1 t={"bytes": 314572800, "unavailable": "too_large"} note="small"
-big:2 t=y x 104857600 note={"bytes": 104857600, "unavailable": "too_large"}
-big:3 t="after" note=null},
-	'a value over the limit is the marker; a second large value of a row too');
-is(values_unavailable('utf', 'big-src'), '2', 'values_unavailable counts the two markers');
+	q{big:1 t={"bytes": 314572800, "unavailable": "too_large"} note="small" arr=null
+big:2 t=y x 104857600 note={"bytes": 104857600, "unavailable": "too_large"} arr=null
+big:3 t="after" note=null arr=null
+big:4 t=w x 104857600 note="n" arr={"bytes": 6000001, "unavailable": "too_large"}
+big:5 t="small" note="n" arr=[1, 2]},
+	'a value over the limit is the marker; a second large value of a row too, also when its jsonb form is what does not fit');
+is(values_unavailable('utf', 'big-src'), '3', 'values_unavailable counts the three markers');
 
 # ------------------------------------------------------------------------
 # 4. NOTIFY references of a large element id; label length
