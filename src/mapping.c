@@ -205,13 +205,20 @@ jb_labels(JsonbValue *v, const char *label)
 	jb_string(&v->val.array.elems[0], label, strlen(label));
 }
 
-/* Fill the properties object of a row, keys in jsonb order. */
+/*
+ * Fill the properties object of a row, keys in jsonb order.  The values
+ * share PGCDC_EVENT_VALUES_MAX bytes with the element id: a value that no
+ * longer fits is a marker (pgcdc_value_to_jsonb), so that the event always
+ * fits jsonb, whatever the row holds.
+ */
 static void
 jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
-			  LogicalRepTupleData *fallback, bool identity_only)
+			  LogicalRepTupleData *fallback, bool identity_only, const char *id)
 {
 	JsonbValue *obj = v;
 	int			k;
+	Size		idlen = id ? strlen(id) : 0;
+	Size		room = idlen < PGCDC_EVENT_VALUES_MAX ? PGCDC_EVENT_VALUES_MAX - idlen : 0;
 
 	obj->type = jbvObject;
 	obj->val.object.nPairs = 0;
@@ -235,7 +242,7 @@ jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
 			slot->type = jbvNull;
 		else
 			pgcdc_value_to_jsonb(slot, entry->types[i], value->data, value->len,
-								 entry->cache->numeric_as_string);
+								 entry->cache->numeric_as_string, &room);
 	}
 }
 
@@ -333,7 +340,7 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
 
 	element = event_begin(&ev, tx, entry, op, id, &root);
-	jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only);
+	jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only, id);
 	event_end(&ev, tx, root, emit, arg);
 }
 
@@ -448,6 +455,6 @@ pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleDa
 
 	jb_string(JB_KEY(element, "id"), id, strlen(id));
 	jb_labels(JB_KEY(element, "labels"), entry->label);
-	jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false);
+	jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false, id);
 	return JsonbValueToJsonb(element);
 }

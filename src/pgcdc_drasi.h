@@ -21,6 +21,8 @@
 #define PGCDC_EXTENSION_NAME	"pgcdc_drasi"
 #define PGCDC_SCHEMA_NAME		"pgcdc_drasi"
 #define PGCDC_SOURCE_ID_MAXLEN	48
+/* Labels (set_table_label): short enough for a NOTIFY reference payload. */
+#define PGCDC_LABEL_MAXLEN		1024
 
 /* Configuration parameters (init.c) */
 extern int	pgcdc_max_sources;

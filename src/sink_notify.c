@@ -10,7 +10,8 @@
  *
  * - A payload holds less than 8000 bytes.  A larger event is written to
  *   the queue table and the notification carries a reference (source,
- *   seq, op, id) to fetch it with pgcdc_drasi.get_events().
+ *   seq, op, label, id) to fetch it with pgcdc_drasi.get_events(); an id
+ *   (and a label) too long for the reference is left out of it.
  * - Pending notifications live in memory until commit.  After
  *   pgcdc_drasi.notify_max_pending of them in one local transaction, the
  *   remaining events go to the queue table and one notification names
@@ -110,6 +111,38 @@ notify_range(const char *channel, const char *source_id, int64 first, int64 last
 }
 
 /*
+ * The payload that refers to an event in the queue table:
+ * {"source","seq","op","label","id","ref":true}, the label and id only
+ * when asked for.
+ */
+static char *
+reference_payload(PgcdcTxContext *tx, PgcdcEvent *event, bool with_id, bool with_label)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"source\":");
+	escape_json(&buf, tx->source_id);
+	appendStringInfo(&buf, ",\"seq\":" INT64_FORMAT ",\"op\":\"%c\"",
+					 event->seq, event->op);
+	if (with_label)
+	{
+		appendStringInfoString(&buf, ",\"label\":");
+		escape_json(&buf, event->label);
+	}
+	if (with_id)
+	{
+		appendStringInfoString(&buf, ",\"id\":");
+		if (event->element_id)
+			escape_json(&buf, event->element_id);
+		else
+			appendStringInfoString(&buf, "null");
+	}
+	appendStringInfoString(&buf, ",\"ref\":true}");
+	return buf.data;
+}
+
+/*
  * Notify one event.  Returns true when the event must (also) be written
  * to the queue table because the notification only refers to it.
  */
@@ -146,22 +179,26 @@ pgcdc_notify_event(const char *channel, PgcdcTxContext *tx, PgcdcEvent *event,
 	}
 	else
 	{
-		StringInfoData buf;
+		char	   *ref = reference_payload(tx, event, true, true);
 
-		initStringInfo(&buf);
-		appendStringInfoString(&buf, "{\"source\":");
-		escape_json(&buf, tx->source_id);
-		appendStringInfo(&buf, ",\"seq\":" INT64_FORMAT ",\"op\":\"%c\",\"label\":",
-						 event->seq, event->op);
-		escape_json(&buf, event->label);
-		appendStringInfoString(&buf, ",\"id\":");
-		if (event->element_id)
-			escape_json(&buf, event->element_id);
-		else
-			appendStringInfoString(&buf, "null");
-		appendStringInfoString(&buf, ",\"ref\":true}");
-		Async_Notify(channel, buf.data);
-		pfree(buf.data);
+		/*
+		 * A reference must fit too: without the id (set_table_key on a large
+		 * column), and at worst without the label (one longer than
+		 * set_table_label allows, from before it checked): the seq is enough
+		 * to fetch the event.
+		 */
+		if (strlen(ref) >= PGCDC_NOTIFY_PAYLOAD_MAX)
+		{
+			pfree(ref);
+			ref = reference_payload(tx, event, false, true);
+		}
+		if (strlen(ref) >= PGCDC_NOTIFY_PAYLOAD_MAX)
+		{
+			pfree(ref);
+			ref = reference_payload(tx, event, false, false);
+		}
+		Async_Notify(channel, ref);
+		pfree(ref);
 		return true;
 	}
 }

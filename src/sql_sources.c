@@ -603,6 +603,14 @@ pgcdc_drasi_set_table_label(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("label must not be empty"),
 				 errhint("Pass NULL to label the nodes with the table name again.")));
+	/* A label must fit a NOTIFY reference payload (sink_notify.c). */
+	if (!PG_ARGISNULL(2) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2)) > PGCDC_LABEL_MAXLEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label is too long"),
+				 errdetail("A label has at most %d bytes; this one has %d.",
+						   PGCDC_LABEL_MAXLEN,
+						   (int) VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2)))));
 	relation_close(rel, AccessShareLock);
 	pgcdc_shmem_require_preloaded();
 	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);

@@ -48,9 +48,14 @@
  * - text, varchar, name, "char", citext (an extension type, recognised by
  *   its name in any schema), uuid, enums: JSON strings of the text.
  * - char(n): a JSON string without the trailing blanks.
- * - json, jsonb: embedded as JSON, byte for byte: the text of a json value
- *   keeps its whitespace and duplicate keys (the queue, being jsonb,
- *   keeps the last of duplicate keys; the NOTIFY payload keeps all).
+ * - json, jsonb: embedded as JSON (events are jsonb, so a json value
+ *   loses its whitespace and all but the last of duplicate keys).  A json
+ *   text that jsonb cannot hold (\u0000, a lone surrogate, an escape the
+ *   database encoding lacks, a number numeric cannot hold) is a JSON
+ *   string of its text, counted as unavailable.
+ * - A value that does not fit what is left of its event's
+ *   PGCDC_EVENT_VALUES_MAX bytes is {"bytes": N, "unavailable":
+ *   "too_large"}, N the length of its text, counted as unavailable.
  * - bytea: a JSON string of the bytes in standard base64 (RFC 4648
  *   alphabet, padded with '=', no line breaks).  The hex text is decoded
  *   directly; the escape form (bytea_output = escape) through byteain.
@@ -130,6 +135,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -151,7 +157,7 @@ typedef enum PgcdcJsonKind
 	PGCDC_JSON_FLOAT,			/* number; NaN, Infinity as strings */
 	PGCDC_JSON_NUMERIC,			/* the same, or a string by option */
 	PGCDC_JSON_BOOL,
-	PGCDC_JSON_RAW,				/* json, jsonb: embedded as is */
+	PGCDC_JSON_RAW,				/* jsonb: embedded as is */
 	PGCDC_JSON_BPCHAR,			/* string without trailing blanks */
 	PGCDC_JSON_BYTEA,			/* base64 string */
 	PGCDC_JSON_DATE,
@@ -161,7 +167,8 @@ typedef enum PgcdcJsonKind
 	PGCDC_JSON_INTERVAL,
 	PGCDC_JSON_ARRAY,
 	PGCDC_JSON_COMPOSITE,
-	PGCDC_JSON_DOMAIN			/* see base */
+	PGCDC_JSON_DOMAIN,			/* see base */
+	PGCDC_JSON_JSON				/* json: embedded, unless jsonb refuses it */
 } PgcdcJsonKind;
 
 /* What we know of a type, cached for the life of the process. */
@@ -191,9 +198,14 @@ static MemoryContext type_cxt = NULL;	/* descriptors */
 static MemoryContext scratch_cxt = NULL;	/* one value's temporary data */
 static List *composite_types = NIL; /* to invalidate */
 static bool warned_not_iso = false; /* once per process */
+static uint64 values_unavailable = 0;	/* see pgcdc_value_take_unavailable */
+
+/* A function run in a subtransaction by call_guarded. */
+typedef Datum (*GuardedFn) (void *arg);
 
 static void append_value(StringInfo buf, PgcdcValueType *type, const char *text,
 						 int len, bool numeric_as_string);
+static bool call_guarded(GuardedFn fn, void *arg, Datum *value, bool limits);
 
 /* ------------------------------------------------------------------------
  * Type descriptors
@@ -370,6 +382,8 @@ build_type(PgcdcValueType *type)
 			type->kind = PGCDC_JSON_BOOL;
 			break;
 		case JSONOID:
+			type->kind = PGCDC_JSON_JSON;
+			break;
 		case JSONBOID:
 			type->kind = PGCDC_JSON_RAW;
 			break;
@@ -483,6 +497,163 @@ append_json_string(StringInfo buf, const char *text, int len)
 		escape_json(buf, copy);
 		pfree(copy);
 	}
+}
+
+/* What json_screen found in a json text. */
+typedef enum JsonScreen
+{
+	JSON_FITS,					/* jsonb_in accepts it */
+	JSON_CHECK,					/* jsonb_in may refuse it: try */
+	JSON_REFUSED				/* jsonb_in refuses it (\u0000, a lone
+								 * surrogate) */
+} JsonScreen;
+
+/* The code point of the four hex digits at p, or -1. */
+static inline int
+hex4(const char *p)
+{
+	int			cp = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+	{
+		char		c = p[i];
+
+		cp <<= 4;
+		if (c >= '0' && c <= '9')
+			cp += c - '0';
+		else if (c >= 'a' && c <= 'f')
+			cp += c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			cp += c - 'A' + 10;
+		else
+			return -1;
+	}
+	return cp;
+}
+
+/*
+ * What jsonb_in can make of a json text that json_in accepted.  json_in
+ * checks the syntax only; jsonb_in also reads every \uXXXX escape and
+ * every number.  One pass over the text, following its strings, applies
+ * jsonb_in's rules where they are simple: \u0000 and a surrogate that is
+ * not half of a \uD8xx\uDCxx pair are refused, and in a UTF8 database
+ * every other escape is accepted.  What it cannot decide cheaply -- an
+ * escape above \u007F in another encoding (can the encoding hold it?), an
+ * exponent beyond 1000 or a number of over 1000 characters (can numeric?)
+ * -- it leaves to jsonb_in itself (JSON_CHECK).  Exponents and numbers
+ * within those bounds always fit numeric.
+ */
+static JsonScreen
+json_screen(const char *text, int len)
+{
+	const char *p = text;
+	const char *end = text +len;
+	JsonScreen	result = JSON_FITS;
+	bool		utf8 = (GetDatabaseEncoding() == PG_UTF8);
+
+	while (p < end)
+	{
+		char		c = *p++;
+
+		if (c == '"')
+		{
+			for (;;)
+			{
+				int			cp;
+
+				while (p < end && *p != '"' && *p != '\\')
+					p++;
+				if (p >= end)
+					return JSON_CHECK;	/* not json_out's text */
+				if (*p++ == '"')
+					break;
+				if (p >= end)
+					return JSON_CHECK;
+				if (*p != 'u')
+				{
+					p++;		/* \", \\, \n, ... */
+					continue;
+				}
+				/* p is at the 'u' of \uXXXX */
+				if (end - p < 5 || (cp = hex4(p + 1)) < 0)
+					return JSON_CHECK;
+				p += 5;
+				if (cp == 0)
+					return JSON_REFUSED;
+				if (cp >= 0xDC00 && cp <= 0xDFFF)
+					return JSON_REFUSED;	/* low surrogate first */
+				if (cp >= 0xD800 && cp <= 0xDBFF)
+				{
+					int			lo;
+
+					if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+						(lo = hex4(p + 2)) < 0xDC00 || lo > 0xDFFF)
+						return JSON_REFUSED;	/* lone high surrogate */
+					p += 6;
+				}
+				if (cp > 0x7F && !utf8)
+					result = JSON_CHECK;
+			}
+		}
+		else if (c >= '0' && c <= '9')
+		{
+			const char *start = p - 1;
+
+			while (p < end && ((*p >= '0' && *p <= '9') || *p == '.'))
+				p++;
+			if (p < end && (*p == 'e' || *p == 'E'))
+			{
+				int			exponent = 0;
+
+				p++;
+				if (p < end && (*p == '+' || *p == '-'))
+					p++;
+				while (p < end && *p >= '0' && *p <= '9')
+				{
+					if (exponent <= 1000)
+						exponent = exponent * 10 + (*p - '0');
+					p++;
+				}
+				if (exponent > 1000)
+					result = JSON_CHECK;
+			}
+			if (p - start > 1000)
+				result = JSON_CHECK;
+		}
+	}
+	return result;
+}
+
+/* GuardedFn of json_fits_jsonb. */
+static Datum
+call_jsonb_in(void *arg)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum((const char *) arg));
+}
+
+/*
+ * Whether jsonb can hold a json text (NUL-terminated at text[len]), which
+ * it can unless a \u escape or a number is beyond it.
+ */
+static bool
+json_fits_jsonb(const char *text, int len)
+{
+	Datum		jb;
+
+	switch (json_screen(text, len))
+	{
+		case JSON_FITS:
+			return true;
+		case JSON_REFUSED:
+			return false;
+		case JSON_CHECK:
+			break;
+	}
+	if (!call_guarded(call_jsonb_in, (void *) text, &jb, false))
+		return false;
+	pfree(DatumGetPointer(jb));
+	return true;
 }
 
 /* A float or numeric text that is a number (not NaN, Infinity). */
@@ -670,15 +841,15 @@ is_iso_like(const char *t, int len)
 }
 
 /*
- * Read a date/time text that is not in the ISO form with its input
- * function.  That reads what the same session printed, but a text from
- * elsewhere may be unreadable here: a walsender that did not get DateStyle
- * ISO (libpq lets PGDATESTYLE in the server's environment override it)
- * prints zone abbreviations such as LMT that no session reads.  So the
- * reading runs in a subtransaction, and a data error only returns false.
+ * Call fn(arg) in a subtransaction, so that a value it refuses degrades
+ * to a fallback instead of stopping the source: false when it
+ * raised a data exception or, with limits, exceeded a program limit or
+ * ran out of memory (a value too large for jsonb or for a string buffer).
+ * Any other error is raised again.  Outside a transaction (nothing to
+ * roll back to) the function is called directly.
  */
 static bool
-read_datetime(PGFunction infunc, const char *text, Datum *value)
+call_guarded(GuardedFn fn, void *arg, Datum *value, bool limits)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -686,16 +857,14 @@ read_datetime(PGFunction infunc, const char *text, Datum *value)
 
 	if (!IsTransactionState())
 	{
-		*value = DirectFunctionCall3(infunc, CStringGetDatum(text),
-									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		*value = fn(arg);
 		return true;
 	}
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		*value = DirectFunctionCall3(infunc, CStringGetDatum(text),
-									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		*value = fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -703,6 +872,7 @@ read_datetime(PGFunction infunc, const char *text, Datum *value)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		int			category;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
@@ -710,13 +880,51 @@ read_datetime(PGFunction infunc, const char *text, Datum *value)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			!(limits && (category == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+						 category == ERRCODE_INSUFFICIENT_RESOURCES)))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		ok = false;
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/*
+ * Read a date/time text that is not in the ISO form with its input
+ * function.  That reads what the same session printed, but a text from
+ * elsewhere may be unreadable here: a walsender that did not get DateStyle
+ * ISO (libpq lets PGDATESTYLE in the server's environment override it)
+ * prints zone abbreviations such as LMT that no session reads.  So the
+ * reading runs in a subtransaction, and a data error only returns false.
+ */
+typedef struct InputCall
+{
+	PGFunction	infunc;
+	const char *text;
+} InputCall;
+
+/* GuardedFn of read_datetime: the input function. */
+static Datum
+call_input(void *arg)
+{
+	InputCall  *call = (InputCall *) arg;
+
+	return DirectFunctionCall3(call->infunc, CStringGetDatum(call->text),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+static bool
+read_datetime(PGFunction infunc, const char *text, Datum *value)
+{
+	InputCall	call;
+
+	call.infunc = infunc;
+	call.text = text;
+
+	return call_guarded(call_input, &call, value, false);
 }
 
 /*
@@ -1119,15 +1327,22 @@ append_value(StringInfo buf, PgcdcValueType *type, const char *text, int len,
 			appendStringInfoString(buf, text[0] == 't' ? "true" : "false");
 			break;
 		case PGCDC_JSON_RAW:
+			appendBinaryStringInfo(buf, text, len);
+			break;
+		case PGCDC_JSON_JSON:
 
 			/*
-			 * The jsonb queue cannot hold \u0000, which json may: keep such
-			 * text as a string.
+			 * A json text that jsonb cannot hold (\u0000, a lone surrogate, a
+			 * character the database encoding lacks, a number numeric cannot
+			 * read) is kept as a string of its text, and counted.
 			 */
-			if (strstr(text, "\\u0000") != NULL)
-				append_json_string(buf, text, len);
-			else
+			if (json_fits_jsonb(text, len))
 				appendBinaryStringInfo(buf, text, len);
+			else
+			{
+				append_json_string(buf, text, len);
+				values_unavailable++;
+			}
 			break;
 		case PGCDC_JSON_BPCHAR:
 			append_json_string(buf, text, bpchar_trimmed_len(text, len));
@@ -1272,21 +1487,85 @@ pgcdc_value_append_key(StringInfo buf, PgcdcValueType *type, const char *text,
 }
 
 /*
+ * The values of an event, and the event, must fit jsonb (256 MB) and
+ * PostgreSQL's allocations (1 GB: the event's text, which escapes can make
+ * six times longer than its strings); a value that does not fit the room
+ * left in its event is replaced by a marker:
+ * {"bytes": <length of its text>, "unavailable": "too_large"}.
+ */
+static void
+set_too_large(JsonbValue *out, int len)
+{
+	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * 2);
+
+	out->type = jbvObject;
+	out->val.object.nPairs = 2;
+	out->val.object.pairs = pairs;
+	/* jsonb key order: shorter keys first */
+	pairs[0].key.type = jbvString;
+	pairs[0].key.val.string.val = "bytes";
+	pairs[0].key.val.string.len = 5;
+	pairs[0].value.type = jbvNumeric;
+	pairs[0].value.val.numeric = int64_to_numeric(len);
+	pairs[0].order = 0;
+	pairs[1].key.type = jbvString;
+	pairs[1].key.val.string.val = "unavailable";
+	pairs[1].key.val.string.len = 11;
+	pairs[1].value.type = jbvString;
+	pairs[1].value.val.string.val = "too_large";
+	pairs[1].value.val.string.len = 9;
+	pairs[1].order = 1;
+	values_unavailable++;
+}
+
+/* What build_jsonb needs. */
+typedef struct JsonbBuild
+{
+	PgcdcValueType *type;
+	const char *text;
+	int			len;
+	bool		numeric_as_string;
+} JsonbBuild;
+
+/* A value of a kind that is not set directly, as jsonb via its JSON text. */
+static Datum
+build_jsonb(void *arg)
+{
+	JsonbBuild *b = (JsonbBuild *) arg;
+	StringInfoData buf;
+	Datum		jb;
+
+	initStringInfo(&buf);
+	append_json_value(&buf, b->type, b->text, b->len, b->numeric_as_string);
+	jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	pfree(buf.data);
+	return jb;
+}
+
+/*
  * A value as a jsonb value, for the queue: the same value that
  * append_json_value writes as text.  Scalars are set directly
  * (strings point into text, which must outlive the use); the other kinds
- * go once through their JSON text.
+ * go once through their JSON text.  *room is what is left of the event's
+ * PGCDC_EVENT_VALUES_MAX bytes: the value takes its size from it, or is
+ * the too_large marker when it does not fit (see set_too_large).
  */
 void
 pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, int len,
-					 bool numeric_as_string)
+					 bool numeric_as_string, Size *room)
 {
+	Assert(room != NULL);
+	if ((Size) len > *room)
+	{
+		set_too_large(out, len);
+		return;
+	}
 	switch (type->kind)
 	{
 		case PGCDC_JSON_INTEGER:
 			out->type = jbvNumeric;
 			out->val.numeric = int64_to_numeric(pg_strtoint64(text));
-			return;
+			break;
 		case PGCDC_JSON_NUMERIC:
 		case PGCDC_JSON_FLOAT:
 			if (is_finite_number(text) &&
@@ -1305,26 +1584,28 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 
 				out->val.string.len = len;
 			}
-			return;
+			break;
 		case PGCDC_JSON_BOOL:
 			out->type = jbvBool;
 			out->val.boolean = (text[0] == 't');
-			return;
+			break;
 		case PGCDC_JSON_STRING:
 			out->type = jbvString;
 			out->val.string.val = (char *) text;
 
 			out->val.string.len = len;
-			return;
+			break;
 		case PGCDC_JSON_BPCHAR:
 			out->type = jbvString;
 			out->val.string.val = (char *) text;
 
 			out->val.string.len = bpchar_trimmed_len(text, len);
-			return;
+			break;
 		default:
 			{
-				StringInfoData buf;
+				JsonbBuild	build;
+				Datum		datum;
+				uint64		counted = values_unavailable;
 				Jsonb	   *jb;
 				JsonbIterator *it;
 				JsonbIteratorToken tok;
@@ -1332,9 +1613,47 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 				JsonbParseState *state = NULL;
 				JsonbValue *res = NULL;
 
-				initStringInfo(&buf);
-				append_json_value(&buf, type, text, len, numeric_as_string);
-				jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+				build.type = type;
+				build.text = text;
+
+				build.len = len;
+				build.numeric_as_string = numeric_as_string;
+
+				/*
+				 * Below a megabyte no value can reach a limit (escapes,
+				 * attribute names and jsonb's headers grow a text at most
+				 * some twenty times): no subtransaction needed.
+				 */
+				if (len < PGCDC_VALUE_GUARD_BYTES)
+					datum = build_jsonb(&build);
+				else
+				{
+					/* a large value's memory goes as soon as it failed */
+					MemoryContext large = AllocSetContextCreate(CurrentMemoryContext,
+																"pgcdc_drasi large value",
+																ALLOCSET_DEFAULT_SIZES);
+					MemoryContext old = MemoryContextSwitchTo(large);
+					bool		ok = call_guarded(build_jsonb, &build, &datum, true);
+
+					MemoryContextSwitchTo(old);
+					if (!ok || VARSIZE(DatumGetPointer(datum)) > *room)
+					{
+						MemoryContextDelete(large);
+						MemoryContextReset(scratch_cxt);
+						values_unavailable = counted;	/* one marker, not parts */
+						set_too_large(out, len);
+						return;
+					}
+				}
+				jb = DatumGetJsonbP(datum);
+				if (VARSIZE(jb) > *room)
+				{
+					pfree(jb);
+					values_unavailable = counted;
+					set_too_large(out, len);
+					return;
+				}
+				*room -= VARSIZE(jb);
 				if (JB_ROOT_IS_SCALAR(jb))
 				{
 					(void) JsonbExtractScalar(&jb->root, out);
@@ -1348,4 +1667,20 @@ pgcdc_value_to_jsonb(JsonbValue *out, PgcdcValueType *type, const char *text, in
 				return;
 			}
 	}
+	*room -= len;
+}
+
+/*
+ * The number of values written as a marker or, for json, as a string of
+ * their text since the last call.  Only the source worker takes the count,
+ * into its status after each local commit; in other processes (bootstrap)
+ * the count is never read.
+ */
+uint64
+pgcdc_value_take_unavailable(void)
+{
+	uint64		n = values_unavailable;
+
+	values_unavailable = 0;
+	return n;
 }

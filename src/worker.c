@@ -65,6 +65,7 @@
 #include "sink_notify.h"
 #include "sink_queue.h"
 #include "snapshot_sync.h"
+#include "value.h"
 #include "walstream.h"
 #include "worker.h"
 #include "worker_internal.h"
@@ -370,6 +371,8 @@ commit_group(void)
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(PgcdcWorkerContext);
 	local_xact_open = false;
+	/* values of the stream and of snapshots, now published */
+	MySource->values_unavailable += pgcdc_value_take_unavailable();
 	replorigin_session_origin_lsn = InvalidXLogRecPtr;
 	replorigin_session_origin_timestamp = 0;
 

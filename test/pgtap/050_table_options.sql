@@ -75,7 +75,7 @@ ALTER PUBLICATION opt_owned_pub OWNER TO opt_pubowner;
 CREATE PUBLICATION opt_free_pub FOR TABLE opt_g;
 CREATE PUBLICATION opt_other_pub FOR TABLE opt_g;
 
-SELECT plan(150);
+SELECT plan(152);
 
 ----------------------------------------------------------------------
 -- set_table_label: input checks
@@ -85,6 +85,11 @@ SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_chk', 'opt_pub', enabled
 SELECT is(err_info($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_items', '')$$),
 	ARRAY['22023', 'label must not be empty', '', 'Pass NULL to label the nodes with the table name again.'],
 	'set_table_label: empty label (message and hint)');
+SELECT is(err_info($$SELECT pgcdc_drasi.set_table_label('opt_chk', 'opt_items', repeat('é', 513))$$),
+	ARRAY['22023', 'label is too long', 'A label has at most 1024 bytes; this one has 1026.', ''],
+	'set_table_label: a label over 1024 bytes (message and detail)');
+SELECT is_empty($$SELECT * FROM pgcdc_drasi.table_options WHERE source_id = 'opt_chk'$$,
+	'the refused labels recorded nothing');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('opt_nosuch', 'opt_items', 'L')$$,
 	'42704', 'source "opt_nosuch" does not exist', 'set_table_label: unknown source');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label('OPT_CHK', 'opt_items', 'L')$$,
