@@ -4,11 +4,27 @@
  * The status view keeps the detail, hint and context of a source's last
  * error, counts changes mapped with a fallback key and values published
  * as markers, and says what a worker waits for; source_status() returns
- * them too.  Sources, consumers, table options and queued events are
+ * them too.  Table keys and excluded columns record the attnums of
+ * their columns (looked up by name here), so that they follow renames.
+ * Sources, consumers, table options and queued events are otherwise
  * untouched.
  */
 
 \echo Use "ALTER EXTENSION pgcdc_drasi UPDATE TO '0.2'" to load this file. \quit
+
+ALTER TABLE pgcdc_drasi.table_keys ADD COLUMN key_attnums smallint[];
+UPDATE pgcdc_drasi.table_keys k SET key_attnums = ARRAY(
+	SELECT a.attnum FROM pg_catalog.unnest(k.key_columns) WITH ORDINALITY u(n, o)
+	LEFT JOIN pg_catalog.pg_attribute a
+		ON a.attrelid = k.table_id AND a.attname = u.n AND NOT a.attisdropped
+	ORDER BY u.o);
+ALTER TABLE pgcdc_drasi.table_options ADD COLUMN exclude_attnums smallint[];
+UPDATE pgcdc_drasi.table_options t SET exclude_attnums = ARRAY(
+	SELECT a.attnum FROM pg_catalog.unnest(t.exclude_columns) WITH ORDINALITY u(n, o)
+	LEFT JOIN pg_catalog.pg_attribute a
+		ON a.attrelid = t.table_id AND a.attname = u.n AND NOT a.attisdropped
+	ORDER BY u.o)
+WHERE exclude_columns IS NOT NULL;
 
 DROP VIEW pgcdc_drasi.status;
 DROP FUNCTION pgcdc_drasi.source_status();

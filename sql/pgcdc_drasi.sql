@@ -84,21 +84,30 @@ CREATE TABLE pgcdc_drasi.consumers (
 );
 CREATE INDEX ON pgcdc_drasi.consumers (source_id);
 
-/* Key columns chosen per table, overriding the primary key. */
+/*
+ * Key columns chosen per table, overriding the primary key.  key_attnums
+ * are the columns' numbers when they were chosen (NULL for a name that
+ * matched none), so that the key follows a column that is renamed.
+ */
 CREATE TABLE pgcdc_drasi.table_keys (
 	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
 	table_id	regclass NOT NULL,
 	key_columns	text[] NOT NULL,
-	PRIMARY KEY (source_id, table_id)
+	PRIMARY KEY (source_id, table_id),
+	key_attnums	smallint[]
 );
 
-/* Per-table choices other than keys: the label, columns left out. */
+/*
+ * Per-table choices other than keys: the label, columns left out (with
+ * their numbers, so that an exclusion follows a renamed column).
+ */
 CREATE TABLE pgcdc_drasi.table_options (
 	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
 	table_id	regclass NOT NULL,
 	label		text,
 	exclude_columns text[],
-	PRIMARY KEY (source_id, table_id)
+	PRIMARY KEY (source_id, table_id),
+	exclude_attnums smallint[]
 );
 
 /*

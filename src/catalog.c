@@ -146,6 +146,28 @@ text_array_list(Datum d)
 	return result;
 }
 
+/*
+ * An int2[] datum as a list of ints as long as names (the column names it
+ * goes with), in the current context: 0 where an element is NULL or the
+ * array is shorter (a column not found when it was recorded).
+ */
+static List *
+int2_array_list(Datum d, bool isnull, List *names)
+{
+	List	   *result = NIL;
+	Datum	   *elems = NULL;
+	bool	   *nulls = NULL;
+	int			n = 0;
+	int			i;
+
+	if (!isnull)
+		deconstruct_array(DatumGetArrayTypeP(d), INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
+						  &elems, &nulls, &n);
+	for (i = 0; i < list_length(names); i++)
+		result = lappend_int(result, (i < n && !nulls[i]) ? DatumGetInt16(elems[i]) : 0);
+	return result;
+}
+
 /* A list of oids as an oid[] datum. */
 static Datum
 oid_list_array(List *oids)
@@ -646,13 +668,28 @@ pgcdc_catalog_claim_snapshot_requests(const char *source_id, List **relids)
 }
 
 /*
+ * Whether the installed tables record attnums with key and excluded
+ * columns (version 0.2; the module also runs under 0.1's tables until
+ * ALTER EXTENSION UPDATE, and then matches by name as 0.1 did).
+ */
+static bool
+attnums_recorded(void)
+{
+	Oid			table_keys = get_relname_relid("table_keys",
+											   get_namespace_oid(PGCDC_SCHEMA_NAME, false));
+
+	return OidIsValid(table_keys) &&
+		get_attnum(table_keys, "key_attnums") != InvalidAttrNumber;
+}
+
+/*
  * What the source's configuration says of a table: key columns set with
  * set_table_key, a label set with set_table_label, columns left out with
- * set_excluded_columns (each NIL/NULL when not set).
+ * set_excluded_columns (each NIL/NULL when not set).  Columns come with
+ * the attnums recorded with them, so that they follow renames.
  */
 void
-pgcdc_catalog_get_table_config(const char *source_id, Oid relid, List **key_columns,
-							   char **label, List **exclude_columns)
+pgcdc_catalog_get_table_config(const char *source_id, Oid relid, PgcdcTableConfig *config)
 {
 	PgcdcCatalogAccess access;
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
@@ -664,22 +701,41 @@ pgcdc_catalog_get_table_config(const char *source_id, Oid relid, List **key_colu
 	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = ObjectIdGetDatum(relid);
-	if (run("SELECT k.key_columns, o.label, o.exclude_columns FROM (SELECT) x "
+	if (run(attnums_recorded() ?
+			"SELECT k.key_columns, o.label, o.exclude_columns, k.key_attnums, o.exclude_attnums "
+			"FROM (SELECT) x "
+			"LEFT JOIN pgcdc_drasi.table_keys k ON k.source_id = $1 AND k.table_id = $2 "
+			"LEFT JOIN pgcdc_drasi.table_options o ON o.source_id = $1 AND o.table_id = $2" :
+			"SELECT k.key_columns, o.label, o.exclude_columns, NULL::int2[], NULL::int2[] "
+			"FROM (SELECT) x "
 			"LEFT JOIN pgcdc_drasi.table_keys k ON k.source_id = $1 AND k.table_id = $2 "
 			"LEFT JOIN pgcdc_drasi.table_options o ON o.source_id = $1 AND o.table_id = $2",
 			2, argtypes, values, NULL, true, SPI_OK_SELECT) != 1)
 		elog(ERROR, "could not read the table configuration of source \"%s\"", source_id);
 	old = MemoryContextSwitchTo(access.caller_mcxt);
 	d = get_datum(0, 1, &isnull);
-	*key_columns = isnull ? NIL : text_array_list(d);
-	*label = get_text(2);
+	config->key_names = isnull ? NIL : text_array_list(d);
+	config->label = get_text(2);
 	d = get_datum(0, 3, &isnull);
-	*exclude_columns = isnull ? NIL : text_array_list(d);
+	config->exclude_names = isnull ? NIL : text_array_list(d);
+	d = get_datum(0, 4, &isnull);
+	config->key_attnums = int2_array_list(d, isnull, config->key_names);
+	d = get_datum(0, 5, &isnull);
+	config->exclude_attnums = int2_array_list(d, isnull, config->exclude_names);
 	MemoryContextSwitchTo(old);
 	pgcdc_catalog_end(&access);
 }
 
-/* Choose the key columns of a table for a source. */
+/*
+ * SQL for the attnums of the columns named by the array $3 in table $2,
+ * NULL for a name that matches no column.
+ */
+#define ATTNUMS_OF_NAMES(arr) \
+	"ARRAY(SELECT a.attnum FROM pg_catalog.unnest(" arr ") WITH ORDINALITY u(n, o) " \
+	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = $2 AND a.attname = u.n " \
+	"AND NOT a.attisdropped ORDER BY u.o)"
+
+/* Choose the key columns of a table for a source; their attnums are recorded too. */
 void
 pgcdc_catalog_set_table_key(const char *source_id, Oid relid, ArrayType *key_columns)
 {
@@ -691,7 +747,11 @@ pgcdc_catalog_set_table_key(const char *source_id, Oid relid, ArrayType *key_col
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = PointerGetDatum(key_columns);
-	run("INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
+	run(attnums_recorded() ?
+		"INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns, key_attnums) "
+		"VALUES ($1, $2, $3, " ATTNUMS_OF_NAMES("$3") ") ON CONFLICT (source_id, table_id) "
+		"DO UPDATE SET key_columns = EXCLUDED.key_columns, key_attnums = EXCLUDED.key_attnums" :
+		"INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
 		"VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
 		"DO UPDATE SET key_columns = EXCLUDED.key_columns",
 		3, argtypes, values, NULL, false, SPI_OK_INSERT);
@@ -717,12 +777,14 @@ pgcdc_catalog_drop_table_key(const char *source_id, Oid relid)
 }
 
 /*
- * Store one per-table option (column is a constant of ours, never
- * input); a NULL value removes it, and a row without options goes.
+ * Store one per-table option (column and expr are constants of ours,
+ * never input); a NULL value removes it, and a row without options goes.
+ * expr, if not NULL, is a second column set from $3 alongside: the
+ * attnums of excluded columns.
  */
 static void
 set_table_option(const char *source_id, Oid relid, const char *column, Datum value,
-				 Oid valuetype, bool isnull)
+				 Oid valuetype, bool isnull, const char *column2, const char *expr)
 {
 	PgcdcCatalogAccess access;
 	Oid			argtypes[3] = {TEXTOID, OIDOID, valuetype};
@@ -733,10 +795,18 @@ set_table_option(const char *source_id, Oid relid, const char *column, Datum val
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = value;
-	run(psprintf("INSERT INTO pgcdc_drasi.table_options (source_id, table_id, %s) "
-				 "VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
-				 "DO UPDATE SET %s = EXCLUDED.%s", column, column, column),
-		3, argtypes, values, nulls, false, SPI_OK_INSERT);
+	if (column2 != NULL && attnums_recorded())
+		run(psprintf("INSERT INTO pgcdc_drasi.table_options (source_id, table_id, %s, %s) "
+					 "VALUES ($1, $2, $3, CASE WHEN $3 IS NOT NULL THEN %s END) "
+					 "ON CONFLICT (source_id, table_id) "
+					 "DO UPDATE SET %s = EXCLUDED.%s, %s = EXCLUDED.%s",
+					 column, column2, expr, column, column, column2, column2),
+			3, argtypes, values, nulls, false, SPI_OK_INSERT);
+	else
+		run(psprintf("INSERT INTO pgcdc_drasi.table_options (source_id, table_id, %s) "
+					 "VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+					 "DO UPDATE SET %s = EXCLUDED.%s", column, column, column),
+			3, argtypes, values, nulls, false, SPI_OK_INSERT);
 	run("DELETE FROM pgcdc_drasi.table_options WHERE source_id = $1 AND table_id = $2 "
 		"AND label IS NULL AND exclude_columns IS NULL",
 		2, argtypes, values, NULL, false, SPI_OK_DELETE);
@@ -748,15 +818,20 @@ void
 pgcdc_catalog_set_table_label(const char *source_id, Oid relid, const char *label)
 {
 	set_table_option(source_id, relid, "label",
-					 label ? CStringGetTextDatum(label) : (Datum) 0, TEXTOID, label == NULL);
+					 label ? CStringGetTextDatum(label) : (Datum) 0, TEXTOID, label == NULL,
+					 NULL, NULL);
 }
 
-/* Set (or with NULL, remove) the columns left out of a table's properties. */
+/*
+ * Set (or with NULL, remove) the columns left out of a table's
+ * properties, with their attnums.
+ */
 void
 pgcdc_catalog_set_excluded_columns(const char *source_id, Oid relid, ArrayType *columns)
 {
 	set_table_option(source_id, relid, "exclude_columns",
-					 PointerGetDatum(columns), TEXTARRAYOID, columns == NULL);
+					 PointerGetDatum(columns), TEXTARRAYOID, columns == NULL,
+					 "exclude_attnums", ATTNUMS_OF_NAMES("$3"));
 }
 
 /* A consumer, locked as asked; false when there is none. */

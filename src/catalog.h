@@ -70,17 +70,32 @@
 #define Anum_consumers_acked_at			7
 
 /* pgcdc_drasi.table_keys */
-#define Natts_table_keys				3
+#define Natts_table_keys				4
 #define Anum_table_keys_source_id		1
 #define Anum_table_keys_table_id		2
 #define Anum_table_keys_key_columns		3
+#define Anum_table_keys_key_attnums		4
 
 /* pgcdc_drasi.table_options */
-#define Natts_table_options					4
+#define Natts_table_options					5
 #define Anum_table_options_source_id		1
 #define Anum_table_options_table_id			2
 #define Anum_table_options_label			3
 #define Anum_table_options_exclude_columns	4
+#define Anum_table_options_exclude_attnums	5
+
+/*
+ * The configuration of one table: names as they were given, with the
+ * attnums recorded at the time (same length; 0 where unknown).
+ */
+typedef struct PgcdcTableConfig
+{
+	List	   *key_names;
+	List	   *key_attnums;
+	char	   *label;
+	List	   *exclude_names;
+	List	   *exclude_attnums;
+} PgcdcTableConfig;
 
 /* Where a source's events go (sources.sink). */
 typedef enum PgcdcSink
@@ -185,8 +200,8 @@ extern bool pgcdc_catalog_resync_requested(const char *source_id);
 extern bool pgcdc_catalog_claim_snapshot_requests(const char *source_id, List **relids);
 
 /* pgcdc_drasi.table_keys and table_options */
-extern void pgcdc_catalog_get_table_config(const char *source_id, Oid relid, List **key_columns,
-										   char **label, List **exclude_columns);
+extern void pgcdc_catalog_get_table_config(const char *source_id, Oid relid,
+										   PgcdcTableConfig *config);
 extern void pgcdc_catalog_set_table_key(const char *source_id, Oid relid, ArrayType *key_columns);
 extern bool pgcdc_catalog_drop_table_key(const char *source_id, Oid relid);
 extern void pgcdc_catalog_set_table_label(const char *source_id, Oid relid, const char *label);

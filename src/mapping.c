@@ -209,12 +209,15 @@ jb_labels(JsonbValue *v, const char *label)
  * Fill the properties object of a row, keys in jsonb order.  The values
  * share PGCDC_EVENT_VALUES_MAX bytes with the element id: a value that no
  * longer fits is a marker (pgcdc_value_to_jsonb), so that the event always
- * fits jsonb, whatever the row holds.
+ * fits jsonb, whatever the row holds.  Returns the columns left out because
+ * the WAL has no value for them (unchanged TOASTed values), as column
+ * indexes.
  */
-static void
+static Bitmapset *
 jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
 			  LogicalRepTupleData *fallback, bool identity_only, const char *id)
 {
+	Bitmapset  *unknown = NULL;
 	JsonbValue *obj = v;
 	int			k;
 	Size		idlen = id ? strlen(id) : 0;
@@ -236,7 +239,10 @@ jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
 			continue;
 		status = column_value(tup, fallback, i, &value);
 		if (status == LOGICALREP_COLUMN_UNCHANGED)
+		{
+			unknown = bms_add_member(unknown, i);
 			continue;
+		}
 		slot = jb_key(obj, entry->attnames[i], entry->attname_len[i]);
 		if (status == LOGICALREP_COLUMN_NULL)
 			slot->type = jbvNull;
@@ -244,6 +250,7 @@ jb_properties(JsonbValue *v, PgcdcRelEntry *entry, LogicalRepTupleData *tup,
 			pgcdc_value_to_jsonb(slot, entry->types[i], value->data, value->len,
 								 entry->cache->numeric_as_string, &room);
 	}
+	return unknown;
 }
 
 /* Nanoseconds since the Unix epoch. */
@@ -301,15 +308,20 @@ event_begin(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcRelEntry *entry, char op,
 	return element;
 }
 
-/* Finish an event: metadata and the build times, then hand it on. */
+/*
+ * Finish an event: metadata and the build times, then hand it on.  The
+ * columns in unavailable (indexes into entry's columns) are named in
+ * metadata.unavailable: properties the event should have but cannot.
+ */
 static void
-event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcEmitFn emit, void *arg)
+event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcRelEntry *entry,
+		  Bitmapset *unavailable, PgcdcEmitFn emit, void *arg)
 {
 	JsonbValue *meta = JB_KEY(root, "metadata");
 
 	meta->type = jbvObject;
 	meta->val.object.nPairs = 0;
-	meta->val.object.pairs = palloc(sizeof(JsonbPair) * 4);
+	meta->val.object.pairs = palloc(sizeof(JsonbPair) * 5);
 	jb_int64(JB_KEY(meta, "seq"), ev->seq);
 	jb_int64(JB_KEY(meta, "xid"), (int64) tx->full_xid);
 	jb_int64(JB_KEY(meta, "txIndex"), ev->tx_index);
@@ -320,6 +332,19 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcEmitFn emit
 		snap->type = jbvBool;
 		snap->val.boolean = true;
 	}
+	if (!bms_is_empty(unavailable))
+	{
+		JsonbValue *names = JB_KEY(meta, "unavailable");
+		int			i = -1;
+
+		names->type = jbvArray;
+		names->val.array.nElems = 0;
+		names->val.array.rawScalar = false;
+		names->val.array.elems = palloc(sizeof(JsonbValue) * bms_num_members(unavailable));
+		while ((i = bms_next_member(unavailable, i)) >= 0)
+			jb_string(&names->val.array.elems[names->val.array.nElems++],
+					  entry->attnames[i], entry->attname_len[i]);
+	}
 	jb_int64(JB_KEY(root, "reactivatorEnd_ns"), unix_ns(GetCurrentTimestamp()));
 	jb_int64(JB_KEY(root, "reactivatorStart_ns"), unix_ns(tx->received_at));
 
@@ -328,20 +353,27 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcEmitFn emit
 	emit(tx, ev, arg);
 }
 
-/* Emit an insert, update or delete event of one row. */
+/*
+ * Emit an insert, update or delete event of one row.  An insert made of
+ * an update whose key changed (new_node) creates a node that has no
+ * earlier values, so the values the WAL does not carry (unchanged
+ * TOASTed columns outside the old tuple) are named in its metadata; an
+ * update leaves them out, and Drasi keeps their previous values.
+ */
 static void
 emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
-		 LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+		 LogicalRepTupleData *tup, LogicalRepTupleData *fallback, bool new_node,
 		 PgcdcEmitFn emit, void *arg)
 {
 	PgcdcEvent	ev;
 	JsonbValue *root;
 	JsonbValue *element;
 	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
+	Bitmapset  *unknown;
 
 	element = event_begin(&ev, tx, entry, op, id, &root);
-	jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only, id);
-	event_end(&ev, tx, root, emit, arg);
+	unknown = jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only, id);
+	event_end(&ev, tx, root, entry, new_node ? unknown : NULL, emit, arg);
 }
 
 /* The text of an event, made once when a sink needs text (NOTIFY). */
@@ -360,7 +392,8 @@ pgcdc_map_event_text(PgcdcEvent *ev, int *len)
 /*
  * Map one change to events and pass each to emit.  An UPDATE whose key
  * changed becomes a delete of the old node and an insert of the new one,
- * so no node is left behind under its old id.
+ * so no node is left behind under its old id.  Changes mapped with a
+ * fallback key are counted in the cache.
  */
 void
 pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
@@ -374,8 +407,10 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 			entry = pgcdc_relcache_lookup(cache, change->relid);
 			if (entry->ignored)
 				return;
+			if (entry->key_fallback)
+				cache->key_fallbacks++;
 			emit_row(tx, entry, 'i', element_id(entry, &change->newtup, NULL, "new"),
-					 &change->newtup, NULL, emit, arg);
+					 &change->newtup, NULL, false, emit, arg);
 			break;
 
 		case LOGICAL_REP_MSG_UPDATE:
@@ -387,6 +422,8 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 				entry = pgcdc_relcache_lookup(cache, change->relid);
 				if (entry->ignored)
 					return;
+				if (entry->key_fallback)
+					cache->key_fallbacks++;
 				new_id = element_id(entry, &change->newtup, old, "new");
 				if (old != NULL)
 				{
@@ -398,11 +435,11 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 				}
 				if (old_id != NULL && strcmp(old_id, new_id) != 0)
 				{
-					emit_row(tx, entry, 'd', old_id, old, NULL, emit, arg);
-					emit_row(tx, entry, 'i', new_id, &change->newtup, old, emit, arg);
+					emit_row(tx, entry, 'd', old_id, old, NULL, false, emit, arg);
+					emit_row(tx, entry, 'i', new_id, &change->newtup, old, true, emit, arg);
 				}
 				else
-					emit_row(tx, entry, 'u', new_id, &change->newtup, old, emit, arg);
+					emit_row(tx, entry, 'u', new_id, &change->newtup, old, false, emit, arg);
 				break;
 			}
 
@@ -410,8 +447,10 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 			entry = pgcdc_relcache_lookup(cache, change->relid);
 			if (entry->ignored)
 				return;
+			if (entry->key_fallback)
+				cache->key_fallbacks++;
 			emit_row(tx, entry, 'd', element_id(entry, &change->oldtup, NULL, "deleted"),
-					 &change->oldtup, NULL, emit, arg);
+					 &change->oldtup, NULL, false, emit, arg);
 			break;
 
 		case LOGICAL_REP_MSG_TRUNCATE:
@@ -431,7 +470,7 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 					element = event_begin(&ev, tx, entry, 't', NULL, &root);
 					jb_string(JB_KEY(element, "idPrefix"), entry->id_prefix,
 							  strlen(entry->id_prefix));
-					event_end(&ev, tx, root, emit, arg);
+					event_end(&ev, tx, root, entry, NULL, emit, arg);
 				}
 				break;
 			}

@@ -13,6 +13,10 @@
  * per row: in order of preference the columns set with set_table_key,
  * the primary key, and the replica identity index; a table with none of
  * these is keyless and its rows get an id derived from all their values.
+ * The key must be one the message can express and the WAL carries for
+ * every operation (resolve_keys says how that is ensured); configured
+ * columns are found by the attnums recorded with them, so they follow
+ * renames.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -25,6 +29,7 @@
 
 #include "access/relation.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -61,6 +66,20 @@ pgcdc_relcache_create(const char *source_id, Oid owner, MemoryContext parent)
 	cache->source_id = MemoryContextStrdup(mcxt, source_id);
 	cache->owner = owner;
 	return cache;
+}
+
+/*
+ * Hand over the number of changes mapped with a fallback key since the
+ * last call (the worker adds it to its status counter; snapshots and
+ * bootstrap() have no counter and never call this).
+ */
+uint64
+pgcdc_relcache_take_key_fallbacks(PgcdcRelCache *cache)
+{
+	uint64		n = cache->key_fallbacks;
+
+	cache->key_fallbacks = 0;
+	return n;
 }
 
 /* Forget the keys of every relation: table keys were reconfigured. */
@@ -128,6 +147,7 @@ pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 	entry->nkeys = 0;
 	entry->keys = NULL;
 	entry->keyless = false;
+	entry->key_fallback = false;
 	entry->excluded = NULL;
 
 	MemoryContextSwitchTo(old);
@@ -145,9 +165,32 @@ column_index(PgcdcRelEntry *entry, const char *name)
 	return -1;
 }
 
-/* Names of the primary key columns of a table, or NIL. */
+/*
+ * Index in the Relation message of a configured column: the column that
+ * has its recorded attnum today, by today's name (a message after a
+ * rename), else by the name it was recorded with (a message written
+ * before the rename).  -1 when the message has neither.
+ */
+static int
+configured_column_index(PgcdcRelEntry *entry, AttrNumber attnum, const char *recorded)
+{
+	int			idx = -1;
+
+	if (attnum > 0)
+	{
+		char	   *current = get_attname(entry->relid, attnum, true);
+
+		if (current != NULL)
+			idx = column_index(entry, current);
+	}
+	if (idx < 0 && recorded != NULL)
+		idx = column_index(entry, recorded);
+	return idx;
+}
+
+/* attnums of the primary key columns of a table, or NIL. */
 static List *
-primary_key_columns(Relation rel)
+primary_key_attnums(Relation rel)
 {
 	List	   *result = NIL;
 	Oid			pkoid = pgcdc_primary_key_index(rel);
@@ -162,7 +205,7 @@ primary_key_columns(Relation rel)
 		elog(ERROR, "cache lookup failed for index %u", pkoid);
 	index = (Form_pg_index) GETSTRUCT(tup);
 	for (i = 0; i < index->indnkeyatts; i++)
-		result = lappend(result, get_attname(RelationGetRelid(rel), index->indkey.values[i], false));
+		result = lappend_int(result, index->indkey.values[i]);
 	ReleaseSysCache(tup);
 	return result;
 }
@@ -174,21 +217,163 @@ cmp_int(const void *a, const void *b)
 	return *(const int *) a - *(const int *) b;
 }
 
+/* The names of a relation's columns whose indexes are in set, for messages. */
+static char *
+column_names(PgcdcRelEntry *entry, Bitmapset *set)
+{
+	StringInfoData buf;
+	int			idx = -1;
+
+	initStringInfo(&buf);
+	while ((idx = bms_next_member(set, idx)) >= 0)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+						 quote_identifier(entry->attnames[idx]));
+	return buf.data;
+}
+
+/*
+ * Decide which columns of the Relation message are left out of the
+ * properties.  Exclusion is a privacy control, so it fails closed: a
+ * configured column is matched by its recorded attnum's name today and by
+ * the name it was recorded with, and if some exclusion matches no column
+ * of a message that has columns the table no longer knows by that name
+ * (renamed more than once since), those columns are withheld too.
+ */
+static void
+resolve_exclusions(PgcdcRelEntry *entry, PgcdcTableConfig *config)
+{
+	ListCell   *ln;
+	ListCell   *la;
+	bool		unmatched = false;
+	Bitmapset  *withheld = NULL;
+	MemoryContext old;
+
+	Assert(list_length(config->exclude_names) == list_length(config->exclude_attnums));
+	old = MemoryContextSwitchTo(entry->mcxt);
+	bms_free(entry->excluded);
+	entry->excluded = NULL;
+	forboth(ln, config->exclude_names, la, config->exclude_attnums)
+	{
+		const char *recorded = (const char *) lfirst(ln);
+		AttrNumber	attnum = (AttrNumber) lfirst_int(la);
+		char	   *current = attnum > 0 ? get_attname(entry->relid, attnum, true) : NULL;
+		bool		matched = false;
+		int			i;
+
+		for (i = 0; i < entry->natts; i++)
+		{
+			if (strcmp(entry->attnames[i], recorded) == 0 ||
+				(current != NULL && strcmp(entry->attnames[i], current) == 0))
+			{
+				entry->excluded = bms_add_member(entry->excluded, i);
+				matched = true;
+			}
+		}
+		if (!matched)
+			unmatched = true;
+	}
+	if (unmatched)
+	{
+		int			i;
+
+		for (i = 0; i < entry->natts; i++)
+			if (!bms_is_member(i, entry->excluded) &&
+				get_attnum(entry->relid, entry->attnames[i]) == InvalidAttrNumber)
+				withheld = bms_add_member(withheld, i);
+	}
+	MemoryContextSwitchTo(old);
+
+	if (!bms_is_empty(withheld))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("columns %s of table \"%s.%s\" are left out of the properties",
+						column_names(entry, withheld), entry->nspname, entry->relname),
+				 errdetail("Source \"%s\" excludes columns of this table that these changes, written before a column was renamed, do not name, so every column the table no longer has by that name is withheld.",
+						   entry->cache->source_id),
+				 errhint("The columns reappear with the table's current description; to be sure, set the excluded columns again with pgcdc_drasi.set_excluded_columns().")));
+		old = MemoryContextSwitchTo(entry->mcxt);
+		entry->excluded = bms_add_members(entry->excluded, withheld);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * The indexes in the Relation message of key columns given by attnum
+ * (with the names they were recorded with, or NIL), or NULL with
+ * *missing set to the first one the message does not have.
+ */
+static Bitmapset *
+find_key(PgcdcRelEntry *entry, List *names, List *attnums, const char **missing)
+{
+	Bitmapset  *key = NULL;
+	ListCell   *la;
+	int			i = 0;
+
+	Assert(names == NIL || list_length(names) == list_length(attnums));
+	foreach(la, attnums)
+	{
+		AttrNumber	attnum = (AttrNumber) lfirst_int(la);
+		const char *recorded = names != NIL ? (const char *) list_nth(names, i) : NULL;
+		int			idx = configured_column_index(entry, attnum, recorded);
+
+		i++;
+		if (idx < 0)
+		{
+			*missing = recorded != NULL ? recorded :
+				(attnum > 0 ? get_attname(entry->relid, attnum, true) : NULL);
+			if (*missing == NULL)
+				*missing = psprintf("#%d", (int) attnum);
+			bms_free(key);
+			return NULL;
+		}
+		key = bms_add_member(key, idx);
+	}
+	return key;
+}
+
+/*
+ * Whether the WAL carries key columns for every operation of a message's
+ * relation: always under REPLICA IDENTITY FULL, and when there is no
+ * replica identity at all (no old row is ever sent: the publication
+ * publishes inserts only), otherwise when the replica identity has them.
+ */
+static bool
+key_carried(PgcdcRelEntry *entry, Bitmapset *key)
+{
+	return entry->replident == REPLICA_IDENTITY_FULL || bms_is_empty(entry->ri_attrs) ||
+		bms_is_subset(key, entry->ri_attrs);
+}
+
 /*
  * Decide the key columns of a relation, and check that the source's
  * owner may read it: a table added to the publication later is never
  * captured behind its back.
+ *
+ * The key must be one this Relation message can express and the WAL
+ * carries for every operation.  In order of preference: the columns set
+ * with set_table_key, the primary key, the message's replica identity
+ * columns (a table without any of these is keyless).  A configured
+ * column is found by its recorded attnum's name today or by the name it
+ * was recorded with, so it follows renames.  A primary key outside a
+ * replica identity index gives way to the index: that is the documented
+ * rule, which create_source announces.  Any other step down (the changes
+ * were written before the table, its key or its replica identity
+ * changed) is a fallback: a WARNING, and every change so mapped counts.
  */
 static void
 resolve_keys(PgcdcRelEntry *entry)
 {
-	List	   *names = NIL;
-	char	   *label;
-	List	   *excluded;
+	PgcdcTableConfig config;
 	const char *origin = NULL;
+	const char *missing = NULL;
 	Relation	rel;
-	ListCell   *lc;
+	List	   *pk = NIL;
+	Bitmapset  *chosen = NULL;
+	Bitmapset  *key;
+	bool		from_pk = false;
 	int			n = 0;
+	int			idx;
 
 	rel = try_relation_open(entry->relid, AccessShareLock);
 	if (rel != NULL && OidIsValid(entry->cache->owner) &&
@@ -199,60 +384,75 @@ resolve_keys(PgcdcRelEntry *entry)
 						entry->cache->source_id, entry->nspname, entry->relname),
 				 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
 				 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
-
-	pgcdc_catalog_get_table_config(entry->cache->source_id, entry->relid,
-								   &names, &label, &excluded);
-	entry->label = label ? MemoryContextStrdup(entry->mcxt, label) : entry->relname;
-	bms_free(entry->excluded);
-	entry->excluded = NULL;
-	foreach(lc, excluded)
+	if (rel != NULL)
 	{
-		int			idx = column_index(entry, (char *) lfirst(lc));
+		pk = primary_key_attnums(rel);
+		relation_close(rel, AccessShareLock);
+	}
 
-		if (idx >= 0)
+	pgcdc_catalog_get_table_config(entry->cache->source_id, entry->relid, &config);
+	entry->label = config.label ? MemoryContextStrdup(entry->mcxt, config.label) : entry->relname;
+	resolve_exclusions(entry, &config);
+
+	entry->key_fallback = false;
+	if (config.key_names != NIL)
+	{
+		key = find_key(entry, config.key_names, config.key_attnums, &missing);
+		if (key != NULL && key_carried(entry, key))
+			chosen = key;
+		else
 		{
-			MemoryContext old = MemoryContextSwitchTo(entry->mcxt);
-
-			entry->excluded = bms_add_member(entry->excluded, idx);
-			MemoryContextSwitchTo(old);
+			entry->key_fallback = true;
+			origin = "set_table_key";
 		}
 	}
-	if (names != NIL)
-		origin = "set_table_key";
-	else if (rel != NULL && (names = primary_key_columns(rel)) != NIL)
-		origin = "the primary key";
-	if (rel != NULL)
-		relation_close(rel, AccessShareLock);
+	if (chosen == NULL && pk != NIL)
+	{
+		const char *pk_missing = NULL;
+
+		key = find_key(entry, NIL, pk, &pk_missing);
+		if (key != NULL && key_carried(entry, key))
+		{
+			chosen = key;
+			from_pk = true;
+		}
+		else if (!entry->key_fallback &&
+				 !(key != NULL && entry->replident == REPLICA_IDENTITY_INDEX))
+		{
+			entry->key_fallback = true;
+			origin = "the primary key";
+			missing = pk_missing;
+		}
+	}
 
 	entry->keyless = false;
-	if (names != NIL)
+	if (chosen == NULL && !bms_is_empty(entry->ri_attrs) &&
+		entry->replident != REPLICA_IDENTITY_FULL)
+		chosen = entry->ri_attrs;
+	if (chosen != NULL)
 	{
-		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * list_length(names));
-		foreach(lc, names)
-		{
-			char	   *name = (char *) lfirst(lc);
-			int			idx = column_index(entry, name);
-
-			if (idx < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("key column \"%s\" of table \"%s.%s\" is not published",
-								name, entry->nspname, entry->relname),
-						 errdetail("The key comes from %s.", origin),
-						 errhint("Include the column in the publication, or choose other key columns with pgcdc_drasi.set_table_key().")));
-			entry->keys[n++] = idx;
-		}
-	}
-	else if (!bms_is_empty(entry->ri_attrs) && entry->replident != REPLICA_IDENTITY_FULL)
-	{
-		int			idx = -1;
-
-		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * bms_num_members(entry->ri_attrs));
-		while ((idx = bms_next_member(entry->ri_attrs, idx)) >= 0)
+		entry->keys = MemoryContextAlloc(entry->mcxt, sizeof(int) * bms_num_members(chosen));
+		idx = -1;
+		while ((idx = bms_next_member(chosen, idx)) >= 0)
 			entry->keys[n++] = idx;
 	}
 	else
 		entry->keyless = true;
+
+	if (entry->key_fallback)
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("changes of table \"%s.%s\" are mapped with %s",
+						entry->nspname, entry->relname,
+						entry->keyless ? "an id derived from all their values" :
+						psprintf("%s %s", from_pk ? "the primary key" : "the replica identity columns",
+								 column_names(entry, chosen))),
+				 missing != NULL ?
+				 errdetail("Key column \"%s\" (from %s) is not in the description of the table that comes with these changes: they were written before the table or its key changed.",
+						   missing, origin) :
+				 errdetail("The key from %s is not part of the replica identity these changes were written with, so the WAL does not carry it for every operation.",
+						   origin),
+				 errhint("Element ids of these changes can differ from those of later changes; pgcdc_drasi.resnapshot() of the table makes the nodes consistent again.")));
 
 	entry->nkeys = n;
 	if (n > 1)

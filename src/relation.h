@@ -32,6 +32,8 @@ typedef struct PgcdcRelCache
 	char	   *source_id;
 	Oid			owner;			/* the source's owner, for the SELECT check */
 	bool		numeric_as_string;	/* numeric values as JSON strings */
+	uint64		key_fallbacks;	/* changes mapped with a fallback key, not yet
+								 * handed over */
 } PgcdcRelCache;
 
 /* What we know of one published relation. */
@@ -56,6 +58,8 @@ typedef struct PgcdcRelEntry
 	int			nkeys;
 	int		   *keys;			/* column indexes, in table order */
 	bool		keyless;		/* id is a digest of the whole row */
+	bool		key_fallback;	/* the configured or primary key is not what
+								 * this message's WAL carries */
 	Bitmapset  *excluded;		/* columns left out of the properties */
 } PgcdcRelEntry;
 
@@ -66,6 +70,7 @@ extern PgcdcRelEntry *pgcdc_relcache_lookup(PgcdcRelCache *cache, LogicalRepRelI
 extern const char *pgcdc_relcache_name(PgcdcRelCache *cache, LogicalRepRelId relid);
 extern const char *pgcdc_relcache_label(PgcdcRelCache *cache, LogicalRepRelId relid);
 extern void pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache);
+extern uint64 pgcdc_relcache_take_key_fallbacks(PgcdcRelCache *cache);
 extern void pgcdc_relcache_set_numeric_as_string(PgcdcRelCache *cache, bool on);
 extern MemoryContext pgcdc_relcache_context(PgcdcRelCache *cache);
 

@@ -163,6 +163,53 @@ check_publication_readable(const char *publication, Oid userid)
 }
 
 /*
+ * Say which key the element ids of a table use when it is not the primary
+ * key: with a replica identity index that does not contain the primary
+ * key, the WAL carries the primary key neither on DELETE nor on an UPDATE
+ * that changes it, so the replica identity columns are the key.
+ */
+static void
+notice_replica_identity_keys(const char *publication)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	uint64		i;
+	uint64		n;
+
+	values[0] = CStringGetTextDatum(publication);
+	n = pgcdc_sql_run("SELECT pg_catalog.format('%I.%I', pt.schemaname, pt.tablename), "
+					  "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) "
+					  " FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
+					  " AND a.attnum OPERATOR(pg_catalog.=) ANY (ri.indkey::pg_catalog.int2[])), "
+					  "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) "
+					  " FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
+					  " AND a.attnum OPERATOR(pg_catalog.=) ANY (pk.indkey::pg_catalog.int2[])) "
+					  "FROM pg_catalog.pg_publication_tables pt "
+					  "JOIN pg_catalog.pg_namespace ns ON ns.nspname OPERATOR(pg_catalog.=) pt.schemaname "
+					  "JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) ns.oid "
+					  " AND c.relname OPERATOR(pg_catalog.=) pt.tablename "
+					  "JOIN pg_catalog.pg_index pk ON pk.indrelid OPERATOR(pg_catalog.=) c.oid AND pk.indisprimary "
+					  "JOIN pg_catalog.pg_index ri ON ri.indrelid OPERATOR(pg_catalog.=) c.oid AND ri.indisreplident "
+					  "WHERE pt.pubname OPERATOR(pg_catalog.=) $1 AND c.relreplident OPERATOR(pg_catalog.=) 'i' "
+					  "AND NOT (pk.indkey::pg_catalog.int2[] OPERATOR(pg_catalog.<@) ri.indkey::pg_catalog.int2[]) "
+					  "ORDER BY 1",
+					  1, argtypes, values, true, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		ereport(NOTICE,
+				(errmsg("element ids of table %s use its replica identity columns (%s), not its primary key (%s)",
+						SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2),
+						SPI_getvalue(tup, desc, 3)),
+				 errdetail("The replica identity index does not contain the primary key, so the WAL does not carry the primary key of deleted rows, nor the old one of an update that changes it."),
+				 errhint("To use the primary key, ALTER TABLE %s REPLICA IDENTITY DEFAULT (or FULL).",
+						 SPI_getvalue(tup, desc, 1))));
+	}
+}
+
+/*
  * Check that an existing slot can serve a new source: a logical pgoutput
  * slot of this database that nobody is using.  Returns false when there
  * is no such slot.
@@ -282,6 +329,7 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 
 	check_publication_readable(publication, caller);
+	notice_replica_identity_keys(publication);
 	if (pub->alltables)
 		ereport(NOTICE,
 				(errmsg("publication \"%s\" publishes all tables", publication),

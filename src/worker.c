@@ -387,6 +387,7 @@ commit_group(void)
 		pgcdc_notify_take_counts(&sent, &skipped);
 		MySource->notifications += sent;
 		MySource->notifications_skipped += skipped;
+		MySource->key_fallbacks += pgcdc_relcache_take_key_fallbacks(relcache);
 		if (group_commit_time != 0)
 			MySource->last_commit_time = group_commit_time;
 		publish_position(group_end);

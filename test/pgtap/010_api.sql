@@ -15,7 +15,7 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(224);
+SELECT plan(225);
 
 ----------------------------------------------------------------------
 -- Schema objects
@@ -84,11 +84,12 @@ SELECT results_eq(
 SELECT has_trigger('pgcdc_drasi', 'sources', 'sources_changed', 'sources has the trigger sources_changed');
 
 -- table_keys
-SELECT columns_are('pgcdc_drasi', 'table_keys', ARRAY['source_id', 'table_id', 'key_columns'],
+SELECT columns_are('pgcdc_drasi', 'table_keys', ARRAY['source_id', 'table_id', 'key_columns', 'key_attnums'],
 	'table_keys has the expected columns');
 SELECT col_type_is('pgcdc_drasi', 'table_keys', 'source_id', 'text', 'table_keys.source_id is text');
 SELECT col_type_is('pgcdc_drasi', 'table_keys', 'table_id', 'regclass', 'table_keys.table_id is regclass');
 SELECT col_type_is('pgcdc_drasi', 'table_keys', 'key_columns', 'text[]', 'table_keys.key_columns is text[]');
+SELECT col_type_is('pgcdc_drasi', 'table_keys', 'key_attnums', 'smallint[]', 'table_keys.key_attnums is smallint[]');
 SELECT col_is_pk('pgcdc_drasi', 'table_keys', ARRAY['source_id', 'table_id'],
 	'table_keys primary key is (source_id, table_id)');
 SELECT fk_ok('pgcdc_drasi', 'table_keys', 'source_id', 'pgcdc_drasi', 'sources', 'source_id',
@@ -100,7 +101,7 @@ SELECT results_eq(
 	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.table_options'::regclass AND attnum > 0 AND NOT attisdropped
 	  ORDER BY attnum$$,
 	$$VALUES ('source_id', 'text', true), ('table_id', 'regclass', true), ('label', 'text', false),
-	         ('exclude_columns', 'text[]', false)$$,
+	         ('exclude_columns', 'text[]', false), ('exclude_attnums', 'smallint[]', false)$$,
 	'table_options: columns, types and nullability');
 SELECT col_is_pk('pgcdc_drasi', 'table_options', ARRAY['source_id', 'table_id'],
 	'table_options primary key is (source_id, table_id)');

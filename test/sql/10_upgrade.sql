@@ -36,8 +36,8 @@ SELECT extversion FROM pg_extension WHERE extname = 'pgcdc_drasi';
 SELECT source_id, publication, slot_name, enabled, sink, bootstrap, owner::regrole
 FROM pgcdc_drasi.sources;
 SELECT source_id, last_seq, snapshot_lsn IS NOT NULL AS snapshot_taken FROM pgcdc_drasi.source_progress;
-SELECT source_id, table_id, label, exclude_columns FROM pgcdc_drasi.table_options;
-SELECT source_id, table_id, key_columns FROM pgcdc_drasi.table_keys;
+SELECT source_id, table_id, label, exclude_columns, exclude_attnums FROM pgcdc_drasi.table_options;
+SELECT source_id, table_id, key_columns, key_attnums FROM pgcdc_drasi.table_keys;
 SELECT consumer, source_id, acked_seq, lag_events FROM pgcdc_drasi.consumer_status;
 SELECT count(*) AS events_kept FROM (
 	SELECT seq, op, label, element_id, payload -> 'payload' -> 'after' FROM pgcdc_drasi.events
