@@ -4,10 +4,18 @@
  * The status view keeps the detail, hint and context of a source's last
  * error, counts changes mapped with a fallback key and values published
  * as markers, and says what a worker waits for; source_status() returns
- * them too.  Table keys and excluded columns record the attnums of
- * their columns (looked up by name here), so that they follow renames.
- * Sources, consumers, table options and queued events are otherwise
- * untouched.
+ * them too.
+ *
+ * Table keys and excluded columns record the attnums of their columns
+ * (looked up by name here), so that they follow renames.
+ * Owners are regrole, so a dump names them instead of carrying numbers
+ * that mean another role (or none) in the restored cluster; the raw
+ * publication_oid goes, the rename guard works from the statement.  Each
+ * source records the slot it made (source_progress.slot_lsn), so it never
+ * drops a slot of that name that someone else made; existing sources
+ * whose worker or create_source made their slot get it recorded here.
+ * DROP EXTENSION and DROP SCHEMA are refused while sources exist.
+ * Sources, consumers, table options and queued events are kept.
  */
 
 \echo Use "ALTER EXTENSION pgcdc_drasi UPDATE TO '0.2'" to load this file. \quit
@@ -102,3 +110,58 @@ LEFT JOIN pg_catalog.pg_replication_slots rs ON rs.slot_name = s.slot_name;
 REVOKE ALL ON FUNCTION pgcdc_drasi.source_status() FROM PUBLIC;
 GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT EXECUTE ON FUNCTION pgcdc_drasi.source_status() TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+
+/* Owners by name; the view that reads consumers.owner is made again. */
+DROP VIEW pgcdc_drasi.consumer_status;
+ALTER TABLE pgcdc_drasi.sources ALTER COLUMN owner TYPE regrole USING owner::regrole;
+ALTER TABLE pgcdc_drasi.consumers ALTER COLUMN owner TYPE regrole USING owner::regrole;
+
+CREATE VIEW pgcdc_drasi.consumer_status AS
+SELECT
+	c.consumer,
+	c.source_id,
+	c.owner,
+	c.acked_seq,
+	coalesce(p.last_seq, 0) AS last_seq,
+	greatest(coalesce(p.last_seq, 0) - c.acked_seq, 0) AS lag_events,
+	c.created_at,
+	c.acked_at
+FROM pgcdc_drasi.consumers c
+LEFT JOIN pgcdc_drasi.source_progress p USING (source_id);
+
+GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+
+/* The rename guard no longer needs the publication's oid. */
+DROP EVENT TRIGGER pgcdc_drasi_guard_publication_rename;
+DROP FUNCTION pgcdc_drasi._guard_publication_rename();
+ALTER TABLE pgcdc_drasi.sources DROP COLUMN publication_oid;
+
+CREATE FUNCTION pgcdc_drasi._guard_ddl()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_guard_ddl'
+LANGUAGE C;
+
+REVOKE ALL ON FUNCTION pgcdc_drasi._guard_ddl() FROM PUBLIC;
+
+CREATE EVENT TRIGGER pgcdc_drasi_guard_ddl ON ddl_command_start
+	WHEN TAG IN ('ALTER PUBLICATION', 'DROP EXTENSION', 'DROP SCHEMA')
+	EXECUTE FUNCTION pgcdc_drasi._guard_ddl();
+
+/*
+ * The slot each source made.  In 0.1 a source made its slot in
+ * create_source (bootstrap => false, where an existing slot is adopted
+ * only by a role with REPLICATION) or in its initial snapshot, recorded
+ * with snapshot_lsn.  A slot of the name that a source without either
+ * did not make stays unrecorded, so it is never dropped.
+ */
+ALTER TABLE pgcdc_drasi.source_progress ADD COLUMN slot_lsn pg_lsn;
+UPDATE pgcdc_drasi.source_progress p
+SET slot_lsn = rs.confirmed_flush_lsn
+FROM pgcdc_drasi.sources s, pg_catalog.pg_replication_slots rs
+WHERE s.source_id = p.source_id
+  AND rs.slot_name = s.slot_name
+  AND rs.slot_type = 'logical'
+  AND rs.plugin = 'pgoutput'
+  AND rs.database = pg_catalog.current_database()
+  AND rs.confirmed_flush_lsn IS NOT NULL
+  AND (NOT s.bootstrap OR p.snapshot_lsn IS NOT NULL);

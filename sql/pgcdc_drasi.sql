@@ -13,6 +13,8 @@
  * Roles.  Roles are cluster-wide and outlive the extension, so they are
  * created only when missing.  pgcdc_drasi_admin configures sources;
  * pgcdc_drasi_reader reads the queue.  Neither can read connection strings.
+ * Membership counts in every database with the extension that the member
+ * may connect to (README, Security: revoke CONNECT from PUBLIC).
  */
 DO $roles$
 BEGIN
@@ -31,7 +33,6 @@ GRANT USAGE ON SCHEMA pgcdc_drasi TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 CREATE TABLE pgcdc_drasi.sources (
 	source_id	text PRIMARY KEY,
 	publication	name NOT NULL,
-	publication_oid oid NOT NULL,	/* to recognise a renamed publication */
 	slot_name	name NOT NULL UNIQUE,
 	origin_name	text NOT NULL UNIQUE,
 	conninfo	text,
@@ -43,7 +44,7 @@ CREATE TABLE pgcdc_drasi.sources (
 				CHECK (notify_payload IN ('full', 'wakeup')),
 	bootstrap	boolean NOT NULL DEFAULT true,
 	numeric_as_string boolean NOT NULL DEFAULT false,
-	owner		oid NOT NULL,
+	owner		regrole NOT NULL,	/* a name in a dump, never a stale number */
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
@@ -60,7 +61,13 @@ CREATE TABLE pgcdc_drasi.source_progress (
 	/* a re-snapshot whose overlap with the stream is still being skipped */
 	resnapshot	pg_snapshot,
 	resnapshot_tables oid[],	/* NULL: all tables */
-	resnapshot_until pg_lsn
+	resnapshot_until pg_lsn,
+	/*
+	 * The slot this source made or adopted: its confirmed position when it
+	 * did.  NULL: none, so a slot of that name is someone else's and is
+	 * never dropped.
+	 */
+	slot_lsn	pg_lsn
 );
 
 /* Re-snapshots asked for with resnapshot(), done by the worker. */
@@ -78,7 +85,7 @@ CREATE TABLE pgcdc_drasi.consumers (
 	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
 	acked_seq	bigint NOT NULL,
 	snapshot	pg_snapshot,	/* events of transactions it shows are skipped */
-	owner		oid NOT NULL,
+	owner		regrole NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	acked_at	timestamptz
 );
@@ -345,7 +352,7 @@ CREATE VIEW pgcdc_drasi.consumer_status AS
 SELECT
 	c.consumer,
 	c.source_id,
-	c.owner::regrole AS owner,
+	c.owner,
 	c.acked_seq,
 	coalesce(p.last_seq, 0) AS last_seq,
 	greatest(coalesce(p.last_seq, 0) - c.acked_seq, 0) AS lag_events,
@@ -388,40 +395,26 @@ CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_drop ON sql_drop
 	WHEN TAG IN ('DROP PUBLICATION', 'DROP OWNED')
 	EXECUTE FUNCTION pgcdc_drasi._guard_publication_drop();
 
-/* Renaming a publication breaks its sources the same way. */
-CREATE FUNCTION pgcdc_drasi._guard_publication_rename()
+/*
+ * Refused before they start: renaming a publication a source streams
+ * (the source names it; it breaks the same way as a drop), and dropping
+ * the extension or its schema while sources exist (their slots and
+ * origins would stay behind, holding WAL and catalog_xmin forever).
+ */
+CREATE FUNCTION pgcdc_drasi._guard_ddl()
 RETURNS event_trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	src record;
-BEGIN
-	SELECT s.source_id, s.publication INTO src
-	FROM pg_catalog.pg_event_trigger_ddl_commands() c
-	JOIN pgcdc_drasi.sources s ON s.publication_oid = c.objid
-	JOIN pg_catalog.pg_publication p ON p.oid = c.objid
-	WHERE c.classid = 'pg_catalog.pg_publication'::regclass AND p.pubname <> s.publication
-	LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
-			USING ERRCODE = 'dependent_objects_still_exist',
-				  DETAIL = 'The source streams the publication by its name.',
-				  HINT = 'Drop the source first with pgcdc_drasi.drop_source().';
-	END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_guard_ddl'
+LANGUAGE C;
 
-CREATE EVENT TRIGGER pgcdc_drasi_guard_publication_rename ON ddl_command_end
-	WHEN TAG IN ('ALTER PUBLICATION')
-	EXECUTE FUNCTION pgcdc_drasi._guard_publication_rename();
+CREATE EVENT TRIGGER pgcdc_drasi_guard_ddl ON ddl_command_start
+	WHEN TAG IN ('ALTER PUBLICATION', 'DROP EXTENSION', 'DROP SCHEMA')
+	EXECUTE FUNCTION pgcdc_drasi._guard_ddl();
 
 /* Least privilege: nothing is public; the roles get what they need. */
 REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
 
-GRANT SELECT (source_id, publication, publication_oid, slot_name, origin_name, enabled, sink, channel,
+GRANT SELECT (source_id, publication, slot_name, origin_name, enabled, sink, channel,
 			  notify_payload, bootstrap, numeric_as_string, owner, created_at)
 	ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.source_progress TO pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -216,6 +216,27 @@ pgcdc_catalog_sink_name(PgcdcSink sink)
 }
 
 /*
+ * The columns of a sources row, in the order of catalog.h: named, so a
+ * 0.1 table (with publication_oid) reads the same.
+ */
+#define SOURCES_SELECT \
+	"SELECT source_id, publication, slot_name, origin_name, conninfo, enabled, sink, " \
+	"channel, notify_payload, bootstrap, numeric_as_string, owner, created_at " \
+	"FROM pgcdc_drasi.sources"
+
+/*
+ * Does a table of ours have this column?  Lets the library work on the
+ * tables of version 0.1 until ALTER EXTENSION UPDATE.
+ */
+static bool
+table_has_column(const char *table, const char *column)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid(PGCDC_SCHEMA_NAME, false));
+
+	return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
+}
+
+/*
  * The row of a source, or NULL when there is none (an error unless
  * missing_ok), locked as asked until the end of the transaction.
  */
@@ -231,13 +252,13 @@ pgcdc_catalog_get_source(const char *source_id, PgcdcRowLock lock, bool missing_
 	switch (lock)
 	{
 		case PGCDC_LOCK_KEY_SHARE:
-			sql = "SELECT * FROM pgcdc_drasi.sources WHERE source_id = $1 FOR KEY SHARE";
+			sql = SOURCES_SELECT " WHERE source_id = $1 FOR KEY SHARE";
 			break;
 		case PGCDC_LOCK_UPDATE:
-			sql = "SELECT * FROM pgcdc_drasi.sources WHERE source_id = $1 FOR UPDATE";
+			sql = SOURCES_SELECT " WHERE source_id = $1 FOR UPDATE";
 			break;
 		default:
-			sql = "SELECT * FROM pgcdc_drasi.sources WHERE source_id = $1";
+			sql = SOURCES_SELECT " WHERE source_id = $1";
 			break;
 	}
 
@@ -253,7 +274,6 @@ pgcdc_catalog_get_source(const char *source_id, PgcdcRowLock lock, bool missing_
 		config = palloc0(sizeof(PgcdcSourceConfig));
 		config->source_id = get_text(Anum_sources_source_id);
 		config->publication = get_text(Anum_sources_publication);
-		config->publication_oid = DatumGetObjectId(get_datum(0, Anum_sources_publication_oid, &isnull));
 		config->slot_name = get_text(Anum_sources_slot_name);
 		config->origin_name = get_text(Anum_sources_origin_name);
 		config->conninfo = get_text(Anum_sources_conninfo);
@@ -309,35 +329,45 @@ void
 pgcdc_catalog_insert_source(const PgcdcSourceConfig *config)
 {
 	PgcdcCatalogAccess access;
-	Oid			argtypes[13] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
-	TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, OIDOID};
-	Datum		values[13];
-	char		nulls[13];
+	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+	TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, REGROLEOID};
+	Datum		values[12];
+	char		nulls[12];
+	bool		with_publication_oid;
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(config->source_id);
 	values[1] = CStringGetTextDatum(config->publication);
-	values[2] = ObjectIdGetDatum(config->publication_oid);
-	values[3] = CStringGetTextDatum(config->slot_name);
-	values[4] = CStringGetTextDatum(config->origin_name);
+	values[2] = CStringGetTextDatum(config->slot_name);
+	values[3] = CStringGetTextDatum(config->origin_name);
 	if (config->conninfo != NULL)
-		values[5] = CStringGetTextDatum(config->conninfo);
+		values[4] = CStringGetTextDatum(config->conninfo);
 	else
-		nulls[5] = 'n';
-	values[6] = BoolGetDatum(config->enabled);
-	values[7] = CStringGetTextDatum(pgcdc_catalog_sink_name(config->sink));
-	values[8] = CStringGetTextDatum(config->channel);
-	values[9] = CStringGetTextDatum(config->wakeup ? "wakeup" : "full");
-	values[10] = BoolGetDatum(config->bootstrap);
-	values[11] = BoolGetDatum(config->numeric_as_string);
-	values[12] = ObjectIdGetDatum(config->owner);
+		nulls[4] = 'n';
+	values[5] = BoolGetDatum(config->enabled);
+	values[6] = CStringGetTextDatum(pgcdc_catalog_sink_name(config->sink));
+	values[7] = CStringGetTextDatum(config->channel);
+	values[8] = CStringGetTextDatum(config->wakeup ? "wakeup" : "full");
+	values[9] = BoolGetDatum(config->bootstrap);
+	values[10] = BoolGetDatum(config->numeric_as_string);
+	values[11] = ObjectIdGetDatum(config->owner);
 
+	/* version 0.1 also records the publication's oid */
+	with_publication_oid = table_has_column("sources", "publication_oid");
 	pgcdc_catalog_begin(&access);
-	run("INSERT INTO pgcdc_drasi.sources "
-		"(source_id, publication, publication_oid, slot_name, origin_name, conninfo, enabled, "
-		"sink, channel, notify_payload, bootstrap, numeric_as_string, owner) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-		13, argtypes, values, nulls, false, SPI_OK_INSERT);
+	if (with_publication_oid)
+		run("INSERT INTO pgcdc_drasi.sources "
+			"(source_id, publication, slot_name, origin_name, conninfo, enabled, "
+			"sink, channel, notify_payload, bootstrap, numeric_as_string, owner, publication_oid) "
+			"SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, p.oid "
+			"FROM pg_catalog.pg_publication p WHERE p.pubname = $2",
+			12, argtypes, values, nulls, false, SPI_OK_INSERT);
+	else
+		run("INSERT INTO pgcdc_drasi.sources "
+			"(source_id, publication, slot_name, origin_name, conninfo, enabled, "
+			"sink, channel, notify_payload, bootstrap, numeric_as_string, owner) "
+			"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+			12, argtypes, values, nulls, false, SPI_OK_INSERT);
 	run("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
 		1, argtypes, values, NULL, false, SPI_OK_INSERT);
 	pgcdc_catalog_end(&access);
@@ -465,6 +495,44 @@ pgcdc_catalog_list_sources(List **source_ids, List **enabled)
 	pgcdc_catalog_end(&access);
 }
 
+/* Is there any source?  DROP EXTENSION and DROP SCHEMA wait for none. */
+bool
+pgcdc_catalog_any_source(void)
+{
+	PgcdcCatalogAccess access;
+	bool		any;
+
+	pgcdc_catalog_begin(&access);
+	any = run("SELECT 1 FROM pgcdc_drasi.sources LIMIT 1",
+			  0, NULL, NULL, NULL, true, SPI_OK_SELECT) > 0;
+	pgcdc_catalog_end(&access);
+	return any;
+}
+
+/* A source that streams this publication (the first by id), or NULL. */
+char *
+pgcdc_catalog_source_of_publication(const char *publication)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	char	   *source_id = NULL;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(publication);
+	if (run("SELECT source_id FROM pgcdc_drasi.sources WHERE publication = $1 "
+			"ORDER BY source_id LIMIT 1",
+			1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(access.caller_mcxt);
+
+		source_id = get_text(1);
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+	return source_id;
+}
+
 /* The progress row of a source; false when it has none. */
 bool
 pgcdc_catalog_get_progress(const char *source_id, PgcdcSourceProgress *progress)
@@ -477,7 +545,8 @@ pgcdc_catalog_get_progress(const char *source_id, PgcdcSourceProgress *progress)
 	memset(progress, 0, sizeof(PgcdcSourceProgress));
 	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
-	found = run("SELECT * FROM pgcdc_drasi.source_progress WHERE source_id = $1",
+	found = run("SELECT source_id, last_seq, snapshot_lsn, resnapshot, resnapshot_tables, "
+				"resnapshot_until FROM pgcdc_drasi.source_progress WHERE source_id = $1",
 				1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
 	if (found)
 	{
@@ -485,7 +554,7 @@ pgcdc_catalog_get_progress(const char *source_id, PgcdcSourceProgress *progress)
 		bool		isnull;
 		Datum		d;
 
-		check_natts("source_progress", Natts_source_progress);
+		check_natts("source_progress", Anum_source_progress_resnapshot_until);
 		old = MemoryContextSwitchTo(access.caller_mcxt);
 		progress->last_seq = DatumGetInt64(get_datum(0, Anum_source_progress_last_seq, &isnull));
 		d = get_datum(0, Anum_source_progress_snapshot_lsn, &isnull);
@@ -547,6 +616,65 @@ pgcdc_catalog_save_snapshot_lsn(const char *source_id, XLogRecPtr lsn)
 	values[1] = LSNGetDatum(lsn);
 	run("UPDATE pgcdc_drasi.source_progress SET snapshot_lsn = $2 WHERE source_id = $1",
 		2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	pgcdc_catalog_end(&access);
+}
+
+/*
+ * Where the slot this source made or adopted stood when it did (its
+ * identity), or InvalidXLogRecPtr when the source has made none: then a
+ * slot of its name is someone else's.  The tables of version 0.1 do not
+ * record it: until ALTER EXTENSION UPDATE records the slots that exist,
+ * the lowest LSN is returned, so any logical pgoutput slot of this
+ * database of that name counts as the source's (what 0.1 did, less
+ * physical slots and those of other databases or plugins).
+ */
+XLogRecPtr
+pgcdc_catalog_get_slot_lsn(const char *source_id)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
+	if (!table_has_column("source_progress", "slot_lsn"))
+		return (XLogRecPtr) 1;
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	if (run("SELECT slot_lsn FROM pgcdc_drasi.source_progress WHERE source_id = $1",
+			1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0)
+	{
+		bool		isnull;
+		Datum		d = get_datum(0, 1, &isnull);
+
+		if (!isnull)
+			lsn = DatumGetLSN(d);
+	}
+	pgcdc_catalog_end(&access);
+	return lsn;
+}
+
+/*
+ * Record the slot a source has made or adopted (InvalidXLogRecPtr: it has
+ * none any more).  Nothing to do on the tables of version 0.1: the update
+ * to 0.2 records the slots that exist then.
+ */
+void
+pgcdc_catalog_save_slot_lsn(const char *source_id, XLogRecPtr lsn)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, LSNOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	if (!table_has_column("source_progress", "slot_lsn"))
+		return;
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = LSNGetDatum(lsn);
+	if (XLogRecPtrIsInvalid(lsn))
+		nulls[1] = 'n';
+	pgcdc_catalog_begin(&access);
+	run("UPDATE pgcdc_drasi.source_progress SET slot_lsn = $2 WHERE source_id = $1",
+		2, argtypes, values, nulls, false, SPI_OK_UPDATE);
 	pgcdc_catalog_end(&access);
 }
 
@@ -903,7 +1031,7 @@ pgcdc_catalog_insert_consumer(const char *consumer, const char *source_id, int64
 							  Oid owner, bool with_snapshot)
 {
 	PgcdcCatalogAccess access;
-	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, OIDOID, BOOLOID};
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, REGROLEOID, BOOLOID};
 	Datum		values[5];
 
 	pgcdc_catalog_begin(&access);

@@ -25,31 +25,39 @@
 #include "nodes/pg_list.h"
 #include "utils/array.h"
 
-/* pgcdc_drasi.sources */
-#define Natts_sources					14
+/*
+ * pgcdc_drasi.sources.  Version 0.1 had publication_oid after publication
+ * (dropped in 0.2); rows are read by an explicit column list, so these
+ * numbers hold for both.
+ */
+#define Natts_sources					13
 #define Anum_sources_source_id			1
 #define Anum_sources_publication		2
-#define Anum_sources_publication_oid	3
-#define Anum_sources_slot_name			4
-#define Anum_sources_origin_name		5
-#define Anum_sources_conninfo			6
-#define Anum_sources_enabled			7
-#define Anum_sources_sink				8
-#define Anum_sources_channel			9
-#define Anum_sources_notify_payload		10
-#define Anum_sources_bootstrap			11
-#define Anum_sources_numeric_as_string	12
-#define Anum_sources_owner				13
-#define Anum_sources_created_at			14
+#define Anum_sources_slot_name			3
+#define Anum_sources_origin_name		4
+#define Anum_sources_conninfo			5
+#define Anum_sources_enabled			6
+#define Anum_sources_sink				7
+#define Anum_sources_channel			8
+#define Anum_sources_notify_payload		9
+#define Anum_sources_bootstrap			10
+#define Anum_sources_numeric_as_string	11
+#define Anum_sources_owner				12	/* regrole (oid in 0.1) */
+#define Anum_sources_created_at			13
 
-/* pgcdc_drasi.source_progress */
-#define Natts_source_progress					6
+/*
+ * pgcdc_drasi.source_progress.  slot_lsn is new in 0.2: it is read and
+ * written on its own (pgcdc_catalog_get_slot_lsn), so the other columns
+ * are read the same way from a 0.1 table.
+ */
+#define Natts_source_progress					7
 #define Anum_source_progress_source_id			1
 #define Anum_source_progress_last_seq			2
 #define Anum_source_progress_snapshot_lsn		3
 #define Anum_source_progress_resnapshot			4
 #define Anum_source_progress_resnapshot_tables	5
 #define Anum_source_progress_resnapshot_until	6
+#define Anum_source_progress_slot_lsn			7
 
 /* pgcdc_drasi.snapshot_requests */
 #define Natts_snapshot_requests					5
@@ -65,7 +73,7 @@
 #define Anum_consumers_source_id		2
 #define Anum_consumers_acked_seq		3
 #define Anum_consumers_snapshot			4
-#define Anum_consumers_owner			5
+#define Anum_consumers_owner			5	/* regrole (oid in 0.1) */
 #define Anum_consumers_created_at		6
 #define Anum_consumers_acked_at			7
 
@@ -110,7 +118,6 @@ typedef struct PgcdcSourceConfig
 {
 	char	   *source_id;
 	char	   *publication;
-	Oid			publication_oid;
 	char	   *slot_name;
 	char	   *origin_name;
 	char	   *conninfo;		/* NULL: the server's own */
@@ -185,11 +192,15 @@ extern void pgcdc_catalog_set_sink(const char *source_id, PgcdcSink sink, const 
 								   bool wakeup);
 extern void pgcdc_catalog_set_numeric_as_string(const char *source_id, bool on);
 extern void pgcdc_catalog_list_sources(List **source_ids, List **enabled);
+extern bool pgcdc_catalog_any_source(void);
+extern char *pgcdc_catalog_source_of_publication(const char *publication);
 
 /* pgcdc_drasi.source_progress */
 extern bool pgcdc_catalog_get_progress(const char *source_id, PgcdcSourceProgress *progress);
 extern void pgcdc_catalog_save_last_seq(const char *source_id, int64 last_seq);
 extern void pgcdc_catalog_save_snapshot_lsn(const char *source_id, XLogRecPtr lsn);
+extern XLogRecPtr pgcdc_catalog_get_slot_lsn(const char *source_id);
+extern void pgcdc_catalog_save_slot_lsn(const char *source_id, XLogRecPtr lsn);
 extern void pgcdc_catalog_save_resnapshot(const char *source_id, const char *snapshot,
 										  List *relids, XLogRecPtr until);
 

@@ -190,14 +190,28 @@ static XLogRecPtr
 take_initial_snapshot(void)
 {
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	XLogRecPtr	recorded;
 	char	   *snapshot_name;
 	bool		slot_exists;
+	bool		ours;
 	int64		nevents;
+	MemoryContext mcxt = CurrentMemoryContext;
 
 	pgcdc_shmem_set_state(MySource, PGCDC_STATE_SNAPSHOT);
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot_exists = SearchNamedReplicationSlot(MySourceConfig->slot_name, false) != NULL;
-	LWLockRelease(ReplicationSlotControlLock);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	recorded = pgcdc_catalog_get_slot_lsn(MySourceConfig->source_id);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(mcxt);
+	ours = pgcdc_stream_slot_is_ours(MySourceConfig->slot_name, recorded, &slot_exists);
+	if (slot_exists && !ours)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer",
+						MySourceConfig->slot_name),
+				 errdetail("Source \"%s\" did not create the slot of that name, and needs a new slot for its initial snapshot.",
+						   MySourceConfig->source_id),
+				 errhint("Drop the source and create it again with another slot_name.")));
 	if (slot_exists)
 	{
 		ereport(LOG,
@@ -205,6 +219,21 @@ take_initial_snapshot(void)
 						MySourceConfig->source_id, MySourceConfig->slot_name)));
 		pgcdc_stream_drop_slot(MyStream, MySourceConfig->slot_name);
 	}
+
+	/*
+	 * Record the slot as ours before making it, in a transaction of its own,
+	 * so that a next attempt may drop it if this one fails: the slot's
+	 * confirmed position will not be below the current end of WAL.  (After
+	 * the slot is made would be too late: the snapshot it exports could not
+	 * update the row again.)  The snapshot's commit records the exact
+	 * position.
+	 */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgcdc_catalog_save_slot_lsn(MySourceConfig->source_id, GetXLogInsertRecPtr());
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(mcxt);
+
 	pgstat_report_activity(STATE_RUNNING, "creating replication slot");
 	snapshot_name = pgcdc_stream_create_slot(MyStream, MySourceConfig->slot_name, &lsn);
 
@@ -217,6 +246,7 @@ take_initial_snapshot(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	write_snapshot("its initial snapshot", NIL, false);
 	pgcdc_catalog_save_snapshot_lsn(MySourceConfig->source_id, lsn);
+	pgcdc_catalog_save_slot_lsn(MySourceConfig->source_id, lsn);
 	PopActiveSnapshot();
 
 	nevents = pgcdc_worker_end_snapshot_group(lsn);

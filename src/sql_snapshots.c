@@ -28,6 +28,7 @@
 #include "shmem.h"
 #include "snapshot.h"
 #include "sql_common.h"
+#include "walstream.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_bootstrap);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_resnapshot);
@@ -224,9 +225,12 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 	ReplicationSlot *slot;
 	bool		slot_exists;
 	bool		slot_invalid = false;
+	bool		ours;
 
 	pgcdc_sql_begin(&saved);
 	slot_name = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false)->slot_name;
+	ours = pgcdc_stream_slot_is_ours(slot_name, pgcdc_catalog_get_slot_lsn(source_id),
+									 &slot_exists);
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	slot = SearchNamedReplicationSlot(slot_name, false);
@@ -239,6 +243,14 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 
+	/* Someone else's slot of that name is neither used nor dropped. */
+	if (slot_exists && !ours)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" is used by another consumer", slot_name),
+				 errdetail("Source \"%s\" did not create the slot of that name.", source_id),
+				 errhint("Drop the source and create it again with another slot_name.")));
+
 	/* A lost or invalidated slot is made again first, before we write. */
 	if (slot_invalid)
 	{
@@ -248,7 +260,10 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 		slot_exists = false;
 	}
 	if (!slot_exists)
+	{
 		pgcdc_sql_create_slot(slot_name);
+		pgcdc_catalog_save_slot_lsn(source_id, pgcdc_stream_slot_lsn(slot_name));
+	}
 
 	/* Keep the restarted worker waiting until the request is committed. */
 	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_UPDATE, false);

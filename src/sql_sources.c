@@ -19,6 +19,7 @@
 #include "access/relation.h"
 #include "catalog/catalog.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "pgstat.h"
@@ -37,6 +38,7 @@
 #include "shmem.h"
 #include "sink_queue.h"
 #include "sql_common.h"
+#include "walstream.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_alter_source);
@@ -49,6 +51,7 @@ PG_FUNCTION_INFO_V1(pgcdc_drasi_set_table_label);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_set_excluded_columns);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_wait_for_catchup);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_source_status);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_guard_ddl);
 
 /* A letter or digit of ASCII, whatever the locale. */
 static bool
@@ -388,7 +391,6 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	memset(&config, 0, sizeof(config));
 	config.source_id = source_id;
 	config.publication = publication;
-	config.publication_oid = pub->oid;
 	config.slot_name = slot_name;
 	config.origin_name = origin_name;
 	config.conninfo = conninfo;
@@ -400,6 +402,9 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	config.numeric_as_string = PG_GETARG_BOOL(9);
 	config.owner = caller;
 	pgcdc_catalog_insert_source(&config);
+	/* the slot made or adopted here is the source's own */
+	if (!bootstrap)
+		pgcdc_catalog_save_slot_lsn(source_id, pgcdc_stream_slot_lsn(slot_name));
 
 	pgcdc_sql_end(&saved);
 	PG_RETURN_VOID();
@@ -408,7 +413,9 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 /*
  * drop_source(source_id): remove the source, its events, its origin and
  * its slot.  The slot and origin are gone even if the transaction later
- * rolls back: PostgreSQL drops them immediately.
+ * rolls back: PostgreSQL drops them immediately.  Only the slot the
+ * source made or adopted is dropped (its recorded identity): a slot of
+ * that name that someone else made since, perhaps a standby's, stays.
  */
 Datum
 pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
@@ -416,8 +423,11 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	char	   *slot_name;
 	char	   *origin_name;
+	XLogRecPtr	slot_lsn;
+	bool		slot_exists;
 
 	pgcdc_shmem_require_preloaded();
+	slot_lsn = pgcdc_catalog_get_slot_lsn(source_id);
 	if (!pgcdc_catalog_delete_source(source_id, &slot_name, &origin_name))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -426,8 +436,14 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 
 	pgcdc_sql_stop_worker(source_id);
 	replorigin_drop_by_name(origin_name, true, false);
-	if (SearchNamedReplicationSlot(slot_name, true) != NULL)
+	if (pgcdc_stream_slot_is_ours(slot_name, slot_lsn, &slot_exists))
 		ReplicationSlotDrop(slot_name, false);
+	else if (slot_exists)
+		ereport(NOTICE,
+				(errmsg("replication slot \"%s\" was not dropped", slot_name),
+				 errdetail("Source \"%s\" did not create the slot of that name.", source_id),
+				 errhint("A role with the REPLICATION attribute may drop it with pg_drop_replication_slot('%s') if nothing uses it.",
+						 slot_name)));
 	PG_RETURN_VOID();
 }
 
@@ -929,4 +945,82 @@ pgcdc_drasi_source_status(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* Does a DROP statement's list of names hold this one? */
+static bool
+drop_names(DropStmt *stmt, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		Node	   *object = lfirst(lc);
+
+		if (IsA(object, String) && strcmp(strVal(object), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * _guard_ddl(): event trigger at ddl_command_start, so it sees the
+ * statement before anything changes.
+ *
+ * ALTER PUBLICATION ... RENAME of a publication a source streams: the
+ * source names it, so it breaks the way a dropped publication does.  The
+ * statement carries the old name, which is why no oid of the publication
+ * is kept (an oid means another publication after a dump and restore).
+ *
+ * DROP EXTENSION pgcdc_drasi and DROP SCHEMA pgcdc_drasi while sources
+ * exist: the slots and origins are not part of the extension and would be
+ * left behind, holding WAL and catalog_xmin forever; drop_source() knows
+ * which slot is the source's own and drops it.
+ */
+Datum
+pgcdc_drasi_guard_ddl(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Node	   *parsetree;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired by an event trigger", "_guard_ddl")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	parsetree = trigdata->parsetree;
+
+	if (IsA(parsetree, RenameStmt) &&
+		((RenameStmt *) parsetree)->renameType == OBJECT_PUBLICATION)
+	{
+		RenameStmt *stmt = (RenameStmt *) parsetree;
+		const char *publication = strVal(stmt->object);
+		char	   *source_id = pgcdc_catalog_source_of_publication(publication);
+
+		if (source_id != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("publication \"%s\" is used by pgcdc_drasi source \"%s\"",
+							publication, source_id),
+					 errdetail("The source streams the publication by its name."),
+					 errhint("Drop the source first with pgcdc_drasi.drop_source().")));
+	}
+	else if (IsA(parsetree, DropStmt))
+	{
+		DropStmt   *stmt = (DropStmt *) parsetree;
+		const char *what = NULL;
+
+		if (stmt->removeType == OBJECT_EXTENSION && drop_names(stmt, PGCDC_EXTENSION_NAME))
+			what = "extension";
+		else if (stmt->removeType == OBJECT_SCHEMA && drop_names(stmt, PGCDC_SCHEMA_NAME))
+			what = "schema";
+		if (what != NULL && pgcdc_catalog_any_source())
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop %s %s while pgcdc_drasi sources exist",
+							what, PGCDC_EXTENSION_NAME),
+					 errdetail("Their replication slots and origins would stay behind and keep WAL and catalog rows from being removed."),
+					 errhint("Drop every source first: SELECT pgcdc_drasi.drop_source(source_id) FROM pgcdc_drasi.sources;")));
+	}
+	PG_RETURN_NULL();
 }

@@ -20,7 +20,9 @@
 #include "postgres.h"
 
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "postmaster/postmaster.h"
+#include "replication/slot.h"
 #include "utils/builtins.h"
 
 #include "compat.h"
@@ -194,4 +196,58 @@ pgcdc_stream_disconnect(PgcdcStream *stream)
 {
 	if (stream && stream->conn)
 		walrcv_disconnect(stream->conn);
+}
+
+/*
+ * The confirmed position of this server's slot of that name, as it is in
+ * shared memory now: what a source records as the identity of a slot it
+ * made or adopted.  InvalidXLogRecPtr when there is no such slot.
+ */
+XLogRecPtr
+pgcdc_stream_slot_lsn(const char *slot_name)
+{
+	ReplicationSlot *slot;
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		lsn = slot->data.confirmed_flush;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return lsn;
+}
+
+/*
+ * Is this server's slot of that name the one a source made or adopted at
+ * recorded (pgcdc_catalog_get_slot_lsn)?  A source drops only that slot:
+ * one it never recorded, a physical slot, a slot of another database or
+ * output plugin, or one whose confirmed position is below the recorded
+ * one (so made after ours was gone) belongs to someone else.  *exists
+ * says whether there is a slot of that name at all.
+ */
+bool
+pgcdc_stream_slot_is_ours(const char *slot_name, XLogRecPtr recorded, bool *exists)
+{
+	ReplicationSlot *slot;
+	bool		ours = false;
+
+	*exists = false;
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	if (slot != NULL)
+	{
+		*exists = true;
+		SpinLockAcquire(&slot->mutex);
+		ours = !XLogRecPtrIsInvalid(recorded) &&
+			slot->data.database == MyDatabaseId &&
+			strcmp(NameStr(slot->data.plugin), "pgoutput") == 0 &&
+			slot->data.confirmed_flush >= recorded;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return ours;
 }

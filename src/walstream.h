@@ -30,5 +30,7 @@ extern char *pgcdc_stream_create_slot(PgcdcStream *stream, const char *slot_name
 									  XLogRecPtr *consistent_lsn);
 extern void pgcdc_stream_drop_slot(PgcdcStream *stream, const char *slot_name);
 extern void pgcdc_stream_disconnect(PgcdcStream *stream);
+extern XLogRecPtr pgcdc_stream_slot_lsn(const char *slot_name);
+extern bool pgcdc_stream_slot_is_ours(const char *slot_name, XLogRecPtr recorded, bool *exists);
 
 #endif							/* PGCDC_WALSTREAM_H */

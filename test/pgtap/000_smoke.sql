@@ -39,8 +39,8 @@ SELECT has_view('pgcdc_drasi', 'status', 'view pgcdc_drasi.status exists');
 SELECT has_view('pgcdc_drasi', 'consumer_status', 'view pgcdc_drasi.consumer_status exists');
 SELECT is(
 	(SELECT array_agg(evtname::text ORDER BY evtname) FROM pg_event_trigger WHERE evtname LIKE 'pgcdc\_drasi\_%'),
-	ARRAY['pgcdc_drasi_guard_publication_drop', 'pgcdc_drasi_guard_publication_rename'],
-	'the publication guard event triggers exist');
+	ARRAY['pgcdc_drasi_guard_ddl', 'pgcdc_drasi_guard_publication_drop'],
+	'the guard event triggers exist');
 SELECT is(
 	(SELECT count(*)::int FROM pg_depend d JOIN pg_event_trigger t ON d.classid = 'pg_event_trigger'::regclass AND d.objid = t.oid
 	 WHERE t.evtname LIKE 'pgcdc\_drasi\_%' AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'

@@ -39,17 +39,17 @@ SELECT col_hasnt_default('pgcdc_drasi', 'events', 'seq', 'events.seq has no defa
 
 -- sources
 SELECT columns_are('pgcdc_drasi', 'sources',
-	ARRAY['source_id', 'publication', 'publication_oid', 'slot_name', 'origin_name', 'conninfo', 'enabled', 'sink', 'channel',
+	ARRAY['source_id', 'publication', 'slot_name', 'origin_name', 'conninfo', 'enabled', 'sink', 'channel',
 	      'notify_payload', 'bootstrap', 'numeric_as_string', 'owner', 'created_at'],
 	'sources has the expected columns');
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod), attnotnull
 	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.sources'::regclass AND attnum > 0 AND NOT attisdropped
 	  ORDER BY attnum$$,
-	$$VALUES ('source_id', 'text', true), ('publication', 'name', true), ('publication_oid', 'oid', true), ('slot_name', 'name', true),
+	$$VALUES ('source_id', 'text', true), ('publication', 'name', true), ('slot_name', 'name', true),
 	         ('origin_name', 'text', true), ('conninfo', 'text', false), ('enabled', 'boolean', true),
 	         ('sink', 'text', true), ('channel', 'text', true), ('notify_payload', 'text', true),
-	         ('bootstrap', 'boolean', true), ('numeric_as_string', 'boolean', true), ('owner', 'oid', true),
+	         ('bootstrap', 'boolean', true), ('numeric_as_string', 'boolean', true), ('owner', 'regrole', true),
 	         ('created_at', 'timestamp with time zone', true)$$,
 	'sources: column order, types and nullability');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'source_id', 'text', 'sources.source_id is text');
@@ -63,7 +63,7 @@ SELECT col_type_is('pgcdc_drasi', 'sources', 'channel', 'text', 'sources.channel
 SELECT col_type_is('pgcdc_drasi', 'sources', 'notify_payload', 'text', 'sources.notify_payload is text');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'bootstrap', 'boolean', 'sources.bootstrap is boolean');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'numeric_as_string', 'boolean', 'sources.numeric_as_string is boolean');
-SELECT col_type_is('pgcdc_drasi', 'sources', 'owner', 'oid', 'sources.owner is oid');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'owner', 'regrole', 'sources.owner is regrole');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'created_at', 'timestamp with time zone', 'sources.created_at is timestamptz');
 SELECT col_is_pk('pgcdc_drasi', 'sources', 'source_id', 'sources primary key is source_id');
 SELECT col_is_unique('pgcdc_drasi', 'sources', 'slot_name', 'sources.slot_name is unique');
@@ -110,7 +110,7 @@ SELECT fk_ok('pgcdc_drasi', 'table_options', 'source_id', 'pgcdc_drasi', 'source
 
 -- source_progress
 SELECT columns_are('pgcdc_drasi', 'source_progress',
-	ARRAY['source_id', 'last_seq', 'snapshot_lsn', 'resnapshot', 'resnapshot_tables', 'resnapshot_until'],
+	ARRAY['source_id', 'last_seq', 'snapshot_lsn', 'resnapshot', 'resnapshot_tables', 'resnapshot_until', 'slot_lsn'],
 	'source_progress has the expected columns');
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod), attnotnull
@@ -118,7 +118,7 @@ SELECT results_eq(
 	  ORDER BY attnum$$,
 	$$VALUES ('source_id', 'text', true), ('last_seq', 'bigint', true), ('snapshot_lsn', 'pg_lsn', false),
 	         ('resnapshot', 'pg_snapshot', false), ('resnapshot_tables', 'oid[]', false),
-	         ('resnapshot_until', 'pg_lsn', false)$$,
+	         ('resnapshot_until', 'pg_lsn', false), ('slot_lsn', 'pg_lsn', false)$$,
 	'source_progress: column order, types and nullability');
 SELECT col_default_is('pgcdc_drasi', 'source_progress', 'last_seq', '0', 'source_progress.last_seq defaults to 0');
 SELECT col_is_pk('pgcdc_drasi', 'source_progress', 'source_id', 'source_progress primary key is source_id');
@@ -149,7 +149,7 @@ SELECT results_eq(
 	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.consumers'::regclass AND attnum > 0 AND NOT attisdropped
 	  ORDER BY attnum$$,
 	$$VALUES ('consumer', 'text', true), ('source_id', 'text', true), ('acked_seq', 'bigint', true),
-	         ('snapshot', 'pg_snapshot', false), ('owner', 'oid', true),
+	         ('snapshot', 'pg_snapshot', false), ('owner', 'regrole', true),
 	         ('created_at', 'timestamp with time zone', true), ('acked_at', 'timestamp with time zone', false)$$,
 	'consumers: column types and nullability');
 SELECT col_is_pk('pgcdc_drasi', 'consumers', 'consumer', 'consumers primary key is consumer');
@@ -226,7 +226,7 @@ SELECT results_eq(
 
 -- functions: exact list, signatures (with defaults), return types, strictness
 SELECT functions_are('pgcdc_drasi',
-	ARRAY['_sources_changed', '_snapshot_within', '_guard_publication_drop', '_guard_publication_rename',
+	ARRAY['_sources_changed', '_snapshot_within', '_guard_publication_drop', '_guard_ddl',
 	      'create_source', 'alter_source', 'drop_source', 'pause_source', 'resume_source', 'resync_source',
 	      'set_table_key', 'drop_table_key', 'set_table_label', 'set_excluded_columns', 'wait_for_catchup',
 	      'source_status', 'create_consumer', 'drop_consumer', 'read', 'ack', 'get_events', 'bootstrap',
@@ -239,8 +239,8 @@ SELECT results_eq(
 	  WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace
 	  ORDER BY p.proname$$,
 	$$VALUES
+	  ('_guard_ddl', '', 'event_trigger', false, 'v', false),
 	  ('_guard_publication_drop', '', 'event_trigger', false, 'v', true),
-	  ('_guard_publication_rename', '', 'event_trigger', false, 'v', true),
 	  ('_snapshot_within', 'a pg_snapshot, b pg_snapshot', 'boolean', true, 'i', false),
 	  ('_sources_changed', '', 'trigger', false, 'v', false),
 	  ('ack', 'consumer text, seq bigint', 'void', false, 'v', false),
@@ -315,20 +315,19 @@ SELECT results_eq(
 	  WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace AND (l.lanname <> 'c' OR p.proconfig IS NOT NULL)
 	  ORDER BY p.proname$$,
 	$$VALUES ('_guard_publication_drop', 'plpgsql', ARRAY['search_path=pg_catalog, pg_temp']),
-	         ('_guard_publication_rename', 'plpgsql', ARRAY['search_path=pg_catalog, pg_temp']),
 	         ('_snapshot_within', 'sql', ARRAY['search_path=pg_catalog, pg_temp'])$$,
-	'every function of pgcdc_drasi is written in C except the snapshot comparison (SQL) and the two guards (PL/pgSQL), which pin their search_path');
+	'every function of pgcdc_drasi is written in C except the snapshot comparison (SQL) and the publication drop guard (PL/pgSQL), which pin their search_path');
 
 -- event triggers: the publication guards
 SELECT results_eq(
 	$$SELECT evtname::text COLLATE "default", evtevent::text COLLATE "default", evttags COLLATE "default", evtenabled::text,
 	         evtfoid::regproc::text
 	  FROM pg_event_trigger WHERE evtname LIKE 'pgcdc\_drasi\_%' ORDER BY evtname$$,
-	$$VALUES ('pgcdc_drasi_guard_publication_drop', 'sql_drop', ARRAY['DROP PUBLICATION', 'DROP OWNED'], 'O',
-	          'pgcdc_drasi._guard_publication_drop'),
-	         ('pgcdc_drasi_guard_publication_rename', 'ddl_command_end', ARRAY['ALTER PUBLICATION'], 'O',
-	          'pgcdc_drasi._guard_publication_rename')$$,
-	'event triggers guard DROP PUBLICATION / DROP OWNED (sql_drop) and ALTER PUBLICATION (ddl_command_end)');
+	$$VALUES ('pgcdc_drasi_guard_ddl', 'ddl_command_start', ARRAY['ALTER PUBLICATION', 'DROP EXTENSION', 'DROP SCHEMA'], 'O',
+	          'pgcdc_drasi._guard_ddl'),
+	         ('pgcdc_drasi_guard_publication_drop', 'sql_drop', ARRAY['DROP PUBLICATION', 'DROP OWNED'], 'O',
+	          'pgcdc_drasi._guard_publication_drop')$$,
+	'event triggers guard DROP PUBLICATION / DROP OWNED (sql_drop), and ALTER PUBLICATION, DROP EXTENSION, DROP SCHEMA (ddl_command_start)');
 
 -- roles
 SELECT has_role('pgcdc_drasi_admin', 'role pgcdc_drasi_admin exists');
@@ -352,9 +351,9 @@ SELECT lives_ok($$SELECT pgcdc_drasi.create_source('Api-Orders.DB', 'api_pub')$$
 SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_api_orders_db'), 0,
 	'with bootstrap => true (the default), create_source leaves the slot to the worker');
 SELECT results_eq(
-	$$SELECT source_id, last_seq, snapshot_lsn, resnapshot IS NULL, resnapshot_tables, resnapshot_until
+	$$SELECT source_id, last_seq, snapshot_lsn, resnapshot IS NULL, resnapshot_tables, resnapshot_until, slot_lsn
 	  FROM pgcdc_drasi.source_progress$$,
-	$$VALUES ('Api-Orders.DB', 0::bigint, NULL::pg_lsn, true, NULL::oid[], NULL::pg_lsn)$$,
+	$$VALUES ('Api-Orders.DB', 0::bigint, NULL::pg_lsn, true, NULL::oid[], NULL::pg_lsn, NULL::pg_lsn)$$,
 	'create_source records a progress row at seq 0, no snapshot taken yet');
 COMMIT;
 SELECT results_eq(

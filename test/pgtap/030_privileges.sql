@@ -53,7 +53,7 @@ SELECT results_eq(
 	         has_function_privilege('pgcdc_drasi_admin', p.oid, 'EXECUTE'),
 	         has_function_privilege('pgcdc_drasi_reader', p.oid, 'EXECUTE')
 	  FROM pg_proc p WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace ORDER BY 1$$,
-	$$VALUES ('_guard_publication_drop', false, false), ('_guard_publication_rename', false, false),
+	$$VALUES ('_guard_ddl', false, false), ('_guard_publication_drop', false, false),
 	         ('_snapshot_within', false, false), ('_sources_changed', false, false),
 	         ('ack', true, true), ('alter_source', true, false), ('bootstrap', true, true),
 	         ('create_consumer', true, true), ('create_source', true, false), ('drop_consumer', true, true),
@@ -68,7 +68,7 @@ SELECT results_eq(
 	         has_column_privilege('pgcdc_drasi_admin', 'pgcdc_drasi.sources', attname, 'SELECT'),
 	         has_column_privilege('pgcdc_drasi_reader', 'pgcdc_drasi.sources', attname, 'SELECT')
 	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.sources'::regclass AND attnum > 0 ORDER BY attnum$$,
-	$$VALUES ('source_id', true, false), ('publication', true, false), ('publication_oid', true, false), ('slot_name', true, false),
+	$$VALUES ('source_id', true, false), ('publication', true, false), ('slot_name', true, false),
 	         ('origin_name', true, false), ('conninfo', false, false), ('enabled', true, false),
 	         ('sink', true, false), ('channel', true, false), ('notify_payload', true, false),
 	         ('bootstrap', true, false), ('numeric_as_string', true, false),
@@ -185,8 +185,8 @@ SELECT throws_ok($$SELECT pg_create_logical_replication_slot('priv_direct', 'pgo
 	'admin: cannot create replication slots directly');
 RESET ROLE;
 
-SELECT is((SELECT owner FROM pgcdc_drasi.sources WHERE source_id = 'priv_src'),
-	(SELECT oid FROM pg_roles WHERE rolname = 'priv_admin'), 'the owner of the source is the admin that created it');
+SELECT is((SELECT owner::text FROM pgcdc_drasi.sources WHERE source_id = 'priv_src'),
+	'priv_admin', 'the owner of the source is the admin that created it');
 
 SELECT 1 AS priv_dummy FROM pg_create_logical_replication_slot('priv_foreign_slot', 'pgoutput') \gset
 SET ROLE priv_admin;

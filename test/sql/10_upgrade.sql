@@ -45,6 +45,19 @@ SELECT count(*) AS events_kept FROM (
 	INTERSECT
 	SELECT * FROM events_before) k;
 
+-- converted: owners are regrole (names in a dump), the raw publication oid
+-- is gone, and the slot the worker made is recorded as the source's own
+SELECT attrelid::regclass AS "table", attname, atttypid::regtype AS type
+FROM pg_attribute
+WHERE attrelid IN ('pgcdc_drasi.sources'::regclass, 'pgcdc_drasi.consumers'::regclass)
+  AND attname IN ('owner', 'publication_oid') AND NOT attisdropped
+ORDER BY attrelid, attname;
+SELECT consumer, owner FROM pgcdc_drasi.consumers;
+SELECT p.slot_lsn IS NOT NULL AND p.slot_lsn <= rs.confirmed_flush_lsn AS slot_recorded
+FROM pgcdc_drasi.source_progress p
+JOIN pgcdc_drasi.sources s USING (source_id)
+JOIN pg_catalog.pg_replication_slots rs ON rs.slot_name = s.slot_name;
+
 -- the worker streams on, seq stays contiguous, the new status columns exist
 INSERT INTO item VALUES (3, 'three', 's3');
 SELECT pgcdc_drasi.wait_for_catchup('up', '60s');
@@ -107,6 +120,8 @@ SELECT count(*) AS objects, count(*) FILTER (WHERE object LIKE 'function %') AS 
 FROM updated;
 
 SELECT pgcdc_drasi.drop_source('up');
+-- the recorded slot went with the source
+SELECT count(*) AS slots_left FROM pg_replication_slots WHERE slot_name = 'pgcdc_up';
 DROP EXTENSION pgcdc_drasi;
 CREATE EXTENSION pgcdc_drasi;
 SELECT extversion FROM pg_extension WHERE extname = 'pgcdc_drasi';
