@@ -13,10 +13,14 @@ SELECT extversion FROM pg_extension WHERE extname = 'pgcdc_drasi';
 CREATE TABLE item (id int PRIMARY KEY, name text NOT NULL, secret text);
 CREATE PUBLICATION up_pub FOR TABLE item;
 INSERT INTO item VALUES (1, 'one', 's1');
-SELECT pgcdc_drasi.create_source('up', publication => 'up_pub');
+-- configured before the worker starts, so the initial snapshot has it too
+SELECT pgcdc_drasi.create_source('up', publication => 'up_pub', enabled => false);
 SELECT pgcdc_drasi.set_table_label('up', 'item', 'Item');
 SELECT pgcdc_drasi.set_excluded_columns('up', 'item', ARRAY['secret']);
 SELECT pgcdc_drasi.set_table_key('up', 'item', ARRAY['id']);
+SELECT pgcdc_drasi.resume_source('up');
+-- the initial snapshot is in before the stream's changes
+SELECT pgcdc_drasi.wait_for_catchup('up', '60s');
 SELECT pgcdc_drasi.create_consumer('reader', 'up');
 INSERT INTO item VALUES (2, 'two', 's2');
 UPDATE item SET name = 'uno' WHERE id = 1;
@@ -27,7 +31,7 @@ CREATE TEMP TABLE events_before AS
 	SELECT seq, op, label, element_id, payload -> 'payload' -> 'after' AS after
 	FROM pgcdc_drasi.events WHERE source_id = 'up';
 SELECT seq, op, label, element_id, after FROM events_before ORDER BY seq;
-SELECT pgcdc_drasi.ack('reader', 2);
+SELECT pgcdc_drasi.ack('reader', 3);
 
 ALTER EXTENSION pgcdc_drasi UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pgcdc_drasi';
