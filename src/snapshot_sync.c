@@ -57,6 +57,8 @@
  * re-snapshot from starting while one of them still runs for snapshots.
  */
 #define RECENT_XIDS 4096
+static TransactionId recent_xids[RECENT_XIDS];
+static int	recent_pos = 0;
 
 /*
  * How long one attempt at a re-snapshot waits for the transactions that
@@ -64,8 +66,6 @@
  */
 #define RESNAPSHOT_WAIT_MS	30000
 #define RESNAPSHOT_POLL_MS	100
-static TransactionId recent_xids[RECENT_XIDS];
-static int	recent_pos = 0;
 
 /* Where a resync restarted the stream, until its snapshot commits. */
 static XLogRecPtr resync_startpos = InvalidXLogRecPtr;
@@ -145,7 +145,6 @@ write_snapshot(const char *phase, List *relids, bool clear_first)
 {
 	List	   *tables;
 	MemoryContext old;
-
 	PgcdcRelCache *snapcache;
 	PgcdcSnapshotScan *scan;
 	int			nestlevel;
@@ -391,7 +390,8 @@ maybe_finish_resnapshot(void)
  * it is not taken while its snapshot still lists such a transaction as
  * running: committed in clog, or among the transactions we published
  * lately (clog is set a moment after the commit record the walsender may
- * already have sent).
+ * already have sent).  Returns the first such transaction the snapshot
+ * lists, or InvalidTransactionId when it can be used.
  */
 static TransactionId
 resnapshot_blocker(Snapshot snap)

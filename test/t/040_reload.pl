@@ -7,7 +7,10 @@
 #   2. synchronous_commit lowered to off after the worker started: a queue
 #      row is never visible before its commit record is flushed (checked
 #      with pg_walinspect, which reads flushed WAL only; the WAL writer
-#      flushes asynchronous commits only every 10 s here).
+#      flushes asynchronous commits only every 10 s here).  Before the
+#      fix the worker's own XLogFlush right after its commit closed the
+#      window within microseconds, so this part guards the property but
+#      did not catch the old behaviour.
 
 use strict;
 use warnings;

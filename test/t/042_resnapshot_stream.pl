@@ -10,6 +10,9 @@
 #   3. A re-snapshot of all tables taken after a table left the
 #      publication: the stream's earlier change to that table (which the
 #      snapshot did not read) is still published.
+#   4. A server that stops answering (its walsender is stopped with
+#      SIGSTOP): the worker gives up the connection after
+#      wal_receiver_timeout (2 s here) and streams again once it answers.
 
 use strict;
 use warnings;
@@ -131,6 +134,37 @@ is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM pgcdc_drasi.events WHERE source_id = 'ab' AND element_id = 'b:1' AND op = 'i'"),
 	'1', '(3) the change to b, which the re-snapshot did not read, is published once');
 is(queue_count($node, 'ab', "element_id = 'a:4'"), '1', '(3) the stream goes on');
+
+##############################################################################
+# 4. a server that stops answering
+##############################################################################
+
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET wal_receiver_timeout = '2s';
+SELECT pg_reload_conf();});
+ok($node->poll_query_until('postgres', 'SHOW wal_receiver_timeout', '2s'),
+	'(4) wal_receiver_timeout = 2s is in effect');
+sleep(2);	# the worker takes the reload at its next loop
+my $ws = walsender_pid($node, 'ab');
+like($ws, qr/^\d+$/, "(4) the walsender of source ab is process $ws");
+kill 'STOP', $ws;
+my $timed_out = 0;
+for (1 .. 300)
+{
+	$timed_out = 1
+	  if slurp_file($node->logfile) =~
+	  /ERROR:  terminating replication stream of source "ab" due to timeout/;
+	last if $timed_out;
+	usleep(100_000);
+}
+kill 'CONT', $ws;
+ok($timed_out, '(4) the worker gave up the silent connection ("terminating replication stream of source \"ab\" due to timeout" in the server log)');
+$node->safe_psql('postgres', q{
+ALTER SYSTEM RESET wal_receiver_timeout;
+SELECT pg_reload_conf();});
+$node->safe_psql('postgres', 'INSERT INTO a VALUES (5)');
+catchup($node, 'ab', desc => '(4) the worker streams again');
+is(queue_count($node, 'ab', "element_id = 'a:5'"), '1', '(4) the change after it is published');
 
 $node->stop;
 done_testing();
