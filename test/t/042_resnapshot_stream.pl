@@ -8,8 +8,9 @@
 #      that does not exist): the worker waits for it to end, and says so
 #      in the status view (waiting_for), then takes the re-snapshot.
 #   3. A re-snapshot of all tables taken after a table left the
-#      publication: the stream's earlier change to that table (which the
-#      snapshot did not read) is still published.
+#      publication, before the stream brought an earlier change to that
+#      table: the change (which the snapshot did not read) is still
+#      published.
 #   4. A server that stops answering (its walsender is stopped with
 #      SIGSTOP): the worker gives up the connection after
 #      wal_receiver_timeout (2 s here) and streams again once it answers.
@@ -117,6 +118,11 @@ SELECT pg_reload_conf();});
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_source('ab')");
 ok($node->poll_query_until('postgres', "SELECT pid IS NULL FROM pgcdc_drasi.status WHERE source_id = 'ab'"),
 	'(3) the source is paused');
+# A large transaction on a table outside the publication comes first: the
+# walsender takes seconds to decode it, so the worker, idle meanwhile,
+# takes the re-snapshot before the change to b reaches it.
+$node->safe_psql('postgres',
+	'CREATE TABLE other (id int); INSERT INTO other SELECT generate_series(1, 1000000)');
 $node->safe_psql('postgres', 'INSERT INTO b VALUES (1)');
 $node->safe_psql('postgres', 'ALTER PUBLICATION ab_pub DROP TABLE b');
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.resnapshot('ab')");
