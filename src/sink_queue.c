@@ -27,6 +27,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
@@ -219,16 +220,24 @@ pgcdc_queue_end(void)
  * those every consumer has acknowledged or, for a source without
  * consumers, those older than retention_secs (-1: keep them).  Returns
  * true when there may be more to remove.
+ *
+ * Only rows every running transaction sees are removed (written before
+ * the oldest xmin of the database): a consumer being created in a
+ * transaction still open is invisible here, and with bootstrap it needs
+ * every event its snapshot does not show, whatever the others
+ * acknowledged meanwhile (docs/design.md, "Retention").
  */
 bool
 pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
 {
 	PgcdcCatalogAccess access;
-	Oid			argtypes[4] = {TEXTOID, INT8OID, INT4OID, INT4OID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			argtypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, XIDOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		min_acked;
 	uint64		removed;
+	Relation	rel;
+	TransactionId horizon;
 
 	if (!pgcdc_catalog_min_acked_seq(source_id, &min_acked))
 	{
@@ -241,6 +250,12 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
 	values[2] = Int32GetDatum(batch);
 	values[3] = Int32GetDatum(retention_secs);
 
+	lookup_queue_relations();
+	rel = table_open(events_relid, AccessShareLock);
+	horizon = GetOldestNonRemovableTransactionId(rel);
+	table_close(rel, AccessShareLock);
+	values[4] = TransactionIdGetDatum(horizon);
+
 	pgcdc_catalog_begin(&access);
 	if (SPI_execute_with_args(
 							  "WITH first AS (SELECT seq FROM pgcdc_drasi.events WHERE source_id = $1 "
@@ -252,8 +267,9 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
 							  "               END AS seq) "
 							  "DELETE FROM pgcdc_drasi.events e USING cut "
 							  "WHERE e.source_id = $1 AND e.seq <= cut.seq "
-							  "AND e.seq <= (SELECT max(seq) FROM first)",
-							  4, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+							  "AND e.seq <= (SELECT max(seq) FROM first) "
+							  "AND pg_catalog.age(e.xmin) > pg_catalog.age($5)",
+							  5, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove old events");
 	removed = SPI_processed;
 	pgcdc_catalog_end(&access);

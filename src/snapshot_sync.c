@@ -36,6 +36,7 @@
 #include "pgstat.h"
 #include "replication/origin.h"
 #include "replication/slot.h"
+#include "storage/lmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -59,6 +60,13 @@
 #define RECENT_XIDS 4096
 static TransactionId recent_xids[RECENT_XIDS];
 static int	recent_pos = 0;
+
+/*
+ * How long one attempt at a re-snapshot waits for the transactions that
+ * keep it from starting, before the worker streams again for a while.
+ */
+#define RESNAPSHOT_WAIT_MS	30000
+#define RESNAPSHOT_POLL_MS	100
 
 /* Where a resync restarted the stream, until its snapshot commits. */
 static XLogRecPtr resync_startpos = InvalidXLogRecPtr;
@@ -130,11 +138,14 @@ report_snapshot_progress(PgcdcSnapshotScan *scan, const char *phase)
  * Write a snapshot of the source's tables (all, or those in relids) as
  * insert events of the open local transaction, in its snapshot; with
  * clear_first, a 't' event per table comes before its rows (re-snapshots
- * replace a table's state).  The rows stream through a cursor.
+ * replace a table's state).  The rows stream through a cursor.  Returns
+ * the tables it read (allocated in the worker's context).
  */
-static void
+static List *
 write_snapshot(const char *phase, List *relids, bool clear_first)
 {
+	List	   *tables;
+	MemoryContext old;
 	PgcdcRelCache *snapcache;
 	PgcdcSnapshotScan *scan;
 	int			nestlevel;
@@ -147,6 +158,9 @@ write_snapshot(const char *phase, List *relids, bool clear_first)
 									  PgcdcWorkerContext);
 	pgcdc_relcache_set_numeric_as_string(snapcache, MySourceConfig->numeric_as_string);
 	scan = pgcdc_snapshot_begin(snapcache, MySourceConfig->publication, NIL, relids);
+	old = MemoryContextSwitchTo(PgcdcWorkerContext);
+	tables = list_copy(pgcdc_snapshot_relids(scan));
+	MemoryContextSwitchTo(old);
 	if (clear_first)
 		foreach(lc, pgcdc_snapshot_relids(scan))
 			snapshot_clear_table(snapcache, lfirst_oid(lc));
@@ -163,11 +177,15 @@ write_snapshot(const char *phase, List *relids, bool clear_first)
 		report_snapshot_progress(scan, phase);
 		if (n == 0)
 			break;
+		/* The stream waits meanwhile: keep its server from timing out. */
+		pgcdc_worker_keepalive();
 	}
 	pgcdc_snapshot_end(scan);
+	pgcdc_worker_keepalive();
 	AtEOXact_GUC(true, nestlevel);
 	/* Events hold copies of everything they need: the cache can go. */
 	MemoryContextDelete(pgcdc_relcache_context(snapcache));
+	return tables;
 }
 
 /* The snapshot is written: nothing to report any more. */
@@ -244,7 +262,7 @@ take_initial_snapshot(void)
 	snap_tx = pgcdc_worker_begin_snapshot_group(lsn);
 
 	PushActiveSnapshot(GetTransactionSnapshot());
-	write_snapshot("its initial snapshot", NIL, false);
+	(void) write_snapshot("its initial snapshot", NIL, false);
 	pgcdc_catalog_save_snapshot_lsn(MySourceConfig->source_id, lsn);
 	pgcdc_catalog_save_slot_lsn(MySourceConfig->source_id, lsn);
 	PopActiveSnapshot();
@@ -388,6 +406,7 @@ maybe_finish_resnapshot(void)
 	 */
 	replorigin_session_origin_lsn = published;
 	replorigin_session_origin_timestamp = GetCurrentTimestamp();
+	pgcdc_worker_require_durable_commit();
 	CommitTransactionCommand();
 	replorigin_session_origin_lsn = InvalidXLogRecPtr;
 	replorigin_session_origin_timestamp = 0;
@@ -402,10 +421,11 @@ maybe_finish_resnapshot(void)
  * it is not taken while its snapshot still lists such a transaction as
  * running: committed in clog, or among the transactions we published
  * lately (clog is set a moment after the commit record the walsender may
- * already have sent).
+ * already have sent).  Returns the first such transaction the snapshot
+ * lists, or InvalidTransactionId when it can be used.
  */
-static bool
-resnapshot_safe_now(Snapshot snap)
+static TransactionId
+resnapshot_blocker(Snapshot snap)
 {
 	uint32		i;
 
@@ -415,11 +435,55 @@ resnapshot_safe_now(Snapshot snap)
 
 		for (j = 0; j < RECENT_XIDS; j++)
 			if (recent_xids[j] == snap->xip[i])
-				return false;
+				return snap->xip[i];
 		if (TransactionIdDidCommit(snap->xip[i]))
-			return false;
+			return snap->xip[i];
 	}
-	return true;
+	return InvalidTransactionId;
+}
+
+/*
+ * Wait until transaction xid has ended (left the proc array: its lock is
+ * released only then), for at most RESNAPSHOT_WAIT_MS, showing what we
+ * wait for in the status view.  The stream is not read meanwhile, so the
+ * worker publishes nothing new: once the transactions a snapshot showed
+ * as running are gone, the next snapshot cannot list one the worker has
+ * already published.  Returns false when the time is up.
+ */
+static bool
+wait_for_blocker(TransactionId xid)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	char		what[128];
+	bool		done;
+
+	snprintf(what, sizeof(what),
+			 "transaction %u to end (committed, still running) before a re-snapshot", xid);
+	pgcdc_shmem_set_waiting(MySource, what);
+	pgstat_report_activity(STATE_RUNNING, what);
+	for (;;)
+	{
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		StartTransactionCommand();
+		done = ConditionalXactLockTableWait(xid);
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(PgcdcWorkerContext);
+		if (done ||
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), RESNAPSHOT_WAIT_MS))
+			break;
+		pgcdc_worker_exit_if_not_wanted();
+		pgcdc_worker_keepalive();
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   RESNAPSHOT_POLL_MS, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+	}
+	if (done)
+		pgcdc_shmem_set_waiting(MySource, NULL);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return done;
 }
 
 /*
@@ -432,28 +496,41 @@ static void
 maybe_run_resnapshot(void)
 {
 	List	   *relids = NIL;
+	List	   *tables;
 	char	   *snaptext;
 	XLogRecPtr	until;
 	int64		nevents;
+	TransactionId blocker;
 
 	if (!check_requests || !pgcdc_worker_is_idle() || skip.active)
 		return;
 	check_requests = false;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	XactIsoLevel = XACT_REPEATABLE_READ;
-	PushActiveSnapshot(GetTransactionSnapshot());
-
-	if (!resnapshot_safe_now(GetActiveSnapshot()))
+	for (;;)
 	{
-		/* Try again a moment later. */
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		XactIsoLevel = XACT_REPEATABLE_READ;
+		PushActiveSnapshot(GetTransactionSnapshot());
+		blocker = resnapshot_blocker(GetActiveSnapshot());
+		if (!TransactionIdIsValid(blocker))
+			break;
+
+		/*
+		 * Wait for it to end rather than take snapshots until one happens to
+		 * list none (which may never happen while a synchronous standby holds
+		 * commits); after a while go back to the stream and retry.
+		 */
 		PopActiveSnapshot();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(PgcdcWorkerContext);
-		check_requests = true;
-		return;
+		if (!wait_for_blocker(blocker))
+		{
+			check_requests = true;
+			return;
+		}
 	}
+	pgcdc_shmem_set_waiting(MySource, NULL);
 
 	if (!pgcdc_catalog_claim_snapshot_requests(MySourceConfig->source_id, &relids))
 	{
@@ -469,11 +546,20 @@ maybe_run_resnapshot(void)
 
 	pgcdc_shmem_set_state(MySource, PGCDC_STATE_SNAPSHOT);
 	snap_tx = pgcdc_worker_begin_snapshot_group(pgcdc_worker_received_lsn());
-	write_snapshot("a re-snapshot", relids, true);
-	pgcdc_catalog_save_resnapshot(MySourceConfig->source_id, snaptext, relids, until);
-	PopActiveSnapshot();
+	tables = write_snapshot("a re-snapshot", relids, true);
 
-	set_skip_snapshot(snaptext, relids, until);
+	/*
+	 * The skip state names the tables the snapshot read, even when all were
+	 * asked for: a table that left the publication before the snapshot is not
+	 * in it, so the stream's earlier changes to it must still go out.
+	 */
+	if (tables != NIL)
+	{
+		pgcdc_catalog_save_resnapshot(MySourceConfig->source_id, snaptext, tables, until);
+		set_skip_snapshot(snaptext, tables, until);
+	}
+	PopActiveSnapshot();
+	list_free(tables);
 	pfree(snaptext);
 
 	/*

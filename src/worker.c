@@ -51,9 +51,11 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/walreceiver.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 
 #include "catalog.h"
 #include "compat.h"
@@ -72,6 +74,7 @@
 
 #define FEEDBACK_INTERVAL_MS	10000	/* status even when nothing moved */
 #define FEEDBACK_MIN_MS			200 /* at most this often when things move */
+#define KEEPALIVE_MS			200 /* during a re-snapshot */
 #define MAX_GROUP_XACTS			1000
 #define RETENTION_INTERVAL_MS	1000
 #define RETENTION_BATCH			10000
@@ -92,6 +95,9 @@ static XLogRecPtr last_published = InvalidXLogRecPtr;
 static XLogRecPtr last_flushed = InvalidXLogRecPtr;
 static XLogRecPtr last_sent_flush = InvalidXLogRecPtr;
 static TimestampTz last_feedback = 0;
+static TimestampTz last_recv_time = 0;
+static bool ping_sent = false;
+static bool streaming_started = false;
 
 /* The source transaction being decoded, and the local one being written. */
 static bool in_remote_xact = false;
@@ -122,6 +128,7 @@ static struct
 }			errctx;
 
 static void maybe_run_retention(void);
+static void check_receive_timeout(void);
 static void poll_config_generation(void);
 
 /*
@@ -184,6 +191,13 @@ exit_if_not_wanted(void)
 		AbortCurrentTransaction();
 	pgcdc_stream_disconnect(MyStream);
 	proc_exit(0);
+}
+
+/* Stop cleanly when the source was paused or dropped (for snapshot_sync.c). */
+void
+pgcdc_worker_exit_if_not_wanted(void)
+{
+	exit_if_not_wanted();
 }
 
 /*
@@ -367,6 +381,7 @@ commit_group(void)
 	{
 		replorigin_session_origin_lsn = group_end;
 		replorigin_session_origin_timestamp = group_commit_time;
+		pgcdc_worker_require_durable_commit();
 	}
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(PgcdcWorkerContext);
@@ -661,6 +676,68 @@ poll_config_generation(void)
 	}
 }
 
+/*
+ * Nothing arrived for a while: as PostgreSQL's apply worker does, ask the
+ * server for a reply after half of wal_receiver_timeout and give up on
+ * the connection after all of it (a remote server or network that went
+ * away silently would otherwise hold the worker forever).
+ */
+static void
+check_receive_timeout(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (wal_receiver_timeout <= 0 || last_recv_time == 0)
+		return;
+	if (TimestampDifferenceExceeds(last_recv_time, now, wal_receiver_timeout))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("terminating replication stream of source \"%s\" due to timeout",
+						MySourceConfig->source_id),
+				 errdetail("Nothing was received for %d ms (wal_receiver_timeout).",
+						   wal_receiver_timeout)));
+	if (!ping_sent &&
+		TimestampDifferenceExceeds(last_recv_time, now, wal_receiver_timeout / 2))
+	{
+		send_feedback(true, true);
+		ping_sent = true;
+	}
+}
+
+/*
+ * During a long re-snapshot the stream is not read: tell the server we
+ * are alive (every KEEPALIVE_MS at most), so its wal_sender_timeout does
+ * not end the connection, and do not count the time against our own
+ * receive timeout.  Before streaming started there is nobody to tell.
+ */
+void
+pgcdc_worker_keepalive(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!streaming_started)
+		return;
+	if (TimestampDifferenceExceeds(last_feedback, now, KEEPALIVE_MS))
+		send_feedback(true, false);
+	last_recv_time = now;
+	ping_sent = false;
+}
+
+/*
+ * Queue rows and notifications must be on disk before anyone sees them:
+ * whatever synchronous_commit a reload set, the commit about to happen
+ * runs at "local" at least (for this transaction only, so a later reload
+ * that raises it still applies).
+ */
+void
+pgcdc_worker_require_durable_commit(void)
+{
+	Assert(IsTransactionState());
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		(void) set_config_option("synchronous_commit", "local", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+}
+
 /* The main loop: read, publish, confirm, wait. */
 static void
 stream_loop(void)
@@ -674,7 +751,11 @@ stream_loop(void)
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (ConfigReloadPending)
+		/*
+		 * Settings change only between groups: a group (its queue buffer, its
+		 * size limits) runs with the settings it started with.
+		 */
+		if (ConfigReloadPending && !local_xact_open && !in_remote_xact)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
@@ -684,6 +765,9 @@ stream_loop(void)
 		if (len > 0)
 		{
 			MemoryContext old = MemoryContextSwitchTo(message_mcxt);
+
+			last_recv_time = GetCurrentTimestamp();
+			ping_sent = false;
 
 			handle_copydata(buf, len);
 			MemoryContextSwitchTo(old);
@@ -701,6 +785,7 @@ stream_loop(void)
 		if (local_xact_open && !in_remote_xact)
 			commit_group();
 		exit_if_not_wanted();
+		check_receive_timeout();
 		send_feedback(false, false);
 		maybe_run_retention();
 		poll_config_generation();
@@ -819,6 +904,8 @@ run_source(Oid dboid, const char *source_id)
 	pgcdc_stream_start(MyStream, MySourceConfig->slot_name, MySourceConfig->publication,
 					   startpos);
 
+	streaming_started = true;
+	last_recv_time = GetCurrentTimestamp();
 	last_received = startpos;
 	last_flushed = startpos;
 	last_published = InvalidXLogRecPtr;
@@ -865,9 +952,11 @@ pgcdc_source_main(Datum main_arg)
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(PgcdcWorkerContext);
 
-	/* Queue rows must be on disk before anyone can read them. */
-	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
-		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Queue rows must be on disk before anyone can read them: every commit
+	 * that publishes raises synchronous_commit to "local" for itself (see
+	 * pgcdc_worker_require_durable_commit), so a reload cannot lower it.
+	 */
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "pgcdc_drasi source", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("pgcdc_drasi source");

@@ -35,5 +35,8 @@ extern PgcdcTxContext *pgcdc_worker_begin_snapshot_group(XLogRecPtr lsn);
 extern int64 pgcdc_worker_end_snapshot_group(XLogRecPtr origin_lsn);
 extern void pgcdc_worker_publish(PgcdcTxContext *tx, PgcdcEvent *event, void *arg);
 extern void pgcdc_worker_set_error_phase(const char *phase, const char *relname);
+extern void pgcdc_worker_keepalive(void);
+extern void pgcdc_worker_require_durable_commit(void);
+extern void pgcdc_worker_exit_if_not_wanted(void);
 
 #endif							/* PGCDC_WORKER_INTERNAL_H */

@@ -1,0 +1,98 @@
+# 040_reload.pl: settings reloaded while the source worker runs.
+#
+#   1. pgcdc_drasi.batch_size raised while a 2M-row source transaction is
+#      being published (a local transaction with its queue buffer open):
+#      the worker takes settings only between groups, the buffer keeps its
+#      size, and every row arrives once, without a crash or a restart.
+#   2. synchronous_commit lowered to off after the worker started: a queue
+#      row is never visible before its commit record is flushed (checked
+#      with pg_walinspect, which reads flushed WAL only; the WAL writer
+#      flushes asynchronous commits only every 10 s here).  Before the
+#      fix the worker's own XLogFlush right after its commit closed the
+#      window within microseconds, so this part guards the property but
+#      did not catch the old behaviour.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use PgcdcDrasiTest;
+
+my $rows = $ENV{PGCDC_TEST_RELOAD_ROWS} // 2000000;
+my $node = cdc_node(
+	'reload', extra_conf => q{
+pgcdc_drasi.batch_size = 10
+wal_writer_delay = 10s
+wal_writer_flush_after = 1GB
+});
+$node->safe_psql(
+	'postgres', q{
+CREATE EXTENSION pg_walinspect;
+CREATE TABLE big (id int PRIMARY KEY);
+CREATE PUBLICATION big_pub FOR TABLE big;
+});
+create_source($node, 'big', 'big_pub');
+wait_streaming($node, 'big');
+my $pid = source_pid($node, 'big');
+
+##############################################################################
+# 1. batch_size raised in the middle of a group
+##############################################################################
+
+my $lsn_before = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+$node->safe_psql('postgres', "INSERT INTO big SELECT generate_series(1, $rows)");
+ok(wait_mid_publication($node, 'big', $lsn_before, max_seconds => 120),
+	'(1) the worker is publishing the large transaction');
+$node->safe_psql('postgres', 'ALTER SYSTEM SET pgcdc_drasi.batch_size = 100000');
+$node->reload;
+catchup($node, 'big', timeout => '900s', desc => '(1) the worker catches up after the reload');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) || ':' || count(DISTINCT element_id) || ':' || min(seq) || ':' || max(seq)
+		   FROM pgcdc_drasi.events WHERE source_id = 'big'"),
+	"$rows:$rows:1:$rows",
+	"(1) $rows events, each row once, seq 1..$rows");
+is(source_pid($node, 'big'), $pid, '(1) the same worker: no crash, no restart');
+is($node->safe_psql('postgres', "SELECT current_setting('pgcdc_drasi.batch_size')"),
+	'100000', '(1) batch_size 100000 is in effect');
+
+##############################################################################
+# 2. synchronous_commit = off reloaded
+##############################################################################
+
+$node->safe_psql('postgres', 'ALTER SYSTEM SET synchronous_commit = off');
+$node->reload;
+ok($node->poll_query_until('postgres', 'SHOW synchronous_commit', 'off'),
+	'(2) synchronous_commit = off is in effect');
+# The worker takes the reload at its next loop (its latch is set by SIGHUP).
+sleep(2);
+my $lsn2 = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+my $next = $rows + 1;
+my $durable_ok = 1;
+for my $i (0 .. 4)
+{
+	my $id = $next + $i;
+	$node->safe_psql('postgres',
+		"SET synchronous_commit = on; INSERT INTO big VALUES ($id)");
+	my $xmin = '';
+	for (1 .. 3000)
+	{
+		$xmin = $node->safe_psql('postgres',
+			"SELECT xmin FROM pgcdc_drasi.events WHERE source_id = 'big' AND element_id = 'big:$id'");
+		last if $xmin ne '';
+		usleep(10_000);
+	}
+	# Seen: is its commit record flushed?
+	my $flushed = $node->safe_psql('postgres', qq{
+SELECT count(*) FROM pg_get_wal_records_info('$lsn2', pg_current_wal_flush_lsn()) w
+ WHERE w.resource_manager = 'Transaction' AND w.record_type = 'COMMIT' AND w.xid = '$xmin'::xid});
+	note("(2) row $id: queue row of transaction $xmin, commit records flushed: $flushed");
+	$durable_ok = 0 unless $xmin ne '' && $flushed eq '1';
+}
+ok($durable_ok, '(2) every queue row was durable when it became visible');
+is(source_pid($node, 'big'), $pid, '(2) the same worker');
+
+$node->stop;
+done_testing();
