@@ -1,4 +1,4 @@
-# 041_retention_joiner.pl: retention never removes events a consumer being
+# 037_retention_joiner.pl: retention never removes events a consumer being
 # created still needs.
 #
 # Consumer a reads and acknowledges continuously while consumer b is

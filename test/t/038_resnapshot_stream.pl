@@ -1,4 +1,4 @@
-# 042_resnapshot_stream.pl: re-snapshots and the stream around them.
+# 038_resnapshot_stream.pl: re-snapshots and the stream around them.
 #
 #   1. A re-snapshot that takes longer than wal_sender_timeout (3 s here):
 #      the worker tells the server it is alive between batches, so the

@@ -1,4 +1,4 @@
-# 040_reload.pl: settings reloaded while the source worker runs.
+# 036_reload.pl: settings reloaded while the source worker runs.
 #
 #   1. pgcdc_drasi.batch_size raised while a 2M-row source transaction is
 #      being published (a local transaction with its queue buffer open):
