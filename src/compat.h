@@ -26,6 +26,7 @@
 #include "replication/origin.h"
 #include "replication/walreceiver.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -177,6 +178,17 @@ pgcdc_primary_key_index(Relation rel)
 	return RelationGetPrimaryKeyIndex(rel, true);
 #else
 	return RelationGetPrimaryKeyIndex(rel);
+#endif
+}
+
+/* Wait for a transaction to end if that needs no waiting; true if it ended. */
+static inline bool
+pgcdc_xact_ended(TransactionId xid)
+{
+#if PG_VERSION_NUM >= 180000
+	return ConditionalXactLockTableWait(xid, false);
+#else
+	return ConditionalXactLockTableWait(xid);
 #endif
 }
 

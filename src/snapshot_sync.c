@@ -36,6 +36,7 @@
 #include "pgstat.h"
 #include "replication/origin.h"
 #include "replication/slot.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -44,6 +45,7 @@
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "mapping.h"
 #include "proto.h"
 #include "relation.h"
@@ -467,7 +469,7 @@ wait_for_blocker(TransactionId xid)
 
 		CHECK_FOR_INTERRUPTS();
 		StartTransactionCommand();
-		done = ConditionalXactLockTableWait(xid);
+		done = pgcdc_xact_ended(xid);
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(PgcdcWorkerContext);
 		if (done ||

@@ -33,6 +33,8 @@
 #   PGTAP_FILE_TIMEOUT            same for one pgTAP file (default 300)
 #   REGRESS_TIMEOUT               same for make installcheck (default 600)
 #   SUITE_TIMEOUT                 budget of the whole run in seconds (default 4500)
+#   PG_HOME=<prefix>              test against PostgreSQL installed under that
+#                                 prefix (built from source) instead of Debian's 15
 #   TEST_AS_USER=1                do not become root: skip dependency installation
 #                                 (done already) and run everything as the
 #                                 current user
@@ -45,18 +47,26 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "${TEST_AS_USER:-0}" != 1 ]; then
 	. "$REPO/scripts/as-root.sh"
-	as_root "TEST_ONLY TEST_FILTER KEEP_TMP ARTIFACTS_DIR PGCDC_CFLAGS PG_TEST_TIMEOUT_DEFAULT
+	as_root "TEST_ONLY TEST_FILTER KEEP_TMP ARTIFACTS_DIR PGCDC_CFLAGS PG_HOME PG_TEST_TIMEOUT_DEFAULT
 		PGCDC_TEST_BIG_ROWS PG_TEST_NOCLEAN TAP_FILE_TIMEOUT PGTAP_FILE_TIMEOUT REGRESS_TIMEOUT
 		SUITE_TIMEOUT" "${BASH_SOURCE[0]}" "$@"
 fi
 
 # The system's PostgreSQL builds the extension (its headers); the tests run
 # the private copy of it that the extension is installed into (see below).
-SYS_PGDIR=/usr/lib/postgresql/15
-SYS_PGSHARE=/usr/share/postgresql/15
-PGBIN=$SYS_PGDIR/bin
+# PG_HOME=<prefix> tests against a PostgreSQL built from source into its own
+# prefix instead (bin/, lib/, share/ under one directory).
+if [ -n "${PG_HOME:-}" ]; then
+	SYS_PGDIR=$PG_HOME
+	SYS_PGSHARE=
+	PGBIN=$PG_HOME/bin
+else
+	SYS_PGDIR=/usr/lib/postgresql/15
+	SYS_PGSHARE=/usr/share/postgresql/15
+	PGBIN=$SYS_PGDIR/bin
+fi
 PG_CONFIG=$PGBIN/pg_config
-PG_REGRESS_BIN=$SYS_PGDIR/lib/pgxs/src/test/regress/pg_regress
+PG_REGRESS_BIN=$("$PG_CONFIG" --pgxs | sed 's|/src/makefiles/pgxs.mk$||')/src/test/regress/pg_regress
 
 TEST_ONLY=${TEST_ONLY:-}
 TEST_FILTER=${TEST_FILTER:-}
@@ -247,16 +257,17 @@ fi
 # own; pg_config of the copy points "make install" into it.
 say "install into a private copy of PostgreSQL in $SCRATCH/pg"
 PRIV=$SCRATCH/pg
-if ! as_pg mkdir -p "$PRIV$(dirname "$SYS_PGDIR")" "$PRIV$(dirname "$SYS_PGSHARE")" ||
+if ! as_pg mkdir -p "$PRIV$(dirname "$SYS_PGDIR")" ||
 	! as_pg cp -a "$SYS_PGDIR" "$PRIV$(dirname "$SYS_PGDIR")/" ||
-	! as_pg cp -a "$SYS_PGSHARE" "$PRIV$(dirname "$SYS_PGSHARE")/"; then
+	{ [ -n "$SYS_PGSHARE" ] && { ! as_pg mkdir -p "$PRIV$(dirname "$SYS_PGSHARE")" ||
+		! as_pg cp -a "$SYS_PGSHARE" "$PRIV$(dirname "$SYS_PGSHARE")/"; }; }; then
 	record_fail install
 	summary_and_exit
 fi
 PGBIN=$PRIV$SYS_PGDIR/bin
 PG_CONFIG=$PGBIN/pg_config
-PG_REGRESS_BIN=$PRIV$SYS_PGDIR/lib/pgxs/src/test/regress/pg_regress
-if [ "$(as_pg "$PG_CONFIG" --sharedir)" != "$PRIV$SYS_PGSHARE" ] ||
+PG_REGRESS_BIN=$PRIV$PG_REGRESS_BIN
+if [ "$(as_pg "$PG_CONFIG" --bindir)" != "$PGBIN" ] ||
 	! pg_make install "${MAKE_VARS[@]}"; then
 	record_fail install
 	summary_and_exit
