@@ -112,16 +112,22 @@ get_datum(uint64 i, int attnum, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, attnum, isnull);
 }
 
-/* An oid[] datum as a list of oids, in the current context. */
+/*
+ * An oid[] datum as a list of oids, in the current context.  Version 0.1
+ * stored regclass[] arrays in these oid[] columns: the element type is
+ * taken from the array itself (both are plain oids).
+ */
 static List *
 oid_array_list(Datum d)
 {
+	ArrayType  *arr = DatumGetArrayTypeP(d);
 	List	   *result = NIL;
 	Datum	   *elems;
 	int			n;
 	int			i;
 
-	deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+	Assert(ARR_ELEMTYPE(arr) == OIDOID || ARR_ELEMTYPE(arr) == REGCLASSOID);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), sizeof(Oid), true, TYPALIGN_INT,
 					  &elems, NULL, &n);
 	for (i = 0; i < n; i++)
 		result = list_append_unique_oid(result, DatumGetObjectId(elems[i]));

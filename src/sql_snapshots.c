@@ -167,8 +167,9 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 		int			n;
 		int			i;
 
-		tables = PG_GETARG_ARRAYTYPE_P(1);
-		deconstruct_array(tables, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &elnulls, &n);
+		/* regclass[] in, oid[] stored: the elements are the same */
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+						  &elems, &elnulls, &n);
 		if (n == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -199,6 +200,7 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 						 errdetail("Publication \"%s\" does not include it.", source->publication)));
 		}
 		pgcdc_sql_end(&saved);
+		tables = construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
 	}
 	pgcdc_catalog_add_snapshot_request(source_id, tables, false);
 
