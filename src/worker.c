@@ -864,6 +864,7 @@ pgcdc_source_main(Datum main_arg)
 	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
 		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
+	pgcdc_pin_worker_settings();
 	SetConfigOption("application_name", "pgcdc_drasi source", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("pgcdc_drasi source");
 
