@@ -65,7 +65,13 @@ RETURNS bigint LANGUAGE sql AS $$
 	FROM pg_catalog.pg_index WHERE indrelid = 'pgcdc_drasi.events'::regclass
 $$;
 
-SELECT plan(34);
+SELECT plan(35);
+
+-- The source of the database settings test, created before them.
+SET ROLE rs_admin;
+SELECT lives_ok($$SELECT pgcdc_drasi.create_source('rs_ro', 'rs_ro_pub', enabled => false, bootstrap => false)$$,
+	'create_source of the paused source for the database settings test');
+RESET ROLE;
 
 ----------------------------------------------------------------------
 -- Row-level security at create_source
@@ -77,7 +83,7 @@ SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_source('rs_a', 'rs_rls_pub', e
 	      'Create the source as a role that owns the table or has the BYPASSRLS attribute, or remove the table from the publication.'],
 	'create_source: refused when row-level security applies to the caller, naming the table and the policy');
 RESET ROLE;
-SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources), 0, 'create_source: the refused source does not exist');
+SELECT is((SELECT count(*)::int FROM pgcdc_drasi.sources WHERE source_id = 'rs_a'), 0, 'create_source: the refused source does not exist');
 
 SET ROLE rs_bypass;
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('rs_b', 'rs_rls_pub', enabled => false)$$,
@@ -154,6 +160,26 @@ SELECT results_eq($$SELECT op, label, element_id, payload->'metadata' ? 'snapsho
 	$$VALUES ('t', 'rs_open', NULL::text, true), ('i', 'rs_open', 'rs_open:1', true)$$, 'after resync_source: the readable table''s row comes from the snapshot, the dropped table''s never');
 
 ----------------------------------------------------------------------
+-- Database settings do not reach the worker
+----------------------------------------------------------------------
+DO $$BEGIN
+	EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database());
+	EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable', current_database());
+END$$;
+SET ROLE rs_admin;
+SELECT lives_ok($$SELECT pgcdc_drasi.resume_source('rs_ro')$$,
+	'resume a source in a database whose sessions are read-only by default');
+RESET ROLE;
+INSERT INTO rs_ro VALUES (1);
+SELECT is(err_info($$SELECT pgcdc_drasi.wait_for_catchup('rs_ro', '60 s')$$), NULL,
+	'the worker writes although the database sets default_transaction_read_only');
+DO $$BEGIN
+	EXECUTE format('ALTER DATABASE %I RESET ALL', current_database());
+END$$;
+SELECT results_eq($$SELECT element_id FROM pgcdc_drasi.events WHERE source_id = 'rs_ro' ORDER BY seq$$,
+	$$VALUES ('rs_ro:1')$$, 'the worker published the change');
+
+----------------------------------------------------------------------
 -- create_source's check runs nothing through the caller's search_path
 ----------------------------------------------------------------------
 CREATE SCHEMA rs_evil AUTHORIZATION rs_admin;
@@ -167,26 +193,6 @@ RESET ROLE;
 SELECT is((NULLIF(:'rs_shadow', '')::text[])[1:2],
 	ARRAY['42501', 'permission denied to capture table public.rs_hidden'],
 	'create_source: an operator in the caller''s search_path cannot defeat the privilege check');
-
-----------------------------------------------------------------------
--- Database settings do not reach the worker
-----------------------------------------------------------------------
-DO $$BEGIN
-	EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database());
-	EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = serializable', current_database());
-END$$;
-SET ROLE rs_admin;
-SELECT lives_ok($$SELECT pgcdc_drasi.create_source('rs_ro', 'rs_ro_pub', bootstrap => false)$$,
-	'create_source in a database whose sessions are read-only by default');
-RESET ROLE;
-INSERT INTO rs_ro VALUES (1);
-SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('rs_ro', '60 s')$$,
-	'the worker writes although the database sets default_transaction_read_only');
-DO $$BEGIN
-	EXECUTE format('ALTER DATABASE %I RESET ALL', current_database());
-END$$;
-SELECT results_eq($$SELECT element_id FROM pgcdc_drasi.events WHERE source_id = 'rs_ro' ORDER BY seq$$,
-	$$VALUES ('rs_ro:1')$$, 'the worker published the change');
 
 ----------------------------------------------------------------------
 -- Readers stream
