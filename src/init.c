@@ -39,6 +39,25 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
 
+/*
+ * Pin the settings that shape a worker's transactions, whatever ALTER
+ * DATABASE or ALTER ROLE set for the database or the bootstrap superuser:
+ * a database owner must not be able to make a worker read-only, make
+ * its transactions serializable, or time out its waits and statements,
+ * which would stop capture.  Called right after the worker connected.
+ */
+void
+pgcdc_pin_worker_settings(void)
+{
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 /* Chain to the previous request hook, then ask for our shared memory. */
 static void
 pgcdc_shmem_request_hook(void)

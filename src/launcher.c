@@ -398,6 +398,7 @@ pgcdc_scanner_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgcdc_pin_worker_settings();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

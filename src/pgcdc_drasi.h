@@ -36,4 +36,6 @@ extern int	pgcdc_retention;
 extern int	pgcdc_notify_max_pending;
 extern double pgcdc_notify_max_usage;
 
+extern void pgcdc_pin_worker_settings(void);
+
 #endif							/* PGCDC_DRASI_H */

@@ -28,10 +28,15 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "rewrite/rowsecurity.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 
 #include "catalog.h"
@@ -144,6 +149,7 @@ pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 	qsort_arg(entry->key_order, entry->natts, sizeof(int), cmp_jsonb_key, entry->attnames);
 	entry->ri_attrs = bms_copy(remoterel->attkeys);
 	entry->keys_valid = false;
+	entry->checked = false;
 	entry->nkeys = 0;
 	entry->keys = NULL;
 	entry->keyless = false;
@@ -208,6 +214,90 @@ primary_key_attnums(Relation rel)
 		result = lappend_int(result, index->indkey.values[i]);
 	ReleaseSysCache(tup);
 	return result;
+}
+
+/* Does a policy's role list include role (PUBLIC, or a role it has the rights of)? */
+static bool
+policy_applies_to(ArrayType *policy_roles, Oid role)
+{
+	Datum	   *roles;
+	int			nroles;
+	int			i;
+
+	deconstruct_array(policy_roles, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &roles, NULL, &nroles);
+	for (i = 0; i < nroles; i++)
+		if (DatumGetObjectId(roles[i]) == ACL_ID_PUBLIC ||
+			has_privs_of_role(role, DatumGetObjectId(roles[i])))
+			return true;
+	return false;
+}
+
+/*
+ * Error if row-level security limits what role sees of a table: a source
+ * publishes every row of its tables to all readers of its queue and to
+ * every listener, so it must not capture a table whose rows its owner
+ * sees only in part.  Owners of the table (unless FORCE ROW LEVEL
+ * SECURITY) and roles with BYPASSRLS see every row and pass.  source_id
+ * is NULL at create_source, whose caller becomes the owner.  The error
+ * names the policies that decide which rows role sees.
+ */
+void
+pgcdc_check_row_security(Relation rel, Oid role, const char *source_id)
+{
+	StringInfoData names;
+	int			npolicies = 0;
+	char	   *table;
+	const char *detail_tail = "but a source publishes every row of its tables to all readers of its queue and notifications.";
+
+	Assert(rel != NULL && OidIsValid(role));
+	if (check_enable_rls(RelationGetRelid(rel), role, true) != RLS_ENABLED)
+		return;
+
+	initStringInfo(&names);
+	if (rel->rd_rsdesc != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, rel->rd_rsdesc->policies)
+		{
+			RowSecurityPolicy *policy = (RowSecurityPolicy *) lfirst(lc);
+
+			if (policy->polcmd != '*' && policy->polcmd != ACL_SELECT_CHR)
+				continue;
+			if (!policy_applies_to(policy->roles, role))
+				continue;
+			appendStringInfo(&names, "%s\"%s\"", npolicies > 0 ? ", " : "", policy->policy_name);
+			npolicies++;
+		}
+	}
+
+	if (source_id == NULL)
+	{
+		table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										   RelationGetRelationName(rel));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is subject to row-level security on table %s",
+						GetUserNameFromId(role, false), table),
+				 npolicies == 0 ?
+				 errdetail("No policy lets the role see any row, %s", detail_tail) :
+				 errdetail_plural("Policy %s limits the rows the role may see, %s",
+								  "Policies %s limit the rows the role may see, %s",
+								  npolicies, names.data, detail_tail),
+				 errhint("Create the source as a role that owns the table or has the BYPASSRLS attribute, or remove the table from the publication.")));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("owner of source \"%s\" is subject to row-level security on table \"%s.%s\"",
+					source_id, get_namespace_name(RelationGetNamespace(rel)),
+					RelationGetRelationName(rel)),
+			 npolicies == 0 ?
+			 errdetail("No policy lets the role see any row, %s", detail_tail) :
+			 errdetail_plural("Policy %s limits the rows the role may see, %s",
+							  "Policies %s limit the rows the role may see, %s",
+							  npolicies, names.data, detail_tail),
+			 errhint("Give the source's owner the BYPASSRLS attribute, disable row-level security on the table, or remove the table from the publication; the source then resumes at the refused change.")));
 }
 
 /* qsort comparator for column indexes. */
@@ -376,14 +466,37 @@ resolve_keys(PgcdcRelEntry *entry)
 	int			idx;
 
 	rel = try_relation_open(entry->relid, AccessShareLock);
-	if (rel != NULL && OidIsValid(entry->cache->owner) &&
-		pg_class_aclcheck(entry->relid, entry->cache->owner, ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("owner of source \"%s\" cannot read table \"%s.%s\"",
-						entry->cache->source_id, entry->nspname, entry->relname),
-				 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
-				 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
+
+	/*
+	 * Check what the owner may read, unless the table is gone and was checked
+	 * already for this description of it (keys are resolved again after
+	 * configuration changes, too).
+	 */
+	if (OidIsValid(entry->cache->owner) && !(rel == NULL && entry->checked))
+	{
+		/*
+		 * A table dropped after the change was written has no privileges left
+		 * to check: fail closed, and say how to get past it.
+		 */
+		if (rel == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot check that the owner of source \"%s\" may read table \"%s.%s\"",
+							entry->cache->source_id, entry->nspname, entry->relname),
+					 errdetail("The table was dropped before the worker read its change, so its privileges are gone; a change whose privileges cannot be checked is never published."),
+					 errhint("Call pgcdc_drasi.resync_source('%s') to skip the changes not yet published and take a new snapshot of the source's tables.",
+							 entry->cache->source_id)));
+		if (pg_class_aclcheck(entry->relid, entry->cache->owner, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("owner of source \"%s\" cannot read table \"%s.%s\"",
+							entry->cache->source_id, entry->nspname, entry->relname),
+					 errdetail("The table is in the source's publication, but its changes are published only to roles that may SELECT from it."),
+					 errhint("GRANT SELECT on the table to the source's owner, or remove the table from the publication.")));
+		pgcdc_check_row_security(rel, entry->cache->owner, entry->cache->source_id);
+		entry->checked = true;
+	}
+
 	if (rel != NULL)
 	{
 		pk = primary_key_attnums(rel);

@@ -17,6 +17,7 @@
 #include "nodes/bitmapset.h"
 #include "replication/logicalproto.h"
 #include "utils/hsearch.h"
+#include "utils/relcache.h"
 
 #include "value.h"
 
@@ -55,6 +56,8 @@ typedef struct PgcdcRelEntry
 	PgcdcValueType **types;
 	Bitmapset  *ri_attrs;		/* replica identity columns (indexes) */
 	bool		keys_valid;
+	bool		checked;		/* owner's read checks passed for this
+								 * description of the relation */
 	int			nkeys;
 	int		   *keys;			/* column indexes, in table order */
 	bool		keyless;		/* id is a digest of the whole row */
@@ -73,5 +76,6 @@ extern void pgcdc_relcache_invalidate_keys(PgcdcRelCache *cache);
 extern uint64 pgcdc_relcache_take_key_fallbacks(PgcdcRelCache *cache);
 extern void pgcdc_relcache_set_numeric_as_string(PgcdcRelCache *cache, bool on);
 extern MemoryContext pgcdc_relcache_context(PgcdcRelCache *cache);
+extern void pgcdc_check_row_security(Relation rel, Oid role, const char *source_id);
 
 #endif							/* PGCDC_RELATION_H */

@@ -313,35 +313,47 @@ pgcdc_queue_purge(const char *source_id)
 	pgcdc_catalog_end(&access);
 }
 
-/* Put the rows of the last statement into a materialized result set. */
-static void
-return_rows(ReturnSetInfo *rsinfo)
+/*
+ * An open read of the queue: a cursor, found again by its portal's name
+ * for each batch (the portal lives until the transaction ends or it is
+ * closed), so a reader never holds more than one batch in memory.
+ */
+struct PgcdcQueueCursor
 {
-	uint64		i;
+	char		portal_name[NAMEDATALEN];
+};
 
-	for (i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+/* Open a cursor on a query of the queue, as the superuser like every access. */
+static PgcdcQueueCursor *
+open_cursor(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls)
+{
+	PgcdcQueueCursor *cursor = palloc0(sizeof(PgcdcQueueCursor));
+	PgcdcCatalogAccess access;
+	Portal		portal;
+
+	pgcdc_catalog_begin(&access);
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, argtypes, values, nulls, true,
+									   CURSOR_OPT_FAST_PLAN | CURSOR_OPT_NO_SCROLL);
+	if (portal == NULL)
+		elog(ERROR, "could not read pgcdc_drasi.events");
+	strlcpy(cursor->portal_name, portal->name, NAMEDATALEN);
+	pgcdc_catalog_end(&access);
+	return cursor;
 }
 
 /* The events of a source from first_seq to last_seq, in seq order. */
-void
-pgcdc_queue_read_range(ReturnSetInfo *rsinfo, const char *source_id, int64 first_seq,
-					   int64 last_seq)
+PgcdcQueueCursor *
+pgcdc_queue_open_range(const char *source_id, int64 first_seq, int64 last_seq)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
 	Datum		values[3];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = Int64GetDatum(first_seq);
 	values[2] = Int64GetDatum(last_seq);
-	if (SPI_execute_with_args("SELECT * FROM pgcdc_drasi.events "
-							  "WHERE source_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
-							  3, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgcdc_drasi.events");
-	return_rows(rsinfo);
-	pgcdc_catalog_end(&access);
+	return open_cursor("SELECT e.* FROM pgcdc_drasi.events e "
+					   "WHERE e.source_id = $1 AND e.seq >= $2 AND e.seq <= $3 ORDER BY e.seq",
+					   3, argtypes, values, NULL);
 }
 
 /*
@@ -350,16 +362,14 @@ pgcdc_queue_read_range(ReturnSetInfo *rsinfo, const char *source_id, int64 first
  * already shows are left out: stream events of transactions visible in
  * it, and snapshot events of snapshots it contains.
  */
-void
-pgcdc_queue_read_after(ReturnSetInfo *rsinfo, const char *source_id, int64 after_seq,
-					   int max_events, const char *snapshot)
+PgcdcQueueCursor *
+pgcdc_queue_open_after(const char *source_id, int64 after_seq, int max_events,
+					   const char *snapshot)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[4] = {TEXTOID, INT8OID, INT4OID, TEXTOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = Int64GetDatum(after_seq);
 	values[2] = Int32GetDatum(max_events);
@@ -367,14 +377,63 @@ pgcdc_queue_read_after(ReturnSetInfo *rsinfo, const char *source_id, int64 after
 		values[3] = CStringGetTextDatum(snapshot);
 	else
 		nulls[3] = 'n';
-	if (SPI_execute_with_args("SELECT e.* FROM pgcdc_drasi.events e "
-							  "WHERE e.source_id = $1 AND e.seq > $2 "
-							  "AND ($4 IS NULL OR CASE WHEN e.snapshot IS NULL "
-							  "     THEN NOT pg_visible_in_snapshot(e.xid, $4::pg_snapshot) "
-							  "     ELSE NOT pgcdc_drasi._snapshot_within(e.snapshot, $4::pg_snapshot) END) "
-							  "ORDER BY e.seq LIMIT $3",
-							  4, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgcdc_drasi.events");
-	return_rows(rsinfo);
+	return open_cursor("SELECT e.* FROM pgcdc_drasi.events e "
+					   "WHERE e.source_id = $1 AND e.seq > $2 "
+					   "AND ($4 IS NULL OR CASE WHEN e.snapshot IS NULL "
+					   "     THEN NOT pg_visible_in_snapshot(e.xid, $4::pg_snapshot) "
+					   "     ELSE NOT pgcdc_drasi._snapshot_within(e.snapshot, $4::pg_snapshot) END) "
+					   "ORDER BY e.seq LIMIT $3",
+					   4, argtypes, values, nulls);
+}
+
+/*
+ * The next rows of a cursor, at most max, formed with desc (the row type
+ * the SQL function returns) in mcxt.  Returns how many; fewer than max
+ * means the cursor is exhausted.
+ */
+int
+pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
+				  HeapTuple *rows, int max)
+{
+	PgcdcCatalogAccess access;
+	Portal		portal = SPI_cursor_find(cursor->portal_name);
+	MemoryContext old;
+	Datum	   *values;
+	bool	   *nulls;
+	uint64		n;
+	uint64		i;
+
+	Assert(max > 0);
+	if (portal == NULL)
+		return 0;
+	pgcdc_catalog_begin(&access);
+	SPI_cursor_fetch(portal, true, max);
+	n = SPI_processed;
+	if (n > 0 && SPI_tuptable->tupdesc->natts != desc->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table pgcdc_drasi.events does not have the expected columns"),
+				 errhint("Update the extension with ALTER EXTENSION pgcdc_drasi UPDATE.")));
+	old = MemoryContextSwitchTo(mcxt);
+	values = palloc(sizeof(Datum) * Max(1, desc->natts));
+	nulls = palloc(sizeof(bool) * Max(1, desc->natts));
+	for (i = 0; i < n; i++)
+	{
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		rows[i] = heap_form_tuple(desc, values, nulls);
+	}
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
 	pgcdc_catalog_end(&access);
+	return (int) n;
+}
+
+/* Close a cursor, unless the transaction's end already did. */
+void
+pgcdc_queue_close(PgcdcQueueCursor *cursor)
+{
+	Portal		portal = SPI_cursor_find(cursor->portal_name);
+
+	if (portal != NULL)
+		SPI_cursor_close(portal);
 }

@@ -28,9 +28,16 @@ extern bool pgcdc_queue_trim(const char *source_id, int retention_secs, int batc
 /* For the SQL functions */
 extern bool pgcdc_queue_first_seq(const char *source_id, int64 *first_seq);
 extern void pgcdc_queue_purge(const char *source_id);
-extern void pgcdc_queue_read_range(ReturnSetInfo *rsinfo, const char *source_id,
-								   int64 first_seq, int64 last_seq);
-extern void pgcdc_queue_read_after(ReturnSetInfo *rsinfo, const char *source_id,
-								   int64 after_seq, int max_events, const char *snapshot);
+
+/* Reading events through a cursor, a batch at a time */
+typedef struct PgcdcQueueCursor PgcdcQueueCursor;
+
+extern PgcdcQueueCursor *pgcdc_queue_open_range(const char *source_id, int64 first_seq,
+												int64 last_seq);
+extern PgcdcQueueCursor *pgcdc_queue_open_after(const char *source_id, int64 after_seq,
+												int max_events, const char *snapshot);
+extern int	pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
+							  HeapTuple *rows, int max);
+extern void pgcdc_queue_close(PgcdcQueueCursor *cursor);
 
 #endif							/* PGCDC_SINK_QUEUE_H */

@@ -18,8 +18,10 @@
 #include "postgres.h"
 
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/acl.h"
+#include "utils/memutils.h"
 
 #include "catalog.h"
 #include "shmem.h"
@@ -148,29 +150,121 @@ pgcdc_drasi_drop_consumer(PG_FUNCTION_ARGS)
 }
 
 /*
+ * State of a read() or get_events() call between rows: the queue is read
+ * through a cursor, QUEUE_FETCH_ROWS events at a time, so the memory of a
+ * call does not grow with the range asked for.
+ */
+#define QUEUE_FETCH_ROWS	1000
+
+typedef struct QueueReadState
+{
+	PgcdcQueueCursor *cursor;
+	MemoryContext batch_mcxt;	/* the rows of the current batch */
+	HeapTuple  *rows;
+	int			nrows;
+	int			pos;
+	bool		done;
+	ExprContext *econtext;
+} QueueReadState;
+
+/* Close the cursor of a call its caller stopped early (LIMIT, cancel). */
+static void
+queue_read_shutdown(Datum arg)
+{
+	QueueReadState *state = (QueueReadState *) DatumGetPointer(arg);
+
+	pgcdc_queue_close(state->cursor);
+}
+
+/*
+ * Set up the value-per-call state of read() or get_events() on an open
+ * cursor, in the multi-call memory context.
+ */
+static void
+queue_read_begin(FunctionCallInfo fcinfo, FuncCallContext *funcctx, PgcdcQueueCursor *cursor)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	QueueReadState *state = palloc0(sizeof(QueueReadState));
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	funcctx->tuple_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	state->cursor = cursor;
+	state->batch_mcxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx,
+											  "pgcdc_drasi queue batch",
+											  ALLOCSET_DEFAULT_SIZES);
+	state->rows = palloc(sizeof(HeapTuple) * QUEUE_FETCH_ROWS);
+	state->econtext = rsinfo->econtext;
+	RegisterExprContextCallback(state->econtext, queue_read_shutdown, PointerGetDatum(state));
+	funcctx->user_fctx = state;
+	MemoryContextSwitchTo(old);
+}
+
+/* The next row of read() or get_events(), fetching a batch when needed. */
+static Datum
+queue_read_next(FunctionCallInfo fcinfo)
+{
+	FuncCallContext *funcctx = SRF_PERCALL_SETUP();
+	QueueReadState *state = (QueueReadState *) funcctx->user_fctx;
+
+	if (state->pos >= state->nrows && !state->done)
+	{
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(state->batch_mcxt);
+		state->pos = 0;
+		state->nrows = pgcdc_queue_fetch(state->cursor, funcctx->tuple_desc, state->batch_mcxt,
+										 state->rows, QUEUE_FETCH_ROWS);
+		if (state->nrows < QUEUE_FETCH_ROWS)
+		{
+			state->done = true;
+			UnregisterExprContextCallback(state->econtext, queue_read_shutdown,
+										  PointerGetDatum(state));
+			pgcdc_queue_close(state->cursor);
+		}
+	}
+	if (state->pos < state->nrows)
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(state->rows[state->pos++]));
+	/* Only a short batch ends the rows, and it closed the cursor. */
+	Assert(state->done);
+	SRF_RETURN_DONE(funcctx);
+}
+
+/*
  * read(consumer, max_events): the next events after the consumer's
  * acknowledged position, in seq order.  Reading moves nothing; ack does.
+ * max_events is at most 1000000; the rows are streamed, so its size does
+ * not change the memory a call needs.
  */
 Datum
 pgcdc_drasi_read(PG_FUNCTION_ARGS)
 {
-	char	   *consumer = pgcdc_sql_text_arg(fcinfo, 0, "consumer");
-	int32		max_events;
-	PgcdcConsumer c;
-	int64		last_seq;
+	if (SRF_IS_FIRSTCALL())
+	{
+		char	   *consumer = pgcdc_sql_text_arg(fcinfo, 0, "consumer");
+		int32		max_events;
+		PgcdcConsumer c;
+		int64		last_seq;
+		FuncCallContext *funcctx;
+		PgcdcQueueCursor *cursor;
+		MemoryContext old;
 
-	pgcdc_sql_require_arg(fcinfo, 1, "max_events");
-	max_events = PG_GETARG_INT32(1);
-	if (max_events < 1 || max_events > 1000000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_events must be between 1 and 1000000")));
+		pgcdc_sql_require_arg(fcinfo, 1, "max_events");
+		max_events = PG_GETARG_INT32(1);
+		if (max_events < 1 || max_events > 1000000)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_events must be between 1 and 1000000")));
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	lookup_consumer(consumer, GetUserId(), false, &c, &last_seq);
-	pgcdc_queue_read_after((ReturnSetInfo *) fcinfo->resultinfo, c.source_id, c.acked_seq,
-						   max_events, c.snapshot);
-	return (Datum) 0;
+		lookup_consumer(consumer, GetUserId(), false, &c, &last_seq);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		cursor = pgcdc_queue_open_after(c.source_id, c.acked_seq, max_events, c.snapshot);
+		MemoryContextSwitchTo(old);
+		queue_read_begin(fcinfo, funcctx, cursor);
+	}
+	return queue_read_next(fcinfo);
 }
 
 /*
@@ -211,17 +305,26 @@ pgcdc_drasi_ack(PG_FUNCTION_ARGS)
 Datum
 pgcdc_drasi_get_events(PG_FUNCTION_ARGS)
 {
-	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
-	int64		first_seq;
-	int64		last_seq;
+	if (SRF_IS_FIRSTCALL())
+	{
+		char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+		int64		first_seq;
+		int64		last_seq;
+		FuncCallContext *funcctx;
+		PgcdcQueueCursor *cursor;
+		MemoryContext old;
 
-	pgcdc_sql_require_arg(fcinfo, 1, "first_seq");
-	first_seq = PG_GETARG_INT64(1);
-	last_seq = PG_ARGISNULL(2) ? first_seq : PG_GETARG_INT64(2);
+		pgcdc_sql_require_arg(fcinfo, 1, "first_seq");
+		first_seq = PG_GETARG_INT64(1);
+		last_seq = PG_ARGISNULL(2) ? first_seq : PG_GETARG_INT64(2);
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	pgcdc_shmem_require_preloaded();
-	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
-	pgcdc_queue_read_range((ReturnSetInfo *) fcinfo->resultinfo, source_id, first_seq, last_seq);
-	return (Datum) 0;
+		pgcdc_shmem_require_preloaded();
+		(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		cursor = pgcdc_queue_open_range(source_id, first_seq, last_seq);
+		MemoryContextSwitchTo(old);
+		queue_read_begin(fcinfo, funcctx, cursor);
+	}
+	return queue_read_next(fcinfo);
 }

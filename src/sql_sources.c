@@ -29,12 +29,15 @@
 #include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
+#include "utils/rel.h"
 
 #include "catalog.h"
 #include "compat.h"
 #include "pgcdc_drasi.h"
+#include "relation.h"
 #include "shmem.h"
 #include "sink_queue.h"
 #include "sql_common.h"
@@ -139,30 +142,64 @@ check_wal_level(void)
 }
 
 /*
- * The caller must be able to read every table of the publication: a
- * source must never publish rows its creator could not SELECT.
+ * The caller must be able to read every row of every table of the
+ * publication: a source must never publish rows its creator could not
+ * SELECT.  The tables are listed as the caller, with search_path pinned,
+ * so no operator of the caller's can change the list.
  */
 static void
 check_publication_readable(const char *publication, Oid userid)
 {
-	Oid			argtypes[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	List	   *relids = NIL;
+	ListCell   *lc;
+	uint64		n;
+	uint64		i;
+	int			nestlevel;
 
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	values[0] = CStringGetTextDatum(publication);
-	values[1] = ObjectIdGetDatum(userid);
-	if (pgcdc_sql_run("SELECT pg_catalog.format('%I.%I', schemaname, tablename) "
-					  "FROM pg_catalog.pg_publication_tables "
-					  "WHERE pubname = $1 AND NOT pg_catalog.has_table_privilege($2, "
-					  "pg_catalog.format('%I.%I', schemaname, tablename), 'SELECT') "
-					  "ORDER BY 1 LIMIT 1",
-					  2, argtypes, values, true, SPI_OK_SELECT) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to capture table %s",
-						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-				 errdetail("The table is in publication \"%s\", and role \"%s\" cannot SELECT from it.",
-						   publication, GetUserNameFromId(userid, false)),
-				 errhint("Grant SELECT on the table, or use a publication of readable tables only.")));
+	n = pgcdc_sql_run("SELECT c.oid FROM pg_catalog.pg_publication_tables pt "
+					  "JOIN pg_catalog.pg_namespace ns ON ns.nspname OPERATOR(pg_catalog.=) pt.schemaname "
+					  "JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) ns.oid "
+					  "AND c.relname OPERATOR(pg_catalog.=) pt.tablename "
+					  "WHERE pt.pubname OPERATOR(pg_catalog.=) $1 "
+					  "ORDER BY pg_catalog.format('%I.%I', pt.schemaname, pt.tablename)",
+					  1, argtypes, values, true, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids,
+							 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	AtEOXact_GUC(true, nestlevel);
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel;
+
+		CHECK_FOR_INTERRUPTS();
+		rel = try_relation_open(relid, AccessShareLock);
+		if (rel == NULL)
+			continue;			/* dropped meanwhile: not in the publication */
+		if (pg_class_aclcheck(relid, userid, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to capture table %s",
+							quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													   RelationGetRelationName(rel))),
+					 errdetail("The table is in publication \"%s\", and role \"%s\" cannot SELECT from it.",
+							   publication, GetUserNameFromId(userid, false)),
+					 errhint("Grant SELECT on the table, or use a publication of readable tables only.")));
+		pgcdc_check_row_security(rel, userid, NULL);
+		relation_close(rel, AccessShareLock);
+	}
 }
 
 /*

@@ -103,6 +103,17 @@ pgcdc_stream_connect(const char *conninfo, const char *appname)
 	setenv("PGDATESTYLE", "ISO", 1);
 	setenv("PGTZ", "UTC", 1);
 
+	/*
+	 * The walsender is a session of the source's database too: keep the
+	 * database's and the role's timeouts and read-only default away from it
+	 * (an idle-in-transaction timeout would end it while the worker reads the
+	 * snapshot it exported).  An options keyword in the conninfo replaces
+	 * these.
+	 */
+	setenv("PGOPTIONS",
+		   "-c default_transaction_read_only=off -c statement_timeout=0 -c lock_timeout=0 "
+		   "-c idle_in_transaction_session_timeout=0 -c idle_session_timeout=0", 1);
+
 	/* libpqwalreceiver may be loaded once per process only. */
 	if (WalReceiverFunctions == NULL)
 		load_file("libpqwalreceiver", false);

@@ -958,6 +958,7 @@ pgcdc_source_main(Datum main_arg)
 	 * pgcdc_worker_require_durable_commit), so a reload cannot lower it.
 	 */
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
+	pgcdc_pin_worker_settings();
 	SetConfigOption("application_name", "pgcdc_drasi source", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("pgcdc_drasi source");
 
