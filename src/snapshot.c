@@ -43,8 +43,6 @@
 #define SNAPSHOT_FETCH_ROWS	1000
 /* A batch ends once its values reach this much text. */
 #define SNAPSHOT_BATCH_BYTES	(8 * 1024 * 1024)
-/* The per-row context is reset once it holds more than this. */
-#define SNAPSHOT_ROW_MEMORY		(1024 * 1024)
 
 /* One table of a snapshot. */
 typedef struct SnapshotTable
@@ -68,7 +66,6 @@ struct PgcdcSnapshotScan
 	FmgrInfo   *outfuncs;
 	uint64		rows_done;		/* in the current table */
 	uint64		rows_total;		/* in all tables so far */
-	MemoryContext row_mcxt;		/* the work of one row */
 	MemoryContext pending_mcxt; /* rows fetched but not handed out yet */
 	HeapTuple  *pending;
 	int			npending;
@@ -298,8 +295,6 @@ pgcdc_snapshot_begin(PgcdcRelCache *cache, const char *publication, List *labels
 
 	scan->cache = cache;
 	scan->mcxt = CurrentMemoryContext;
-	scan->row_mcxt = AllocSetContextCreate(scan->mcxt, "pgcdc_drasi snapshot row",
-										   ALLOCSET_DEFAULT_SIZES);
 	scan->pending_mcxt = AllocSetContextCreate(scan->mcxt, "pgcdc_drasi snapshot rows",
 											   ALLOCSET_DEFAULT_SIZES);
 	scan->tables = publication_tables(cache, publication, labels, relids);
@@ -360,9 +355,10 @@ open_next_table(PgcdcSnapshotScan *scan)
  * a batch's rows until the batch is over, so rows of many megabytes must
  * not come a thousand at a time.  The fetched rows not handed out yet are
  * kept for the next call (they are small: large values stay TOAST
- * pointers until their output function reads them).  The work of each
- * row (detoasted values, their text, what fn allocates in the current
- * context) is done in a context that is reset once it has grown.
+ * pointers until their output function reads them).  What the rows
+ * leave in the current context (detoasted values, what fn allocates) is
+ * freed by the caller's SPI_finish after each batch, so it is bounded by
+ * the batch's bytes too.
  */
 uint64
 pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg)
@@ -373,7 +369,6 @@ pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg)
 	int			nrows;
 	TupleDesc	desc;
 	LogicalRepTupleData tup;
-	MemoryContext caller = CurrentMemoryContext;
 
 	if (scan->pending_pos < scan->npending)
 	{
@@ -407,7 +402,6 @@ pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg)
 		int			c;
 
 		CHECK_FOR_INTERRUPTS();
-		MemoryContextSwitchTo(scan->row_mcxt);
 		for (c = 0; c < scan->ncols; c++)
 		{
 			bool		isnull;
@@ -433,12 +427,11 @@ pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg)
 			}
 		}
 		fn(scan->cache, scan->current->relid, &tup, arg);
-		MemoryContextSwitchTo(caller);
-		if (MemoryContextMemAllocated(scan->row_mcxt, false) > SNAPSHOT_ROW_MEMORY)
-			MemoryContextReset(scan->row_mcxt);
+		for (c = 0; c < scan->ncols; c++)
+			if (tup.colstatus[c] == LOGICALREP_COLUMN_TEXT)
+				pfree(tup.colvalues[c].data);
 		n++;
 	}
-	MemoryContextReset(scan->row_mcxt);
 	pfree(tup.colvalues);
 	pfree(tup.colstatus);
 
