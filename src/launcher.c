@@ -29,6 +29,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/origin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
@@ -66,6 +67,7 @@ pgcdc_launcher_register(void)
 static void
 launcher_on_exit(int code, Datum arg)
 {
+	pgcdc_shmem_release_locks();
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	pgcdc_shared->launcher_pid = 0;
 	pgcdc_shared->launcher_procno = -1;
@@ -103,14 +105,14 @@ start_scanner(Oid dboid)
 
 /* Start the worker of one source; false when no worker slot is free. */
 static bool
-start_source_worker(int index, PgcdcSource *src)
+start_source_worker(int index, const char *source_id)
 {
 	BackgroundWorker worker;
 	MemoryContext old;
 	bool		started;
 
 	init_worker(&worker, "pgcdc_source_main", "pgcdc_drasi source", Int32GetDatum(index));
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi source %s", src->source_id);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi source %s", source_id);
 
 	if (source_handles[index] != NULL)
 	{
@@ -124,9 +126,12 @@ start_source_worker(int index, PgcdcSource *src)
 	return started;
 }
 
-/* Oids of the databases a source could live in. */
+/*
+ * Oids of the databases a source could live in (connectable_only), or of
+ * all databases.
+ */
 static List *
-list_databases(void)
+list_databases(bool connectable_only)
 {
 	List	   *result = NIL;
 	Relation	rel;
@@ -143,7 +148,7 @@ list_databases(void)
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 		MemoryContext old;
 
-		if (!db->datallowconn || db->datistemplate)
+		if (connectable_only && (!db->datallowconn || db->datistemplate))
 			continue;
 		old = MemoryContextSwitchTo(caller);
 		result = lappend_oid(result, db->oid);
@@ -179,7 +184,7 @@ run_scans(void)
 	LWLockRelease(pgcdc_shared->lock);
 
 	if (all)
-		dbs = list_databases();
+		dbs = list_databases(true);
 
 	foreach(lc, dbs)
 	{
@@ -198,15 +203,138 @@ run_scans(void)
 	}
 }
 
+/* Is the entry's worker due to be started now?  Caller holds the lock. */
+static bool
+start_due(PgcdcSource *src, TimestampTz now)
+{
+	return src->in_use && src->desired && src->pid == 0 && !src->starting &&
+		src->next_start <= now;
+}
+
+/*
+ * Forget the sources of databases that no longer exist, and have their
+ * replication origins dropped (pg_replication_origin is shared, so they
+ * would outlive the database).  A database dropped while its source's
+ * worker was not running (in backoff after an error) never gets a scanner
+ * again, so without this the launcher would start a worker that dies at
+ * once, forever.  Only looked at when a worker is due to start.  The
+ * launcher, connected to no database, cannot write pg_replication_origin
+ * itself: it leaves the names in shared memory and starts a scanner in a
+ * database that exists, which drops them.
+ */
+static void
+forget_dropped_databases(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	List	   *dbs;
+	bool		due = false;
+	bool		orphans = false;
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+	for (i = 0; i < pgcdc_max_sources && !due; i++)
+		due = start_due(&pgcdc_shared->sources[i], now);
+	LWLockRelease(pgcdc_shared->lock);
+	if (!due)
+		return;
+
+	dbs = list_databases(false);
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < pgcdc_max_sources; i++)
+	{
+		PgcdcSource *src = &pgcdc_shared->sources[i];
+
+		if (!src->in_use || src->pid != 0 || src->starting ||
+			list_member_oid(dbs, src->dboid))
+			continue;
+		ereport(LOG,
+				(errmsg("pgcdc_drasi source \"%s\" is forgotten: its database %u was dropped",
+						src->source_id, src->dboid)));
+		if (src->origin_name[0] != '\0')
+		{
+			if (pgcdc_shared->norphans < PGCDC_MAX_ORPHAN_ORIGINS)
+			{
+				strlcpy(pgcdc_shared->orphan_origins[pgcdc_shared->norphans++],
+						src->origin_name, 2 * NAMEDATALEN);
+				orphans = true;
+			}
+			else
+				ereport(WARNING,
+						(errmsg("replication origin \"%s\" of dropped pgcdc_drasi source \"%s\" is left",
+								src->origin_name, src->source_id),
+						 errhint("Drop it with pg_replication_origin_drop().")));
+		}
+		src->in_use = false;
+	}
+	LWLockRelease(pgcdc_shared->lock);
+
+	if (orphans)
+	{
+		List	   *connectable = list_databases(true);
+
+		if (connectable != NIL)
+			pgcdc_shmem_request_rescan(linitial_oid(connectable));
+	}
+}
+
+/*
+ * In a scanner: drop the replication origins of sources whose database
+ * was dropped (forget_dropped_databases), each in its own transaction.
+ * An origin that cannot be dropped (in use) is logged and left.
+ */
+static void
+drop_orphan_origins(void)
+{
+	char		names[PGCDC_MAX_ORPHAN_ORIGINS][2 * NAMEDATALEN];
+	int			n;
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	n = pgcdc_shared->norphans;
+	memcpy(names, pgcdc_shared->orphan_origins, sizeof(names));
+	pgcdc_shared->norphans = 0;
+	LWLockRelease(pgcdc_shared->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		MemoryContext caller = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			replorigin_drop_by_name(names[i], true, true);
+			CommitTransactionCommand();
+			ereport(LOG,
+					(errmsg("pgcdc_drasi dropped replication origin \"%s\" of a dropped database",
+							names[i])));
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(caller);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(caller);
+	}
+}
+
 /*
  * Start workers for enabled sources that are not running and whose
  * backoff has passed; return how long to sleep until the next start.
+ * Workers are registered outside the shared lock (registering allocates,
+ * and an error must not leave the lock held); the entries are marked
+ * "starting" first, so nobody else starts them meanwhile.
  */
 static long
 start_sources(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	long		sleep_ms = LAUNCHER_NAPTIME_MS;
+	List	   *to_start = NIL;
+	ListCell   *lc;
 	int			i;
 
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
@@ -246,22 +374,58 @@ start_sources(void)
 		}
 
 		src->starting = true;
-		if (!start_source_worker(i, src))
-		{
-			src->starting = false;
-			src->next_start = TimestampTzPlusMilliseconds(now, pgcdc_retry_min_interval);
-			memset(&src->last_error, 0, sizeof(src->last_error));
-			strlcpy(src->last_error.message,
-					"could not start a background worker: max_worker_processes is exhausted",
-					PGCDC_ERROR_MAXLEN);
-			strlcpy(src->last_error.hint, "Increase max_worker_processes.", PGCDC_ERROR_MAXLEN);
-			src->last_error.time = now;
-			sleep_ms = Min(sleep_ms, pgcdc_retry_min_interval);
-		}
+		to_start = lappend_int(to_start, i);
 	}
 	LWLockRelease(pgcdc_shared->lock);
 
+	foreach(lc, to_start)
+	{
+		int			index = lfirst_int(lc);
+		PgcdcSource *src = &pgcdc_shared->sources[index];
+		char		source_id[NAMEDATALEN];
+
+		/* Only we clear "starting" before the worker attaches: stable. */
+		strlcpy(source_id, src->source_id, NAMEDATALEN);
+		if (start_source_worker(index, source_id))
+			continue;
+
+		LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+		src->starting = false;
+		src->next_start = TimestampTzPlusMilliseconds(now, pgcdc_retry_min_interval);
+		memset(&src->last_error, 0, sizeof(src->last_error));
+		strlcpy(src->last_error.message,
+				"could not start a background worker: max_worker_processes is exhausted",
+				PGCDC_ERROR_MAXLEN);
+		strlcpy(src->last_error.hint, "Increase max_worker_processes.", PGCDC_ERROR_MAXLEN);
+		src->last_error.time = now;
+		LWLockRelease(pgcdc_shared->lock);
+		sleep_ms = Min(sleep_ms, pgcdc_retry_min_interval);
+	}
+
 	return sleep_ms;
+}
+
+/*
+ * At launcher start, no entry can be waiting for a worker that this
+ * launcher registered.  A worker registered by a previous launcher that
+ * exited (its "starting" set) and that died before attaching would be
+ * waited for forever, as only the handle the old launcher had could tell:
+ * clear the flag.  Should that worker still start, attaching lets only
+ * one worker run a source.
+ */
+static void
+clear_stale_starting(void)
+{
+	int			i;
+
+	Assert(LWLockHeldByMeInMode(pgcdc_shared->lock, LW_EXCLUSIVE));
+	for (i = 0; i < pgcdc_max_sources; i++)
+	{
+		PgcdcSource *src = &pgcdc_shared->sources[i];
+
+		if (src->starting && src->pid == 0)
+			src->starting = false;
+	}
 }
 
 /* Main of the launcher. */
@@ -283,6 +447,7 @@ pgcdc_launcher_main(Datum main_arg)
 	pgcdc_shared->launcher_pid = MyProcPid;
 	pgcdc_shared->launcher_procno = pgcdc_my_procno();
 	pgcdc_shared->rescan_all = true;
+	clear_stale_starting();
 	LWLockRelease(pgcdc_shared->lock);
 	before_shmem_exit(launcher_on_exit, (Datum) 0);
 
@@ -307,6 +472,7 @@ pgcdc_launcher_main(Datum main_arg)
 
 		old = MemoryContextSwitchTo(loop_mcxt);
 		run_scans();
+		forget_dropped_databases();
 		sleep_ms = start_sources();
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(loop_mcxt);
@@ -411,6 +577,7 @@ pgcdc_scanner_main(Datum main_arg)
 	sync_sources(dboid, ids, enabled);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	drop_orphan_origins();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }

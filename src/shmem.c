@@ -224,7 +224,14 @@ pgcdc_shmem_attach_source(int index)
 	src->pid = MyProcPid;
 	src->procno = pgcdc_my_procno();
 	src->starting = false;
-	src->failed = false;
+
+	/*
+	 * A run counts as failed until the worker has connected to its database:
+	 * one that cannot (the database was dropped, or does not accept
+	 * connections) dies FATAL without a chance to say so, and must back off
+	 * like any other failure.
+	 */
+	src->failed = true;
 	src->state = PGCDC_STATE_STARTING;
 	if (src->started_at != 0)
 		src->reconnects++;
@@ -273,6 +280,43 @@ pgcdc_shmem_detach_source(PgcdcSource *src)
 	LWLockRelease(pgcdc_shared->lock);
 	ConditionVariableBroadcast(&src->progress_cv);
 	pgcdc_shmem_wake_launcher();
+}
+
+/*
+ * The worker is connected to its database: from now on, its run counts
+ * as failed only if it reports an error.
+ */
+void
+pgcdc_shmem_set_connected(PgcdcSource *src)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	src->failed = false;
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
+ * Remember the source's replication origin, so that the launcher can drop
+ * it should the source's database be dropped while no worker runs.
+ */
+void
+pgcdc_shmem_set_origin(PgcdcSource *src, const char *origin_name)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	strlcpy(src->origin_name, origin_name, sizeof(src->origin_name));
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
+ * Release every LWLock this process holds.  Called first by exit
+ * callbacks and error handlers that take the shared lock: an ERROR raised
+ * while a lock was held (out of memory, say) leaves it held, and taking
+ * it again would wait forever for ourselves, and so would every other
+ * process.  Transaction abort does the same, but these run outside one.
+ */
+void
+pgcdc_shmem_release_locks(void)
+{
+	LWLockReleaseAll();
 }
 
 /* Is the source still enabled (not paused, not dropped)? */

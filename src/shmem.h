@@ -21,6 +21,7 @@
 
 #define PGCDC_ERROR_MAXLEN		512
 #define PGCDC_MAX_PENDING_DBS	64
+#define PGCDC_MAX_ORPHAN_ORIGINS	16
 
 /* Life cycle of a source worker, as shown in pgcdc_drasi.status. */
 typedef enum PgcdcSourceState
@@ -82,6 +83,8 @@ typedef struct PgcdcSource
 	char		waiting_for[PGCDC_ERROR_MAXLEN];	/* what the worker waits
 													 * for, if anything */
 	TimestampTz last_commit_time;
+	char		origin_name[2 * NAMEDATALEN];	/* its replication origin,
+												 * once a worker read it */
 	PgcdcSourceError last_error;
 	ConditionVariable progress_cv;	/* published_lsn advanced; keep it last */
 } PgcdcSource;
@@ -94,6 +97,9 @@ typedef struct PgcdcShared
 	bool		rescan_all;
 	int			npending;
 	Oid			pending_dbs[PGCDC_MAX_PENDING_DBS];
+	/* origins of sources of dropped databases, for a scanner to drop */
+	int			norphans;
+	char		orphan_origins[PGCDC_MAX_ORPHAN_ORIGINS][2 * NAMEDATALEN];
 	PgcdcSource sources[FLEXIBLE_ARRAY_MEMBER];
 } PgcdcShared;
 
@@ -117,6 +123,9 @@ extern PgcdcSource *pgcdc_shmem_attach_source(int index);
 extern void pgcdc_shmem_detach_source(PgcdcSource *src);
 extern bool pgcdc_shmem_source_wanted(PgcdcSource *src);
 extern void pgcdc_shmem_set_state(PgcdcSource *src, PgcdcSourceState state);
+extern void pgcdc_shmem_set_connected(PgcdcSource *src);
+extern void pgcdc_shmem_set_origin(PgcdcSource *src, const char *origin_name);
+extern void pgcdc_shmem_release_locks(void);
 extern void pgcdc_shmem_record_error(PgcdcSource *src, const char *message,
 									 const char *detail, const char *hint,
 									 const char *context);

@@ -42,6 +42,12 @@
 
 #define QUEUE_NATTS 11
 
+/*
+ * The buffer is also written once its payloads reach this many bytes, so
+ * that events of many megabytes are not held a batch_size at a time.
+ */
+#define QUEUE_FLUSH_BYTES (4 * 1024 * 1024)
+
 /* State of the queue for the current local transaction. */
 typedef struct PgcdcQueue
 {
@@ -54,6 +60,7 @@ typedef struct PgcdcQueue
 	int			capacity;		/* length of slots */
 	int			nslots;			/* allocated */
 	int			nused;			/* filled, waiting for flush */
+	Size		nbytes;			/* payload bytes of the filled slots */
 	MemoryContext batch_mcxt;	/* values of the buffered rows */
 } PgcdcQueue;
 
@@ -125,7 +132,8 @@ queue_begin(void)
 
 /*
  * Buffer one event of the open local transaction (opening the queue at
- * its first event); the buffer is written once it is full.
+ * its first event); the buffer is written once it is full, in rows or in
+ * bytes.
  */
 void
 pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
@@ -168,6 +176,10 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	slot->tts_isnull[10] = !tx->snapshot;
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
+
+	queue.nbytes += VARSIZE(event->jsonb);
+	if (queue.nbytes >= QUEUE_FLUSH_BYTES)
+		queue_flush();
 }
 
 /* Write the buffered events to the heap and their index entries. */
@@ -194,6 +206,7 @@ queue_flush(void)
 	}
 	PopActiveSnapshot();
 	queue.nused = 0;
+	queue.nbytes = 0;
 	MemoryContextReset(queue.batch_mcxt);
 }
 

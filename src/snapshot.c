@@ -36,11 +36,14 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "relation.h"
 #include "snapshot.h"
 
 #define SNAPSHOT_FETCH_ROWS	1000
+/* A batch ends once its values reach this much text. */
+#define SNAPSHOT_BATCH_BYTES	(8 * 1024 * 1024)
 
 /* One table of a snapshot. */
 typedef struct SnapshotTable
@@ -64,6 +67,10 @@ struct PgcdcSnapshotScan
 	FmgrInfo   *outfuncs;
 	uint64		rows_done;		/* in the current table */
 	uint64		rows_total;		/* in all tables so far */
+	MemoryContext pending_mcxt; /* rows fetched but not handed out yet */
+	HeapTuple  *pending;
+	int			npending;
+	int			pending_pos;
 };
 
 /*
@@ -108,6 +115,29 @@ describe_table(PgcdcRelCache *cache, Relation rel, List *columns)
 }
 
 /*
+ * Fail when a table was rewritten (ALTER TABLE changing a column type,
+ * VACUUM FULL, TRUNCATE, ...) between the snapshot and our lock on it:
+ * the snapshot would see the new storage empty and lose the table's rows
+ * without a trace.  The snapshot's pg_class row names the storage the
+ * snapshot knows; the relation cache, refreshed by taking the lock, the
+ * current one.  The caller takes the snapshot again (the worker does so
+ * when it restarts).
+ */
+static void
+check_not_rewritten(Relation rel, Oid snap_filenode)
+{
+	Assert(CheckRelationLockedByMe(rel, AccessShareLock, true));
+	if (rel->rd_rel->relfilenode != snap_filenode)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("table %s was rewritten after the snapshot was taken",
+						quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												   RelationGetRelationName(rel))),
+				 errdetail("A snapshot older than a table rewrite sees the table empty, so its rows would be lost."),
+				 errhint("Take the snapshot again (call bootstrap() in a new transaction); a source's worker does so by itself.")));
+}
+
+/*
  * The tables of a publication as the current snapshot sees them, with
  * their published columns and row filters, described to the cache.  With
  * labels, only the tables whose label is listed; with relids, only those.
@@ -147,7 +177,8 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 							  "       (SELECT pg_catalog.array_agg(a.attnum ORDER BY a.attnum) "
 							  "          FROM pg_catalog.pg_attribute a "
 							  "         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-							  "           AND a.attgenerated = '' AND a.attname = ANY (pt.attnames)) "
+							  "           AND a.attgenerated = '' AND a.attname = ANY (pt.attnames)), "
+							  "       c.relfilenode "
 							  "  FROM pg_catalog.pg_publication_tables pt "
 							  "  JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
 							  "  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
@@ -165,7 +196,9 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 		char	   *relname = SPI_getvalue(tup, desc, 2);
 		char	   *rowfilter = SPI_getvalue(tup, desc, 3);
 		double		estimate = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
-		Datum		attnums = SPI_getbinval(tup, desc, 5, &isnull);
+		bool		attnums_null;
+		Datum		attnums = SPI_getbinval(tup, desc, 5, &attnums_null);
+		Oid			snap_filenode = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
 		MemoryContext old;
 		SnapshotTable *t;
 		Relation	rel;
@@ -184,8 +217,14 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 		t->label = pstrdup(relname);
 		t->estimate = Max(estimate, 0);
 
+		/*
+		 * The lock is kept to the end of the transaction: a table-rewriting
+		 * ALTER TABLE (not MVCC-safe: an older snapshot sees the rewritten
+		 * table empty) waits until the snapshot has read the table.
+		 */
 		rel = relation_open(relid, AccessShareLock);
-		if (!isnull)
+		check_not_rewritten(rel, snap_filenode);
+		if (!attnums_null)
 		{
 			deconstruct_array(DatumGetArrayTypeP(attnums), INT2OID, 2, true, TYPALIGN_SHORT,
 							  &elems, NULL, &nelems);
@@ -208,7 +247,7 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 			}
 			if (!wanted)
 			{
-				relation_close(rel, AccessShareLock);
+				relation_close(rel, NoLock);
 				MemoryContextSwitchTo(old);
 				continue;
 			}
@@ -233,7 +272,7 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 		if (rowfilter != NULL)
 			appendStringInfo(&query, " WHERE %s", rowfilter);
 		t->query = query.data;
-		relation_close(rel, AccessShareLock);
+		relation_close(rel, NoLock);
 
 		result = lappend(result, t);
 		MemoryContextSwitchTo(old);
@@ -257,6 +296,8 @@ pgcdc_snapshot_begin(PgcdcRelCache *cache, const char *publication, List *labels
 
 	scan->cache = cache;
 	scan->mcxt = CurrentMemoryContext;
+	scan->pending_mcxt = AllocSetContextCreate(scan->mcxt, "pgcdc_drasi snapshot rows",
+											   ALLOCSET_DEFAULT_SIZES);
 	scan->tables = publication_tables(cache, publication, labels, relids);
 	foreach(lc, scan->tables)
 	{
@@ -309,38 +350,63 @@ open_next_table(PgcdcSnapshotScan *scan)
  * Fetch the next batch of rows and hand each to fn as a relation id and
  * a tuple in pgoutput's text form.  Returns the number of rows, 0 at the
  * end of the snapshot.  Must be called inside SPI.
+ *
+ * A batch is at most SNAPSHOT_FETCH_ROWS rows and ends early once its
+ * values reach SNAPSHOT_BATCH_BYTES of text: callers keep what fn makes of
+ * a batch's rows until the batch is over, so rows of many megabytes must
+ * not come a thousand at a time.  The fetched rows not handed out yet are
+ * kept for the next call (they are small: large values stay TOAST
+ * pointers until their output function reads them).  What the rows
+ * leave in the current context (detoasted values, what fn allocates) is
+ * freed by the caller's SPI_finish after each batch, so it is bounded by
+ * the batch's bytes too.
  */
 uint64
 pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg)
 {
-	uint64		n;
-	uint64		i;
+	uint64		n = 0;
+	Size		batch_bytes = 0;
+	HeapTuple  *rows;
+	int			nrows;
+	TupleDesc	desc;
 	LogicalRepTupleData tup;
 
-	for (;;)
+	if (scan->pending_pos < scan->npending)
 	{
-		if (scan->portal == NULL && !open_next_table(scan))
-			return 0;
-		SPI_cursor_fetch(scan->portal, true, SNAPSHOT_FETCH_ROWS);
-		if (SPI_processed > 0)
-			break;
-		SPI_cursor_close(scan->portal);
-		scan->portal = NULL;
+		/* Rows left over from the previous batch. */
+		rows = scan->pending + scan->pending_pos;
+		nrows = scan->npending - scan->pending_pos;
 	}
+	else
+	{
+		for (;;)
+		{
+			if (scan->portal == NULL && !open_next_table(scan))
+				return 0;
+			SPI_cursor_fetch(scan->portal, true, SNAPSHOT_FETCH_ROWS);
+			if (SPI_processed > 0)
+				break;
+			SPI_cursor_close(scan->portal);
+			scan->portal = NULL;
+		}
+		rows = SPI_tuptable->vals;
+		nrows = (int) SPI_processed;
+	}
+	desc = scan->portal->tupDesc;
 
-	n = SPI_processed;
 	tup.ncols = scan->ncols;
 	tup.colvalues = palloc0(sizeof(StringInfoData) * Max(1, scan->ncols));
 	tup.colstatus = palloc(sizeof(char) * Max(1, scan->ncols));
-	for (i = 0; i < n; i++)
+	while ((int) n < nrows && batch_bytes < SNAPSHOT_BATCH_BYTES)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
+		HeapTuple	row = rows[n];
 		int			c;
 
+		CHECK_FOR_INTERRUPTS();
 		for (c = 0; c < scan->ncols; c++)
 		{
 			bool		isnull;
-			Datum		d = heap_getattr(row, c + 1, SPI_tuptable->tupdesc, &isnull);
+			Datum		d = heap_getattr(row, c + 1, desc, &isnull);
 
 			if (isnull)
 			{
@@ -358,16 +424,45 @@ pgcdc_snapshot_fetch(PgcdcSnapshotScan *scan, PgcdcSnapshotRowFn fn, void *arg)
 				tup.colvalues[c].len = strlen(text);
 				tup.colvalues[c].maxlen = tup.colvalues[c].len + 1;
 				tup.colvalues[c].cursor = 0;
+				batch_bytes += tup.colvalues[c].len;
 			}
 		}
 		fn(scan->cache, scan->current->relid, &tup, arg);
 		for (c = 0; c < scan->ncols; c++)
 			if (tup.colstatus[c] == LOGICALREP_COLUMN_TEXT)
 				pfree(tup.colvalues[c].data);
+		n++;
 	}
 	pfree(tup.colvalues);
 	pfree(tup.colstatus);
-	SPI_freetuptable(SPI_tuptable);
+
+	if (scan->pending_pos < scan->npending)
+	{
+		scan->pending_pos += n;
+		if (scan->pending_pos >= scan->npending)
+		{
+			MemoryContextReset(scan->pending_mcxt);
+			scan->pending = NULL;
+			scan->npending = scan->pending_pos = 0;
+		}
+	}
+	else
+	{
+		/* Keep what the batch could not take for the next call. */
+		if ((int) n < nrows)
+		{
+			MemoryContext old = MemoryContextSwitchTo(scan->pending_mcxt);
+			int			i;
+
+			scan->npending = nrows - (int) n;
+			scan->pending_pos = 0;
+			scan->pending = palloc(sizeof(HeapTuple) * scan->npending);
+			for (i = 0; i < scan->npending; i++)
+				scan->pending[i] = heap_copytuple(rows[n + i]);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
 
 	scan->rows_done += n;
 	scan->rows_total += n;
@@ -403,6 +498,9 @@ pgcdc_snapshot_end(PgcdcSnapshotScan *scan)
 	if (scan->portal != NULL)
 		SPI_cursor_close(scan->portal);
 	scan->portal = NULL;
+	MemoryContextReset(scan->pending_mcxt);
+	scan->pending = NULL;
+	scan->npending = scan->pending_pos = 0;
 }
 
 /*

@@ -271,6 +271,7 @@ load_config(const char *source_id, XLogRecPtr *startpos, bool *needs_snapshot,
 	origin = replorigin_by_name(config->origin_name, true);
 	if (origin == InvalidRepOriginId)
 		origin = replorigin_create(config->origin_name);
+	pgcdc_shmem_set_origin(MySource, config->origin_name);
 	pgcdc_replorigin_session_setup(origin);
 	replorigin_session_origin = origin;
 	*startpos = replorigin_session_get_progress(false);
@@ -922,6 +923,7 @@ run_source(Oid dboid, const char *source_id)
 static void
 source_on_exit(int code, Datum arg)
 {
+	pgcdc_shmem_release_locks();
 	pgcdc_shmem_detach_source(MySource);
 }
 
@@ -947,6 +949,7 @@ pgcdc_source_main(Datum main_arg)
 	before_shmem_exit(source_on_exit, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgcdc_shmem_set_connected(MySource);
 
 	PgcdcWorkerContext = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi source",
 											   ALLOCSET_DEFAULT_SIZES);
@@ -976,6 +979,7 @@ pgcdc_source_main(Datum main_arg)
 		ErrorData  *edata;
 
 		HOLD_INTERRUPTS();
+		pgcdc_shmem_release_locks();
 		MemoryContextSwitchTo(PgcdcWorkerContext);
 		edata = CopyErrorData();
 		pgcdc_shmem_record_error(MySource, edata->message, edata->detail, edata->hint,

@@ -1,0 +1,9 @@
+# 053_large_rows_bootstrap.pl: bootstrap() of 20 rows of 50 MB runs in memory bounded
+# by bytes, not by the number of rows (see PgcdcLargeRows.pm).
+
+use strict;
+use warnings;
+
+use PgcdcLargeRows;
+
+large_rows_test('bootstrap');
