@@ -85,6 +85,23 @@ run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 	return SPI_processed;
 }
 
+/*
+ * Run one statement that returns nothing we keep, with the access rules
+ * of pgcdc_catalog_begin; returns the number of rows it processed.
+ */
+static uint64
+catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
+			 bool read_only, int expected)
+{
+	PgcdcCatalogAccess access;
+	uint64		processed;
+
+	pgcdc_catalog_begin(&access);
+	processed = run(sql, nargs, argtypes, values, nulls, read_only, expected);
+	pgcdc_catalog_end(&access);
+	return processed;
+}
+
 /* Error unless a result has the columns of the table as we know it. */
 static void
 check_natts(const char *table, int natts)
@@ -413,17 +430,14 @@ pgcdc_catalog_delete_source(const char *source_id, char **slot_name, char **orig
 bool
 pgcdc_catalog_set_enabled(const char *source_id, bool enabled)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[2] = {TEXTOID, BOOLOID};
 	Datum		values[2];
 	bool		found;
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = BoolGetDatum(enabled);
-	found = run("UPDATE pgcdc_drasi.sources SET enabled = $2 WHERE source_id = $1",
-				2, argtypes, values, NULL, false, SPI_OK_UPDATE) > 0;
-	pgcdc_catalog_end(&access);
+	found = catalog_exec("UPDATE pgcdc_drasi.sources SET enabled = $2 WHERE source_id = $1",
+						 2, argtypes, values, NULL, false, SPI_OK_UPDATE) > 0;
 	return found;
 }
 
@@ -431,35 +445,29 @@ pgcdc_catalog_set_enabled(const char *source_id, bool enabled)
 void
 pgcdc_catalog_set_sink(const char *source_id, PgcdcSink sink, const char *channel, bool wakeup)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = CStringGetTextDatum(pgcdc_catalog_sink_name(sink));
 	values[2] = CStringGetTextDatum(channel);
 	values[3] = CStringGetTextDatum(wakeup ? "wakeup" : "full");
-	run("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
-		"WHERE source_id = $1",
-		4, argtypes, values, NULL, false, SPI_OK_UPDATE);
-	pgcdc_catalog_end(&access);
+	catalog_exec("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
+				 "WHERE source_id = $1",
+				 4, argtypes, values, NULL, false, SPI_OK_UPDATE);
 }
 
 /* Write a source's numeric values as JSON strings, or not. */
 void
 pgcdc_catalog_set_numeric_as_string(const char *source_id, bool on)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[2] = {TEXTOID, BOOLOID};
 	Datum		values[2];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = BoolGetDatum(on);
-	run("UPDATE pgcdc_drasi.sources SET numeric_as_string = $2 WHERE source_id = $1",
-		2, argtypes, values, NULL, false, SPI_OK_UPDATE);
-	pgcdc_catalog_end(&access);
+	catalog_exec("UPDATE pgcdc_drasi.sources SET numeric_as_string = $2 WHERE source_id = $1",
+				 2, argtypes, values, NULL, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -505,13 +513,10 @@ pgcdc_catalog_list_sources(List **source_ids, List **enabled)
 bool
 pgcdc_catalog_any_source(void)
 {
-	PgcdcCatalogAccess access;
 	bool		any;
 
-	pgcdc_catalog_begin(&access);
-	any = run("SELECT 1 FROM pgcdc_drasi.sources LIMIT 1",
-			  0, NULL, NULL, NULL, true, SPI_OK_SELECT) > 0;
-	pgcdc_catalog_end(&access);
+	any = catalog_exec("SELECT 1 FROM pgcdc_drasi.sources LIMIT 1",
+					   0, NULL, NULL, NULL, true, SPI_OK_SELECT) > 0;
 	return any;
 }
 
@@ -613,16 +618,13 @@ pgcdc_catalog_save_last_seq(const char *source_id, int64 last_seq)
 void
 pgcdc_catalog_save_snapshot_lsn(const char *source_id, XLogRecPtr lsn)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[2] = {TEXTOID, LSNOID};
 	Datum		values[2];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = LSNGetDatum(lsn);
-	run("UPDATE pgcdc_drasi.source_progress SET snapshot_lsn = $2 WHERE source_id = $1",
-		2, argtypes, values, NULL, false, SPI_OK_UPDATE);
-	pgcdc_catalog_end(&access);
+	catalog_exec("UPDATE pgcdc_drasi.source_progress SET snapshot_lsn = $2 WHERE source_id = $1",
+				 2, argtypes, values, NULL, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -667,7 +669,6 @@ pgcdc_catalog_get_slot_lsn(const char *source_id)
 void
 pgcdc_catalog_save_slot_lsn(const char *source_id, XLogRecPtr lsn)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[2] = {TEXTOID, LSNOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
@@ -678,10 +679,8 @@ pgcdc_catalog_save_slot_lsn(const char *source_id, XLogRecPtr lsn)
 	values[1] = LSNGetDatum(lsn);
 	if (XLogRecPtrIsInvalid(lsn))
 		nulls[1] = 'n';
-	pgcdc_catalog_begin(&access);
-	run("UPDATE pgcdc_drasi.source_progress SET slot_lsn = $2 WHERE source_id = $1",
-		2, argtypes, values, nulls, false, SPI_OK_UPDATE);
-	pgcdc_catalog_end(&access);
+	catalog_exec("UPDATE pgcdc_drasi.source_progress SET slot_lsn = $2 WHERE source_id = $1",
+				 2, argtypes, values, nulls, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -693,7 +692,6 @@ void
 pgcdc_catalog_save_resnapshot(const char *source_id, const char *snapshot, List *relids,
 							  XLogRecPtr until)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, OIDARRAYOID, LSNOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -710,11 +708,9 @@ pgcdc_catalog_save_resnapshot(const char *source_id, const char *snapshot, List 
 			values[2] = oid_list_array(relids);
 		values[3] = LSNGetDatum(until);
 	}
-	pgcdc_catalog_begin(&access);
-	run("UPDATE pgcdc_drasi.source_progress SET resnapshot = $2::pg_catalog.pg_snapshot, "
-		"resnapshot_tables = $3, resnapshot_until = $4 WHERE source_id = $1",
-		4, argtypes, values, nulls, false, SPI_OK_UPDATE);
-	pgcdc_catalog_end(&access);
+	catalog_exec("UPDATE pgcdc_drasi.source_progress SET resnapshot = $2::pg_catalog.pg_snapshot, "
+				 "resnapshot_tables = $3, resnapshot_until = $4 WHERE source_id = $1",
+				 4, argtypes, values, nulls, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -724,7 +720,6 @@ pgcdc_catalog_save_resnapshot(const char *source_id, const char *snapshot, List 
 void
 pgcdc_catalog_add_snapshot_request(const char *source_id, ArrayType *tables, bool resync)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[3] = {TEXTOID, OIDARRAYOID, BOOLOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -735,27 +730,22 @@ pgcdc_catalog_add_snapshot_request(const char *source_id, ArrayType *tables, boo
 	else
 		nulls[1] = 'n';
 	values[2] = BoolGetDatum(resync);
-	pgcdc_catalog_begin(&access);
-	run("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables, resync) VALUES ($1, $2, $3)",
-		3, argtypes, values, nulls, false, SPI_OK_INSERT);
-	pgcdc_catalog_end(&access);
+	catalog_exec("INSERT INTO pgcdc_drasi.snapshot_requests (source_id, tables, resync) VALUES ($1, $2, $3)",
+				 3, argtypes, values, nulls, false, SPI_OK_INSERT);
 }
 
 /* Is a resync of the source pending? */
 bool
 pgcdc_catalog_resync_requested(const char *source_id)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	bool		found;
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
-	found = run("SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = $1 AND resync "
-				"LIMIT 1",
-				1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
-	pgcdc_catalog_end(&access);
+	found = catalog_exec("SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = $1 AND resync "
+						 "LIMIT 1",
+						 1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
 	return found;
 }
 
@@ -873,40 +863,34 @@ pgcdc_catalog_get_table_config(const char *source_id, Oid relid, PgcdcTableConfi
 void
 pgcdc_catalog_set_table_key(const char *source_id, Oid relid, ArrayType *key_columns)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTARRAYOID};
 	Datum		values[3];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = ObjectIdGetDatum(relid);
 	values[2] = PointerGetDatum(key_columns);
-	run(attnums_recorded() ?
-		"INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns, key_attnums) "
-		"VALUES ($1, $2, $3, " ATTNUMS_OF_NAMES("$3") ") ON CONFLICT (source_id, table_id) "
-		"DO UPDATE SET key_columns = EXCLUDED.key_columns, key_attnums = EXCLUDED.key_attnums" :
-		"INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
-		"VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
-		"DO UPDATE SET key_columns = EXCLUDED.key_columns",
-		3, argtypes, values, NULL, false, SPI_OK_INSERT);
-	pgcdc_catalog_end(&access);
+	catalog_exec(attnums_recorded() ?
+				 "INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns, key_attnums) "
+				 "VALUES ($1, $2, $3, " ATTNUMS_OF_NAMES("$3") ") ON CONFLICT (source_id, table_id) "
+				 "DO UPDATE SET key_columns = EXCLUDED.key_columns, key_attnums = EXCLUDED.key_attnums" :
+				 "INSERT INTO pgcdc_drasi.table_keys (source_id, table_id, key_columns) "
+				 "VALUES ($1, $2, $3) ON CONFLICT (source_id, table_id) "
+				 "DO UPDATE SET key_columns = EXCLUDED.key_columns",
+				 3, argtypes, values, NULL, false, SPI_OK_INSERT);
 }
 
 /* Forget the key columns chosen for a table; false when none were. */
 bool
 pgcdc_catalog_drop_table_key(const char *source_id, Oid relid)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		values[2];
 	bool		found;
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = ObjectIdGetDatum(relid);
-	found = run("DELETE FROM pgcdc_drasi.table_keys WHERE source_id = $1 AND table_id = $2",
-				2, argtypes, values, NULL, false, SPI_OK_DELETE) > 0;
-	pgcdc_catalog_end(&access);
+	found = catalog_exec("DELETE FROM pgcdc_drasi.table_keys WHERE source_id = $1 AND table_id = $2",
+						 2, argtypes, values, NULL, false, SPI_OK_DELETE) > 0;
 	return found;
 }
 
@@ -1006,16 +990,13 @@ pgcdc_catalog_get_consumer(const char *consumer, PgcdcRowLock lock, PgcdcConsume
 bool
 pgcdc_catalog_consumer_exists(const char *consumer)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	bool		found;
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(consumer);
-	found = run("SELECT 1 FROM pgcdc_drasi.consumers WHERE consumer = $1",
-				1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0;
-	pgcdc_catalog_end(&access);
+	found = catalog_exec("SELECT 1 FROM pgcdc_drasi.consumers WHERE consumer = $1",
+						 1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0;
 	return found;
 }
 
@@ -1036,52 +1017,43 @@ void
 pgcdc_catalog_insert_consumer(const char *consumer, const char *source_id, int64 acked_seq,
 							  Oid owner, bool with_snapshot)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[5] = {TEXTOID, TEXTOID, INT8OID, REGROLEOID, BOOLOID};
 	Datum		values[5];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(consumer);
 	values[1] = CStringGetTextDatum(source_id);
 	values[2] = Int64GetDatum(acked_seq);
 	values[3] = ObjectIdGetDatum(owner);
 	values[4] = BoolGetDatum(with_snapshot);
-	run("INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner, snapshot) "
-		"VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN pg_catalog.pg_current_snapshot() END)",
-		5, argtypes, values, NULL, false, SPI_OK_INSERT);
-	pgcdc_catalog_end(&access);
+	catalog_exec("INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner, snapshot) "
+				 "VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN pg_catalog.pg_current_snapshot() END)",
+				 5, argtypes, values, NULL, false, SPI_OK_INSERT);
 }
 
 /* Forget a consumer. */
 void
 pgcdc_catalog_delete_consumer(const char *consumer)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(consumer);
-	run("DELETE FROM pgcdc_drasi.consumers WHERE consumer = $1",
-		1, argtypes, values, NULL, false, SPI_OK_DELETE);
-	pgcdc_catalog_end(&access);
+	catalog_exec("DELETE FROM pgcdc_drasi.consumers WHERE consumer = $1",
+				 1, argtypes, values, NULL, false, SPI_OK_DELETE);
 }
 
 /* Move a consumer's acknowledged position to seq. */
 void
 pgcdc_catalog_ack_consumer(const char *consumer, int64 seq)
 {
-	PgcdcCatalogAccess access;
 	Oid			argtypes[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
 
-	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(consumer);
 	values[1] = Int64GetDatum(seq);
-	run("UPDATE pgcdc_drasi.consumers SET acked_seq = $2, acked_at = pg_catalog.now() "
-		"WHERE consumer = $1",
-		2, argtypes, values, NULL, false, SPI_OK_UPDATE);
-	pgcdc_catalog_end(&access);
+	catalog_exec("UPDATE pgcdc_drasi.consumers SET acked_seq = $2, acked_at = pg_catalog.now() "
+				 "WHERE consumer = $1",
+				 2, argtypes, values, NULL, false, SPI_OK_UPDATE);
 }
 
 /*
