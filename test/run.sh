@@ -21,7 +21,17 @@
 # non-zero if anything failed.  The make targets also work by hand: see
 # "Tests" in README.md.
 #
+# By default it runs all of this on every supported PostgreSQL in turn (the
+# CI matrix): 15 (Debian bookworm's package), 17 and 18 (built from Debian's
+# source packages by scripts/install-pg.sh into /var/cache/pgcdc_drasi,
+# cached; 18 with --enable-cassert, so PostgreSQL's own Asserts run under
+# the whole suite).  The two builds run in the background while 15's suites
+# run.  The last line sums the three runs.
+#
 # Environment:
+#   PG_VERSION=15|17|18|all       run on one version only (default all); 17 and
+#                                 18 are built first when not cached (about
+#                                 10 minutes each); 18 is the cassert build
 #   TEST_ONLY=regress|pgtap|tap   run only that stage (build + install always run)
 #   TEST_FILTER=<regex>           run only pgTAP / Perl TAP files whose name matches
 #   KEEP_TMP=1                    keep the scratch directory (logs, data dirs)
@@ -35,6 +45,7 @@
 #   SUITE_TIMEOUT                 budget of the whole run in seconds (default 4500)
 #   PG_HOME=<prefix>              test against PostgreSQL installed under that
 #                                 prefix (built from source) instead of Debian's 15
+#                                 (implies one version)
 #   TEST_AS_USER=1                do not become root: skip dependency installation
 #                                 (done already) and run everything as the
 #                                 current user
@@ -47,9 +58,69 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "${TEST_AS_USER:-0}" != 1 ]; then
 	. "$REPO/scripts/as-root.sh"
-	as_root "TEST_ONLY TEST_FILTER KEEP_TMP ARTIFACTS_DIR PGCDC_CFLAGS PG_HOME PG_TEST_TIMEOUT_DEFAULT
+	as_root "TEST_ONLY TEST_FILTER KEEP_TMP ARTIFACTS_DIR PGCDC_CFLAGS PG_HOME PG_VERSION PG_TEST_TIMEOUT_DEFAULT
 		PGCDC_TEST_BIG_ROWS PG_TEST_NOCLEAN TAP_FILE_TIMEOUT PGTAP_FILE_TIMEOUT REGRESS_TIMEOUT
 		SUITE_TIMEOUT" "${BASH_SOURCE[0]}" "$@"
+fi
+
+# --------------------------------------------------------------------------
+# The matrix: this script once per version, the sums at the end
+# --------------------------------------------------------------------------
+PG_VERSION=${PG_VERSION:-all}
+[ -n "${PG_HOME:-}" ] && [ "$PG_VERSION" = all ] && PG_VERSION=custom
+case "$PG_VERSION" in
+	all|15|17|18|custom) ;;
+	*) echo "test/run.sh: PG_VERSION must be 15, 17, 18 or all (got '$PG_VERSION')" >&2; exit 2 ;;
+esac
+
+# Build (or find cached) the PostgreSQL of a version; prints its prefix.
+pg_prefix() {
+	case "$1" in
+		17) bash "$REPO/scripts/install-pg.sh" 17 ;;
+		18) bash "$REPO/scripts/install-pg.sh" 18 --cassert ;;
+	esac
+}
+
+if [ "$PG_VERSION" = all ]; then
+	MATRIX_START=$(date +%s)
+	MATRIX_LOG=$(mktemp -d /tmp/pgcdc_drasi_matrix.XXXXXX)
+	# The builds of 17 and 18 (skipped when cached) overlap with 15's suites.
+	( pg_prefix 17 && pg_prefix 18 ) > "$MATRIX_LOG/build.out" 2> "$MATRIX_LOG/build.err" &
+	BUILD_PID=$!
+	total_pass=0 total_fail=0 lines=()
+	for v in 15 17 18; do
+		vstart=$(date +%s)
+		if [ "$v" != 15 ] && [ -n "${BUILD_PID:-}" ]; then
+			printf '\n=== waiting for the builds of PostgreSQL 17 and 18\n'
+			if ! wait "$BUILD_PID"; then
+				cat "$MATRIX_LOG/build.err"
+				echo "test/run.sh: building PostgreSQL failed"
+			fi
+			sed 's/^/build: /' "$MATRIX_LOG/build.err" | grep -E 'ready|cached|failed' || true
+			BUILD_PID=
+		fi
+		printf '\n##### PostgreSQL %s\n' "$v"
+		PG_VERSION=$v bash "${BASH_SOURCE[0]}" "$@" 2>&1 | tee "$MATRIX_LOG/run$v.log"
+		summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$MATRIX_LOG/run$v.log" | tail -n 1)
+		[ -n "$summary" ] || summary="0 passed, 1 failed"
+		p=${summary%% passed*}
+		f=${summary#*passed, }
+		f=${f%% failed*}
+		total_pass=$((total_pass + p))
+		total_fail=$((total_fail + f))
+		lines+=("PostgreSQL $v: $summary in $(( ($(date +%s) - vstart) / 60 )) min")
+		while IFS= read -r l; do lines+=("  $l"); done < <(grep -A1000 '^failed: ' "$MATRIX_LOG/run$v.log" | grep -E '^failed: ' || true)
+	done
+	rm -rf "$MATRIX_LOG"
+	printf '\n=== matrix summary (%d min)\n' $(( ($(date +%s) - MATRIX_START) / 60 ))
+	printf '%s\n' "${lines[@]}"
+	echo "$total_pass passed, $total_fail failed"
+	[ "$total_fail" -eq 0 ]
+	exit $?
+fi
+
+if [ "$PG_VERSION" = 17 ] || [ "$PG_VERSION" = 18 ]; then
+	PG_HOME=$(pg_prefix "$PG_VERSION") || { echo "test/run.sh: building PostgreSQL $PG_VERSION failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 # The system's PostgreSQL builds the extension (its headers); the tests run
@@ -66,6 +137,8 @@ else
 	PGBIN=$SYS_PGDIR/bin
 fi
 PG_CONFIG=$PGBIN/pg_config
+# One pgTAP port per major version, so runs on two versions can overlap.
+PGTAP_PORT=$((54300 + $("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')))
 PG_REGRESS_BIN=$("$PG_CONFIG" --pgxs | sed 's|/src/makefiles/pgxs.mk$||')/src/test/regress/pg_regress
 
 TEST_ONLY=${TEST_ONLY:-}
@@ -114,6 +187,7 @@ as_pg() {
 	[ -n "$SCRATCH" ] && [ -d "$SCRATCH/tmp" ] && envs+=(TMPDIR="$SCRATCH/tmp")
 	[ -n "${PGCDC_TEST_BIG_ROWS:-}" ] && envs+=(PGCDC_TEST_BIG_ROWS="$PGCDC_TEST_BIG_ROWS")
 	[ -n "${PG_TEST_NOCLEAN:-}" ] && envs+=(PG_TEST_NOCLEAN="$PG_TEST_NOCLEAN")
+	[ -n "${PGCDC_OLD_INSTALL:-}" ] && envs+=(PGCDC_OLD_INSTALL="$PGCDC_OLD_INSTALL")
 	if [ "$AS_ROOT" -eq 1 ]; then
 		runuser -u postgres -- env -i HOME=/var/lib/postgresql USER=postgres LOGNAME=postgres "${envs[@]}" "$@"
 	else
@@ -273,6 +347,27 @@ if [ "$(as_pg "$PG_CONFIG" --bindir)" != "$PGBIN" ] ||
 	summary_and_exit
 fi
 
+# On a newer PostgreSQL, the pg_upgrade test (test/t/060_pg_upgrade.pl)
+# needs the old version too: build the extension against Debian's 15 as well
+# and install it into a private copy of that one.  The TAP tests find it in
+# PGCDC_OLD_INSTALL (the directory holding its bin/).
+if [ -n "${PG_HOME:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ] && want_stage tap; then
+	say "the old version for the pg_upgrade test: build against PostgreSQL 15, install into $SCRATCH/pg15"
+	OLD_BUILD=$SCRATCH/src15
+	OLD_PRIV=$SCRATCH/pg15
+	if as_pg cp -a "$BUILD" "$OLD_BUILD" &&
+		as_pg make --no-print-directory -s -C "$OLD_BUILD" clean >/dev/null &&
+		as_pg mkdir -p "$OLD_PRIV/usr/lib/postgresql" "$OLD_PRIV/usr/share/postgresql" &&
+		as_pg cp -a /usr/lib/postgresql/15 "$OLD_PRIV/usr/lib/postgresql/" &&
+		as_pg cp -a /usr/share/postgresql/15 "$OLD_PRIV/usr/share/postgresql/" &&
+		as_pg make --no-print-directory -s -C "$OLD_BUILD" "${MAKE_VARS[@]}" \
+			PG_CONFIG="$OLD_PRIV/usr/lib/postgresql/15/bin/pg_config" all install; then
+		export PGCDC_OLD_INSTALL=$OLD_PRIV/usr/lib/postgresql/15
+	else
+		record_fail "install (PostgreSQL 15 for the pg_upgrade test)"
+	fi
+fi
+
 # --------------------------------------------------------------------------
 # Stage regress: make installcheck (temp instance from REGRESS_OPTS)
 # --------------------------------------------------------------------------
@@ -332,7 +427,7 @@ run_pgtap() {
 		return 0
 	fi
 	as_pg timeout -k 30 "$((limit + 150))" make --no-print-directory -C "$BUILD" pgtapcheck \
-		PG_CONFIG="$PG_CONFIG" PGTAP_TESTS="$(echo $files)" \
+		PG_CONFIG="$PG_CONFIG" PGTAP_TESTS="$(echo $files)" PGTAP_PORT="$PGTAP_PORT" \
 		PGTAP_FILE_TIMEOUT="$PGTAP_FILE_TIMEOUT" PGTAP_DEADLINE="$SUITE_DEADLINE" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	n_ok=$(grep -c '^PASS: ' "$log")

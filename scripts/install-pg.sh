@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Build PostgreSQL 17 or 18 from Debian's source package into a prefix of
+# our own, with what the test suites need (TAP support, libxml, the contrib
+# modules the tests use, pgTAP).  PostgreSQL 15 is Debian bookworm's binary
+# package and needs nothing from here.
+#
+#   scripts/install-pg.sh 17            -> prints the prefix, e.g.
+#                                          /var/cache/pgcdc_drasi/pg17
+#   scripts/install-pg.sh 18 --cassert  -> .../pg18-cassert (assertions on)
+#
+# Everything goes to stderr except the last line: the prefix (bin/, lib/,
+# share/ under it; use it as PG_HOME=<prefix> with test/run.sh).
+#
+# Idempotent and cached: a prefix that was built completely carries a stamp
+# file (.pgcdc_build) and a rerun prints it without touching the network.
+# PG_REFRESH=1 rebuilds (e.g. for a new minor release).
+#
+# Where the sources come from, nothing outside Debian's archive:
+#   - a private apt state ($CACHE/apt: its own sources list and lists
+#     directory, the system's apt configuration is not touched) with deb-src
+#     entries for trixie (postgresql-17) and sid (postgresql-18), signed by
+#     debian-archive-keyring; "apt-get source --download-only" checks the
+#     files against the signed Sources index;
+#   - when that fails (the mirror can list a version whose files are not
+#     there yet: trixie listed 17.12 while its files answered 404), the
+#     pinned version below is fetched from the pool by name and its .dsc
+#     signature is checked against debian-keyring (a Debian developer's
+#     signature; dpkg-source --require-valid-signature).
+# dpkg-source then checks the tarballs against the .dsc's checksums.  The
+# upstream tree is built without Debian's patches (they move files to
+# Debian's per-version directories, which a private prefix does not want).
+#
+# Needs root for the build dependencies (bison, flex, libxml2-dev, ...); the
+# build itself runs as the invoking user.  Takes about 9 minutes for 17 and
+# 11 for 18 on 2 cores.
+#
+# Environment:
+#   PGCDC_CACHE_DIR   cache root (default /var/cache/pgcdc_drasi)
+#   PG_REFRESH=1      rebuild even when the stamp is there
+#   MAKE_JOBS         parallel make jobs (default: number of CPUs)
+set -euo pipefail
+
+# Known good versions in the pool, used when the index's version cannot be
+# fetched.  Both .dsc files are signed by Christoph Berg (checked here with
+# gpgv and bookworm's debian-keyring).
+declare -A FALLBACK=([17]=17.11-0+deb13u1 [18]=18.6-3)
+# Contrib modules the test suites create.
+CONTRIB=(citext pg_walinspect)
+BUILD_DEPS=(bison flex libxml2-dev zlib1g-dev pkg-config dpkg-dev gpgv
+	libipc-run-perl perl make gcc libc6-dev)
+
+die() { echo "install-pg.sh: $*" >&2; exit 1; }
+note() { echo "install-pg.sh: $*" >&2; }
+
+[ $# -ge 1 ] || die "usage: scripts/install-pg.sh 17|18 [--cassert]"
+MAJOR=$1
+CASSERT=0
+[ "${2:-}" = --cassert ] && CASSERT=1
+case "$MAJOR" in
+	17|18) ;;
+	15) die "PostgreSQL 15 is Debian bookworm's package (scripts/install-deps.sh); nothing to build" ;;
+	*) die "PostgreSQL $MAJOR is not built by this script (17 or 18)" ;;
+esac
+
+CACHE=${PGCDC_CACHE_DIR:-/var/cache/pgcdc_drasi}
+NAME=pg$MAJOR
+[ "$CASSERT" = 1 ] && NAME=$NAME-cassert
+PREFIX=$CACHE/$NAME
+STAMP=$PREFIX/.pgcdc_build
+
+if [ -f "$STAMP" ] && [ "${PG_REFRESH:-0}" != 1 ]; then
+	note "$NAME cached ($(head -n 1 "$STAMP"))"
+	echo "$PREFIX"
+	exit 0
+fi
+
+# Build dependencies (root only; a non-root user must have them already).
+missing=()
+for pkg in "${BUILD_DEPS[@]}"; do
+	dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	[ "$(id -u)" -eq 0 ] || die "missing packages ${missing[*]} (run as root once)"
+	note "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial" "$CACHE/src"
+APT_OPTS=(-o "Dir::Etc::SourceList=$CACHE/apt/sources.list"
+	-o Dir::Etc::SourceParts=/nonexistent
+	-o "Dir::State::Lists=$CACHE/apt/lists"
+	-o "Dir::Cache=$CACHE/apt/cache"
+	-o APT::Sandbox::User=root)
+cat > "$CACHE/apt/sources.list" <<'EOF'
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main
+EOF
+
+SRCDIR=$CACHE/src/$NAME
+rm -rf "$SRCDIR"
+mkdir -p "$SRCDIR"
+cd "$SRCDIR"
+
+note "updating the private apt index (trixie, sid sources)"
+apt-get "${APT_OPTS[@]}" update -qq >&2
+
+# Fetch a source package into the current directory: the index's version,
+# else the pinned fallback from the pool with its signature checked.
+# Prints the .dsc's file name.
+fetch_source()
+{
+	local pkg=$1 fallback=${2:-} dsc
+	if apt-get "${APT_OPTS[@]}" source --download-only -qq "$pkg" >&2 2>fetch.err; then
+		dsc=$(ls "${pkg}"_*.dsc | head -n 1)
+		dpkg-source --skip-patches -x "$dsc" "$pkg" >&2
+		echo "$dsc"
+		return 0
+	fi
+	[ -n "$fallback" ] || { cat fetch.err >&2; die "cannot fetch $pkg"; }
+	note "$pkg: the index's version cannot be fetched ($(grep -m1 -o '404.*' fetch.err || echo error)); using $fallback from the pool"
+	rm -f "${pkg}"_*
+	if ! dpkg -s debian-keyring 2>/dev/null | grep -q '^Status: install ok installed'; then
+		[ "$(id -u)" -eq 0 ] || die "debian-keyring is needed to check $pkg $fallback (run as root once)"
+		apt-get install -y -qq --no-install-recommends debian-keyring >&2
+	fi
+	local pool=http://deb.debian.org/debian/pool/main/p/$pkg
+	dsc=${pkg}_${fallback}.dsc
+	/usr/lib/apt/apt-helper download-file "$pool/$dsc" "$dsc" >&2
+	gpgv --keyring /usr/share/keyrings/debian-keyring.gpg "$dsc" >&2 ||
+		die "$dsc: signature not valid"
+	local f
+	for f in $(awk '/^Files:/ {on = 1; next} /^[^ ]/ {on = 0} on {print $3}' "$dsc"); do
+		/usr/lib/apt/apt-helper download-file "$pool/$f" "$f" >&2
+	done
+	dpkg-source --require-valid-signature --skip-patches -x "$dsc" "$pkg" >&2
+	echo "$dsc"
+}
+
+case "$MAJOR" in
+	17) PKG=postgresql-17 ;;
+	18) PKG=postgresql-18 ;;
+esac
+DSC=$(fetch_source "$PKG" "${FALLBACK[$MAJOR]}")
+VERSION=$(sed -n 's/^Version: //p' "$DSC")
+note "building $PKG $VERSION into $PREFIX"
+
+CONFIGURE=(--prefix="$PREFIX" --enable-tap-tests --enable-debug --with-libxml
+	--without-icu --without-readline)
+[ "$CASSERT" = 1 ] && CONFIGURE+=(--enable-cassert)
+JOBS=${MAKE_JOBS:-$(nproc)}
+
+rm -rf "$PREFIX"
+cd "$SRCDIR/$PKG"
+./configure "${CONFIGURE[@]}" > configure.log 2>&1 ||
+	{ tail -n 40 configure.log >&2; die "configure failed"; }
+make -s -j"$JOBS" > make.log 2>&1 || { tail -n 60 make.log >&2; die "make failed"; }
+make -s install > install.log 2>&1 || { tail -n 40 install.log >&2; die "make install failed"; }
+for c in "${CONTRIB[@]}"; do
+	make -s -C "contrib/$c" install >> install.log 2>&1 ||
+		{ tail -n 40 install.log >&2; die "contrib/$c failed"; }
+done
+
+# pgTAP from Debian's source package, built against this server.
+cd "$SRCDIR"
+fetch_source pgtap > /dev/null
+make -s -C pgtap PG_CONFIG="$PREFIX/bin/pg_config" > pgtap.log 2>&1 &&
+	make -s -C pgtap PG_CONFIG="$PREFIX/bin/pg_config" install >> pgtap.log 2>&1 ||
+	{ tail -n 40 pgtap.log >&2; die "pgtap failed"; }
+PGTAP_VERSION=$(sed -n 's/^Version: //p' pgtap_*.dsc)
+
+printf '%s %s%s\nconfigure %s\npgtap %s\n' "$PKG" "$VERSION" \
+	"$([ "$CASSERT" = 1 ] && echo ' cassert')" "${CONFIGURE[*]}" "$PGTAP_VERSION" > "$STAMP"
+cd "$CACHE"
+rm -rf "$SRCDIR"
+note "$NAME ready: $(head -n 1 "$STAMP")"
+echo "$PREFIX"
