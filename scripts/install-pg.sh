@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build PostgreSQL 17 or 18 from Debian's source package into a prefix of
 # our own, with what the test suites need (TAP support, libxml, the contrib
-# modules the tests use, pgTAP).  PostgreSQL 15 is Debian bookworm's binary
-# package and needs nothing from here.
+# modules the tests use, pgTAP's SQL files from Debian's postgresql-15-pgtap).
+# PostgreSQL 15 is Debian bookworm's binary package and needs nothing from
+# here.
 #
 #   scripts/install-pg.sh 17            -> prints the prefix, e.g.
 #                                          /var/cache/pgcdc_drasi/pg17
@@ -20,7 +21,8 @@
 #     directory, the system's apt configuration is not touched) with deb-src
 #     entries for trixie (postgresql-17) and sid (postgresql-18), signed by
 #     debian-archive-keyring; "apt-get source --download-only" checks the
-#     files against the signed Sources index;
+#     files against the signed Sources index; each listed version is tried,
+#     newest first;
 #   - when that fails (the mirror can list a version whose files are not
 #     there yet: trixie listed 17.12 while its files answered 404), the
 #     pinned version below is fetched from the pool by name and its .dsc
@@ -40,6 +42,9 @@
 #   MAKE_JOBS         parallel make jobs (default: number of CPUs)
 set -euo pipefail
 
+# One group, read whole before it runs: editing the file during a build
+# leaves the build alone.
+{
 # Known good versions in the pool, used when the index's version cannot be
 # fetched.  Both .dsc files are signed by Christoph Berg (checked here with
 # gpgv and bookworm's debian-keyring).
@@ -47,7 +52,7 @@ declare -A FALLBACK=([17]=17.11-0+deb13u1 [18]=18.6-3)
 # Contrib modules the test suites create.
 CONTRIB=(citext pg_walinspect)
 BUILD_DEPS=(bison flex libxml2-dev zlib1g-dev pkg-config dpkg-dev gpgv
-	libipc-run-perl perl make gcc libc6-dev)
+	libipc-run-perl perl make gcc libc6-dev postgresql-15-pgtap)
 
 die() { echo "install-pg.sh: $*" >&2; exit 1; }
 note() { echo "install-pg.sh: $*" >&2; }
@@ -103,37 +108,46 @@ rm -rf "$SRCDIR"
 mkdir -p "$SRCDIR"
 cd "$SRCDIR"
 
-note "updating the private apt index (trixie, sid sources)"
+note "updating the private apt index (trixie and sid sources)"
 apt-get "${APT_OPTS[@]}" update -qq >&2
 
-# Fetch a source package into the current directory: the index's version,
-# else the pinned fallback from the pool with its signature checked.
-# Prints the .dsc's file name.
+# Fetch a source package into the current directory and unpack it into
+# ./$pkg; prints the .dsc's file name.  Tries the versions the signed index
+# lists, newest first (a mirror can list a version whose files are not
+# there yet), then the pinned fallback from the pool with its signature
+# checked.
 fetch_source()
 {
-	local pkg=$1 fallback=${2:-} dsc
-	if apt-get "${APT_OPTS[@]}" source --download-only -qq "$pkg" >&2 2>fetch.err; then
-		dsc=$(ls "${pkg}"_*.dsc | head -n 1)
-		dpkg-source --skip-patches -x "$dsc" "$pkg" >&2
-		echo "$dsc"
-		return 0
-	fi
+	local pkg=$1 fallback=${2:-} dsc ver
+	for ver in $(apt-cache "${APT_OPTS[@]}" showsrc "$pkg" 2>/dev/null |
+		sed -n 's/^Version: //p' | sort -ruV); do
+		rm -f "${pkg}"_*
+		if apt-get "${APT_OPTS[@]}" source --download-only -qq "$pkg=$ver" >&2 2>fetch.err; then
+			dsc=${pkg}_${ver#*:}.dsc
+			rm -rf "$pkg"
+			dpkg-source --skip-patches -x "$dsc" "$pkg" >&2
+			echo "$dsc"
+			return 0
+		fi
+		note "$pkg $ver is listed but cannot be fetched ($(grep -m1 -o '404.*' fetch.err || echo error))"
+	done
 	[ -n "$fallback" ] || { cat fetch.err >&2; die "cannot fetch $pkg"; }
-	note "$pkg: the index's version cannot be fetched ($(grep -m1 -o '404.*' fetch.err || echo error)); using $fallback from the pool"
+	note "$pkg: using $fallback from the pool"
 	rm -f "${pkg}"_*
 	if ! dpkg -s debian-keyring 2>/dev/null | grep -q '^Status: install ok installed'; then
 		[ "$(id -u)" -eq 0 ] || die "debian-keyring is needed to check $pkg $fallback (run as root once)"
 		apt-get install -y -qq --no-install-recommends debian-keyring >&2
 	fi
-	local pool=http://deb.debian.org/debian/pool/main/p/$pkg
+	local pool=http://deb.debian.org/debian/pool/main/${pkg:0:1}/$pkg
 	dsc=${pkg}_${fallback}.dsc
-	/usr/lib/apt/apt-helper download-file "$pool/$dsc" "$dsc" >&2
+	/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$pool/$dsc" "$dsc" >&2
 	gpgv --keyring /usr/share/keyrings/debian-keyring.gpg "$dsc" >&2 ||
 		die "$dsc: signature not valid"
 	local f
 	for f in $(awk '/^Files:/ {on = 1; next} /^[^ ]/ {on = 0} on {print $3}' "$dsc"); do
-		/usr/lib/apt/apt-helper download-file "$pool/$f" "$f" >&2
+		/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$pool/$f" "$f" >&2
 	done
+	rm -rf "$pkg"
 	dpkg-source --require-valid-signature --skip-patches -x "$dsc" "$pkg" >&2
 	echo "$dsc"
 }
@@ -142,37 +156,45 @@ case "$MAJOR" in
 	17) PKG=postgresql-17 ;;
 	18) PKG=postgresql-18 ;;
 esac
-DSC=$(fetch_source "$PKG" "${FALLBACK[$MAJOR]}")
-VERSION=$(sed -n 's/^Version: //p' "$DSC")
-note "building $PKG $VERSION into $PREFIX"
-
 CONFIGURE=(--prefix="$PREFIX" --enable-tap-tests --enable-debug --with-libxml
 	--without-icu --without-readline)
 [ "$CASSERT" = 1 ] && CONFIGURE+=(--enable-cassert)
 JOBS=${MAKE_JOBS:-$(nproc)}
 
-rm -rf "$PREFIX"
-cd "$SRCDIR/$PKG"
-./configure "${CONFIGURE[@]}" > configure.log 2>&1 ||
-	{ tail -n 40 configure.log >&2; die "configure failed"; }
-make -s -j"$JOBS" > make.log 2>&1 || { tail -n 60 make.log >&2; die "make failed"; }
-make -s install > install.log 2>&1 || { tail -n 40 install.log >&2; die "make install failed"; }
-for c in "${CONTRIB[@]}"; do
-	make -s -C "contrib/$c" install >> install.log 2>&1 ||
-		{ tail -n 40 install.log >&2; die "contrib/$c failed"; }
-done
+# The server (its own stamp, so that a failure later does not cost the
+# build again).
+if [ ! -f "$PREFIX/.pgcdc_server" ] || [ "${PG_REFRESH:-0}" = 1 ]; then
+	DSC=$(fetch_source "$PKG" "${FALLBACK[$MAJOR]}")
+	VERSION=$(sed -n 's/^Version: //p' "$DSC")
+	note "building $PKG $VERSION into $PREFIX"
+	rm -rf "$PREFIX"
+	cd "$SRCDIR/$PKG"
+	./configure "${CONFIGURE[@]}" > configure.log 2>&1 ||
+		{ tail -n 40 configure.log >&2; die "configure failed"; }
+	make -s -j"$JOBS" > make.log 2>&1 || { tail -n 60 make.log >&2; die "make failed"; }
+	make -s install > install.log 2>&1 || { tail -n 40 install.log >&2; die "make install failed"; }
+	for c in "${CONTRIB[@]}"; do
+		make -s -C "contrib/$c" install >> install.log 2>&1 ||
+			{ tail -n 40 install.log >&2; die "contrib/$c failed"; }
+	done
+	printf '%s %s%s\nconfigure %s\n' "$PKG" "$VERSION" \
+		"$([ "$CASSERT" = 1 ] && echo ' cassert')" "${CONFIGURE[*]}" > "$PREFIX/.pgcdc_server"
+	cd "$SRCDIR"
+	rm -rf "$SRCDIR/$PKG"
+fi
 
-# pgTAP from Debian's source package, built against this server.
-cd "$SRCDIR"
-fetch_source pgtap > /dev/null
-make -s -C pgtap PG_CONFIG="$PREFIX/bin/pg_config" > pgtap.log 2>&1 &&
-	make -s -C pgtap PG_CONFIG="$PREFIX/bin/pg_config" install >> pgtap.log 2>&1 ||
-	{ tail -n 40 pgtap.log >&2; die "pgtap failed"; }
-PGTAP_VERSION=$(sed -n 's/^Version: //p' pgtap_*.dsc)
+# pgTAP: it is SQL only (no C library), and the same files serve every
+# version from 15 on, so those of Debian's postgresql-15-pgtap are copied.
+# (Its source package is not always fetchable from the mirror.)
+note "installing pgTAP (from postgresql-15-pgtap) into $PREFIX"
+cp /usr/share/postgresql/15/extension/pgtap* "$PREFIX/share/postgresql/extension/" ||
+	die "copying pgTAP failed"
+PGTAP_VERSION=$(dpkg-query -W -f '${Version}' postgresql-15-pgtap)
 
-printf '%s %s%s\nconfigure %s\npgtap %s\n' "$PKG" "$VERSION" \
-	"$([ "$CASSERT" = 1 ] && echo ' cassert')" "${CONFIGURE[*]}" "$PGTAP_VERSION" > "$STAMP"
+{ cat "$PREFIX/.pgcdc_server"; echo "pgtap $PGTAP_VERSION"; } > "$STAMP"
 cd "$CACHE"
 rm -rf "$SRCDIR"
 note "$NAME ready: $(head -n 1 "$STAMP")"
 echo "$PREFIX"
+exit 0
+}

@@ -342,7 +342,12 @@ SELECT
 	st.snapshot_rows_total,
 	coalesce(st.key_fallbacks, 0) AS key_fallbacks,
 	coalesce(st.values_unavailable, 0) AS values_unavailable,
-	st.waiting_for
+	st.waiting_for,
+	CASE WHEN rs.slot_name IS NULL THEN 'missing' ELSE rs.wal_status END AS slot_wal_status,
+	-- invalidation_reason is a column from PostgreSQL 17 on (18 adds
+	-- idle_timeout); through jsonb the view is the same on every version
+	coalesce(pg_catalog.to_jsonb(rs) ->> 'invalidation_reason',
+			 CASE WHEN rs.wal_status = 'lost' THEN 'wal_removed' END) AS slot_invalidation_reason
 FROM pgcdc_drasi.sources s
 LEFT JOIN pgcdc_drasi.source_progress p USING (source_id)
 LEFT JOIN pgcdc_drasi.source_status() st USING (source_id)

@@ -24,6 +24,7 @@
 #include "executor/executor.h"
 #include "replication/message.h"
 #include "replication/origin.h"
+#include "replication/slot.h"
 #include "replication/walreceiver.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
@@ -189,6 +190,40 @@ pgcdc_xact_ended(TransactionId xid)
 	return ConditionalXactLockTableWait(xid, false);
 #else
 	return ConditionalXactLockTableWait(xid);
+#endif
+}
+
+/*
+ * Why a slot was invalidated, in the words of pg_replication_slots'
+ * invalidation_reason (17+), or NULL if it is valid.  15 records only that
+ * the WAL was removed; 16 adds the cause; 18 the idle timeout.  Caller
+ * holds the slot's mutex.
+ */
+static inline const char *
+pgcdc_slot_invalidation_reason(ReplicationSlot *slot)
+{
+#if PG_VERSION_NUM >= 160000
+	switch (slot->data.invalidated)
+	{
+		case RS_INVAL_NONE:
+			return NULL;
+		case RS_INVAL_WAL_REMOVED:
+			return "wal_removed";
+		case RS_INVAL_HORIZON:
+			return "rows_removed";
+		case RS_INVAL_WAL_LEVEL:
+			return "wal_level_insufficient";
+#if PG_VERSION_NUM >= 180000
+		case RS_INVAL_IDLE_TIMEOUT:
+			return "idle_timeout";
+#endif
+	}
+	return "invalidated";
+#else
+	if (!XLogRecPtrIsInvalid(slot->data.invalidated_at) &&
+		XLogRecPtrIsInvalid(slot->data.restart_lsn))
+		return "wal_removed";
+	return NULL;
 #endif
 }
 

@@ -129,6 +129,47 @@ pgcdc_stream_connect(const char *conninfo, const char *appname)
 	return stream;
 }
 
+/*
+ * Refuse to stream from a slot that is gone or was invalidated, with the
+ * way out: the walsender's own error says only that the slot cannot be
+ * used, and the source would retry it forever.
+ */
+void
+pgcdc_stream_check_slot(const char *source_id, const char *slot_name)
+{
+	ReplicationSlot *slot;
+	const char *reason = NULL;
+	bool		exists = false;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	if (slot != NULL)
+	{
+		exists = true;
+		SpinLockAcquire(&slot->mutex);
+		reason = pgcdc_slot_invalidation_reason(slot);
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	if (!exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("replication slot \"%s\" of source \"%s\" does not exist",
+						slot_name, source_id),
+				 errdetail("The slot was dropped, or the cluster was restored or upgraded without it."),
+				 errhint("Call pgcdc_drasi.resync_source('%s') to create the slot and take a new snapshot of every table.",
+						 source_id)));
+	if (reason != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("replication slot \"%s\" of source \"%s\" was invalidated",
+						slot_name, source_id),
+				 errdetail("Invalidation reason: %s.", reason),
+				 errhint("Call pgcdc_drasi.resync_source('%s') to replace the slot and take a new snapshot of every table.",
+						 source_id)));
+}
+
 /* Start streaming the publication from startpos (or the slot's position). */
 void
 pgcdc_stream_start(PgcdcStream *stream, const char *slot_name,

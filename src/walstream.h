@@ -32,5 +32,6 @@ extern void pgcdc_stream_drop_slot(PgcdcStream *stream, const char *slot_name);
 extern void pgcdc_stream_disconnect(PgcdcStream *stream);
 extern XLogRecPtr pgcdc_stream_slot_lsn(const char *slot_name);
 extern bool pgcdc_stream_slot_is_ours(const char *slot_name, XLogRecPtr recorded, bool *exists);
+extern void pgcdc_stream_check_slot(const char *source_id, const char *slot_name);
 
 #endif							/* PGCDC_WALSTREAM_H */

@@ -902,6 +902,7 @@ run_source(Oid dboid, const char *source_id)
 	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
 	MyStream = pgcdc_stream_connect(conninfo, appname);
 	startpos = pgcdc_sync_prepare_start(startpos, needs_snapshot, needs_resync);
+	pgcdc_stream_check_slot(MySourceConfig->source_id, MySourceConfig->slot_name);
 	pgcdc_stream_start(MyStream, MySourceConfig->slot_name, MySourceConfig->publication,
 					   startpos);
 
