@@ -50,7 +50,7 @@ set -euo pipefail
 # gpgv and bookworm's debian-keyring).
 declare -A FALLBACK=([17]=17.11-0+deb13u1 [18]=18.6-3)
 # Contrib modules the test suites create.
-CONTRIB=(citext pg_walinspect)
+CONTRIB=(citext pg_walinspect test_decoding)
 BUILD_DEPS=(bison flex libxml2-dev zlib1g-dev pkg-config dpkg-dev gpgv
 	libipc-run-perl perl make gcc libc6-dev postgresql-15-pgtap)
 
@@ -73,7 +73,17 @@ NAME=pg$MAJOR
 PREFIX=$CACHE/$NAME
 STAMP=$PREFIX/.pgcdc_build
 
-if [ -f "$STAMP" ] && [ "${PG_REFRESH:-0}" != 1 ]; then
+# Cached when built completely and every contrib module of the list is in.
+complete()
+{
+	local c
+	[ -f "$STAMP" ] || return 1
+	for c in "${CONTRIB[@]}"; do
+		[ -f "$PREFIX/share/postgresql/extension/$c.control" ] ||
+			[ -f "$PREFIX/lib/postgresql/$c.so" ] || return 1
+	done
+}
+if complete && [ "${PG_REFRESH:-0}" != 1 ]; then
 	note "$NAME cached ($(head -n 1 "$STAMP"))"
 	echo "$PREFIX"
 	exit 0
@@ -132,18 +142,26 @@ fetch_source()
 		note "$pkg $ver is listed but cannot be fetched ($(grep -m1 -o '404.*' fetch.err || echo error))"
 	done
 	[ -n "$fallback" ] || { cat fetch.err >&2; die "cannot fetch $pkg"; }
-	note "$pkg: using $fallback from the pool"
+	fetch_pool "$pkg" "$fallback"
+}
+
+# Fetch one version of a source package from the pool by name (it need not
+# be in the index), check the .dsc's signature against debian-keyring and
+# the files against the .dsc, unpack it into ./$pkg; prints the .dsc's name.
+fetch_pool()
+{
+	local pkg=$1 ver=$2 dsc f
+	note "$pkg: fetching $ver from the pool"
 	rm -f "${pkg}"_*
 	if ! dpkg -s debian-keyring 2>/dev/null | grep -q '^Status: install ok installed'; then
-		[ "$(id -u)" -eq 0 ] || die "debian-keyring is needed to check $pkg $fallback (run as root once)"
+		[ "$(id -u)" -eq 0 ] || die "debian-keyring is needed to check $pkg $ver (run as root once)"
 		apt-get install -y -qq --no-install-recommends debian-keyring >&2
 	fi
 	local pool=http://deb.debian.org/debian/pool/main/${pkg:0:1}/$pkg
-	dsc=${pkg}_${fallback}.dsc
+	dsc=${pkg}_${ver}.dsc
 	/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$pool/$dsc" "$dsc" >&2
 	gpgv --keyring /usr/share/keyrings/debian-keyring.gpg "$dsc" >&2 ||
 		die "$dsc: signature not valid"
-	local f
 	for f in $(awk '/^Files:/ {on = 1; next} /^[^ ]/ {on = 0} on {print $3}' "$dsc"); do
 		/usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file "$pool/$f" "$f" >&2
 	done
@@ -173,14 +191,31 @@ if [ ! -f "$PREFIX/.pgcdc_server" ] || [ "${PG_REFRESH:-0}" = 1 ]; then
 		{ tail -n 40 configure.log >&2; die "configure failed"; }
 	make -s -j"$JOBS" > make.log 2>&1 || { tail -n 60 make.log >&2; die "make failed"; }
 	make -s install > install.log 2>&1 || { tail -n 40 install.log >&2; die "make install failed"; }
-	for c in "${CONTRIB[@]}"; do
-		make -s -C "contrib/$c" install >> install.log 2>&1 ||
-			{ tail -n 40 install.log >&2; die "contrib/$c failed"; }
-	done
 	printf '%s %s%s\nconfigure %s\n' "$PKG" "$VERSION" \
 		"$([ "$CASSERT" = 1 ] && echo ' cassert')" "${CONFIGURE[*]}" > "$PREFIX/.pgcdc_server"
 	cd "$SRCDIR"
-	rm -rf "$SRCDIR/$PKG"
+fi
+VERSION=$(sed -n "s/^$PKG \([^ ]*\).*/\1/p" "$PREFIX/.pgcdc_server")
+
+# The contrib modules the tests use, built with PGXS against the installed
+# server (so a module added to the list later needs no server build), from
+# the same source version.
+missing_contrib=()
+for c in "${CONTRIB[@]}"; do
+	[ -f "$PREFIX/share/postgresql/extension/$c.control" ] ||
+		[ -f "$PREFIX/lib/postgresql/$c.so" ] || missing_contrib+=("$c")
+done
+if [ "${#missing_contrib[@]}" -gt 0 ]; then
+	if [ ! -d "$SRCDIR/$PKG" ]; then
+		cd "$SRCDIR"
+		fetch_pool "$PKG" "$VERSION" > /dev/null
+	fi
+	for c in "${missing_contrib[@]}"; do
+		note "building contrib/$c"
+		make -s -C "$SRCDIR/$PKG/contrib/$c" USE_PGXS=1 PG_CONFIG="$PREFIX/bin/pg_config" install \
+			>> "$SRCDIR/contrib.log" 2>&1 ||
+			{ tail -n 40 "$SRCDIR/contrib.log" >&2; die "contrib/$c failed"; }
+	done
 fi
 
 # pgTAP: it is SQL only (no C library), and the same files serve every

@@ -361,7 +361,9 @@ if [ -n "${PG_HOME:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ] && want_
 		as_pg cp -a /usr/lib/postgresql/15 "$OLD_PRIV/usr/lib/postgresql/" &&
 		as_pg cp -a /usr/share/postgresql/15 "$OLD_PRIV/usr/share/postgresql/" &&
 		as_pg make --no-print-directory -s -C "$OLD_BUILD" "${MAKE_VARS[@]}" \
-			PG_CONFIG="$OLD_PRIV/usr/lib/postgresql/15/bin/pg_config" all install; then
+			PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config all &&
+		as_pg make --no-print-directory -s -C "$OLD_BUILD" "${MAKE_VARS[@]}" \
+			PG_CONFIG="$OLD_PRIV/usr/lib/postgresql/15/bin/pg_config" install >/dev/null; then
 		export PGCDC_OLD_INSTALL=$OLD_PRIV/usr/lib/postgresql/15
 	else
 		record_fail "install (PostgreSQL 15 for the pg_upgrade test)"
@@ -386,15 +388,22 @@ run_regress() {
 	rc=${PIPESTATUS[0]}
 	{ [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && echo "regress: killed after ${limit}s"
 
-	local n_ok n_fail
-	n_ok=$(grep -cE '^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. ok' "$log")
-	n_fail=$(grep -cE '^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. (FAILED|failed)' "$log")
+	# pg_regress prints "test name ... ok" up to 15 and TAP lines
+	# ("ok 1 - name", "not ok 2 - name") from 16 on.
+	local n_ok n_fail old_ok old_fail tap_ok tap_fail
+	old_ok='^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. ok'
+	old_fail='^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. (FAILED|failed)'
+	tap_ok='^ok [0-9]+[[:space:]]+- '
+	tap_fail='^not ok [0-9]+[[:space:]]+- '
+	n_ok=$(grep -cE "$old_ok|$tap_ok" "$log")
+	n_fail=$(grep -cE "$old_fail|$tap_fail" "$log")
 	PASSED=$((PASSED + n_ok))
 	if [ "$n_fail" -gt 0 ]; then
 		FAILED=$((FAILED + n_fail))
 		while IFS= read -r name; do FAILED_NAMES+=("regress/$name"); done < <(
-			grep -E '^(test )?[[:space:]]*[^[:space:]]+[[:space:]]+\.\.\. (FAILED|failed)' "$log" |
-				sed -E 's/^(test )?[[:space:]]*([^[:space:]]+).*/\2/')
+			grep -E "$old_fail|$tap_fail" "$log" |
+				sed -E -e 's/^not ok [0-9]+[[:space:]]+- ([^[:space:]]+).*/\1/' \
+					-e 's/^(test )?[[:space:]]*([^[:space:]]+) .*/\2/')
 	elif [ "$rc" -ne 0 ]; then
 		record_fail "regress (make installcheck exited $rc)"
 	fi

@@ -210,7 +210,8 @@ SELECT results_eq(
 	         ('notify_payload', 'text'), ('last_seq', 'bigint'), ('notifications_sent', 'bigint'),
 	         ('notifications_skipped', 'bigint'), ('bootstrap', 'boolean'), ('snapshot_lsn', 'pg_lsn'),
 	         ('snapshot_table', 'text'), ('snapshot_rows_done', 'bigint'), ('snapshot_rows_total', 'bigint'),
-	         ('key_fallbacks', 'bigint'), ('values_unavailable', 'bigint'), ('waiting_for', 'text')$$,
+	         ('key_fallbacks', 'bigint'), ('values_unavailable', 'bigint'), ('waiting_for', 'text'), ('slot_wal_status', 'text'),
+	         ('slot_invalidation_reason', 'text')$$,
 	'status view has the expected columns, types and order');
 
 -- consumer_status view

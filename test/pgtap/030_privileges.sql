@@ -180,8 +180,11 @@ SELECT results_eq($$SELECT op, element_id FROM pgcdc_drasi.events WHERE source_i
 -- A role without the REPLICATION attribute cannot use replication slots
 -- directly.  Through create_source it can create slots for its sources, but
 -- must not be able to take over (and then drop) a slot somebody else made.
+-- (PostgreSQL 16 reworded the message)
 SELECT throws_ok($$SELECT pg_create_logical_replication_slot('priv_direct', 'pgoutput')$$,
-	'42501', 'must be superuser or replication role to use replication slots',
+	'42501', CASE WHEN current_setting('server_version_num')::int >= 160000
+		THEN 'permission denied to use replication slots'
+		ELSE 'must be superuser or replication role to use replication slots' END,
 	'admin: cannot create replication slots directly');
 RESET ROLE;
 

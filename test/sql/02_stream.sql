@@ -38,10 +38,13 @@ INSERT INTO orders (id, status) VALUES (7, 'savepoint rolled back');
 ROLLBACK TO SAVEPOINT s1;
 COMMIT;
 -- A multi-row UPDATE publishes its rows in the order the scan meets them:
--- keep it a heap order on every version (PostgreSQL 18 picks an index scan).
+-- a sequential scan on every version (17 and 18 pick index or bitmap scans,
+-- which meet a HOT-updated row at its chain's root).
 SET enable_indexscan = off;
+SET enable_bitmapscan = off;
 UPDATE orders SET amount = amount * 2 WHERE id IN (1, 3);
 RESET enable_indexscan;
+RESET enable_bitmapscan;
 DELETE FROM orders WHERE id = 2;
 UPDATE orders SET status = status WHERE id = 4;
 TRUNCATE orders;
