@@ -35,6 +35,7 @@
 #   TEST_ONLY=regress|pgtap|tap   run only that stage (build + install always run)
 #   TEST_FILTER=<regex>           run only pgTAP / Perl TAP files whose name matches
 #   KEEP_TMP=1                    keep the scratch directory (logs, data dirs)
+#   SCRATCH_ROOT=<dir>            where the scratch directory is made (default /tmp)
 #   ARTIFACTS_DIR=<dir>           copy logs of the run there (useful in CI)
 #   PGCDC_CFLAGS                  extra compiler flags (e.g. -DUSE_ASSERT_CHECKING)
 #   PG_TEST_TIMEOUT_DEFAULT       PostgreSQL::Test timeout in seconds (default 120)
@@ -58,7 +59,7 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "${TEST_AS_USER:-0}" != 1 ]; then
 	. "$REPO/scripts/as-root.sh"
-	as_root "TEST_ONLY TEST_FILTER KEEP_TMP ARTIFACTS_DIR PGCDC_CFLAGS PG_HOME PG_VERSION PG_TEST_TIMEOUT_DEFAULT
+	as_root "TEST_ONLY TEST_FILTER KEEP_TMP SCRATCH_ROOT ARTIFACTS_DIR PGCDC_CFLAGS PG_HOME PG_VERSION PG_TEST_TIMEOUT_DEFAULT
 		PGCDC_TEST_BIG_ROWS PG_TEST_NOCLEAN TAP_FILE_TIMEOUT PGTAP_FILE_TIMEOUT REGRESS_TIMEOUT
 		SUITE_TIMEOUT" "${BASH_SOURCE[0]}" "$@"
 fi
@@ -306,7 +307,8 @@ else
 	echo "not root: skipping dependency installation"
 fi
 
-SCRATCH=$(mktemp -d /tmp/pgcdc_drasi_test.XXXXXX) || { record_fail build; summary_and_exit; }
+mkdir -p "${SCRATCH_ROOT:-/tmp}"
+SCRATCH=$(mktemp -d "${SCRATCH_ROOT:-/tmp}/pgcdc_drasi_test.XXXXXX") || { record_fail build; summary_and_exit; }
 chmod 755 "$SCRATCH"
 BUILD=$SCRATCH/src
 mkdir "$BUILD" "$SCRATCH/tmp"

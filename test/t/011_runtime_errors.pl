@@ -9,7 +9,8 @@
 #     published (the publication did not exist at that point in the WAL),
 #     changes written after the re-creation are, exactly once.
 # (b) The replication slot is dropped out from under the source: the source
-#     reports that the slot does not exist; drop_source and create_source
+#     reports that the slot does not exist (and names resync_source);
+#     drop_source and create_source
 #     recover it.
 # (c) A conninfo override that cannot connect: the source reports the
 #     connection failure; drop_source works.
@@ -301,11 +302,17 @@ is((split /\n/, $out)[-1], '0', '(b) the slot is gone');
 ok( $node->poll_query_until(
 		'postgres', q{
 SELECT state = 'error' AND pid IS NULL
-   AND last_error = 'could not start WAL streaming: ERROR:  replication slot "pgcdc_s2" does not exist'
+   AND last_error = 'replication slot "pgcdc_s2" of source "s2" does not exist'
   FROM pgcdc_drasi.status WHERE source_id = 's2'}),
 	'(b) last_error says the replication slot does not exist') or diag(status_of('s2'));
+is( $node->safe_psql(
+		'postgres',
+		"SELECT last_error_detail || E'\\n' || last_error_hint FROM pgcdc_drasi.status WHERE source_id = 's2'"),
+	qq{The slot was dropped, or the cluster was restored or upgraded without it.
+Call pgcdc_drasi.resync_source('s2') to create the slot and take a new snapshot of every table.},
+	'(b) the detail says why, the hint names resync_source');
 ok( $node->log_contains(
-		qr/ERROR:  could not start WAL streaming: ERROR:  replication slot "pgcdc_s2" does not exist/),
+		qr/ERROR:  replication slot "pgcdc_s2" of source "s2" does not exist/),
 	'(b) the failure is in the server log');
 $node->safe_psql('postgres', 'INSERT INTO t2 VALUES (2)');
 my $r1 = $node->safe_psql('postgres', "SELECT reconnects FROM pgcdc_drasi.status WHERE source_id = 's2'");
