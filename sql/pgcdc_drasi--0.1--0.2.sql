@@ -170,3 +170,33 @@ WHERE s.source_id = p.source_id
   AND rs.database = pg_catalog.current_database()
   AND rs.confirmed_flush_lsn IS NOT NULL
   AND (NOT s.bootstrap OR p.snapshot_lsn IS NOT NULL);
+
+/*
+ * The drop guard's detail says what happens on every supported version:
+ * PostgreSQL 18's pgoutput skips a publication that is missing at a point
+ * in the WAL, 15 to 17 fail on it.
+ */
+CREATE OR REPLACE FUNCTION pgcdc_drasi._guard_publication_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dropped record;
+	src record;
+BEGIN
+	FOR dropped IN SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()
+		WHERE object_type = 'publication'
+	LOOP
+		SELECT s.source_id, s.publication INTO src FROM pgcdc_drasi.sources s
+		WHERE quote_ident(s.publication) = dropped.object_identity LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  DETAIL = 'Changes written while the publication is missing are never published, and before PostgreSQL 18 the source cannot go on even after it is created again.',
+					  HINT = 'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.';
+		END IF;
+	END LOOP;
+END
+$$;

@@ -389,7 +389,7 @@ BEGIN
 		IF FOUND THEN
 			RAISE EXCEPTION 'publication "%" is used by pgcdc_drasi source "%"', src.publication, src.source_id
 				USING ERRCODE = 'dependent_objects_still_exist',
-					  DETAIL = 'Changes written while the publication is missing could never be decoded, even after it is created again.',
+					  DETAIL = 'Changes written while the publication is missing are never published, and before PostgreSQL 18 the source cannot go on even after it is created again.',
 					  HINT = 'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.';
 		END IF;
 	END LOOP;

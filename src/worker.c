@@ -52,6 +52,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "replication/walreceiver.h"
+#include "replication/walsender.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
@@ -281,6 +282,21 @@ load_config(const char *source_id, XLogRecPtr *startpos, bool *needs_snapshot,
 	return true;
 }
 
+/*
+ * How long the worker may stay silent.  The walsender of our own server
+ * ends a connection that sends nothing for wal_sender_timeout, and during
+ * a large transaction the position does not move, so only this interval
+ * sends status updates; its own keepalive requests can wait behind
+ * megabytes of data in the socket buffers while a slow worker catches up.
+ */
+static int
+feedback_interval_ms(void)
+{
+	if (wal_sender_timeout > 0)
+		return Min(FEEDBACK_INTERVAL_MS, Max(wal_sender_timeout / 4, FEEDBACK_MIN_MS));
+	return FEEDBACK_INTERVAL_MS;
+}
+
 /* Send a status update if due, or at once when asked to. */
 static void
 send_feedback(bool force, bool request_reply)
@@ -295,7 +311,7 @@ send_feedback(bool force, bool request_reply)
 	if (!force &&
 		!(flush != last_sent_flush &&
 		  TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_MIN_MS)) &&
-		!TimestampDifferenceExceeds(last_feedback, now, FEEDBACK_INTERVAL_MS))
+		!TimestampDifferenceExceeds(last_feedback, now, feedback_interval_ms()))
 		return;
 
 	pgcdc_stream_send_feedback(MyStream, last_received, flush, request_reply);

@@ -393,11 +393,22 @@ SELECT lives_ok($$ALTER PUBLICATION opt_other_pub ADD TABLE opt_unpub$$,
 	'ALTER PUBLICATION of an unrelated publication is accepted while a source''s publication is missing');
 CREATE PUBLICATION opt_rs_pub FOR TABLE opt_rs;
 INSERT INTO opt_rs VALUES (4, 'after the publication is back');
-SELECT ok(poll_until($$SELECT last_error LIKE '%publication "opt_rs_pub" does not exist%' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
-	'the source cannot go on: it reports the missing publication');
+-- Up to PostgreSQL 17 the walsender fails on the change written while the
+-- publication was missing, for good; 18's pgoutput skips the publication
+-- at that point of the WAL (a WARNING), so the change is not published and
+-- the source goes on with the next one.
+SELECT current_setting('server_version_num')::int >= 180000 AS pg18 \gset
+SELECT CASE WHEN :'pg18' THEN
+	ok(poll_until($$SELECT count(*) = 2 AND bool_and(element_id <> 'opt_rs:3') FROM pgcdc_drasi.events WHERE source_id = 'opt_rs'$$, 60),
+	   'PostgreSQL 18: the source goes on; the change written while the publication was missing is not published')
+	ELSE
+	ok(poll_until($$SELECT last_error LIKE '%publication "opt_rs_pub" does not exist%' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
+	   'the source cannot go on: it reports the missing publication')
+	END;
 SELECT lives_ok($$SELECT pgcdc_drasi.resync_source('opt_rs')$$, 'resync_source');
-SELECT ok(poll_until($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = 'opt_rs')
-	                 AND (SELECT count(*) FROM pgcdc_drasi.events WHERE source_id = 'opt_rs') = 6$$, 60),
+SELECT ok(poll_until(format($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests WHERE source_id = 'opt_rs')
+	                 AND (SELECT count(*) FROM pgcdc_drasi.events WHERE source_id = 'opt_rs') = %s$$,
+	                 CASE WHEN :'pg18' THEN 7 ELSE 6 END), 60),
 	'after resync_source the worker takes the re-snapshot');
 SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
 	'the resynced source streams');
@@ -406,20 +417,32 @@ SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('opt_rs')$$, 'wait_for_cat
 SELECT results_eq(
 	$$SELECT seq, op, element_id, payload->'metadata'->'snapshot', snapshot IS NOT NULL
 	  FROM pgcdc_drasi.events WHERE source_id = 'opt_rs' ORDER BY seq$$,
+	CASE WHEN :'pg18' THEN
+	$$VALUES (1::bigint, 'i', 'opt_rs:2', NULL::jsonb, false),
+	         (2::bigint, 'i', 'opt_rs:4', NULL::jsonb, false),
+	         (3::bigint, 't', NULL, 'true'::jsonb, true),
+	         (4::bigint, 'i', 'opt_rs:1', 'true'::jsonb, true),
+	         (5::bigint, 'i', 'opt_rs:2', 'true'::jsonb, true),
+	         (6::bigint, 'i', 'opt_rs:3', 'true'::jsonb, true),
+	         (7::bigint, 'i', 'opt_rs:4', 'true'::jsonb, true),
+	         (8::bigint, 'i', 'opt_rs:5', NULL::jsonb, false)$$
+	ELSE
 	$$VALUES (1::bigint, 'i', 'opt_rs:2', NULL::jsonb, false),
 	         (2::bigint, 't', NULL, 'true'::jsonb, true),
 	         (3::bigint, 'i', 'opt_rs:1', 'true'::jsonb, true),
 	         (4::bigint, 'i', 'opt_rs:2', 'true'::jsonb, true),
 	         (5::bigint, 'i', 'opt_rs:3', 'true'::jsonb, true),
 	         (6::bigint, 'i', 'opt_rs:4', 'true'::jsonb, true),
-	         (7::bigint, 'i', 'opt_rs:5', NULL::jsonb, false)$$,
+	         (7::bigint, 'i', 'opt_rs:5', NULL::jsonb, false)$$
+	END,
 	'the queue: a snapshot run (a t event, then an insert per current row, marked snapshot) in place of the lost changes, then the stream; seq goes on');
 SELECT is((SELECT payload->'payload'->'before' FROM pgcdc_drasi.events WHERE source_id = 'opt_rs' AND op = 't'),
 	'{"labels": ["opt_rs"], "idPrefix": "opt_rs:"}'::jsonb, 'the t event clears the table''s nodes');
 SELECT ok(poll_until($$SELECT resnapshot IS NULL AND resnapshot_tables IS NULL AND resnapshot_until IS NULL
 	                 FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs'$$, 60),
 	'the re-snapshot''s skip state is cleared once the stream has passed it');
-SELECT is((SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs'), 7::bigint,
+SELECT is((SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs'),
+	CASE WHEN :'pg18' THEN 8::bigint ELSE 7::bigint END,
 	'last_seq counts every event');
 
 ----------------------------------------------------------------------
@@ -431,12 +454,12 @@ SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_owned', 'opt_owned_pub',
 	'a source of a publication owned by another role');
 SELECT is(err_info($$DROP PUBLICATION opt_pub$$),
 	ARRAY['2BP01', 'publication "opt_pub" is used by pgcdc_drasi source "opt_lbl"',
-	      'Changes written while the publication is missing could never be decoded, even after it is created again.',
+	      'Changes written while the publication is missing are never published, and before PostgreSQL 18 the source cannot go on even after it is created again.',
 	      'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.'],
 	'DROP PUBLICATION of a used publication is refused (message, detail, hint)');
 SELECT is((err_info($$DROP PUBLICATION "Opt Guard Pub"$$))[1:1] || (err_info($$DROP PUBLICATION "Opt Guard Pub"$$))[3:4],
 	ARRAY['2BP01',
-	      'Changes written while the publication is missing could never be decoded, even after it is created again.',
+	      'Changes written while the publication is missing are never published, and before PostgreSQL 18 the source cannot go on even after it is created again.',
 	      'Drop the source first with pgcdc_drasi.drop_source(), or remove tables with ALTER PUBLICATION ... DROP TABLE.'],
 	'DROP PUBLICATION of a used publication whose name needs quotes is refused');
 SELECT is((err_info($$DROP PUBLICATION "Opt Guard Pub"$$))[2],
