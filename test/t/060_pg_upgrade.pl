@@ -191,10 +191,14 @@ like(
 like($stderr, qr/publication "up_pub" is used by pgcdc_drasi source "up"/,
 	'the publication guard still refuses to drop the source\'s publication');
 
-# The procedure, after pg_upgrade: a new slot for the source, no snapshot,
-# before the applications write again.
-$new->safe_psql('postgres',
-	q{SET ROLE up_admin; SELECT pgcdc_drasi.resync_source('up', snapshot => false)});
+# The procedure, after pg_upgrade: a new slot for each source, no
+# snapshot, before the applications write again (the statement of the
+# README).
+$new->safe_psql(
+	'postgres', q{
+SELECT format('SELECT pgcdc_drasi.resync_source(%L, snapshot => false)', source_id)
+FROM pgcdc_drasi.sources \gexec
+});
 wait_streaming($new, 'up', desc => 'the source streams from its new slot');
 is( $new->safe_psql(
 		'postgres', q{
