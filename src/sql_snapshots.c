@@ -225,7 +225,7 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
  *
  * Without a snapshot, a source that caught up and then lost its slot (to
  * pg_upgrade, which carries no slot from a cluster older than 17, or to a
- * restore) goes on from a new slot: the walsender starts it at the slot's
+ * drop or an invalidation) goes on from a new slot: the walsender starts it at the slot's
  * start, whatever the origin says, and seq goes on.  What was written to
  * its tables between its last catch-up and the new slot is not
  * delivered, which is why only a missing or invalidated slot is replaced
@@ -272,7 +272,7 @@ resync_source(const char *source_id, bool snapshot)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source \"%s\" still has its replication slot \"%s\"", source_id, slot_name),
 				 errdetail("Without a snapshot, resync_source only gives a new slot to a source whose slot is missing or invalidated."),
-				 errhint("Call pgcdc_drasi.resync_source('%s') to skip the WAL the source cannot decode and take a new snapshot of its tables.",
+				 errhint("If the source cannot stream, call pgcdc_drasi.resync_source('%s'): it skips the WAL the source cannot decode and takes a new snapshot of its tables.",
 						 source_id)));
 
 	/* A lost or invalidated slot is made again first, before we write. */

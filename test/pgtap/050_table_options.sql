@@ -429,7 +429,7 @@ SELECT is((SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'o
 SELECT is(err_info($$SELECT pgcdc_drasi.resync_source('opt_rs', snapshot => false)$$),
 	ARRAY['55000', 'source "opt_rs" still has its replication slot "pgcdc_opt_rs"',
 	      'Without a snapshot, resync_source only gives a new slot to a source whose slot is missing or invalidated.',
-	      'Call pgcdc_drasi.resync_source(''opt_rs'') to skip the WAL the source cannot decode and take a new snapshot of its tables.'],
+	      'If the source cannot stream, call pgcdc_drasi.resync_source(''opt_rs''): it skips the WAL the source cannot decode and takes a new snapshot of its tables.'],
 	'resync_source without a snapshot refuses a source that still has its slot (message, detail, hint)');
 SELECT slot_lsn AS opt_rs_old_slot_lsn FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs' \gset
 SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('opt_rs')$$, 'pause opt_rs');
