@@ -63,8 +63,9 @@ typedefs:
 override CFLAGS += $(PGCDC_CFLAGS)
 
 # Perl TAP tests test/t/*.pl (PostgreSQL::Test::Cluster), each starting its
-# own clusters; logs in test/tmp_check/log (TESTLOGDIR and TESTDATADIR tell
-# PostgreSQL 17+'s framework; 15 derives them from TESTDIR).  One file:
+# own clusters; logs in test/tmp_check/log (TESTDIR tells PostgreSQL 15's
+# test modules where, TESTDATADIR and TESTLOGDIR those of 16 and later).
+# One file:
 #   make prove_installcheck PROVE_TESTS=test/t/001_restart.pl
 # TAP_KEEP_TMP=1 keeps the logs of earlier runs in test/tmp_check.
 override PROVE_FLAGS += -I $(srcdir)/test/t
@@ -73,7 +74,7 @@ prove_installcheck:
 	$(if $(TAP_KEEP_TMP),,rm -rf '$(CURDIR)'/test/tmp_check)
 	$(MKDIR_P) '$(CURDIR)'/test/tmp_check
 	cd $(srcdir) && TESTDIR='$(CURDIR)/test' PATH="$(bindir):$$PATH" PGPORT='6$(DEF_PGPORT)' \
-		TESTLOGDIR='$(CURDIR)/test/tmp_check/log' TESTDATADIR='$(CURDIR)/test/tmp_check' \
+		TESTDATADIR='$(CURDIR)/test/tmp_check' TESTLOGDIR='$(CURDIR)/test/tmp_check/log' \
 		PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
 		$(PROVE) $(PG_PROVE_FLAGS) $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),test/t/*.pl)
 

@@ -15,6 +15,8 @@
  * drops a slot of that name that someone else made; existing sources
  * whose worker or create_source made their slot get it recorded here.
  * DROP EXTENSION and DROP SCHEMA are refused while sources exist.
+ * resync_source can give a source that lost its slot (to pg_upgrade, a
+ * restore) a new slot without a snapshot.
  * Sources, consumers, table options and queued events are kept.
  */
 
@@ -200,3 +202,18 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+/*
+ * resync_source(source_id, snapshot): with snapshot => false, a source
+ * that lost its slot goes on from a new one, without a re-snapshot.  The
+ * new definition calls a symbol of its own (0.1's takes one argument).
+ */
+DROP FUNCTION pgcdc_drasi.resync_source(text);
+
+CREATE FUNCTION pgcdc_drasi.resync_source(source_id text, snapshot boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resync_source_v2'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+REVOKE ALL ON FUNCTION pgcdc_drasi.resync_source(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgcdc_drasi.resync_source(text, boolean) TO pgcdc_drasi_admin;

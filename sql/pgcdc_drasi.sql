@@ -268,9 +268,9 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_resnapshot'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
-CREATE FUNCTION pgcdc_drasi.resync_source(source_id text)
+CREATE FUNCTION pgcdc_drasi.resync_source(source_id text, snapshot boolean DEFAULT true)
 RETURNS void
-AS 'MODULE_PATHNAME', 'pgcdc_drasi_resync_source'
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resync_source_v2'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.bootstrap(source_id text, labels text[] DEFAULT NULL)
@@ -434,7 +434,7 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.set_table_label(text, regclass, text),
 	pgcdc_drasi.set_excluded_columns(text, regclass, text[]),
 	pgcdc_drasi.resnapshot(text, regclass[]),
-	pgcdc_drasi.resync_source(text),
+	pgcdc_drasi.resync_source(text, boolean),
 	pgcdc_drasi.drop_source(text),
 	pgcdc_drasi.pause_source(text),
 	pgcdc_drasi.resume_source(text),

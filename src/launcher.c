@@ -26,6 +26,7 @@
 #include "access/heapam.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
+#include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -46,11 +47,32 @@
 /* Launcher-local handles of the workers it started, by source index. */
 static BackgroundWorkerHandle **source_handles = NULL;
 
-/* Register the launcher; called from _PG_init during preload. */
+/*
+ * Register the launcher; called from _PG_init during preload.
+ *
+ * Not under pg_upgrade: it starts the old and the new cluster in binary
+ * upgrade mode (postgres -b), each with the shared_preload_libraries of
+ * its configuration, so we are loaded there too.  A source worker would
+ * then write queue rows and move its origin in the old cluster after
+ * pg_upgrade has checked it and dumped its schema, create origins and
+ * slots (or take an initial snapshot) in the new one while its schema is
+ * restored and its files are put in place, and from PostgreSQL 17 on it
+ * would consume the slots pg_upgrade has just migrated.  PostgreSQL's own
+ * logical replication launcher stays away from binary upgrades for the
+ * same reason.  Without the launcher nothing of ours starts; the SQL
+ * functions still load (pg_upgrade checks that the library does).
+ */
 void
 pgcdc_launcher_register(void)
 {
 	BackgroundWorker worker;
+
+	if (IsBinaryUpgrade)
+	{
+		ereport(LOG,
+				(errmsg("pgcdc_drasi starts no sources in binary upgrade mode")));
+		return;
+	}
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;

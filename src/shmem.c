@@ -131,6 +131,26 @@ pgcdc_shmem_wake_launcher(void)
 }
 
 /*
+ * Let the launcher start a source's worker without waiting out the
+ * backoff of its failures: the caller (resync_source) has just removed
+ * their cause, and the user expects the source back at once.
+ */
+void
+pgcdc_shmem_retry_now(Oid dboid, const char *source_id)
+{
+	PgcdcSource *src;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	src = pgcdc_shmem_find_source(dboid, source_id);
+	if (src != NULL)
+	{
+		src->failures = 0;
+		src->next_start = 0;
+	}
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
  * Ask the launcher to re-read the sources of a database.  Called at
  * commit of any change to pgcdc_drasi.sources.
  */

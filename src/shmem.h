@@ -115,6 +115,7 @@ extern PgcdcSource *pgcdc_shmem_find_source(Oid dboid, const char *source_id);
 extern void pgcdc_shmem_init_source(PgcdcSource *src, Oid dboid, const char *source_id);
 extern void pgcdc_shmem_request_rescan(Oid dboid);
 extern void pgcdc_shmem_wake_launcher(void);
+extern void pgcdc_shmem_retry_now(Oid dboid, const char *source_id);
 extern void pgcdc_shmem_bump_config_generation(Oid dboid);
 extern const char *pgcdc_shmem_state_name(PgcdcSourceState state);
 

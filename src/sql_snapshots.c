@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "replication/slot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -33,6 +34,7 @@
 PG_FUNCTION_INFO_V1(pgcdc_drasi_bootstrap);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_resnapshot);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_resync_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_resync_source_v2);
 
 /* State of a bootstrap() call between rows. */
 typedef struct BootstrapState
@@ -209,19 +211,29 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 }
 
 /*
- * resync_source(source_id): recover a source whose stream cannot go on
- * (its publication was dropped and created again, its slot was lost or
- * invalidated).  The worker restarts at the current end of WAL, skipping
- * what it cannot decode, and takes a snapshot of all its tables at its
- * first quiet moment: consumers get the current state, then the stream.
- * The skipped changes are not sent one by one; the snapshot carries their
- * effect.  Everything the worker does for it commits atomically with its
- * progress, so a crash in between simply repeats the resync.
+ * resync_source(source_id, snapshot): recover a source whose stream
+ * cannot go on (its publication was dropped and created again, its slot
+ * was lost or invalidated).
+ *
+ * With a snapshot, the worker restarts at the current end of WAL,
+ * skipping what it cannot decode, and takes a snapshot of all its tables
+ * at its first quiet moment: consumers get the current state, then the
+ * stream.  The skipped changes are not sent one by one; the snapshot
+ * carries their effect.  Everything the worker does for it commits
+ * atomically with its progress, so a crash in between simply repeats the
+ * resync.
+ *
+ * Without a snapshot, a source that caught up and then lost its slot (to
+ * pg_upgrade, which carries no slot from a cluster older than 17, or to a
+ * drop or an invalidation) goes on from a new slot: the walsender starts it at the slot's
+ * start, whatever the origin says, and seq goes on.  What was written to
+ * its tables between its last catch-up and the new slot is not
+ * delivered, which is why only a missing or invalidated slot is replaced
+ * this way: a source that still has its slot needs nothing of the kind.
  */
-Datum
-pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
+static void
+resync_source(const char *source_id, bool snapshot)
 {
-	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	PgcdcSavedUser saved;
 	char	   *slot_name;
 	ReplicationSlot *slot;
@@ -229,6 +241,7 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 	bool		slot_invalid = false;
 	bool		ours;
 
+	Assert(source_id != NULL);
 	pgcdc_sql_begin(&saved);
 	slot_name = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false)->slot_name;
 	ours = pgcdc_stream_slot_is_ours(slot_name, pgcdc_catalog_get_slot_lsn(source_id),
@@ -253,6 +266,15 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 				 errdetail("Source \"%s\" did not create the slot of that name.", source_id),
 				 errhint("Drop the source and create it again with another slot_name.")));
 
+	/* Without a snapshot, only a slot that is gone may be replaced. */
+	if (!snapshot && slot_exists && !slot_invalid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" still has its replication slot \"%s\"", source_id, slot_name),
+				 errdetail("Without a snapshot, resync_source only gives a new slot to a source whose slot is missing or invalidated."),
+				 errhint("If the source cannot stream, call pgcdc_drasi.resync_source('%s'): it skips the WAL the source cannot decode and takes a new snapshot of its tables.",
+						 source_id)));
+
 	/* A lost or invalidated slot is made again first, before we write. */
 	if (slot_invalid)
 	{
@@ -267,12 +289,33 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 		pgcdc_catalog_save_slot_lsn(source_id, pgcdc_stream_slot_lsn(slot_name));
 	}
 
-	/* Keep the restarted worker waiting until the request is committed. */
+	/* Keep the restarted worker waiting until the transaction ends. */
 	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_UPDATE, false);
-	pgcdc_catalog_add_snapshot_request(source_id, NULL, true);
+	if (snapshot)
+		pgcdc_catalog_add_snapshot_request(source_id, NULL, true);
 	pgcdc_sql_stop_worker(source_id);
 	pgcdc_sql_end(&saved);
 
+	/* The cause of its failures is gone: no backoff for the restart. */
+	pgcdc_shmem_retry_now(MyDatabaseId, source_id);
 	pgcdc_sql_wake_launcher_at_commit();
+}
+
+/* resync_source(source_id) of version 0.1: always with a snapshot. */
+Datum
+pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
+{
+	resync_source(pgcdc_sql_text_arg(fcinfo, 0, "source_id"), true);
+	PG_RETURN_VOID();
+}
+
+/* resync_source(source_id, snapshot) of version 0.2. */
+Datum
+pgcdc_drasi_resync_source_v2(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+
+	pgcdc_sql_require_arg(fcinfo, 1, "snapshot");
+	resync_source(source_id, PG_GETARG_BOOL(1));
 	PG_RETURN_VOID();
 }

@@ -28,6 +28,12 @@
 # the whole suite).  The two builds run in the background while 15's suites
 # run.  The last line sums the three runs.
 #
+# On 17 and 18 the pg_upgrade tests need older versions with the extension
+# as well: test/t/060_pg_upgrade.pl upgrades from a 15 (bookworm's
+# packages of a pinned minor release, scripts/install-pg15-old.sh; passed
+# as PGCDC_OLD_INSTALL), test/t/061_pg_upgrade_slots.pl, on 18, from the 17
+# built here (PGCDC_OLD17_INSTALL).
+#
 # Environment:
 #   PG_VERSION=15|17|18|all       run on one version only (default all); 17 and
 #                                 18 are built first when not cached (about
@@ -189,6 +195,7 @@ as_pg() {
 	[ -n "${PGCDC_TEST_BIG_ROWS:-}" ] && envs+=(PGCDC_TEST_BIG_ROWS="$PGCDC_TEST_BIG_ROWS")
 	[ -n "${PG_TEST_NOCLEAN:-}" ] && envs+=(PG_TEST_NOCLEAN="$PG_TEST_NOCLEAN")
 	[ -n "${PGCDC_OLD_INSTALL:-}" ] && envs+=(PGCDC_OLD_INSTALL="$PGCDC_OLD_INSTALL")
+	[ -n "${PGCDC_OLD17_INSTALL:-}" ] && envs+=(PGCDC_OLD17_INSTALL="$PGCDC_OLD17_INSTALL")
 	if [ "$AS_ROOT" -eq 1 ]; then
 		runuser -u postgres -- env -i HOME=/var/lib/postgresql USER=postgres LOGNAME=postgres "${envs[@]}" "$@"
 	else
@@ -350,25 +357,63 @@ if [ "$(as_pg "$PG_CONFIG" --bindir)" != "$PGBIN" ] ||
 fi
 
 # On a newer PostgreSQL, the pg_upgrade test (test/t/060_pg_upgrade.pl)
-# needs the old version too: build the extension against Debian's 15 as well
-# and install it into a private copy of that one.  The TAP tests find it in
-# PGCDC_OLD_INSTALL (the directory holding its bin/).
-if [ -n "${PG_HOME:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ] && want_stage tap; then
-	say "the old version for the pg_upgrade test: build against PostgreSQL 15, install into $SCRATCH/pg15"
+# needs an older one too: Debian bookworm's 15, of the minor release that
+# scripts/install-pg15-old.sh unpacks (the current one stores catalog
+# contents the 17 and 18 built here cannot restore; see there).  Build the
+# extension against it (its own headers) and install it into a private copy
+# of it.  The TAP tests find it in PGCDC_OLD_INSTALL (the directory holding
+# its bin/).
+if [ -n "${PG_HOME:-}" ] && want_stage tap &&
+	{ [ -z "$TEST_FILTER" ] || [[ 060_pg_upgrade.pl =~ $TEST_FILTER ]]; }; then
 	OLD_BUILD=$SCRATCH/src15
 	OLD_PRIV=$SCRATCH/pg15
-	if as_pg cp -a "$BUILD" "$OLD_BUILD" &&
+	say "the old version for the pg_upgrade test: PostgreSQL 15 with the extension in $OLD_PRIV"
+	if OLD_ROOT=$(bash "$REPO/scripts/install-pg15-old.sh") &&
+		as_pg cp -a "$BUILD" "$OLD_BUILD" &&
 		as_pg make --no-print-directory -s -C "$OLD_BUILD" clean >/dev/null &&
-		as_pg mkdir -p "$OLD_PRIV/usr/lib/postgresql" "$OLD_PRIV/usr/share/postgresql" &&
-		as_pg cp -a /usr/lib/postgresql/15 "$OLD_PRIV/usr/lib/postgresql/" &&
-		as_pg cp -a /usr/share/postgresql/15 "$OLD_PRIV/usr/share/postgresql/" &&
+		as_pg mkdir -p "$OLD_PRIV/usr/lib/postgresql" "$OLD_PRIV/usr/share/postgresql" \
+			"$OLD_PRIV/usr/include/postgresql" &&
+		as_pg cp -a "$OLD_ROOT/usr/lib/postgresql/15" "$OLD_PRIV/usr/lib/postgresql/" &&
+		as_pg cp -a "$OLD_ROOT/usr/share/postgresql/15" "$OLD_PRIV/usr/share/postgresql/" &&
+		as_pg cp -a "$OLD_ROOT/usr/include/postgresql/15" "$OLD_PRIV/usr/include/postgresql/" &&
 		as_pg make --no-print-directory -s -C "$OLD_BUILD" "${MAKE_VARS[@]}" \
 			PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config all &&
 		as_pg make --no-print-directory -s -C "$OLD_BUILD" "${MAKE_VARS[@]}" \
 			PG_CONFIG="$OLD_PRIV/usr/lib/postgresql/15/bin/pg_config" install >/dev/null; then
 		export PGCDC_OLD_INSTALL=$OLD_PRIV/usr/lib/postgresql/15
+		echo "PGCDC_OLD_INSTALL=$PGCDC_OLD_INSTALL ($("$PGCDC_OLD_INSTALL/bin/pg_config" --version))"
 	else
 		record_fail "install (PostgreSQL 15 for the pg_upgrade test)"
+	fi
+fi
+
+# On 18, test/t/061_pg_upgrade_slots.pl upgrades from 17, where pg_upgrade
+# carries logical slots: build the extension against the 17 of
+# scripts/install-pg.sh too (when it is built; the matrix builds it before
+# 18) and install it into a private copy of it, PGCDC_OLD17_INSTALL.
+if [ -n "${PG_HOME:-}" ] && want_stage tap &&
+	[ "$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')" = 18 ] &&
+	{ [ -z "$TEST_FILTER" ] || [[ 061_pg_upgrade_slots.pl =~ $TEST_FILTER ]]; }; then
+	PG17_CACHE=${PGCDC_CACHE_DIR:-/var/cache/pgcdc_drasi}/pg17
+	if [ -f "$PG17_CACHE/.pgcdc_build" ]; then
+		OLD17_BUILD=$SCRATCH/src17
+		OLD17_PRIV=$SCRATCH/pg17
+		say "the old version for the pg_upgrade test of slots: PostgreSQL 17 with the extension in $OLD17_PRIV"
+		if as_pg cp -a "$BUILD" "$OLD17_BUILD" &&
+			as_pg make --no-print-directory -s -C "$OLD17_BUILD" clean >/dev/null &&
+			as_pg mkdir -p "$OLD17_PRIV" &&
+			as_pg cp -a "$PG17_CACHE/." "$OLD17_PRIV/" &&
+			as_pg make --no-print-directory -s -C "$OLD17_BUILD" "${MAKE_VARS[@]}" \
+				PG_CONFIG="$PG17_CACHE/bin/pg_config" all &&
+			as_pg make --no-print-directory -s -C "$OLD17_BUILD" "${MAKE_VARS[@]}" \
+				PG_CONFIG="$OLD17_PRIV/bin/pg_config" install; then
+			export PGCDC_OLD17_INSTALL=$OLD17_PRIV
+			echo "PGCDC_OLD17_INSTALL=$PGCDC_OLD17_INSTALL ($("$PGCDC_OLD17_INSTALL/bin/pg_config" --version))"
+		else
+			record_fail "install (PostgreSQL 17 for the pg_upgrade test of slots)"
+		fi
+	else
+		echo "PostgreSQL 17 is not built ($PG17_CACHE): 061_pg_upgrade_slots will skip (scripts/install-pg.sh 17)"
 	fi
 fi
 

@@ -30,7 +30,8 @@ SELECT has_function('pgcdc_drasi', 'bootstrap', ARRAY['text', 'text[]'],
 	'pgcdc_drasi.bootstrap(text, text[]) exists');
 SELECT has_function('pgcdc_drasi', 'resnapshot', ARRAY['text', 'regclass[]'],
 	'pgcdc_drasi.resnapshot(text, regclass[]) exists');
-SELECT has_function('pgcdc_drasi', 'resync_source', ARRAY['text'], 'pgcdc_drasi.resync_source(text) exists');
+SELECT has_function('pgcdc_drasi', 'resync_source', ARRAY['text', 'boolean'],
+	'pgcdc_drasi.resync_source(text, boolean) exists');
 SELECT has_function('pgcdc_drasi', 'set_table_label', ARRAY['text', 'regclass', 'text'],
 	'pgcdc_drasi.set_table_label(text, regclass, text) exists');
 SELECT has_function('pgcdc_drasi', 'set_excluded_columns', ARRAY['text', 'regclass', 'text[]'],

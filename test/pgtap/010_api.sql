@@ -15,7 +15,7 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(225);
+SELECT plan(226);
 
 ----------------------------------------------------------------------
 -- Schema objects
@@ -264,7 +264,7 @@ SELECT results_eq(
 	  ('read', 'consumer text, max_events integer DEFAULT 100', 'SETOF pgcdc_drasi.events', false, 'v', false),
 	  ('resnapshot', 'source_id text, tables regclass[] DEFAULT NULL::regclass[]', 'void', false, 'v', false),
 	  ('resume_source', 'source_id text', 'void', false, 'v', false),
-	  ('resync_source', 'source_id text', 'void', false, 'v', false),
+	  ('resync_source', 'source_id text, snapshot boolean DEFAULT true', 'void', false, 'v', false),
 	  ('set_excluded_columns', 'source_id text, "table" regclass, columns text[]', 'void', false, 'v', false),
 	  ('set_table_key', 'source_id text, "table" regclass, key_columns text[]', 'void', false, 'v', false),
 	  ('set_table_label', 'source_id text, "table" regclass, label text', 'void', false, 'v', false),
@@ -296,7 +296,9 @@ SELECT has_function('pgcdc_drasi', 'get_events', ARRAY['text', 'bigint', 'bigint
 SELECT has_function('pgcdc_drasi', 'drop_source', ARRAY['text'], 'drop_source(text) exists');
 SELECT has_function('pgcdc_drasi', 'pause_source', ARRAY['text'], 'pause_source(text) exists');
 SELECT has_function('pgcdc_drasi', 'resume_source', ARRAY['text'], 'resume_source(text) exists');
-SELECT has_function('pgcdc_drasi', 'resync_source', ARRAY['text'], 'resync_source(text) exists');
+SELECT has_function('pgcdc_drasi', 'resync_source', ARRAY['text', 'boolean'], 'resync_source(text, boolean) exists');
+SELECT hasnt_function('pgcdc_drasi', 'resync_source', ARRAY['text'],
+	'the old one-argument resync_source is gone (no ambiguous overload)');
 SELECT has_function('pgcdc_drasi', 'set_table_key', ARRAY['text', 'regclass', 'text[]'],
 	'set_table_key(text, regclass, text[]) exists');
 SELECT has_function('pgcdc_drasi', 'drop_table_key', ARRAY['text', 'regclass'], 'drop_table_key(text, regclass) exists');

@@ -43,7 +43,7 @@ CREATE MATERIALIZED VIEW err_matview AS SELECT 1 AS id;
 CREATE SEQUENCE err_seq;
 CREATE TABLE err_dropped (id int PRIMARY KEY);
 
-SELECT plan(200);
+SELECT plan(202);
 
 ----------------------------------------------------------------------
 -- create_source: NULL arguments
@@ -669,6 +669,10 @@ SELECT throws_ok($$SELECT pgcdc_drasi.resnapshot(NULL)$$,
 	'22004', 'source_id must not be NULL', 'resnapshot: NULL source_id');
 SELECT throws_ok($$SELECT pgcdc_drasi.resync_source(NULL)$$,
 	'22004', 'source_id must not be NULL', 'resync_source: NULL source_id');
+SELECT throws_ok($$SELECT pgcdc_drasi.resync_source('err_main', NULL)$$,
+	'22004', 'snapshot must not be NULL', 'resync_source: NULL snapshot');
+SELECT throws_ok($$SELECT pgcdc_drasi.resync_source('err_nosuch', snapshot => false)$$,
+	'42704', 'source "err_nosuch" does not exist', 'resync_source without a snapshot: unknown source');
 SELECT throws_ok($$SELECT * FROM pgcdc_drasi.bootstrap(NULL)$$,
 	'22004', 'source_id must not be NULL', 'bootstrap: NULL source_id');
 SELECT is_empty($$SELECT * FROM pgcdc_drasi.table_options$$, 'the refused calls recorded no table option');

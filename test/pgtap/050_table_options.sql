@@ -1,9 +1,9 @@
 -- 050_table_options.sql: the newer per-table and per-source options and
 -- the recovery functions: set_table_label, set_excluded_columns,
 -- numeric_as_string (create_source and alter_source), resnapshot's input
--- checks, resync_source, and the event triggers that guard the
--- publications of sources against DROP PUBLICATION, DROP OWNED and
--- ALTER PUBLICATION ... RENAME.
+-- checks, resync_source (with and without a snapshot), and the event
+-- triggers that guard the publications of sources against DROP
+-- PUBLICATION, DROP OWNED and ALTER PUBLICATION ... RENAME.
 --
 -- No enclosing transaction: the workers only see committed changes.
 -- Roles this file creates start with "opt_" and are dropped at the end;
@@ -75,7 +75,7 @@ ALTER PUBLICATION opt_owned_pub OWNER TO opt_pubowner;
 CREATE PUBLICATION opt_free_pub FOR TABLE opt_g;
 CREATE PUBLICATION opt_other_pub FOR TABLE opt_g;
 
-SELECT plan(152);
+SELECT plan(164);
 
 ----------------------------------------------------------------------
 -- set_table_label: input checks
@@ -444,6 +444,44 @@ SELECT ok(poll_until($$SELECT resnapshot IS NULL AND resnapshot_tables IS NULL A
 SELECT is((SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs'),
 	CASE WHEN :'pg18' THEN 8::bigint ELSE 7::bigint END,
 	'last_seq counts every event');
+
+----------------------------------------------------------------------
+-- resync_source without a snapshot: a caught-up source that lost its
+-- slot goes on from a new one (what pg_upgrade from 15 needs)
+----------------------------------------------------------------------
+SELECT is(err_info($$SELECT pgcdc_drasi.resync_source('opt_rs', snapshot => false)$$),
+	ARRAY['55000', 'source "opt_rs" still has its replication slot "pgcdc_opt_rs"',
+	      'Without a snapshot, resync_source only gives a new slot to a source whose slot is missing or invalidated.',
+	      'If the source cannot stream, call pgcdc_drasi.resync_source(''opt_rs''): it skips the WAL the source cannot decode and takes a new snapshot of its tables.'],
+	'resync_source without a snapshot refuses a source that still has its slot (message, detail, hint)');
+SELECT slot_lsn AS opt_rs_old_slot_lsn FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs' \gset
+SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('opt_rs')$$, 'pause opt_rs');
+SELECT ok(poll_until($$SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'pgcdc_opt_rs'$$, 60),
+	'its worker lets go of the slot');
+SELECT lives_ok($$SELECT pg_drop_replication_slot('pgcdc_opt_rs')$$, 'the slot is lost (dropped by hand)');
+SELECT lives_ok($$SELECT pgcdc_drasi.resume_source('opt_rs')$$, 'resume opt_rs');
+SELECT ok(poll_until($$SELECT last_error LIKE '%replication slot "pgcdc_opt_rs" does not exist%'
+	                 FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
+	'without its slot the source cannot stream');
+SELECT lives_ok($$SELECT pgcdc_drasi.resync_source('opt_rs', snapshot => false)$$,
+	'resync_source without a snapshot gives it a new slot');
+SELECT is((SELECT count(*) FROM pgcdc_drasi.snapshot_requests WHERE source_id = 'opt_rs'), 0::bigint,
+	'no snapshot is requested');
+SELECT ok((SELECT p.slot_lsn > :'opt_rs_old_slot_lsn' AND p.slot_lsn <= r.confirmed_flush_lsn
+	       FROM pgcdc_drasi.source_progress p, pg_replication_slots r
+	       WHERE p.source_id = 'opt_rs' AND r.slot_name = 'pgcdc_opt_rs'),
+	'the new slot is recorded as the source''s own');
+SELECT ok(poll_until($$SELECT state = 'streaming' FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
+	'the source streams from its new slot');
+SELECT last_seq AS opt_rs_last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'opt_rs' \gset
+INSERT INTO opt_rs VALUES (6, 'on the new slot');
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('opt_rs')$$, 'wait_for_catchup on the new slot');
+SELECT results_eq(
+	format($$SELECT seq - %s, op, element_id, payload->'metadata'->'snapshot'
+	         FROM pgcdc_drasi.events WHERE source_id = 'opt_rs' AND seq > %s ORDER BY seq$$,
+	       :opt_rs_last_seq, :opt_rs_last_seq),
+	$$VALUES (1::bigint, 'i', 'opt_rs:6', NULL::jsonb)$$,
+	'the queue goes on with the next seq, from the stream only: no snapshot events');
 
 ----------------------------------------------------------------------
 -- The publication guards
