@@ -51,11 +51,30 @@ ok($ok, 'the source of d2 streams');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_origin WHERE roname = 'pgcdc_drasi_pgcdc_doomed'}),
 	1, 'its replication origin exists');
 
-# Make it fail: a change it cannot decode without its publication (the
-# publication guard is an event trigger, which does not fire in replica
-# mode).
-$node->safe_psql('d2', 'SET session_replication_role = replica; DROP PUBLICATION p2');
-$node->safe_psql('d2', 'INSERT INTO t VALUES (1)');
+# Make it fail: drop its slot from under it (terminating the worker and
+# its walsender, retrying while the restarted worker holds the slot); it
+# then fails at every start on the missing slot.
+$node->safe_psql(
+	'd2', q{
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE application_name = 'pgcdc_drasi:doomed' OR pid = (SELECT pid FROM pgcdc_drasi.status WHERE source_id = 'doomed');
+DO $$
+DECLARE
+	deadline timestamptz := clock_timestamp() + interval '60s';
+BEGIN
+	LOOP
+		BEGIN
+			PERFORM pg_drop_replication_slot('pgcdc_doomed');
+			EXIT;
+		EXCEPTION WHEN object_in_use THEN
+			IF clock_timestamp() > deadline THEN
+				RAISE;
+			END IF;
+			PERFORM pg_sleep(0.005);
+		END;
+	END LOOP;
+END
+$$;});
 $ok = 0;
 for (1 .. 300)
 {
