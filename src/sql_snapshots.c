@@ -223,6 +223,7 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	PgcdcSavedUser saved;
+	PgcdcSourceConfig *source;
 	char	   *slot_name;
 	ReplicationSlot *slot;
 	bool		slot_exists;
@@ -230,7 +231,8 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 	bool		ours;
 
 	pgcdc_sql_begin(&saved);
-	slot_name = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false)->slot_name;
+	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	slot_name = source->slot_name;
 	ours = pgcdc_stream_slot_is_ours(slot_name, pgcdc_catalog_get_slot_lsn(source_id),
 									 &slot_exists);
 
@@ -261,9 +263,10 @@ pgcdc_drasi_resync_source(PG_FUNCTION_ARGS)
 		ReplicationSlotDrop(slot_name, false);
 		slot_exists = false;
 	}
+	/* A slot made again keeps the source's failover setting. */
 	if (!slot_exists)
 	{
-		pgcdc_sql_create_slot(slot_name);
+		pgcdc_sql_create_slot(slot_name, source->failover);
 		pgcdc_catalog_save_slot_lsn(source_id, pgcdc_stream_slot_lsn(slot_name));
 	}
 

@@ -916,9 +916,11 @@ run_source(Oid dboid, const char *source_id)
 
 	pgcdc_shmem_set_state(MySource, PGCDC_STATE_CONNECTING);
 	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
+	pgcdc_stream_check_failover(MySourceConfig->failover);
 	MyStream = pgcdc_stream_connect(conninfo, appname);
 	startpos = pgcdc_sync_prepare_start(startpos, needs_snapshot, needs_resync);
 	pgcdc_stream_check_slot(MySourceConfig->source_id, MySourceConfig->slot_name);
+	pgcdc_stream_set_slot_failover(MyStream, MySourceConfig->slot_name, MySourceConfig->failover);
 	pgcdc_stream_start(MyStream, MySourceConfig->slot_name, MySourceConfig->publication,
 					   startpos);
 
