@@ -14,7 +14,9 @@
 #
 # PostgreSQL 15 and 16 have no failover slots: create_source and
 # alter_source refuse failover => true with the exact error below and create
-# nothing; failover => false captures as before.
+# nothing; failover => false captures as before.  After a failover the
+# source on the promoted standby has no slot and says so; resync_source
+# gives it one and a snapshot.
 
 use strict;
 use warnings;
@@ -93,7 +95,40 @@ DELETE FROM fo WHERE id = 20;
 	is( $primary->safe_psql('postgres',
 			q{SELECT failover FROM pgcdc_drasi.status WHERE source_id = 'fo'}),
 		'f', 'status shows failover false');
+
+	# A failover without failover slots: the promoted standby has the
+	# source, its queue and its origin, not its slot; resync_source gives
+	# it one and a snapshot of every table.
+	$primary->backup('backup');
+	my $standby = PostgreSQL::Test::Cluster->new('failover_standby');
+	$standby->init_from_backup($primary, 'backup', has_streaming => 1);
+	$standby->start;
+	$primary->wait_for_catchup($standby);
 	$primary->stop;
+	$standby->promote;
+	ok( $standby->poll_query_until('postgres', q{
+SELECT last_error = 'replication slot "pgcdc_fo" of source "fo" does not exist'
+  FROM pgcdc_drasi.status WHERE source_id = 'fo'}),
+		'on the promoted standby the source stops: its slot does not exist');
+	$standby->safe_psql('postgres', q{SELECT pgcdc_drasi.resync_source('fo')});
+	ok( $standby->poll_query_until('postgres',
+			q{SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.snapshot_requests)}),
+		'resync_source: the worker took the snapshot');
+	$standby->safe_psql('postgres', q{INSERT INTO fo VALUES (100, 0)});
+	catchup($standby, $source, desc => 'caught up on the new primary');
+	is( $standby->safe_psql('postgres', q{
+SELECT string_agg(coalesce(element_id, '-') || ':' || op, ' ' ORDER BY seq)
+  FROM pgcdc_drasi.events WHERE source_id = 'fo' AND seq > 22
+   AND NOT (op = 'i' AND coalesce((payload->'metadata'->>'snapshot')::boolean, false))}),
+		'-:t fo:100:i', 'after the events of the old primary: a t event, the snapshot, the new change');
+	is( $standby->safe_psql('postgres', q{
+SELECT count(*) = 19 AND count(DISTINCT element_id) = 19
+       AND bool_and(element_id IN (SELECT 'fo:' || id FROM fo WHERE id <> 100))
+  FROM pgcdc_drasi.events WHERE source_id = 'fo' AND op = 'i'
+   AND (payload->'metadata'->>'snapshot')::boolean AND seq > 22}),
+		't', 'the snapshot has every row of the table once');
+	check_seq_contiguous($standby, 'after the failover');
+	$standby->stop;
 	done_testing();
 	exit;
 }
