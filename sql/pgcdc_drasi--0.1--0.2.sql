@@ -17,6 +17,9 @@
  * DROP EXTENSION and DROP SCHEMA are refused while sources exist.
  * resync_source can give a source that lost its slot (to pg_upgrade, a
  * restore) a new slot without a snapshot.
+ * A source's slot can be a failover slot, synchronized to standbys
+ * (sources.failover; create_source and alter_source take failover, and
+ * are made again with it, under the grants they had).
  * Sources, consumers, table options and queued events are kept.
  */
 
@@ -35,6 +38,48 @@ UPDATE pgcdc_drasi.table_options t SET exclude_attnums = ARRAY(
 		ON a.attrelid = t.table_id AND a.attname = u.n AND NOT a.attisdropped
 	ORDER BY u.o)
 WHERE exclude_columns IS NOT NULL;
+
+/* Failover slots: existing sources keep slots that are not. */
+ALTER TABLE pgcdc_drasi.sources ADD COLUMN failover boolean NOT NULL DEFAULT false;
+GRANT SELECT (failover) ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
+
+DROP FUNCTION pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean);
+CREATE FUNCTION pgcdc_drasi.create_source(
+	source_id text,
+	publication text DEFAULT 'drasi_publication',
+	slot_name text DEFAULT NULL,
+	conninfo text DEFAULT NULL,
+	enabled boolean DEFAULT true,
+	sink text DEFAULT 'queue',
+	channel text DEFAULT NULL,
+	notify_payload text DEFAULT 'full',
+	bootstrap boolean DEFAULT true,
+	numeric_as_string boolean DEFAULT false,
+	failover boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_source_0_2'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+DROP FUNCTION pgcdc_drasi.alter_source(text, text, text, text, boolean);
+CREATE FUNCTION pgcdc_drasi.alter_source(
+	source_id text,
+	sink text DEFAULT NULL,
+	channel text DEFAULT NULL,
+	notify_payload text DEFAULT NULL,
+	numeric_as_string boolean DEFAULT NULL,
+	failover boolean DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_source_0_2'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+REVOKE ALL ON FUNCTION
+	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean, boolean),
+	pgcdc_drasi.alter_source(text, text, text, text, boolean, boolean)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean, boolean),
+	pgcdc_drasi.alter_source(text, text, text, text, boolean, boolean)
+	TO pgcdc_drasi_admin;
 
 DROP VIEW pgcdc_drasi.status;
 DROP FUNCTION pgcdc_drasi.source_status();
@@ -97,6 +142,7 @@ SELECT
 	coalesce(st.notifications_sent, 0) AS notifications_sent,
 	coalesce(st.notifications_skipped, 0) AS notifications_skipped,
 	s.bootstrap,
+	s.failover,
 	p.snapshot_lsn,
 	st.snapshot_table,
 	st.snapshot_rows_done,

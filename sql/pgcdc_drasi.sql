@@ -45,7 +45,9 @@ CREATE TABLE pgcdc_drasi.sources (
 	bootstrap	boolean NOT NULL DEFAULT true,
 	numeric_as_string boolean NOT NULL DEFAULT false,
 	owner		regrole NOT NULL,	/* a name in a dump, never a stale number */
-	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	/* the slot is synchronized to standbys (PostgreSQL 17 or later) */
+	failover	boolean NOT NULL DEFAULT false
 );
 
 /*
@@ -179,9 +181,10 @@ CREATE FUNCTION pgcdc_drasi.create_source(
 	channel text DEFAULT NULL,
 	notify_payload text DEFAULT 'full',
 	bootstrap boolean DEFAULT true,
-	numeric_as_string boolean DEFAULT false)
+	numeric_as_string boolean DEFAULT false,
+	failover boolean DEFAULT false)
 RETURNS void
-AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_source'
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_source_0_2'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.alter_source(
@@ -189,9 +192,10 @@ CREATE FUNCTION pgcdc_drasi.alter_source(
 	sink text DEFAULT NULL,
 	channel text DEFAULT NULL,
 	notify_payload text DEFAULT NULL,
-	numeric_as_string boolean DEFAULT NULL)
+	numeric_as_string boolean DEFAULT NULL,
+	failover boolean DEFAULT NULL)
 RETURNS void
-AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_source'
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_source_0_2'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.drop_source(source_id text)
@@ -336,6 +340,7 @@ SELECT
 	coalesce(st.notifications_sent, 0) AS notifications_sent,
 	coalesce(st.notifications_skipped, 0) AS notifications_skipped,
 	s.bootstrap,
+	s.failover,
 	p.snapshot_lsn,
 	st.snapshot_table,
 	st.snapshot_rows_done,
@@ -420,7 +425,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA pgcdc_drasi FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgcdc_drasi FROM PUBLIC;
 
 GRANT SELECT (source_id, publication, slot_name, origin_name, enabled, sink, channel,
-			  notify_payload, bootstrap, numeric_as_string, owner, created_at)
+			  notify_payload, bootstrap, numeric_as_string, owner, created_at, failover)
 	ON pgcdc_drasi.sources TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.source_progress TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
@@ -429,8 +434,8 @@ GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 GRANT EXECUTE ON FUNCTION
-	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean),
-	pgcdc_drasi.alter_source(text, text, text, text, boolean),
+	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean, boolean),
+	pgcdc_drasi.alter_source(text, text, text, text, boolean, boolean),
 	pgcdc_drasi.set_table_label(text, regclass, text),
 	pgcdc_drasi.set_excluded_columns(text, regclass, text[]),
 	pgcdc_drasi.resnapshot(text, regclass[]),

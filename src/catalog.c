@@ -240,12 +240,14 @@ pgcdc_catalog_sink_name(PgcdcSink sink)
 
 /*
  * The columns of a sources row, in the order of catalog.h: named, so a
- * 0.1 table (with publication_oid) reads the same.
+ * 0.1 table (with publication_oid) reads the same; it has no failover
+ * column, and its sources have no failover slots.
  */
-#define SOURCES_SELECT \
+#define SOURCES_COLUMNS \
 	"SELECT source_id, publication, slot_name, origin_name, conninfo, enabled, sink, " \
-	"channel, notify_payload, bootstrap, numeric_as_string, owner, created_at " \
-	"FROM pgcdc_drasi.sources"
+	"channel, notify_payload, bootstrap, numeric_as_string, owner, created_at"
+#define SOURCES_SELECT SOURCES_COLUMNS ", failover FROM pgcdc_drasi.sources"
+#define SOURCES_SELECT_0_1 SOURCES_COLUMNS ", false AS failover FROM pgcdc_drasi.sources"
 
 /*
  * Does a table of ours have this column?  Lets the library work on the
@@ -270,18 +272,20 @@ pgcdc_catalog_get_source(const char *source_id, PgcdcRowLock lock, bool missing_
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	PgcdcSourceConfig *config = NULL;
+	const char *select;
 	const char *sql;
 
+	select = table_has_column("sources", "failover") ? SOURCES_SELECT : SOURCES_SELECT_0_1;
 	switch (lock)
 	{
 		case PGCDC_LOCK_KEY_SHARE:
-			sql = SOURCES_SELECT " WHERE source_id = $1 FOR KEY SHARE";
+			sql = psprintf("%s WHERE source_id = $1 FOR KEY SHARE", select);
 			break;
 		case PGCDC_LOCK_UPDATE:
-			sql = SOURCES_SELECT " WHERE source_id = $1 FOR UPDATE";
+			sql = psprintf("%s WHERE source_id = $1 FOR UPDATE", select);
 			break;
 		default:
-			sql = SOURCES_SELECT " WHERE source_id = $1";
+			sql = psprintf("%s WHERE source_id = $1", select);
 			break;
 	}
 
@@ -308,6 +312,7 @@ pgcdc_catalog_get_source(const char *source_id, PgcdcRowLock lock, bool missing_
 		config->numeric_as_string = DatumGetBool(get_datum(0, Anum_sources_numeric_as_string, &isnull));
 		config->owner = DatumGetObjectId(get_datum(0, Anum_sources_owner, &isnull));
 		config->created_at = DatumGetTimestampTz(get_datum(0, Anum_sources_created_at, &isnull));
+		config->failover = DatumGetBool(get_datum(0, Anum_sources_failover, &isnull));
 		MemoryContextSwitchTo(old);
 	}
 	pgcdc_catalog_end(&access);
@@ -352,10 +357,10 @@ void
 pgcdc_catalog_insert_source(const PgcdcSourceConfig *config)
 {
 	PgcdcCatalogAccess access;
-	Oid			argtypes[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
-	TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, REGROLEOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			argtypes[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+	TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, REGROLEOID, BOOLOID};
+	Datum		values[13];
+	char		nulls[13];
 	bool		with_publication_oid;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -374,9 +379,11 @@ pgcdc_catalog_insert_source(const PgcdcSourceConfig *config)
 	values[9] = BoolGetDatum(config->bootstrap);
 	values[10] = BoolGetDatum(config->numeric_as_string);
 	values[11] = ObjectIdGetDatum(config->owner);
+	values[12] = BoolGetDatum(config->failover);
 
-	/* version 0.1 also records the publication's oid */
+	/* version 0.1 also records the publication's oid, and has no failover */
 	with_publication_oid = table_has_column("sources", "publication_oid");
+	Assert(!with_publication_oid || !config->failover);
 	pgcdc_catalog_begin(&access);
 	if (with_publication_oid)
 		run("INSERT INTO pgcdc_drasi.sources "
@@ -388,9 +395,9 @@ pgcdc_catalog_insert_source(const PgcdcSourceConfig *config)
 	else
 		run("INSERT INTO pgcdc_drasi.sources "
 			"(source_id, publication, slot_name, origin_name, conninfo, enabled, "
-			"sink, channel, notify_payload, bootstrap, numeric_as_string, owner) "
-			"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-			12, argtypes, values, nulls, false, SPI_OK_INSERT);
+			"sink, channel, notify_payload, bootstrap, numeric_as_string, owner, failover) "
+			"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+			13, argtypes, values, nulls, false, SPI_OK_INSERT);
 	run("INSERT INTO pgcdc_drasi.source_progress (source_id) VALUES ($1)",
 		1, argtypes, values, NULL, false, SPI_OK_INSERT);
 	pgcdc_catalog_end(&access);
@@ -467,6 +474,23 @@ pgcdc_catalog_set_numeric_as_string(const char *source_id, bool on)
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = BoolGetDatum(on);
 	catalog_exec("UPDATE pgcdc_drasi.sources SET numeric_as_string = $2 WHERE source_id = $1",
+				 2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+}
+
+/*
+ * Synchronize a source's slot to standbys, or stop doing so (the worker
+ * alters the slot when it starts).  Only the tables of 0.2 have the
+ * column; the 0.1 definition of alter_source never asks.
+ */
+void
+pgcdc_catalog_set_failover(const char *source_id, bool failover)
+{
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = BoolGetDatum(failover);
+	catalog_exec("UPDATE pgcdc_drasi.sources SET failover = $2 WHERE source_id = $1",
 				 2, argtypes, values, NULL, false, SPI_OK_UPDATE);
 }
 

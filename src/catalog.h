@@ -27,10 +27,11 @@
 
 /*
  * pgcdc_drasi.sources.  Version 0.1 had publication_oid after publication
- * (dropped in 0.2); rows are read by an explicit column list, so these
- * numbers hold for both.
+ * (dropped in 0.2) and no failover (added in 0.2, read as false from a 0.1
+ * table); rows are read by an explicit column list, so these numbers hold
+ * for both.
  */
-#define Natts_sources					13
+#define Natts_sources					14
 #define Anum_sources_source_id			1
 #define Anum_sources_publication		2
 #define Anum_sources_slot_name			3
@@ -44,6 +45,7 @@
 #define Anum_sources_numeric_as_string	11
 #define Anum_sources_owner				12	/* regrole (oid in 0.1) */
 #define Anum_sources_created_at			13
+#define Anum_sources_failover			14
 
 /*
  * pgcdc_drasi.source_progress.  slot_lsn is new in 0.2: it is read and
@@ -129,6 +131,7 @@ typedef struct PgcdcSourceConfig
 	bool		numeric_as_string;
 	Oid			owner;
 	TimestampTz created_at;
+	bool		failover;		/* its slot is synchronized to standbys */
 } PgcdcSourceConfig;
 
 /* A row of pgcdc_drasi.source_progress. */
@@ -191,6 +194,7 @@ extern bool pgcdc_catalog_set_enabled(const char *source_id, bool enabled);
 extern void pgcdc_catalog_set_sink(const char *source_id, PgcdcSink sink, const char *channel,
 								   bool wakeup);
 extern void pgcdc_catalog_set_numeric_as_string(const char *source_id, bool on);
+extern void pgcdc_catalog_set_failover(const char *source_id, bool failover);
 extern void pgcdc_catalog_list_sources(List **source_ids, List **enabled);
 extern bool pgcdc_catalog_any_source(void);
 extern char *pgcdc_catalog_source_of_publication(const char *publication);

@@ -75,16 +75,104 @@ pgcdc_stream_options_init(WalRcvStreamOptions *options, char *slot_name,
 	options->proto.logical.twophase = false;
 }
 
-/* Create a permanent pgoutput slot and export its snapshot. */
+/*
+ * Can a logical slot be synchronized to physical standbys (its failover
+ * property, sync_replication_slots on the standby)?  PostgreSQL 17 on.
+ */
+static inline bool
+pgcdc_failover_slots_supported(void)
+{
+	return PG_VERSION_NUM >= 170000;
+}
+
+/*
+ * Create a permanent pgoutput slot and export its snapshot; failover
+ * only where pgcdc_failover_slots_supported().
+ */
 static inline char *
 pgcdc_walrcv_create_exported_slot(WalReceiverConn *conn, const char *slot_name,
-								  XLogRecPtr *lsn)
+								  bool failover, XLogRecPtr *lsn)
 {
 #if PG_VERSION_NUM >= 170000
-	/* temporary = false, two_phase = false, failover = false */
-	return walrcv_create_slot(conn, slot_name, false, false, false, CRS_EXPORT_SNAPSHOT, lsn);
+	/* temporary = false, two_phase = false */
+	return walrcv_create_slot(conn, slot_name, false, false, failover, CRS_EXPORT_SNAPSHOT, lsn);
 #else
+	Assert(!failover);
 	return walrcv_create_slot(conn, slot_name, false, false, CRS_EXPORT_SNAPSHOT, lsn);
+#endif
+}
+
+/*
+ * Set the failover property of an inactive slot over a replication
+ * connection (ALTER_REPLICATION_SLOT); only where
+ * pgcdc_failover_slots_supported().
+ */
+static inline void
+pgcdc_walrcv_alter_slot_failover(WalReceiverConn *conn, const char *slot_name, bool failover)
+{
+#if PG_VERSION_NUM >= 180000
+	/* two_phase = NULL: left as it is */
+	walrcv_alter_slot(conn, slot_name, &failover, NULL);
+#elif PG_VERSION_NUM >= 170000
+	walrcv_alter_slot(conn, slot_name, failover);
+#else
+	elog(ERROR, "replication slots have no failover property before PostgreSQL 17");
+#endif
+}
+
+/* The failover property of a slot (false before PostgreSQL 17). */
+static inline bool
+pgcdc_slot_failover(ReplicationSlot *slot)
+{
+#if PG_VERSION_NUM >= 170000
+	return slot->data.failover;
+#else
+	return false;
+#endif
+}
+
+/*
+ * The query that creates a permanent pgoutput slot named $1, synchronized
+ * to standbys with failover (only where pgcdc_failover_slots_supported()).
+ */
+static inline const char *
+pgcdc_create_slot_query(bool failover)
+{
+#if PG_VERSION_NUM >= 170000
+	if (failover)
+		return "SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput', "
+			"false, false, true)";
+#else
+	Assert(!failover);
+#endif
+	return "SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')";
+}
+
+/*
+ * Does synchronized_standby_slots name any standby?  Without one, the
+ * primary does not hold back logical changes for the standbys.
+ */
+static inline bool
+pgcdc_standby_slots_configured(void)
+{
+#if PG_VERSION_NUM >= 170000
+	return synchronized_standby_slots != NULL && synchronized_standby_slots[0] != '\0';
+#else
+	return false;
+#endif
+}
+
+/*
+ * Have the standbys named in synchronized_standby_slots flushed the WAL
+ * up to lsn?  True when none are named (and before PostgreSQL 17).
+ */
+static inline bool
+pgcdc_standby_slots_flushed(XLogRecPtr lsn)
+{
+#if PG_VERSION_NUM >= 170000
+	return StandbySlotsHaveCaughtup(lsn, DEBUG1);
+#else
+	return true;
 #endif
 }
 

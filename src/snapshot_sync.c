@@ -255,7 +255,8 @@ take_initial_snapshot(void)
 	MemoryContextSwitchTo(mcxt);
 
 	pgstat_report_activity(STATE_RUNNING, "creating replication slot");
-	snapshot_name = pgcdc_stream_create_slot(MyStream, MySourceConfig->slot_name, &lsn);
+	snapshot_name = pgcdc_stream_create_slot(MyStream, MySourceConfig->slot_name,
+											 MySourceConfig->failover, &lsn);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

@@ -32,6 +32,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "pgcdc_drasi.h"
 #include "shmem.h"
 #include "sql_common.h"
@@ -248,12 +249,13 @@ pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values, bool rea
 
 /*
  * Create the slot now, inside create_source, so that every change
- * committed after create_source returns is captured.  Slot creation
- * waits for transactions already running; lock_timeout bounds that
- * wait, so the caller is never stuck behind a forgotten session.
+ * committed after create_source returns is captured; with failover, it
+ * is synchronized to standbys.  Slot creation waits for transactions
+ * already running; lock_timeout bounds that wait, so the caller is never
+ * stuck behind a forgotten session.
  */
 void
-pgcdc_sql_create_slot(const char *slot_name)
+pgcdc_sql_create_slot(const char *slot_name, bool failover)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
@@ -278,8 +280,8 @@ pgcdc_sql_create_slot(const char *slot_name)
 	values[0] = CStringGetTextDatum(slot_name);
 	PG_TRY();
 	{
-		pgcdc_sql_run("SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')",
-					  1, argtypes, values, false, SPI_OK_SELECT);
+		pgcdc_sql_run(pgcdc_create_slot_query(failover), 1, argtypes, values, false,
+					  SPI_OK_SELECT);
 	}
 	PG_CATCH();
 	{

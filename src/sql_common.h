@@ -33,7 +33,7 @@ extern void pgcdc_sql_require_arg(FunctionCallInfo fcinfo, int argno, const char
 extern char *pgcdc_sql_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern uint64 pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							bool read_only, int expected);
-extern void pgcdc_sql_create_slot(const char *slot_name);
+extern void pgcdc_sql_create_slot(const char *slot_name, bool failover);
 extern void pgcdc_sql_stop_worker(const char *source_id);
 extern void pgcdc_sql_wait_slot_released(const char *slot_name);
 extern void pgcdc_sql_wake_launcher_at_commit(void);

@@ -235,6 +235,7 @@ static void
 resync_source(const char *source_id, bool snapshot)
 {
 	PgcdcSavedUser saved;
+	PgcdcSourceConfig *source;
 	char	   *slot_name;
 	ReplicationSlot *slot;
 	bool		slot_exists;
@@ -243,7 +244,8 @@ resync_source(const char *source_id, bool snapshot)
 
 	Assert(source_id != NULL);
 	pgcdc_sql_begin(&saved);
-	slot_name = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false)->slot_name;
+	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	slot_name = source->slot_name;
 	ours = pgcdc_stream_slot_is_ours(slot_name, pgcdc_catalog_get_slot_lsn(source_id),
 									 &slot_exists);
 
@@ -283,9 +285,10 @@ resync_source(const char *source_id, bool snapshot)
 		ReplicationSlotDrop(slot_name, false);
 		slot_exists = false;
 	}
+	/* A slot made again keeps the source's failover setting. */
 	if (!slot_exists)
 	{
-		pgcdc_sql_create_slot(slot_name);
+		pgcdc_sql_create_slot(slot_name, source->failover);
 		pgcdc_catalog_save_slot_lsn(source_id, pgcdc_stream_slot_lsn(slot_name));
 	}
 

@@ -44,7 +44,9 @@
 #include "walstream.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source_0_2);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_alter_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_alter_source_0_2);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_source);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_pause_source);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_resume_source);
@@ -302,13 +304,30 @@ check_existing_slot(const char *slot_name)
 }
 
 /*
- * create_source(source_id, publication, slot_name, conninfo, enabled, sink,
- * channel, notify_payload, bootstrap, numeric_as_string):
- * check everything, create (or adopt) the slot and the origin, record
- * the source.  The launcher starts its worker at commit.
+ * A failover slot moves its confirmed position only as far as the standbys
+ * named in synchronized_standby_slots have flushed the WAL: without one,
+ * a standby can be promoted with the slot ahead of the queue it has.
  */
-Datum
-pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
+static void
+warn_without_standby_slots(bool failover)
+{
+	if (failover && !pgcdc_standby_slots_configured())
+		ereport(WARNING,
+				(errmsg("synchronized_standby_slots is empty"),
+				 errdetail("Without it, a standby promoted after a failover can have the source's slot ahead of the events it received, and changes in between are lost."),
+				 errhint("Set synchronized_standby_slots to the physical replication slots of the standbys that sync this slot.")));
+}
+
+/*
+ * create_source(source_id, publication, slot_name, conninfo, enabled, sink,
+ * channel, notify_payload, bootstrap, numeric_as_string[, failover]):
+ * check everything, create (or adopt) the slot and the origin, record
+ * the source.  The launcher starts its worker at commit.  failover_arg
+ * is the argument number of failover, or -1 when the installed SQL
+ * definition (0.1) has none.
+ */
+static Datum
+create_source(FunctionCallInfo fcinfo, int failover_arg)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	char	   *publication = pgcdc_sql_text_arg(fcinfo, 1, "publication");
@@ -320,6 +339,7 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	char	   *notify_payload;
 	bool		bootstrap;
 	char	   *origin_name;
+	bool		failover = false;
 	Oid			caller = GetUserId();
 	Publication *pub;
 	PgcdcSavedUser saved;
@@ -335,11 +355,18 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	pgcdc_sql_require_arg(fcinfo, 8, "bootstrap");
 	bootstrap = PG_GETARG_BOOL(8);
 	pgcdc_sql_require_arg(fcinfo, 9, "numeric_as_string");
+	if (failover_arg >= 0)
+	{
+		Assert(failover_arg < PG_NARGS());
+		pgcdc_sql_require_arg(fcinfo, failover_arg, "failover");
+		failover = PG_GETARG_BOOL(failover_arg);
+	}
 
 	pgcdc_shmem_require_preloaded();
 	check_wal_level();
 	check_source_id(source_id);
 	check_sink_options(sink, channel, notify_payload);
+	pgcdc_stream_check_failover(failover);
 
 	/* The worker connects with the server's own credentials. */
 	if (conninfo != NULL && !superuser())
@@ -411,8 +438,9 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 					 errhint("Choose a slot_name that does not exist yet.")));
 	}
 	else if (!bootstrap)
-		pgcdc_sql_create_slot(slot_name);
+		pgcdc_sql_create_slot(slot_name, failover);
 	/* else the worker creates the slot and exports its snapshot */
+	/* an adopted slot is given the source's failover by the worker */
 
 	/* Origins are cluster-wide: one that exists belongs to another source. */
 	origin_name = psprintf("pgcdc_drasi_%s", slot_name);
@@ -438,13 +466,29 @@ pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
 	config.bootstrap = bootstrap;
 	config.numeric_as_string = PG_GETARG_BOOL(9);
 	config.owner = caller;
+	config.failover = failover;
 	pgcdc_catalog_insert_source(&config);
 	/* the slot made or adopted here is the source's own */
 	if (!bootstrap)
 		pgcdc_catalog_save_slot_lsn(source_id, pgcdc_stream_slot_lsn(slot_name));
 
 	pgcdc_sql_end(&saved);
+	warn_without_standby_slots(failover);
 	PG_RETURN_VOID();
+}
+
+/* create_source() as version 0.1 declares it: no failover argument. */
+Datum
+pgcdc_drasi_create_source(PG_FUNCTION_ARGS)
+{
+	return create_source(fcinfo, -1);
+}
+
+/* create_source() of version 0.2: failover is its eleventh argument. */
+Datum
+pgcdc_drasi_create_source_0_2(PG_FUNCTION_ARGS)
+{
+	return create_source(fcinfo, 10);
 }
 
 /*
@@ -771,20 +815,34 @@ pgcdc_drasi_set_excluded_columns(PG_FUNCTION_ARGS)
 }
 
 /*
- * alter_source(source_id, sink, channel, notify_payload): change how
- * events leave the worker.  The worker switches at the start of its next
- * local transaction, so no event is lost or sent twice by the change.
+ * alter_source(source_id, sink, channel, notify_payload, numeric_as_string
+ * [, failover]): change how events leave the worker.  The worker switches
+ * at the start of its next local transaction, so no event is lost or sent
+ * twice by the change.  A change of failover restarts the worker after
+ * the commit: the slot can be altered only while nobody streams from it,
+ * and the worker alters it before it streams again (a rollback leaves
+ * slot and worker as they were).  failover_arg is the argument number of
+ * failover, or -1 when the installed SQL definition (0.1) has none.
  */
-Datum
-pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
+static Datum
+alter_source(FunctionCallInfo fcinfo, int failover_arg)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	PgcdcSourceConfig *config;
 	char	   *sink;
 	char	   *channel;
 	char	   *notify_payload;
+	bool		change_failover = false;
+	bool		failover = false;
 
+	Assert(failover_arg < 0 || failover_arg < PG_NARGS());
 	pgcdc_shmem_require_preloaded();
+	if (failover_arg >= 0 && !PG_ARGISNULL(failover_arg))
+	{
+		failover = PG_GETARG_BOOL(failover_arg);
+		pgcdc_stream_check_failover(failover);
+		change_failover = true;
+	}
 	config = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_UPDATE, false);
 	sink = PG_ARGISNULL(1) ? pstrdup(pgcdc_catalog_sink_name(config->sink)) :
 		text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -802,9 +860,30 @@ pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
 						   strcmp(notify_payload, "wakeup") == 0);
 	if (!PG_ARGISNULL(4))
 		pgcdc_catalog_set_numeric_as_string(source_id, PG_GETARG_BOOL(4));
+	if (change_failover && failover != config->failover)
+	{
+		pgcdc_catalog_set_failover(source_id, failover);
+		pgcdc_sql_stop_worker(source_id);
+		pgcdc_sql_wake_launcher_at_commit();
+		warn_without_standby_slots(failover);
+	}
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
+}
+
+/* alter_source() as version 0.1 declares it: no failover argument. */
+Datum
+pgcdc_drasi_alter_source(PG_FUNCTION_ARGS)
+{
+	return alter_source(fcinfo, -1);
+}
+
+/* alter_source() of version 0.2: failover is its sixth argument. */
+Datum
+pgcdc_drasi_alter_source_0_2(PG_FUNCTION_ARGS)
+{
+	return alter_source(fcinfo, 5);
 }
 
 /* Milliseconds of an interval, months counted as 30 days. */

@@ -216,14 +216,66 @@ pgcdc_stream_send_feedback(PgcdcStream *stream, XLogRecPtr write_lsn,
 }
 
 /*
- * Create the source's slot and export the snapshot at its consistent
- * point; the snapshot stays importable until the next command on this
- * connection.  Returns the snapshot's name.
+ * Create the source's slot (synchronized to standbys if failover) and
+ * export the snapshot at its consistent point; the snapshot stays
+ * importable until the next command on this connection.  Returns the
+ * snapshot's name.
  */
 char *
-pgcdc_stream_create_slot(PgcdcStream *stream, const char *slot_name, XLogRecPtr *consistent_lsn)
+pgcdc_stream_create_slot(PgcdcStream *stream, const char *slot_name, bool failover,
+						 XLogRecPtr *consistent_lsn)
 {
-	return pgcdc_walrcv_create_exported_slot(stream->conn, slot_name, consistent_lsn);
+	pgcdc_stream_check_failover(failover);
+	return pgcdc_walrcv_create_exported_slot(stream->conn, slot_name, failover, consistent_lsn);
+}
+
+/*
+ * A source's slot can be a failover slot only where the server has them;
+ * elsewhere failover => true is refused before anything is created.
+ */
+void
+pgcdc_stream_check_failover(bool failover)
+{
+	if (failover && !pgcdc_failover_slots_supported())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("failover slots are not supported on PostgreSQL %s", PG_MAJORVERSION),
+				 errdetail("Synchronizing a logical replication slot to standbys needs PostgreSQL 17 or later."),
+				 errhint("Use failover => false.")));
+}
+
+/*
+ * Give the source's slot the failover property its configuration asks
+ * for, before streaming from it (the slot must be inactive): a slot that
+ * alter_source changed, or that create_source adopted, follows the
+ * source.  Nothing to do when they agree, or when the slot is missing
+ * (pgcdc_stream_check_slot says so).
+ */
+void
+pgcdc_stream_set_slot_failover(PgcdcStream *stream, const char *slot_name, bool failover)
+{
+	ReplicationSlot *slot;
+	bool		exists = false;
+	bool		current = false;
+
+	pgcdc_stream_check_failover(failover);
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	if (slot != NULL)
+	{
+		exists = true;
+		SpinLockAcquire(&slot->mutex);
+		current = pgcdc_slot_failover(slot);
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	if (!exists || current == failover)
+		return;
+	pgcdc_walrcv_alter_slot_failover(stream->conn, slot_name, failover);
+	ereport(LOG,
+			(errmsg("pgcdc_drasi set failover of replication slot \"%s\" to %s",
+					slot_name, failover ? "true" : "false")));
 }
 
 /* Drop a slot, waiting for whoever still holds it. */

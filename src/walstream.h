@@ -27,7 +27,10 @@ extern int	pgcdc_stream_receive(PgcdcStream *stream, char **buf, pgsocket *wait_
 extern void pgcdc_stream_send_feedback(PgcdcStream *stream, XLogRecPtr write_lsn,
 									   XLogRecPtr flush_lsn, bool request_reply);
 extern char *pgcdc_stream_create_slot(PgcdcStream *stream, const char *slot_name,
-									  XLogRecPtr *consistent_lsn);
+									  bool failover, XLogRecPtr *consistent_lsn);
+extern void pgcdc_stream_check_failover(bool failover);
+extern void pgcdc_stream_set_slot_failover(PgcdcStream *stream, const char *slot_name,
+										   bool failover);
 extern void pgcdc_stream_drop_slot(PgcdcStream *stream, const char *slot_name);
 extern void pgcdc_stream_disconnect(PgcdcStream *stream);
 extern XLogRecPtr pgcdc_stream_slot_lsn(const char *slot_name);

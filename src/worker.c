@@ -100,6 +100,16 @@ static TimestampTz last_recv_time = 0;
 static bool ping_sent = false;
 static bool streaming_started = false;
 
+/*
+ * A failover source confirms a position only once the standbys have the
+ * local commits that published up to it (see standby_safe_flush): the
+ * position confirmed so far, and the one waiting for the standbys to
+ * flush the WAL up to standby_pending_wal.
+ */
+static XLogRecPtr standby_confirmed = InvalidXLogRecPtr;
+static XLogRecPtr standby_pending = InvalidXLogRecPtr;
+static XLogRecPtr standby_pending_wal = InvalidXLogRecPtr;
+
 /* The source transaction being decoded, and the local one being written. */
 static bool in_remote_xact = false;
 static PgcdcTxContext tx;
@@ -297,6 +307,37 @@ feedback_interval_ms(void)
 	return FEEDBACK_INTERVAL_MS;
 }
 
+/*
+ * What a failover source may confirm of flush.  Its slot is synchronized
+ * to the standbys with the position it confirms, while its queue rows and
+ * origin reach them with the WAL of its local commits, which comes later.
+ * A standby promoted with the slot ahead of the origin would start
+ * streaming at the slot's position and lose the changes in between.  So
+ * a position is confirmed only once the standbys named in
+ * synchronized_standby_slots have flushed all the WAL written when it was
+ * reached (every local commit up to it, of this process or an earlier
+ * one).  One position waits at a time, so confirmation moves on under a
+ * steady load, a replication lag behind.
+ */
+static XLogRecPtr
+standby_safe_flush(XLogRecPtr flush)
+{
+	if (!MySourceConfig->failover || flush <= standby_confirmed)
+		return flush;
+	if (XLogRecPtrIsInvalid(standby_pending))
+	{
+		standby_pending = flush;
+		standby_pending_wal = pgcdc_flush_ptr();
+	}
+	if (pgcdc_standby_slots_flushed(standby_pending_wal))
+	{
+		standby_confirmed = standby_pending;
+		standby_pending = InvalidXLogRecPtr;
+	}
+	/* (a position confirmed while idle can be ahead of a group now open) */
+	return Min(standby_confirmed, flush);
+}
+
 /* Send a status update if due, or at once when asked to. */
 static void
 send_feedback(bool force, bool request_reply)
@@ -307,6 +348,7 @@ send_feedback(bool force, bool request_reply)
 	/* Idle: what we received is confirmed too. */
 	if (!in_remote_xact && !local_xact_open && last_received > flush)
 		flush = last_received;
+	flush = standby_safe_flush(flush);
 
 	if (!force &&
 		!(flush != last_sent_flush &&
@@ -916,9 +958,11 @@ run_source(Oid dboid, const char *source_id)
 
 	pgcdc_shmem_set_state(MySource, PGCDC_STATE_CONNECTING);
 	snprintf(appname, sizeof(appname), "pgcdc_drasi:%s", source_id);
+	pgcdc_stream_check_failover(MySourceConfig->failover);
 	MyStream = pgcdc_stream_connect(conninfo, appname);
 	startpos = pgcdc_sync_prepare_start(startpos, needs_snapshot, needs_resync);
 	pgcdc_stream_check_slot(MySourceConfig->source_id, MySourceConfig->slot_name);
+	pgcdc_stream_set_slot_failover(MyStream, MySourceConfig->slot_name, MySourceConfig->failover);
 	pgcdc_stream_start(MyStream, MySourceConfig->slot_name, MySourceConfig->publication,
 					   startpos);
 

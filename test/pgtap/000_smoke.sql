@@ -16,10 +16,10 @@ SELECT has_table('pgcdc_drasi', 'snapshot_requests', 'table pgcdc_drasi.snapshot
 SELECT has_table('pgcdc_drasi', 'table_options', 'table pgcdc_drasi.table_options exists');
 SELECT hasnt_sequence('pgcdc_drasi', 'events_seq', 'the global sequence events_seq is gone');
 SELECT has_function('pgcdc_drasi', 'create_source',
-	ARRAY['text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'text', 'boolean', 'boolean'],
-	'pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean) exists');
-SELECT has_function('pgcdc_drasi', 'alter_source', ARRAY['text', 'text', 'text', 'text', 'boolean'],
-	'pgcdc_drasi.alter_source(text, text, text, text, boolean) exists');
+	ARRAY['text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'text', 'boolean', 'boolean', 'boolean'],
+	'pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean, boolean) exists');
+SELECT has_function('pgcdc_drasi', 'alter_source', ARRAY['text', 'text', 'text', 'text', 'boolean', 'boolean'],
+	'pgcdc_drasi.alter_source(text, text, text, text, boolean, boolean) exists');
 SELECT has_function('pgcdc_drasi', 'create_consumer', ARRAY['text', 'text', 'text', 'boolean'],
 	'pgcdc_drasi.create_consumer(text, text, text, boolean) exists');
 SELECT has_function('pgcdc_drasi', 'read', ARRAY['text', 'integer'], 'pgcdc_drasi.read(text, integer) exists');

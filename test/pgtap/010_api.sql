@@ -15,7 +15,7 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(226);
+SELECT plan(230);
 
 ----------------------------------------------------------------------
 -- Schema objects
@@ -40,7 +40,7 @@ SELECT col_hasnt_default('pgcdc_drasi', 'events', 'seq', 'events.seq has no defa
 -- sources
 SELECT columns_are('pgcdc_drasi', 'sources',
 	ARRAY['source_id', 'publication', 'slot_name', 'origin_name', 'conninfo', 'enabled', 'sink', 'channel',
-	      'notify_payload', 'bootstrap', 'numeric_as_string', 'owner', 'created_at'],
+	      'notify_payload', 'bootstrap', 'numeric_as_string', 'owner', 'created_at', 'failover'],
 	'sources has the expected columns');
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default", format_type(atttypid, atttypmod), attnotnull
@@ -50,7 +50,7 @@ SELECT results_eq(
 	         ('origin_name', 'text', true), ('conninfo', 'text', false), ('enabled', 'boolean', true),
 	         ('sink', 'text', true), ('channel', 'text', true), ('notify_payload', 'text', true),
 	         ('bootstrap', 'boolean', true), ('numeric_as_string', 'boolean', true), ('owner', 'regrole', true),
-	         ('created_at', 'timestamp with time zone', true)$$,
+	         ('created_at', 'timestamp with time zone', true), ('failover', 'boolean', true)$$,
 	'sources: column order, types and nullability');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'source_id', 'text', 'sources.source_id is text');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'publication', 'name', 'sources.publication is name');
@@ -65,6 +65,7 @@ SELECT col_type_is('pgcdc_drasi', 'sources', 'bootstrap', 'boolean', 'sources.bo
 SELECT col_type_is('pgcdc_drasi', 'sources', 'numeric_as_string', 'boolean', 'sources.numeric_as_string is boolean');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'owner', 'regrole', 'sources.owner is regrole');
 SELECT col_type_is('pgcdc_drasi', 'sources', 'created_at', 'timestamp with time zone', 'sources.created_at is timestamptz');
+SELECT col_type_is('pgcdc_drasi', 'sources', 'failover', 'boolean', 'sources.failover is boolean');
 SELECT col_is_pk('pgcdc_drasi', 'sources', 'source_id', 'sources primary key is source_id');
 SELECT col_is_unique('pgcdc_drasi', 'sources', 'slot_name', 'sources.slot_name is unique');
 SELECT col_is_unique('pgcdc_drasi', 'sources', 'origin_name', 'sources.origin_name is unique');
@@ -74,6 +75,7 @@ SELECT col_default_is('pgcdc_drasi', 'sources', 'sink', 'queue', 'sources.sink d
 SELECT col_default_is('pgcdc_drasi', 'sources', 'notify_payload', 'full', 'sources.notify_payload defaults to full');
 SELECT col_default_is('pgcdc_drasi', 'sources', 'bootstrap', 'true', 'sources.bootstrap defaults to true');
 SELECT col_default_is('pgcdc_drasi', 'sources', 'numeric_as_string', 'false', 'sources.numeric_as_string defaults to false');
+SELECT col_default_is('pgcdc_drasi', 'sources', 'failover', 'false', 'sources.failover defaults to false');
 SELECT col_not_null('pgcdc_drasi', 'sources', 'channel', 'sources.channel is NOT NULL');
 SELECT results_eq(
 	$$SELECT conname::text COLLATE "default", pg_get_constraintdef(oid) FROM pg_constraint
@@ -208,7 +210,8 @@ SELECT results_eq(
 	         ('last_error_time', 'timestamp with time zone'), ('reconnects', 'bigint'),
 	         ('started_at', 'timestamp with time zone'), ('sink', 'text'), ('channel', 'text'),
 	         ('notify_payload', 'text'), ('last_seq', 'bigint'), ('notifications_sent', 'bigint'),
-	         ('notifications_skipped', 'bigint'), ('bootstrap', 'boolean'), ('snapshot_lsn', 'pg_lsn'),
+	         ('notifications_skipped', 'bigint'), ('bootstrap', 'boolean'), ('failover', 'boolean'),
+	         ('snapshot_lsn', 'pg_lsn'),
 	         ('snapshot_table', 'text'), ('snapshot_rows_done', 'bigint'), ('snapshot_rows_total', 'bigint'),
 	         ('key_fallbacks', 'bigint'), ('values_unavailable', 'bigint'), ('waiting_for', 'text'), ('slot_wal_status', 'text'),
 	         ('slot_invalidation_reason', 'text')$$,
@@ -246,14 +249,14 @@ SELECT results_eq(
 	  ('_sources_changed', '', 'trigger', false, 'v', false),
 	  ('ack', 'consumer text, seq bigint', 'void', false, 'v', false),
 	  ('alter_source',
-	   'source_id text, sink text DEFAULT NULL::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT NULL::text, numeric_as_string boolean DEFAULT NULL::boolean',
+	   'source_id text, sink text DEFAULT NULL::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT NULL::text, numeric_as_string boolean DEFAULT NULL::boolean, failover boolean DEFAULT NULL::boolean',
 	   'void', false, 'v', false),
 	  ('bootstrap', 'source_id text, labels text[] DEFAULT NULL::text[]', 'SETOF jsonb', false, 'v', false),
 	  ('create_consumer',
 	   'consumer text, source_id text, start_at text DEFAULT ''earliest''::text, bootstrap boolean DEFAULT false',
 	   'void', false, 'v', false),
 	  ('create_source',
-	   'source_id text, publication text DEFAULT ''drasi_publication''::text, slot_name text DEFAULT NULL::text, conninfo text DEFAULT NULL::text, enabled boolean DEFAULT true, sink text DEFAULT ''queue''::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT ''full''::text, bootstrap boolean DEFAULT true, numeric_as_string boolean DEFAULT false',
+	   'source_id text, publication text DEFAULT ''drasi_publication''::text, slot_name text DEFAULT NULL::text, conninfo text DEFAULT NULL::text, enabled boolean DEFAULT true, sink text DEFAULT ''queue''::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT ''full''::text, bootstrap boolean DEFAULT true, numeric_as_string boolean DEFAULT false, failover boolean DEFAULT false',
 	   'void', false, 'v', false),
 	  ('drop_consumer', 'consumer text', 'void', false, 'v', false),
 	  ('drop_source', 'source_id text', 'void', false, 'v', false),
@@ -274,14 +277,19 @@ SELECT results_eq(
 	  ('wait_for_catchup', 'source_id text, timeout interval DEFAULT ''00:00:30''::interval', 'void', false, 'v', false)$$,
 	'functions have the expected arguments, defaults, results, strictness, volatility; SECURITY DEFINER only for the two event-trigger guards');
 SELECT has_function('pgcdc_drasi', 'create_source',
+	ARRAY['text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'text', 'boolean', 'boolean', 'boolean'],
+	'create_source(text, text, text, text, boolean, text, text, text, boolean, boolean, boolean) exists');
+SELECT hasnt_function('pgcdc_drasi', 'create_source',
 	ARRAY['text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'text', 'boolean', 'boolean'],
-	'create_source(text, text, text, text, boolean, text, text, text, boolean, boolean) exists');
+	'the ten-argument create_source of 0.1 is gone (no ambiguous overload)');
 SELECT hasnt_function('pgcdc_drasi', 'create_source', ARRAY['text', 'text', 'text', 'text', 'boolean', 'text', 'text', 'text'],
 	'the old eight-argument create_source is gone (no ambiguous overload)');
 SELECT hasnt_function('pgcdc_drasi', 'create_source', ARRAY['text', 'text', 'text', 'text', 'boolean'],
 	'the old five-argument create_source is gone (no ambiguous overload)');
-SELECT has_function('pgcdc_drasi', 'alter_source', ARRAY['text', 'text', 'text', 'text', 'boolean'],
-	'alter_source(text, text, text, text, boolean) exists');
+SELECT has_function('pgcdc_drasi', 'alter_source', ARRAY['text', 'text', 'text', 'text', 'boolean', 'boolean'],
+	'alter_source(text, text, text, text, boolean, boolean) exists');
+SELECT hasnt_function('pgcdc_drasi', 'alter_source', ARRAY['text', 'text', 'text', 'text', 'boolean'],
+	'the five-argument alter_source of 0.1 is gone (no ambiguous overload)');
 SELECT hasnt_function('pgcdc_drasi', 'alter_source', ARRAY['text', 'text', 'text', 'text'],
 	'the old four-argument alter_source is gone (no ambiguous overload)');
 SELECT has_function('pgcdc_drasi', 'create_consumer', ARRAY['text', 'text', 'text', 'boolean'],
@@ -399,10 +407,10 @@ SELECT results_eq(
 	$$VALUES ('queue', 'pgcdc_api_orders_db', 'full', 0::bigint, 0::bigint, 0::bigint)$$,
 	'status shows the sink settings, last_seq 0 and no notifications');
 SELECT results_eq(
-	$$SELECT bootstrap, snapshot_lsn = (SELECT snapshot_lsn FROM pgcdc_drasi.source_progress WHERE source_id = 'Api-Orders.DB'),
+	$$SELECT bootstrap, failover, snapshot_lsn = (SELECT snapshot_lsn FROM pgcdc_drasi.source_progress WHERE source_id = 'Api-Orders.DB'),
 	         snapshot_table, snapshot_rows_done, snapshot_rows_total
 	  FROM pgcdc_drasi.status WHERE source_id = 'Api-Orders.DB'$$,
-	$$VALUES (true, true, NULL::text, NULL::bigint, NULL::bigint)$$,
+	$$VALUES (true, false, true, NULL::text, NULL::bigint, NULL::bigint)$$,
 	'status shows bootstrap and the snapshot position; no snapshot in progress');
 SELECT results_eq(
 	$$SELECT source_id, state FROM pgcdc_drasi.source_status()$$,

@@ -43,7 +43,7 @@ CREATE MATERIALIZED VIEW err_matview AS SELECT 1 AS id;
 CREATE SEQUENCE err_seq;
 CREATE TABLE err_dropped (id int PRIMARY KEY);
 
-SELECT plan(202);
+SELECT plan(208);
 
 ----------------------------------------------------------------------
 -- create_source: NULL arguments
@@ -655,6 +655,38 @@ SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_nullbs', 'err_pub', boo
 	'22004', 'bootstrap must not be NULL', 'create_source: NULL bootstrap');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_nullnum', 'err_pub', numeric_as_string => NULL)$$,
 	'22004', 'numeric_as_string must not be NULL', 'create_source: NULL numeric_as_string');
+SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_nullfo', 'err_pub', failover => NULL)$$,
+	'22004', 'failover must not be NULL', 'create_source: NULL failover');
+-- failover slots: refused before PostgreSQL 17 (before anything is made);
+-- from 17 on accepted (rolled back here; 050_table_options uses them).
+SELECT CASE WHEN current_setting('server_version_num')::int < 170000 THEN
+	is(err_info($$SELECT pgcdc_drasi.create_source('err_fo', 'err_pub', bootstrap => false, failover => true)$$),
+		ARRAY['0A000', 'failover slots are not supported on PostgreSQL ' || (current_setting('server_version_num')::int / 10000),
+		      'Synchronizing a logical replication slot to standbys needs PostgreSQL 17 or later.',
+		      'Use failover => false.'],
+		'create_source: failover => true before PostgreSQL 17 (message, detail, hint)')
+	ELSE
+	is(err_info_rb($$SET LOCAL client_min_messages = error;
+	                 SELECT pgcdc_drasi.create_source('err_fo', 'err_pub', bootstrap => false, failover => true)$$),
+		NULL, 'create_source: failover => true from PostgreSQL 17 on')
+	END;
+SELECT CASE WHEN current_setting('server_version_num')::int < 170000 THEN
+	is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', failover => true)$$),
+		ARRAY['0A000', 'failover slots are not supported on PostgreSQL ' || (current_setting('server_version_num')::int / 10000),
+		      'Synchronizing a logical replication slot to standbys needs PostgreSQL 17 or later.',
+		      'Use failover => false.'],
+		'alter_source: failover => true before PostgreSQL 17 (message, detail, hint)')
+	ELSE
+	is(err_info_rb($$SET LOCAL client_min_messages = error;
+	                 SELECT pgcdc_drasi.alter_source('err_main', failover => true)$$),
+		NULL, 'alter_source: failover => true from PostgreSQL 17 on')
+	END;
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('err_main', failover => false)$$,
+	'alter_source: failover => false on every version');
+SELECT is((SELECT failover FROM pgcdc_drasi.sources WHERE source_id = 'err_main'), false,
+	'the refused or rolled-back calls left failover false');
+SELECT is((SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'pgcdc_err_fo'), 0,
+	'the refused or rolled-back create_source left no slot');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_consumer('err_c', 'err_main', 'earliest', NULL)$$,
 	'22004', 'bootstrap must not be NULL', 'create_consumer: NULL bootstrap');
 SELECT throws_ok($$SELECT pgcdc_drasi.set_table_label(NULL, 'err_keys', 'L')$$,

@@ -72,7 +72,7 @@ SELECT results_eq(
 	         ('origin_name', true, false), ('conninfo', false, false), ('enabled', true, false),
 	         ('sink', true, false), ('channel', true, false), ('notify_payload', true, false),
 	         ('bootstrap', true, false), ('numeric_as_string', true, false),
-	         ('owner', true, false), ('created_at', true, false)$$,
+	         ('owner', true, false), ('created_at', true, false), ('failover', true, false)$$,
 	'sources: admin may SELECT every column but conninfo, reader none');
 SELECT results_eq(
 	$$SELECT r, t, p, has_table_privilege(r, 'pgcdc_drasi.' || t, p)

@@ -75,7 +75,7 @@ ALTER PUBLICATION opt_owned_pub OWNER TO opt_pubowner;
 CREATE PUBLICATION opt_free_pub FOR TABLE opt_g;
 CREATE PUBLICATION opt_other_pub FOR TABLE opt_g;
 
-SELECT plan(164);
+SELECT plan(183);
 
 ----------------------------------------------------------------------
 -- set_table_label: input checks
@@ -369,6 +369,65 @@ SELECT results_eq(
 	$$VALUES ('opt_nums:1', 'string'), ('opt_nums:2', 'string'), ('opt_nums:3', 'string'), ('opt_nums:4', 'number'),
 	         ('opt_nums:5', 'string')$$,
 	'events already queued keep the form they were published with');
+
+----------------------------------------------------------------------
+-- failover: from PostgreSQL 17 on, the source's slot is a failover slot,
+-- made so by create_source and resync_source, changed by alter_source
+-- (its worker restarts and alters the slot).  Before 17 only
+-- failover => false exists (020_errors has the refusal), and
+-- pg_replication_slots has no failover column (read as NULL here).
+----------------------------------------------------------------------
+CREATE FUNCTION opt_slot_failover() RETURNS jsonb LANGUAGE sql AS $$
+	SELECT to_jsonb(s) -> 'failover' FROM pg_replication_slots s WHERE slot_name = 'pgcdc_opt_fo'
+$$;
+CREATE FUNCTION opt_pg17() RETURNS boolean LANGUAGE sql AS $$
+	SELECT current_setting('server_version_num')::int >= 170000
+$$;
+SET client_min_messages = error;	-- synchronized_standby_slots is empty: a WARNING
+SELECT lives_ok($$SELECT pgcdc_drasi.create_source('opt_fo', 'opt_num_pub', bootstrap => false, failover => opt_pg17())$$,
+	'create_source with failover => true (false before PostgreSQL 17)');
+RESET client_min_messages;
+SELECT is((SELECT failover FROM pgcdc_drasi.sources WHERE source_id = 'opt_fo'), opt_pg17(),
+	'failover is recorded');
+SELECT is(opt_slot_failover(), CASE WHEN opt_pg17() THEN 'true'::jsonb END,
+	'create_source made a failover slot');
+SELECT ok(wait_status('opt_fo', $$state = 'streaming'$$, 60), 'opt_fo streams');
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('opt_fo', failover => false)$$,
+	'alter_source failover => false');
+SELECT results_eq(
+	$$SELECT s.failover, st.failover FROM pgcdc_drasi.sources s JOIN pgcdc_drasi.status st USING (source_id)
+	  WHERE source_id = 'opt_fo'$$,
+	$$VALUES (false, false)$$,
+	'sources and status show failover false');
+SELECT ok(poll_until($$SELECT opt_slot_failover() IS DISTINCT FROM 'true'::jsonb
+	                 AND EXISTS (SELECT 1 FROM pgcdc_drasi.status WHERE source_id = 'opt_fo' AND state = 'streaming')$$, 60),
+	'the worker is back and its slot is no failover slot any more');
+INSERT INTO opt_nums VALUES (6, 6, 6, 6, 6, 6, 6, NULL, NULL);
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('opt_fo')$$, 'wait_for_catchup');
+SET client_min_messages = error;
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_source('opt_fo', failover => opt_pg17())$$,
+	'alter_source failover => true (false before PostgreSQL 17)');
+RESET client_min_messages;
+SELECT ok(poll_until($$SELECT opt_slot_failover() IS NOT DISTINCT FROM CASE WHEN opt_pg17() THEN 'true'::jsonb END
+	                 AND EXISTS (SELECT 1 FROM pgcdc_drasi.status WHERE source_id = 'opt_fo' AND state = 'streaming')$$, 60),
+	'the worker is back and its slot is a failover slot again');
+INSERT INTO opt_nums VALUES (7, 7, 7, 7, 7, 7, 7, NULL, NULL);
+SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('opt_fo')$$, 'wait_for_catchup');
+SELECT results_eq(
+	$$SELECT seq, op, element_id FROM pgcdc_drasi.events WHERE source_id = 'opt_fo' ORDER BY seq$$,
+	$$VALUES (1::bigint, 'i', 'opt_nums:6'), (2::bigint, 'i', 'opt_nums:7')$$,
+	'the restarts lost and repeated nothing');
+-- resync_source makes a lost slot again with the source's failover.
+SELECT lives_ok($$SELECT pgcdc_drasi.pause_source('opt_fo')$$, 'pause opt_fo');
+SELECT ok(poll_until($$SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'pgcdc_opt_fo'$$, 60),
+	'its slot is released');
+SELECT lives_ok($$SELECT pg_drop_replication_slot('pgcdc_opt_fo')$$, 'the slot is lost');
+SELECT lives_ok($$SELECT pgcdc_drasi.resync_source('opt_fo')$$, 'resync_source');
+SELECT is(opt_slot_failover(), CASE WHEN opt_pg17() THEN 'true'::jsonb ELSE NULL END,
+	'resync_source made the slot again, a failover slot');
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_source('opt_fo')$$, 'drop opt_fo');
+SELECT ok(poll_until($$SELECT NOT EXISTS (SELECT 1 FROM pgcdc_drasi.source_status() WHERE source_id = 'opt_fo')$$, 60),
+	'the dropped source is gone from source_status()');
 
 ----------------------------------------------------------------------
 -- resync_source

@@ -37,7 +37,7 @@ ALTER EXTENSION pgcdc_drasi UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pgcdc_drasi';
 
 -- nothing lost: sources, progress, options, keys, consumers, events
-SELECT source_id, publication, slot_name, enabled, sink, bootstrap, owner::regrole
+SELECT source_id, publication, slot_name, enabled, sink, bootstrap, owner::regrole, failover
 FROM pgcdc_drasi.sources;
 SELECT source_id, last_seq, snapshot_lsn IS NOT NULL AS snapshot_taken FROM pgcdc_drasi.source_progress;
 SELECT source_id, table_id, label, exclude_columns, exclude_attnums FROM pgcdc_drasi.table_options;
