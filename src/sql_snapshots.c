@@ -24,6 +24,7 @@
 #include "utils/lsyscache.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "mapping.h"
 #include "relation.h"
 #include "shmem.h"
@@ -255,7 +256,9 @@ resync_source(const char *source_id, bool snapshot)
 	if (slot != NULL)
 	{
 		SpinLockAcquire(&slot->mutex);
-		slot_invalid = XLogRecPtrIsInvalid(slot->data.restart_lsn);
+		/* any cause: 18's idle timeout keeps restart_lsn */
+		slot_invalid = XLogRecPtrIsInvalid(slot->data.restart_lsn) ||
+			pgcdc_slot_invalidation_reason(slot) != NULL;
 		SpinLockRelease(&slot->mutex);
 	}
 	LWLockRelease(ReplicationSlotControlLock);
