@@ -519,7 +519,7 @@ SELECT ok(poll_until($$SELECT NOT active FROM pg_replication_slots WHERE slot_na
 	'its worker lets go of the slot');
 SELECT lives_ok($$SELECT pg_drop_replication_slot('pgcdc_opt_rs')$$, 'the slot is lost (dropped by hand)');
 SELECT lives_ok($$SELECT pgcdc_drasi.resume_source('opt_rs')$$, 'resume opt_rs');
-SELECT ok(poll_until($$SELECT last_error LIKE '%replication slot "pgcdc_opt_rs" does not exist%'
+SELECT ok(poll_until($$SELECT last_error LIKE '%replication slot "pgcdc_opt_rs" of source "opt_rs" does not exist%'
 	                 FROM pgcdc_drasi.status WHERE source_id = 'opt_rs'$$, 60),
 	'without its slot the source cannot stream');
 SELECT lives_ok($$SELECT pgcdc_drasi.resync_source('opt_rs', snapshot => false)$$,

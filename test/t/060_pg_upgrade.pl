@@ -175,7 +175,7 @@ is($new->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots}),
 	'0', 'pg_upgrade carried no slot from the older cluster');
 ok( $new->poll_query_until(
 		'postgres', q{
-SELECT last_error LIKE '%replication slot "pgcdc_up" does not exist%'
+SELECT last_error LIKE '%replication slot "pgcdc_up" of source "up" does not exist%'
   FROM pgcdc_drasi.status WHERE source_id = 'up'}),
 	'without a slot the source cannot stream');
 is($new->safe_psql('postgres', q{SELECT count(*) FROM pgcdc_drasi.events}),
