@@ -290,9 +290,11 @@ pgcdc_redis_describe(const PgcdcRedisUrl *url)
 
 /* The error of a context, as a message of ours. */
 static char *
-context_error(redisContext *ctx, const char *what)
+context_error(PgcdcRedis *redis, const char *what)
 {
-	return psprintf("%s: %s", what, ctx->errstr[0] ? ctx->errstr : "connection lost");
+	const char *errstr = redis->ctx->errstr;
+
+	return psprintf("%s: %s", what, errstr[0] ? errstr : "connection lost");
 }
 
 /*
@@ -335,7 +337,7 @@ flush_output(PgcdcRedis *redis, TimestampTz deadline, char **error)
 
 		if (redisBufferWrite(redis->ctx, &done) == REDIS_ERR)
 		{
-			*error = context_error(redis->ctx, "could not send to Redis");
+			*error = context_error(redis, "could not send to Redis");
 			return false;
 		}
 		if (done)
@@ -355,7 +357,7 @@ read_reply(PgcdcRedis *redis, TimestampTz deadline, char **error)
 
 		if (redisGetReplyFromReader(redis->ctx, &reply) == REDIS_ERR)
 		{
-			*error = context_error(redis->ctx, "could not read the reply of Redis");
+			*error = context_error(redis, "could not read the reply of Redis");
 			return NULL;
 		}
 		if (reply != NULL)
@@ -365,7 +367,7 @@ read_reply(PgcdcRedis *redis, TimestampTz deadline, char **error)
 			return NULL;
 		if (redisBufferRead(redis->ctx) == REDIS_ERR)
 		{
-			*error = context_error(redis->ctx, "could not read the reply of Redis");
+			*error = context_error(redis, "could not read the reply of Redis");
 			return NULL;
 		}
 	}
@@ -381,7 +383,7 @@ simple_command(PgcdcRedis *redis, int argc, const char **argv, const char *what,
 
 	if (redisAppendCommandArgv(redis->ctx, argc, argv, NULL) != REDIS_OK)
 	{
-		*error = context_error(redis->ctx, what);
+		*error = context_error(redis, what);
 		return false;
 	}
 	if (!flush_output(redis, deadline, error))
@@ -423,7 +425,7 @@ pgcdc_redis_connect(const PgcdcRedisUrl *url, int timeout_ms, char **error)
 	}
 	if (redis->ctx->err)
 	{
-		*error = context_error(redis->ctx, "could not connect to Redis");
+		*error = context_error(redis, "could not connect to Redis");
 		goto fail;
 	}
 
@@ -496,7 +498,7 @@ pgcdc_redis_stream_top(PgcdcRedis *redis, const char *stream, uint64 *top_ms, ch
 	*top_ms = 0;
 	if (redisAppendCommandArgv(redis->ctx, 3, argv, NULL) != REDIS_OK)
 	{
-		*error = context_error(redis->ctx, "could not send to Redis");
+		*error = context_error(redis, "could not send to Redis");
 		return false;
 	}
 	if (!flush_output(redis, deadline, error))
@@ -642,6 +644,6 @@ pgcdc_redis_xadd_batch(PgcdcRedis *redis, const char *stream, int64 maxlen, int 
 	return true;
 
 oom:
-	*error = context_error(redis->ctx, "could not build the Redis commands");
+	*error = context_error(redis, "could not build the Redis commands");
 	return false;
 }

@@ -84,6 +84,7 @@ options_arg(FunctionCallInfo fcinfo, int argno, const char *target_id)
 	PgcdcTargetOptions parsed;
 
 	text = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(argno)));
+
 	pgcdc_target_parse_options(target_id, text, &parsed);
 	return text;
 }
@@ -142,7 +143,10 @@ pgcdc_drasi_create_target(PG_FUNCTION_ARGS)
 				 errdetail("Target \"%s\" would keep its position in a consumer of that name.", target_id),
 				 errhint("Drop that consumer, or choose another target id.")));
 
-	/* As create_consumer: after the last published, or before the oldest queued. */
+	/*
+	 * As create_consumer: after the last published, or before the oldest
+	 * queued.
+	 */
 	if (!pgcdc_catalog_get_progress(source_id, &progress))
 		progress.last_seq = 0;
 	if (parsed.start_latest || !pgcdc_queue_first_seq(source_id, &start))

@@ -123,6 +123,7 @@ option_int(const char *target_id, const char *key, JsonbValue *v, int64 min, int
 	{
 		text = DatumGetCString(DirectFunctionCall1(numeric_out,
 												   NumericGetDatum(v->val.numeric)));
+
 		errno = 0;
 		n = strtoll(text, &end, 10);
 		if (errno == 0 && *end == '\0' && n >= min && n <= max)

@@ -19,7 +19,8 @@
 /* The options of a target (targets.options), with their defaults filled in. */
 typedef struct PgcdcTargetOptions
 {
-	char	   *stream;			/* the Redis stream key; default: the target id */
+	char	   *stream;			/* the Redis stream key; default: the target
+								 * id */
 	int64		maxlen;			/* MAXLEN ~ n on every XADD; 0: no trimming */
 	int			batch_size;		/* events per round trip */
 	int			timeout_ms;		/* per connection step and round trip */
