@@ -18,7 +18,7 @@
 use strict;
 use warnings;
 
-use File::Temp ();
+use File::Spec;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -33,7 +33,8 @@ if (system('command -v redis-server >/dev/null 2>&1') != 0)
 # ------------------------------------------------------------------------
 # Redis, started by the test
 # ------------------------------------------------------------------------
-my $rdir = PostgreSQL::Test::Utils::tempdir();
+# absolute: redis-server changes to --dir before it opens its other files
+my $rdir = File::Spec->rel2abs(PostgreSQL::Test::Utils::tempdir());
 my $rport = PostgreSQL::Test::Cluster::get_free_port();
 my $stream = 'rt-stream';
 
