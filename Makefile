@@ -28,7 +28,13 @@ OBJS = \
 	src/sql_common.o \
 	src/sql_sources.o \
 	src/sql_consumers.o \
-	src/sql_snapshots.o
+	src/sql_snapshots.o \
+	src/sql_targets.o \
+	src/target.o \
+	src/redis.o
+
+# Redis targets: Debian's libhiredis (libhiredis-dev).
+SHLIB_LINK = -lhiredis
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(if $(WERROR),-Werror)

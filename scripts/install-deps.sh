@@ -14,6 +14,9 @@ PACKAGES=(
 	gcc
 	libc6-dev
 	perl
+	libhiredis-dev
+	redis-server
+	redis-tools
 )
 
 # The Node.js client test (test/t/022_node_client.pl, test/node) needs node

@@ -94,6 +94,25 @@ CREATE TABLE pgcdc_drasi.consumers (
 CREATE INDEX ON pgcdc_drasi.consumers (source_id);
 
 /*
+ * Targets: where a delivery worker sends a source's events (Redis
+ * Streams).  Each target reads the source's queue as the durable consumer
+ * named 'target:' || target_id, whose acked_seq is the last event
+ * delivered.  url may hold a password: no role but the superuser reads
+ * the column; target_status shows it masked.
+ */
+CREATE TABLE pgcdc_drasi.targets (
+	target_id	text PRIMARY KEY,
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	kind		text NOT NULL CHECK (kind IN ('redis')),
+	url			text NOT NULL,
+	options		jsonb NOT NULL DEFAULT '{}',
+	enabled		boolean NOT NULL DEFAULT true,
+	owner		regrole NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX ON pgcdc_drasi.targets (source_id);
+
+/*
  * Key columns chosen per table, overriding the primary key.  key_attnums
  * are the columns' numbers when they were chosen (NULL for a name that
  * matched none), so that the key follows a column that is renamed.
@@ -144,6 +163,7 @@ SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.source_progress', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_options', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.consumers', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.targets', '');
 
 /*
  * Does snapshot a show nothing that b does not?  Snapshots taken at
@@ -169,6 +189,11 @@ LANGUAGE C;
 
 CREATE TRIGGER sources_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgcdc_drasi.sources
+	FOR EACH STATEMENT EXECUTE FUNCTION pgcdc_drasi._sources_changed();
+
+/* Targets are started by the launcher too. */
+CREATE TRIGGER targets_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgcdc_drasi.targets
 	FOR EACH STATEMENT EXECUTE FUNCTION pgcdc_drasi._sources_changed();
 
 CREATE FUNCTION pgcdc_drasi.create_source(
@@ -371,6 +396,87 @@ SELECT
 FROM pgcdc_drasi.consumers c
 LEFT JOIN pgcdc_drasi.source_progress p USING (source_id);
 
+CREATE FUNCTION pgcdc_drasi.create_target(
+	target_id text,
+	source_id text,
+	kind text DEFAULT 'redis',
+	url text DEFAULT NULL,
+	options jsonb DEFAULT '{}')
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_create_target'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.alter_target(
+	target_id text,
+	url text DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_target'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.pause_target(target_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_pause_target'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.resume_target(target_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_resume_target'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.drop_target(target_id text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_target'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.target_worker_status(
+	OUT target_id text,
+	OUT state text,
+	OUT pid integer,
+	OUT events_delivered bigint,
+	OUT duplicates_skipped bigint,
+	OUT retries bigint,
+	OUT reconnects bigint,
+	OUT last_delivery_time timestamptz,
+	OUT last_error text,
+	OUT last_error_detail text,
+	OUT last_error_time timestamptz,
+	OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_target_worker_status'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+/* The url with its password masked; the table's url is superuser-only. */
+CREATE VIEW pgcdc_drasi.target_status AS
+SELECT
+	t.target_id,
+	t.source_id,
+	t.kind,
+	pg_catalog.regexp_replace(t.url, '^([A-Za-z][A-Za-z0-9+.-]*://[^/@]*?):[^/@]*@', '\1:********@') AS url,
+	t.options,
+	t.enabled,
+	CASE WHEN NOT t.enabled THEN 'paused' ELSE coalesce(st.state, 'starting') END AS state,
+	st.pid,
+	c.acked_seq AS delivered_seq,
+	coalesce(p.last_seq, 0) AS last_seq,
+	greatest(coalesce(p.last_seq, 0) - c.acked_seq, 0) AS lag_events,
+	c.acked_at AS delivered_at,
+	coalesce(st.events_delivered, 0) AS events_delivered,
+	coalesce(st.duplicates_skipped, 0) AS duplicates_skipped,
+	coalesce(st.retries, 0) AS retries,
+	coalesce(st.reconnects, 0) AS reconnects,
+	st.last_delivery_time,
+	st.last_error,
+	st.last_error_detail,
+	st.last_error_time,
+	st.started_at,
+	t.owner,
+	t.created_at
+FROM pgcdc_drasi.targets t
+LEFT JOIN pgcdc_drasi.consumers c ON c.consumer = 'target:' || t.target_id
+LEFT JOIN pgcdc_drasi.source_progress p ON p.source_id = t.source_id
+LEFT JOIN pgcdc_drasi.target_worker_status() st ON st.target_id = t.target_id;
+
 /*
  * A source whose publication disappears cannot be repaired by creating it
  * again: PostgreSQL 15 decodes each change with the catalog of its time,
@@ -432,6 +538,9 @@ GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_re
 GRANT SELECT ON pgcdc_drasi.table_keys, pgcdc_drasi.table_options TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT SELECT (target_id, source_id, kind, options, enabled, owner, created_at)
+	ON pgcdc_drasi.targets TO pgcdc_drasi_admin;
+GRANT SELECT ON pgcdc_drasi.target_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean, boolean),
@@ -444,7 +553,12 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.pause_source(text),
 	pgcdc_drasi.resume_source(text),
 	pgcdc_drasi.set_table_key(text, regclass, text[]),
-	pgcdc_drasi.drop_table_key(text, regclass)
+	pgcdc_drasi.drop_table_key(text, regclass),
+	pgcdc_drasi.create_target(text, text, text, text, jsonb),
+	pgcdc_drasi.alter_target(text, text, jsonb),
+	pgcdc_drasi.pause_target(text),
+	pgcdc_drasi.resume_target(text),
+	pgcdc_drasi.drop_target(text)
 	TO pgcdc_drasi_admin;
 GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.wait_for_catchup(text, interval),
@@ -454,5 +568,6 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.read(text, integer),
 	pgcdc_drasi.ack(text, bigint),
 	pgcdc_drasi.get_events(text, bigint, bigint),
-	pgcdc_drasi.bootstrap(text, text[])
+	pgcdc_drasi.bootstrap(text, text[]),
+	pgcdc_drasi.target_worker_status()
 	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

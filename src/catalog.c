@@ -3,7 +3,7 @@
  * catalog.c
  *		The only C code that reads or writes the extension's configuration
  *		tables: sources, source_progress, snapshot_requests, table_keys,
- *		table_options and consumers.
+ *		table_options, consumers and targets.
  *
  * Every function runs its statements through SPI as the bootstrap
  * superuser with search_path pinned to pg_catalog, whoever calls it: the
@@ -1101,4 +1101,175 @@ pgcdc_catalog_min_acked_seq(const char *source_id, int64 *min_acked)
 	*min_acked = isnull ? 0 : DatumGetInt64(d);
 	pgcdc_catalog_end(&access);
 	return !isnull;
+}
+
+/* The name of the consumer that holds a target's delivered position. */
+char *
+pgcdc_catalog_target_consumer(const char *target_id)
+{
+	return psprintf("%s%s", PGCDC_TARGET_CONSUMER_PREFIX, target_id);
+}
+
+/*
+ * The row of a target, or NULL when there is none (an error unless
+ * missing_ok), locked as asked.  Its url may hold a password.
+ */
+PgcdcTargetConfig *
+pgcdc_catalog_get_target(const char *target_id, PgcdcRowLock lock, bool missing_ok)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	PgcdcTargetConfig *config = NULL;
+	const char *sql;
+
+	switch (lock)
+	{
+		case PGCDC_LOCK_KEY_SHARE:
+			sql = "SELECT * FROM pgcdc_drasi.targets WHERE target_id = $1 FOR KEY SHARE";
+			break;
+		case PGCDC_LOCK_UPDATE:
+			sql = "SELECT * FROM pgcdc_drasi.targets WHERE target_id = $1 FOR UPDATE";
+			break;
+		default:
+			sql = "SELECT * FROM pgcdc_drasi.targets WHERE target_id = $1";
+			break;
+	}
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(target_id);
+	if (run(sql, 1, argtypes, values, NULL, lock == PGCDC_LOCK_NONE, SPI_OK_SELECT) > 0)
+	{
+		MemoryContext old;
+		bool		isnull;
+
+		check_natts("targets", Natts_targets);
+		old = MemoryContextSwitchTo(access.caller_mcxt);
+		config = palloc0(sizeof(PgcdcTargetConfig));
+		config->target_id = get_text(Anum_targets_target_id);
+		config->source_id = get_text(Anum_targets_source_id);
+		config->kind = get_text(Anum_targets_kind);
+		config->url = get_text(Anum_targets_url);
+		config->options = get_text(Anum_targets_options);
+		config->enabled = DatumGetBool(get_datum(0, Anum_targets_enabled, &isnull));
+		config->owner = DatumGetObjectId(get_datum(0, Anum_targets_owner, &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+
+	if (config == NULL && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("target \"%s\" does not exist", target_id)));
+	return config;
+}
+
+/* Record a new target (its consumer row is inserted by the caller). */
+void
+pgcdc_catalog_insert_target(const PgcdcTargetConfig *config)
+{
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, REGROLEOID};
+	Datum		values[7];
+
+	values[0] = CStringGetTextDatum(config->target_id);
+	values[1] = CStringGetTextDatum(config->source_id);
+	values[2] = CStringGetTextDatum(config->kind);
+	values[3] = CStringGetTextDatum(config->url);
+	values[4] = CStringGetTextDatum(config->options);
+	values[5] = BoolGetDatum(config->enabled);
+	values[6] = ObjectIdGetDatum(config->owner);
+	catalog_exec("INSERT INTO pgcdc_drasi.targets "
+				 "(target_id, source_id, kind, url, options, enabled, owner) "
+				 "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)",
+				 7, argtypes, values, NULL, false, SPI_OK_INSERT);
+}
+
+/* Change a target's url and/or options (NULL: unchanged). */
+void
+pgcdc_catalog_update_target(const char *target_id, const char *url, const char *options)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', url ? ' ' : 'n', options ? ' ' : 'n'};
+
+	values[0] = CStringGetTextDatum(target_id);
+	values[1] = url ? CStringGetTextDatum(url) : (Datum) 0;
+	values[2] = options ? CStringGetTextDatum(options) : (Datum) 0;
+	catalog_exec("UPDATE pgcdc_drasi.targets SET url = coalesce($2, url), "
+				 "options = coalesce($3::jsonb, options) WHERE target_id = $1",
+				 3, argtypes, values, nulls, false, SPI_OK_UPDATE);
+}
+
+/* Pause or resume a target; false when there is no such target. */
+bool
+pgcdc_catalog_set_target_enabled(const char *target_id, bool enabled)
+{
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(target_id);
+	values[1] = BoolGetDatum(enabled);
+	return catalog_exec("UPDATE pgcdc_drasi.targets SET enabled = $2 WHERE target_id = $1",
+						2, argtypes, values, NULL, false, SPI_OK_UPDATE) > 0;
+}
+
+/*
+ * Remove a target and the consumer row of its position; false when there
+ * is no such target.
+ */
+bool
+pgcdc_catalog_delete_target(const char *target_id)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		found;
+
+	values[0] = CStringGetTextDatum(target_id);
+	values[1] = CStringGetTextDatum(pgcdc_catalog_target_consumer(target_id));
+	found = catalog_exec("DELETE FROM pgcdc_drasi.targets WHERE target_id = $1",
+						 1, argtypes, values, NULL, false, SPI_OK_DELETE) > 0;
+	if (found)
+		catalog_exec("DELETE FROM pgcdc_drasi.consumers WHERE consumer = $2",
+					 2, argtypes, values, NULL, false, SPI_OK_DELETE);
+	return found;
+}
+
+/*
+ * The targets of this database (ids, source ids, enabled flags as ints),
+ * for a scanner; nothing while the 0.1 tables (without targets) are
+ * installed.  Locked like the sources (pgcdc_catalog_list_sources).
+ */
+void
+pgcdc_catalog_list_targets(List **target_ids, List **source_ids, List **enabled)
+{
+	PgcdcCatalogAccess access;
+	Oid			targets;
+	uint64		n;
+	uint64		i;
+
+	*target_ids = NIL;
+	*source_ids = NIL;
+	*enabled = NIL;
+	targets = get_relname_relid("targets", get_namespace_oid(PGCDC_SCHEMA_NAME, false));
+	if (!OidIsValid(targets))
+		return;
+	LockRelationOid(targets, ShareRowExclusiveLock);
+
+	pgcdc_catalog_begin(&access);
+	n = run("SELECT target_id, source_id, enabled FROM pgcdc_drasi.targets ORDER BY target_id",
+			0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *source = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		bool		en = DatumGetBool(get_datum(i, 3, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(access.caller_mcxt);
+
+		*target_ids = lappend(*target_ids, pstrdup(id));
+		*source_ids = lappend(*source_ids, pstrdup(source));
+		*enabled = lappend_int(*enabled, en ? 1 : 0);
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
 }

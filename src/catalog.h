@@ -4,8 +4,8 @@
  *		The extension's configuration tables, as typed structs.
  *
  * catalog.c is the only C code that reads or writes pgcdc_drasi.sources,
- * source_progress, snapshot_requests, table_keys, table_options and
- * consumers; the queue table pgcdc_drasi.events belongs to the queue
+ * source_progress, snapshot_requests, table_keys, table_options,
+ * consumers and targets; the queue table pgcdc_drasi.events belongs to the queue
  * sink (sink_queue.c).  The column numbers below are those of the tables
  * as the install and upgrade scripts define them; an upgrade that adds a
  * column adds it at the end, and Natts_* with it.
@@ -78,6 +78,23 @@
 #define Anum_consumers_owner			5	/* regrole (oid in 0.1) */
 #define Anum_consumers_created_at		6
 #define Anum_consumers_acked_at			7
+
+/* pgcdc_drasi.targets (new in 0.2) */
+#define Natts_targets					8
+#define Anum_targets_target_id			1
+#define Anum_targets_source_id			2
+#define Anum_targets_kind				3
+#define Anum_targets_url				4
+#define Anum_targets_options			5
+#define Anum_targets_enabled			6
+#define Anum_targets_owner				7
+#define Anum_targets_created_at			8
+
+/*
+ * The consumer whose acked_seq is a target's delivered position: this
+ * prefix and the target id.  create_consumer refuses names with it.
+ */
+#define PGCDC_TARGET_CONSUMER_PREFIX	"target:"
 
 /* pgcdc_drasi.table_keys */
 #define Natts_table_keys				4
@@ -153,6 +170,18 @@ typedef struct PgcdcConsumer
 	char	   *snapshot;		/* pg_snapshot text, or NULL */
 	Oid			owner;
 } PgcdcConsumer;
+
+/* A row of pgcdc_drasi.targets. */
+typedef struct PgcdcTargetConfig
+{
+	char	   *target_id;
+	char	   *source_id;
+	char	   *kind;
+	char	   *url;			/* may hold a password: never log it */
+	char	   *options;		/* jsonb as text */
+	bool		enabled;
+	Oid			owner;
+} PgcdcTargetConfig;
 
 /* How a source's row is locked while it is read. */
 typedef enum PgcdcRowLock
@@ -233,5 +262,16 @@ extern void pgcdc_catalog_insert_consumer(const char *consumer, const char *sour
 extern void pgcdc_catalog_delete_consumer(const char *consumer);
 extern void pgcdc_catalog_ack_consumer(const char *consumer, int64 seq);
 extern bool pgcdc_catalog_min_acked_seq(const char *source_id, int64 *min_acked);
+
+/* pgcdc_drasi.targets */
+extern char *pgcdc_catalog_target_consumer(const char *target_id);
+extern PgcdcTargetConfig *pgcdc_catalog_get_target(const char *target_id, PgcdcRowLock lock,
+												   bool missing_ok);
+extern void pgcdc_catalog_insert_target(const PgcdcTargetConfig *config);
+extern void pgcdc_catalog_update_target(const char *target_id, const char *url,
+										const char *options);
+extern bool pgcdc_catalog_set_target_enabled(const char *target_id, bool enabled);
+extern bool pgcdc_catalog_delete_target(const char *target_id);
+extern void pgcdc_catalog_list_targets(List **target_ids, List **source_ids, List **enabled);
 
 #endif							/* PGCDC_CATALOG_H */

@@ -24,6 +24,7 @@
 PG_MODULE_MAGIC;
 
 int			pgcdc_max_sources = 16;
+int			pgcdc_max_targets = 16;
 char	   *pgcdc_conninfo = NULL;
 int			pgcdc_retry_min_interval = 1000;
 int			pgcdc_retry_max_interval = 60000;
@@ -91,6 +92,14 @@ _PG_init(void)
 								"Maximum number of sources in the whole cluster.",
 								NULL,
 								&pgcdc_max_sources,
+								16, 1, 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pgcdc_drasi.max_targets",
+								"Maximum number of targets (delivery workers) in the whole cluster.",
+								NULL,
+								&pgcdc_max_targets,
 								16, 1, 1024,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);

@@ -12,7 +12,9 @@
  * sources in shared memory; the launcher starts one worker per enabled
  * source and starts it again, with exponential backoff, when it exits.
  * After a crash the postmaster restarts the launcher, which scans again,
- * so no per-database setting is needed.
+ * so no per-database setting is needed.  Targets (pgcdc_drasi.targets)
+ * are read by the same scanners and get one delivery worker each
+ * (target.c), started and restarted the same way.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -46,6 +48,9 @@
 
 /* Launcher-local handles of the workers it started, by source index. */
 static BackgroundWorkerHandle **source_handles = NULL;
+
+/* The same for delivery workers, by target index. */
+static BackgroundWorkerHandle **target_handles = NULL;
 
 /*
  * Register the launcher; called from _PG_init during preload.
@@ -144,6 +149,28 @@ start_source_worker(int index, const char *source_id)
 	/* The handle outlives the round of the launcher loop. */
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	started = RegisterDynamicBackgroundWorker(&worker, &source_handles[index]);
+	MemoryContextSwitchTo(old);
+	return started;
+}
+
+/* Start the delivery worker of one target; false when no worker slot is free. */
+static bool
+start_target_worker(int index, const char *target_id)
+{
+	BackgroundWorker worker;
+	MemoryContext old;
+	bool		started;
+
+	init_worker(&worker, "pgcdc_target_main", "pgcdc_drasi target", Int32GetDatum(index));
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgcdc_drasi target %s", target_id);
+
+	if (target_handles[index] != NULL)
+	{
+		pfree(target_handles[index]);
+		target_handles[index] = NULL;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	started = RegisterDynamicBackgroundWorker(&worker, &target_handles[index]);
 	MemoryContextSwitchTo(old);
 	return started;
 }
@@ -256,6 +283,13 @@ forget_dropped_databases(void)
 	LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
 	for (i = 0; i < pgcdc_max_sources && !due; i++)
 		due = start_due(&pgcdc_shared->sources[i], now);
+	for (i = 0; i < pgcdc_max_targets && !due; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+
+		due = tgt->in_use && tgt->desired && tgt->pid == 0 && !tgt->starting &&
+			tgt->next_start <= now;
+	}
 	LWLockRelease(pgcdc_shared->lock);
 	if (!due)
 		return;
@@ -287,6 +321,18 @@ forget_dropped_databases(void)
 						 errhint("Drop it with pg_replication_origin_drop().")));
 		}
 		src->in_use = false;
+	}
+	for (i = 0; i < pgcdc_max_targets; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+
+		if (!tgt->in_use || tgt->pid != 0 || tgt->starting ||
+			list_member_oid(dbs, tgt->dboid))
+			continue;
+		ereport(LOG,
+				(errmsg("pgcdc_drasi target \"%s\" is forgotten: its database %u was dropped",
+						tgt->target_id, tgt->dboid)));
+		tgt->in_use = false;
 	}
 	LWLockRelease(pgcdc_shared->lock);
 
@@ -428,6 +474,77 @@ start_sources(void)
 }
 
 /*
+ * Start delivery workers for enabled targets that are not running and
+ * whose backoff has passed, as start_sources does for sources; return
+ * how long to sleep until the next start.
+ */
+static long
+start_targets(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		sleep_ms = LAUNCHER_NAPTIME_MS;
+	List	   *to_start = NIL;
+	ListCell   *lc;
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < pgcdc_max_targets; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+
+		/* A registered worker that died before attaching. */
+		if (tgt->starting && target_handles[i] != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(target_handles[i], &pid) == BGWH_STOPPED &&
+				tgt->pid == 0)
+			{
+				tgt->starting = false;
+				tgt->next_start = TimestampTzPlusMilliseconds(now, pgcdc_retry_min_interval);
+			}
+		}
+		if (!tgt->in_use || !tgt->desired || tgt->pid != 0 || tgt->starting)
+			continue;
+		if (tgt->next_start > now)
+		{
+			long		ms = (long) ((tgt->next_start - now) / 1000) + 1;
+
+			sleep_ms = Min(sleep_ms, ms);
+			continue;
+		}
+		tgt->starting = true;
+		to_start = lappend_int(to_start, i);
+	}
+	LWLockRelease(pgcdc_shared->lock);
+
+	foreach(lc, to_start)
+	{
+		int			index = lfirst_int(lc);
+		PgcdcTarget *tgt = &pgcdc_targets[index];
+		char		target_id[NAMEDATALEN];
+
+		strlcpy(target_id, tgt->target_id, NAMEDATALEN);
+		if (start_target_worker(index, target_id))
+			continue;
+
+		LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+		tgt->starting = false;
+		tgt->next_start = TimestampTzPlusMilliseconds(now, pgcdc_retry_min_interval);
+		memset(&tgt->last_error, 0, sizeof(tgt->last_error));
+		strlcpy(tgt->last_error.message,
+				"could not start a background worker: max_worker_processes is exhausted",
+				PGCDC_ERROR_MAXLEN);
+		strlcpy(tgt->last_error.hint, "Increase max_worker_processes.", PGCDC_ERROR_MAXLEN);
+		tgt->last_error.time = now;
+		LWLockRelease(pgcdc_shared->lock);
+		sleep_ms = Min(sleep_ms, pgcdc_retry_min_interval);
+	}
+
+	return sleep_ms;
+}
+
+/*
  * At launcher start, no entry can be waiting for a worker that this
  * launcher registered.  A worker registered by a previous launcher that
  * exited (its "starting" set) and that died before attaching would be
@@ -448,6 +565,13 @@ clear_stale_starting(void)
 		if (src->starting && src->pid == 0)
 			src->starting = false;
 	}
+	for (i = 0; i < pgcdc_max_targets; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+
+		if (tgt->starting && tgt->pid == 0)
+			tgt->starting = false;
+	}
 }
 
 /* Main of the launcher. */
@@ -464,6 +588,8 @@ pgcdc_launcher_main(Datum main_arg)
 
 	source_handles = MemoryContextAllocZero(TopMemoryContext,
 											sizeof(BackgroundWorkerHandle *) * pgcdc_max_sources);
+	target_handles = MemoryContextAllocZero(TopMemoryContext,
+											sizeof(BackgroundWorkerHandle *) * pgcdc_max_targets);
 
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	pgcdc_shared->launcher_pid = MyProcPid;
@@ -496,6 +622,7 @@ pgcdc_launcher_main(Datum main_arg)
 		run_scans();
 		forget_dropped_databases();
 		sleep_ms = start_sources();
+		sleep_ms = Min(sleep_ms, start_targets());
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(loop_mcxt);
 
@@ -575,6 +702,75 @@ sync_sources(Oid dboid, List *ids, List *enabled)
 	pgcdc_shmem_wake_launcher();
 }
 
+/*
+ * Record the targets of this database in shared memory, as sync_sources
+ * does for sources.
+ */
+static void
+sync_targets(Oid dboid, List *ids, List *source_ids, List *enabled)
+{
+	ListCell   *lc1,
+			   *lc2,
+			   *lc3;
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < pgcdc_max_targets; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+		bool		listed = false;
+
+		if (!tgt->in_use || tgt->dboid != dboid)
+			continue;
+		foreach(lc1, ids)
+		{
+			if (strcmp((char *) lfirst(lc1), tgt->target_id) == 0)
+				listed = true;
+		}
+		if (!listed)
+		{
+			tgt->desired = false;
+			tgt->dropped = true;
+			if (tgt->pid == 0 && !tgt->starting)
+				tgt->in_use = false;
+		}
+	}
+
+	forthree(lc1, ids, lc2, source_ids, lc3, enabled)
+	{
+		const char *id = (const char *) lfirst(lc1);
+		PgcdcTarget *tgt = pgcdc_shmem_find_target(dboid, id);
+
+		if (tgt == NULL)
+		{
+			for (i = 0; i < pgcdc_max_targets; i++)
+			{
+				if (!pgcdc_targets[i].in_use)
+				{
+					tgt = &pgcdc_targets[i];
+					break;
+				}
+			}
+			if (tgt == NULL)
+			{
+				ereport(WARNING,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("pgcdc_drasi target \"%s\" cannot run: all %d target entries are in use",
+								id, pgcdc_max_targets),
+						 errhint("Increase pgcdc_drasi.max_targets and restart the server.")));
+				continue;
+			}
+			pgcdc_shmem_init_target(tgt, dboid, id);
+		}
+		strlcpy(tgt->source_id, (const char *) lfirst(lc2), NAMEDATALEN);
+		tgt->desired = (bool) lfirst_int(lc3);
+		tgt->dropped = false;
+	}
+
+	LWLockRelease(pgcdc_shared->lock);
+	pgcdc_shmem_wake_launcher();
+}
+
 /* Main of a scanner: read this database's sources and exit. */
 void
 pgcdc_scanner_main(Datum main_arg)
@@ -582,6 +778,9 @@ pgcdc_scanner_main(Datum main_arg)
 	Oid			dboid = DatumGetObjectId(main_arg);
 	List	   *ids = NIL;
 	List	   *enabled = NIL;
+	List	   *target_ids = NIL;
+	List	   *target_sources = NIL;
+	List	   *target_enabled = NIL;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -594,9 +793,13 @@ pgcdc_scanner_main(Datum main_arg)
 	pgstat_report_activity(STATE_RUNNING, "scanning pgcdc_drasi sources");
 
 	if (OidIsValid(get_extension_oid(PGCDC_EXTENSION_NAME, true)))
+	{
 		pgcdc_catalog_list_sources(&ids, &enabled);
+		pgcdc_catalog_list_targets(&target_ids, &target_sources, &target_enabled);
+	}
 
 	sync_sources(dboid, ids, enabled);
+	sync_targets(dboid, target_ids, target_sources, target_enabled);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	drop_orphan_origins();

@@ -26,6 +26,7 @@
 
 /* Configuration parameters (init.c) */
 extern int	pgcdc_max_sources;
+extern int	pgcdc_max_targets;
 extern char *pgcdc_conninfo;
 extern int	pgcdc_retry_min_interval;
 extern int	pgcdc_retry_max_interval;

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.c
- *		Shared state of all sources: which should run, which run, and
- *		their progress.
+ *		Shared state of all sources and targets: which should run, which
+ *		run, and their progress.
  *
  * The configuration tables are per database, but workers are started
  * by one cluster-wide launcher; this array is where the two meet.  It is
@@ -26,8 +26,9 @@
 #include "shmem.h"
 
 PgcdcShared *pgcdc_shared = NULL;
+PgcdcTarget *pgcdc_targets = NULL;
 
-/* Bytes of shared memory we need. */
+/* Bytes of shared memory we need for the sources. */
 static Size
 pgcdc_shmem_size(void)
 {
@@ -35,11 +36,18 @@ pgcdc_shmem_size(void)
 					mul_size(pgcdc_max_sources, sizeof(PgcdcSource)));
 }
 
+/* Bytes of shared memory we need for the targets. */
+static Size
+pgcdc_targets_size(void)
+{
+	return mul_size(pgcdc_max_targets, sizeof(PgcdcTarget));
+}
+
 /* Reserve memory and a lock; called from the shmem_request hook. */
 void
 pgcdc_shmem_request(void)
 {
-	RequestAddinShmemSpace(pgcdc_shmem_size());
+	RequestAddinShmemSpace(add_size(pgcdc_shmem_size(), pgcdc_targets_size()));
 	RequestNamedLWLockTranche(PGCDC_EXTENSION_NAME, 1);
 }
 
@@ -62,6 +70,9 @@ pgcdc_shmem_startup(void)
 		for (i = 0; i < pgcdc_max_sources; i++)
 			ConditionVariableInit(&pgcdc_shared->sources[i].progress_cv);
 	}
+	pgcdc_targets = ShmemInitStruct(PGCDC_EXTENSION_NAME " targets", pgcdc_targets_size(), &found);
+	if (!found)
+		memset(pgcdc_targets, 0, pgcdc_targets_size());
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -195,6 +206,17 @@ pgcdc_shmem_bump_config_generation(Oid dboid)
 				pgcdc_set_latch_of(src->procno);
 		}
 	}
+	for (i = 0; i < pgcdc_max_targets; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+
+		if (tgt->in_use && tgt->dboid == dboid)
+		{
+			tgt->config_generation++;
+			if (tgt->pid != 0 && tgt->procno >= 0)
+				pgcdc_set_latch_of(tgt->procno);
+		}
+	}
 	LWLockRelease(pgcdc_shared->lock);
 }
 
@@ -218,6 +240,22 @@ pgcdc_shmem_state_name(PgcdcSourceState state)
 			return "error";
 	}
 	return "unknown";
+}
+
+/*
+ * The delay before attempt number failures + 1 after that many
+ * consecutive failures: pgcdc_drasi.retry_min_interval, doubled with each
+ * failure after the first, at most pgcdc_drasi.retry_max_interval (ms).
+ */
+int64
+pgcdc_shmem_backoff_delay(int failures)
+{
+	int64		delay = pgcdc_retry_min_interval;
+	int			i;
+
+	for (i = 1; i < failures && delay < pgcdc_retry_max_interval; i++)
+		delay *= 2;
+	return Min(delay, pgcdc_retry_max_interval);
 }
 
 /*
@@ -274,7 +312,6 @@ pgcdc_shmem_detach_source(PgcdcSource *src)
 	if (src->pid == MyProcPid)
 	{
 		int64		delay = pgcdc_retry_min_interval;
-		int			i;
 
 		/* A run that lasted longer than the longest delay starts afresh. */
 		if (src->started_at != 0 &&
@@ -283,9 +320,7 @@ pgcdc_shmem_detach_source(PgcdcSource *src)
 		if (src->failed)
 		{
 			src->failures++;
-			for (i = 1; i < src->failures && delay < pgcdc_retry_max_interval; i++)
-				delay *= 2;
-			delay = Min(delay, pgcdc_retry_max_interval);
+			delay = pgcdc_shmem_backoff_delay(src->failures);
 			src->state = PGCDC_STATE_ERROR;
 		}
 		else
@@ -400,5 +435,165 @@ pgcdc_shmem_set_waiting(PgcdcSource *src, const char *what)
 {
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 	strlcpy(src->waiting_for, what ? what : "", sizeof(src->waiting_for));
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/* The entry of a target, or NULL.  Caller holds the lock. */
+PgcdcTarget *
+pgcdc_shmem_find_target(Oid dboid, const char *target_id)
+{
+	int			i;
+
+	Assert(LWLockHeldByMe(pgcdc_shared->lock));
+	for (i = 0; i < pgcdc_max_targets; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+
+		if (tgt->in_use && tgt->dboid == dboid && strcmp(tgt->target_id, target_id) == 0)
+			return tgt;
+	}
+	return NULL;
+}
+
+/* Make a free entry the entry of a target.  Caller holds the lock exclusively. */
+void
+pgcdc_shmem_init_target(PgcdcTarget *tgt, Oid dboid, const char *target_id)
+{
+	Assert(LWLockHeldByMeInMode(pgcdc_shared->lock, LW_EXCLUSIVE));
+	Assert(!tgt->in_use);
+	memset(tgt, 0, sizeof(PgcdcTarget));
+	tgt->in_use = true;
+	tgt->dboid = dboid;
+	strlcpy(tgt->target_id, target_id, NAMEDATALEN);
+	tgt->procno = -1;
+	tgt->state = PGCDC_STATE_STOPPED;
+}
+
+/*
+ * Wake the delivery workers of a source: it has just committed new
+ * events.  Called by the source worker after each local commit.
+ */
+void
+pgcdc_shmem_wake_targets(Oid dboid, const char *source_id)
+{
+	int			i;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+	for (i = 0; i < pgcdc_max_targets; i++)
+	{
+		PgcdcTarget *tgt = &pgcdc_targets[i];
+
+		if (tgt->in_use && tgt->pid != 0 && tgt->procno >= 0 && tgt->dboid == dboid &&
+			strcmp(tgt->source_id, source_id) == 0)
+			pgcdc_set_latch_of(tgt->procno);
+	}
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
+ * Attach the calling delivery worker to entry index; NULL when the entry
+ * no longer wants a worker (the caller exits).  As for sources, the run
+ * counts as failed until the worker is connected to its database.
+ */
+PgcdcTarget *
+pgcdc_shmem_attach_target(int index)
+{
+	PgcdcTarget *tgt;
+
+	if (index < 0 || index >= pgcdc_max_targets)
+		elog(ERROR, "invalid target index %d", index);
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	tgt = &pgcdc_targets[index];
+	if (!tgt->in_use || !tgt->desired || tgt->pid != 0)
+	{
+		tgt->starting = false;
+		LWLockRelease(pgcdc_shared->lock);
+		return NULL;
+	}
+	tgt->pid = MyProcPid;
+	tgt->procno = pgcdc_my_procno();
+	tgt->starting = false;
+	tgt->failed = true;
+	tgt->state = PGCDC_STATE_STARTING;
+	tgt->started_at = GetCurrentTimestamp();
+	LWLockRelease(pgcdc_shared->lock);
+	return tgt;
+}
+
+/*
+ * Detach the exiting delivery worker and schedule its next start, with
+ * the same backoff as source workers.
+ */
+void
+pgcdc_shmem_detach_target(PgcdcTarget *tgt)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	if (tgt->pid == MyProcPid)
+	{
+		int64		delay = pgcdc_retry_min_interval;
+
+		if (tgt->started_at != 0 &&
+			TimestampDifferenceExceeds(tgt->started_at, now, pgcdc_retry_max_interval))
+			tgt->failures = 0;
+		if (tgt->failed)
+		{
+			tgt->failures++;
+			delay = pgcdc_shmem_backoff_delay(tgt->failures);
+			tgt->state = PGCDC_STATE_ERROR;
+		}
+		else
+			tgt->state = PGCDC_STATE_STOPPED;
+		tgt->next_start = TimestampTzPlusMilliseconds(now, delay);
+		tgt->pid = 0;
+		tgt->procno = -1;
+		tgt->starting = false;
+		if (tgt->dropped)
+			tgt->in_use = false;
+	}
+	LWLockRelease(pgcdc_shared->lock);
+	pgcdc_shmem_wake_launcher();
+}
+
+/* Is the target still enabled (not paused, not dropped)? */
+bool
+pgcdc_shmem_target_wanted(PgcdcTarget *tgt)
+{
+	bool		desired;
+
+	LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+	desired = tgt->desired;
+	LWLockRelease(pgcdc_shared->lock);
+	return desired;
+}
+
+/* Publish the delivery worker's state; any state but error clears "failed". */
+void
+pgcdc_shmem_set_target_state(PgcdcTarget *tgt, PgcdcSourceState state)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	tgt->state = state;
+	if (state != PGCDC_STATE_ERROR)
+		tgt->failed = false;
+	LWLockRelease(pgcdc_shared->lock);
+}
+
+/*
+ * Record a delivery error for target_status (state "error").  The message
+ * and detail must not hold the target's url (it may hold a password).
+ */
+void
+pgcdc_shmem_record_target_error(PgcdcTarget *tgt, const char *message, const char *detail)
+{
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	tgt->failed = true;
+	tgt->state = PGCDC_STATE_ERROR;
+	strlcpy(tgt->last_error.message, message ? message : "unknown error", PGCDC_ERROR_MAXLEN);
+	strlcpy(tgt->last_error.detail, detail ? detail : "", PGCDC_ERROR_MAXLEN);
+	tgt->last_error.hint[0] = '\0';
+	tgt->last_error.context[0] = '\0';
+	tgt->last_error.time = GetCurrentTimestamp();
 	LWLockRelease(pgcdc_shared->lock);
 }

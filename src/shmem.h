@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.h
- *		Shared state of all sources: which should run, which run, their
- *		progress and their last error.
+ *		Shared state of all sources and targets: which should run, which
+ *		run, their progress and their last error.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -103,7 +103,38 @@ typedef struct PgcdcShared
 	PgcdcSource sources[FLEXIBLE_ARRAY_MEMBER];
 } PgcdcShared;
 
+/*
+ * Shared state of one target (a delivery worker).  Protected by
+ * PgcdcShared->lock like the sources, except the counters, which only the
+ * target's worker writes.
+ */
+typedef struct PgcdcTarget
+{
+	bool		in_use;
+	bool		desired;		/* enabled according to the last scan */
+	bool		starting;		/* worker registered, not yet attached */
+	bool		failed;			/* last run ended in an error */
+	bool		dropped;		/* no longer configured: free once stopped */
+	Oid			dboid;
+	char		target_id[NAMEDATALEN];
+	char		source_id[NAMEDATALEN];
+	pid_t		pid;
+	int			procno;			/* of the worker, to set its latch */
+	PgcdcSourceState state;
+	int			failures;		/* consecutive failed runs, for backoff */
+	uint32		config_generation;	/* bumped by alter_target */
+	TimestampTz next_start;
+	TimestampTz started_at;
+	uint64		events_delivered;	/* written by this target's worker */
+	uint64		duplicates_skipped; /* refused by Redis as already there */
+	uint64		retries;		/* failed deliveries retried in place */
+	uint64		reconnects;		/* connections to the target after the first */
+	TimestampTz last_delivery_time;
+	PgcdcSourceError last_error;
+} PgcdcTarget;
+
 extern PgcdcShared *pgcdc_shared;
+extern PgcdcTarget *pgcdc_targets;
 
 /* Set-up, from the shared memory hooks */
 extern void pgcdc_shmem_request(void);
@@ -118,6 +149,18 @@ extern void pgcdc_shmem_wake_launcher(void);
 extern void pgcdc_shmem_retry_now(Oid dboid, const char *source_id);
 extern void pgcdc_shmem_bump_config_generation(Oid dboid);
 extern const char *pgcdc_shmem_state_name(PgcdcSourceState state);
+extern int64 pgcdc_shmem_backoff_delay(int failures);
+
+/* Targets */
+extern PgcdcTarget *pgcdc_shmem_find_target(Oid dboid, const char *target_id);
+extern void pgcdc_shmem_init_target(PgcdcTarget *tgt, Oid dboid, const char *target_id);
+extern void pgcdc_shmem_wake_targets(Oid dboid, const char *source_id);
+extern PgcdcTarget *pgcdc_shmem_attach_target(int index);
+extern void pgcdc_shmem_detach_target(PgcdcTarget *tgt);
+extern bool pgcdc_shmem_target_wanted(PgcdcTarget *tgt);
+extern void pgcdc_shmem_set_target_state(PgcdcTarget *tgt, PgcdcSourceState state);
+extern void pgcdc_shmem_record_target_error(PgcdcTarget *tgt, const char *message,
+											const char *detail);
 
 /* The source worker's own entry */
 extern PgcdcSource *pgcdc_shmem_attach_source(int index);

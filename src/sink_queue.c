@@ -2,7 +2,8 @@
  *
  * sink_queue.c
  *		The queue sink and the queue table pgcdc_drasi.events: batched
- *		inserts, retention, and reading events back for the SQL functions.
+ *		inserts, retention, and reading events back for the SQL functions
+ *		and the delivery workers of targets.
  *
  * Events are buffered and written with the heap's multi-insert, as COPY
  * does, then indexed.  The buffer holds at most pgcdc_drasi.batch_size
@@ -436,6 +437,65 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 		rows[i] = heap_form_tuple(desc, values, nulls);
 	}
 	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	pgcdc_catalog_end(&access);
+	return (int) n;
+}
+
+/*
+ * At most max_events events of a source after after_seq, in seq order, as
+ * (seq, payload text): what a delivery worker sends (target.c).
+ */
+PgcdcQueueCursor *
+pgcdc_queue_open_payloads(const char *source_id, int64 after_seq, int max_events)
+{
+	Oid			argtypes[3] = {TEXTOID, INT8OID, INT4OID};
+	Datum		values[3];
+
+	Assert(max_events > 0);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(after_seq);
+	values[2] = Int32GetDatum(max_events);
+	return open_cursor("SELECT e.seq, e.payload::pg_catalog.text FROM pgcdc_drasi.events e "
+					   "WHERE e.source_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
+					   3, argtypes, values, NULL);
+}
+
+/*
+ * The next rows of a cursor of pgcdc_queue_open_payloads, at most max:
+ * their seqs and payload texts, allocated in mcxt.  Returns how many.
+ */
+int
+pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt, int64 *seqs,
+						   char **payloads, int max)
+{
+	PgcdcCatalogAccess access;
+	Portal		portal = SPI_cursor_find(cursor->portal_name);
+	uint64		n;
+	uint64		i;
+
+	Assert(max > 0);
+	if (portal == NULL)
+		return 0;
+	pgcdc_catalog_begin(&access);
+	SPI_cursor_fetch(portal, true, max);
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Datum		d;
+		MemoryContext old;
+
+		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+		Assert(!isnull);
+		seqs[i] = DatumGetInt64(d);
+		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+		Assert(!isnull);
+		old = MemoryContextSwitchTo(mcxt);
+		payloads[i] = TextDatumGetCString(d);
+		MemoryContextSwitchTo(old);
+	}
 	SPI_freetuptable(SPI_tuptable);
 	pgcdc_catalog_end(&access);
 	return (int) n;

@@ -356,6 +356,52 @@ pgcdc_sql_stop_worker(const char *source_id)
 	}
 }
 
+/*
+ * Stop a target's delivery worker and wait until it has exited, so it
+ * cannot move a position after the target is dropped.  A drop that
+ * rolls back has the launcher start it again.
+ */
+void
+pgcdc_sql_stop_target_worker(const char *target_id)
+{
+	PgcdcTarget *tgt;
+	pid_t		pid = 0;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WORKER_TIMEOUT_MS);
+
+	register_callbacks();
+	rescan_at_abort = true;
+	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	tgt = pgcdc_shmem_find_target(MyDatabaseId, target_id);
+	if (tgt != NULL)
+	{
+		tgt->desired = false;
+		pid = tgt->pid;
+	}
+	LWLockRelease(pgcdc_shared->lock);
+	if (pid == 0)
+		return;
+
+	(void) kill(pid, SIGTERM);
+	for (;;)
+	{
+		pid_t		now_pid;
+
+		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+		now_pid = tgt->pid;
+		LWLockRelease(pgcdc_shared->lock);
+		if (now_pid != pid)
+			return;
+		if (GetCurrentTimestamp() > deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("worker of target \"%s\" (process %d) did not stop", target_id, (int) pid)));
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
 /* Wait until no process (the stopped worker's walsender) holds a slot. */
 void
 pgcdc_sql_wait_slot_released(const char *slot_name)

@@ -35,6 +35,7 @@ extern uint64 pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *va
 							bool read_only, int expected);
 extern void pgcdc_sql_create_slot(const char *slot_name, bool failover);
 extern void pgcdc_sql_stop_worker(const char *source_id);
+extern void pgcdc_sql_stop_target_worker(const char *target_id);
 extern void pgcdc_sql_wait_slot_released(const char *slot_name);
 extern void pgcdc_sql_wake_launcher_at_commit(void);
 extern void pgcdc_sql_reconfigure_at_commit(void);

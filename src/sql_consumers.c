@@ -49,6 +49,27 @@ check_consumer_access(const char *consumer, Oid owner, Oid caller)
 			 errdetail("Only the role that created it, and pgcdc_drasi_admin, may use it.")));
 }
 
+/* Is this the consumer of a target (its position)? */
+static bool
+is_target_consumer(const char *consumer)
+{
+	return strncmp(consumer, PGCDC_TARGET_CONSUMER_PREFIX,
+				   strlen(PGCDC_TARGET_CONSUMER_PREFIX)) == 0;
+}
+
+/* Error if a consumer is a target's: only its delivery worker moves it. */
+static void
+check_not_target(const char *consumer)
+{
+	if (is_target_consumer(consumer))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("consumer \"%s\" is the position of target \"%s\"", consumer,
+						consumer + strlen(PGCDC_TARGET_CONSUMER_PREFIX)),
+				 errdetail("Only the target's delivery worker acknowledges its events."),
+				 errhint("Use pgcdc_drasi.drop_target() to remove the target.")));
+}
+
 /*
  * Look up a consumer as the caller may use it (locked FOR UPDATE when it
  * is to change), and the last seq its source has published.
@@ -92,6 +113,12 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid consumer name \"%s\"", consumer),
 				 errdetail("A consumer name has 1 to %d bytes.", NAMEDATALEN - 1)));
+	if (is_target_consumer(consumer))
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("consumer name \"%s\" is reserved", consumer),
+				 errdetail("Names starting with \"%s\" hold the positions of targets.",
+						   PGCDC_TARGET_CONSUMER_PREFIX)));
 	pgcdc_sql_require_arg(fcinfo, 3, "bootstrap");
 	bootstrap = PG_GETARG_BOOL(3);
 	/* The snapshot of the caller's transaction is what bootstrap() reads. */
@@ -145,6 +172,7 @@ pgcdc_drasi_drop_consumer(PG_FUNCTION_ARGS)
 	int64		last_seq;
 
 	lookup_consumer(consumer, GetUserId(), true, &c, &last_seq);
+	check_not_target(consumer);
 	pgcdc_catalog_delete_consumer(consumer);
 	PG_RETURN_VOID();
 }
@@ -283,6 +311,7 @@ pgcdc_drasi_ack(PG_FUNCTION_ARGS)
 	seq = PG_GETARG_INT64(1);
 
 	lookup_consumer(consumer, GetUserId(), true, &c, &last_seq);
+	check_not_target(consumer);
 	if (seq < c.acked_seq)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -466,6 +466,9 @@ commit_group(void)
 			MySource->last_commit_time = group_commit_time;
 		publish_position(group_end);
 	}
+	/* New queue rows: the source's targets deliver them now. */
+	if (wrote && tx.last_seq >= group_first_seq)
+		pgcdc_shmem_wake_targets(MySource->dboid, MySourceConfig->source_id);
 	/* A keepalive that came while the group was open is ours now too. */
 	if (!in_remote_xact)
 		publish_position(last_received);

@@ -22,10 +22,10 @@ SELECT plan(230);
 ----------------------------------------------------------------------
 SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
 SELECT tables_are('pgcdc_drasi',
-	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'events'],
-	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, events');
-SELECT views_are('pgcdc_drasi', ARRAY['status', 'consumer_status'],
-	'pgcdc_drasi has exactly the views status and consumer_status');
+	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'events', 'targets'],
+	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, events, targets');
+SELECT views_are('pgcdc_drasi', ARRAY['status', 'consumer_status', 'target_status'],
+	'pgcdc_drasi has exactly the views status, consumer_status and target_status');
 SELECT results_eq(
 	$$SELECT c.relname::text COLLATE "default", d.refobjid::regclass::text, a.attname::text COLLATE "default"
 	  FROM pg_class c
@@ -166,13 +166,14 @@ SELECT results_eq(
 	         ('pgcdc_drasi.snapshot_requests', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.source_progress', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.table_keys', 'pgcdc_drasi.sources', 'c'),
-	         ('pgcdc_drasi.table_options', 'pgcdc_drasi.sources', 'c')$$,
+	         ('pgcdc_drasi.table_options', 'pgcdc_drasi.sources', 'c'),
+	         ('pgcdc_drasi.targets', 'pgcdc_drasi.sources', 'c')$$,
 	'every foreign key references sources and is ON DELETE CASCADE');
 SELECT results_eq(
 	$$SELECT e.objid::regclass::text FROM pg_extension x
 	  CROSS JOIN LATERAL unnest(x.extconfig) AS e(objid) WHERE x.extname = 'pgcdc_drasi' ORDER BY 1$$,
 	$$VALUES ('pgcdc_drasi.consumers'), ('pgcdc_drasi.source_progress'), ('pgcdc_drasi.sources'),
-	         ('pgcdc_drasi.table_keys'), ('pgcdc_drasi.table_options')$$,
+	         ('pgcdc_drasi.table_keys'), ('pgcdc_drasi.table_options'), ('pgcdc_drasi.targets')$$,
 	'pg_dump dumps the configuration tables (not the queue, nor pending snapshot requests)');
 
 -- events
@@ -234,7 +235,8 @@ SELECT functions_are('pgcdc_drasi',
 	      'create_source', 'alter_source', 'drop_source', 'pause_source', 'resume_source', 'resync_source',
 	      'set_table_key', 'drop_table_key', 'set_table_label', 'set_excluded_columns', 'wait_for_catchup',
 	      'source_status', 'create_consumer', 'drop_consumer', 'read', 'ack', 'get_events', 'bootstrap',
-	      'resnapshot'],
+	      'resnapshot', 'create_target', 'alter_target', 'pause_target', 'resume_target', 'drop_target',
+	      'target_worker_status'],
 	'pgcdc_drasi has exactly the expected functions');
 SELECT results_eq(
 	$$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
@@ -251,6 +253,8 @@ SELECT results_eq(
 	  ('alter_source',
 	   'source_id text, sink text DEFAULT NULL::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT NULL::text, numeric_as_string boolean DEFAULT NULL::boolean, failover boolean DEFAULT NULL::boolean',
 	   'void', false, 'v', false),
+	  ('alter_target', 'target_id text, url text DEFAULT NULL::text, options jsonb DEFAULT NULL::jsonb',
+	   'void', false, 'v', false),
 	  ('bootstrap', 'source_id text, labels text[] DEFAULT NULL::text[]', 'SETOF jsonb', false, 'v', false),
 	  ('create_consumer',
 	   'consumer text, source_id text, start_at text DEFAULT ''earliest''::text, bootstrap boolean DEFAULT false',
@@ -258,21 +262,30 @@ SELECT results_eq(
 	  ('create_source',
 	   'source_id text, publication text DEFAULT ''drasi_publication''::text, slot_name text DEFAULT NULL::text, conninfo text DEFAULT NULL::text, enabled boolean DEFAULT true, sink text DEFAULT ''queue''::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT ''full''::text, bootstrap boolean DEFAULT true, numeric_as_string boolean DEFAULT false, failover boolean DEFAULT false',
 	   'void', false, 'v', false),
+	  ('create_target',
+	   'target_id text, source_id text, kind text DEFAULT ''redis''::text, url text DEFAULT NULL::text, options jsonb DEFAULT ''{}''::jsonb',
+	   'void', false, 'v', false),
 	  ('drop_consumer', 'consumer text', 'void', false, 'v', false),
 	  ('drop_source', 'source_id text', 'void', false, 'v', false),
 	  ('drop_table_key', 'source_id text, "table" regclass', 'void', false, 'v', false),
+	  ('drop_target', 'target_id text', 'void', false, 'v', false),
 	  ('get_events', 'source_id text, first_seq bigint, last_seq bigint DEFAULT NULL::bigint',
 	   'SETOF pgcdc_drasi.events', false, 'v', false),
 	  ('pause_source', 'source_id text', 'void', false, 'v', false),
+	  ('pause_target', 'target_id text', 'void', false, 'v', false),
 	  ('read', 'consumer text, max_events integer DEFAULT 100', 'SETOF pgcdc_drasi.events', false, 'v', false),
 	  ('resnapshot', 'source_id text, tables regclass[] DEFAULT NULL::regclass[]', 'void', false, 'v', false),
 	  ('resume_source', 'source_id text', 'void', false, 'v', false),
+	  ('resume_target', 'target_id text', 'void', false, 'v', false),
 	  ('resync_source', 'source_id text, snapshot boolean DEFAULT true', 'void', false, 'v', false),
 	  ('set_excluded_columns', 'source_id text, "table" regclass, columns text[]', 'void', false, 'v', false),
 	  ('set_table_key', 'source_id text, "table" regclass, key_columns text[]', 'void', false, 'v', false),
 	  ('set_table_label', 'source_id text, "table" regclass, label text', 'void', false, 'v', false),
 	  ('source_status',
 	   'OUT source_id text, OUT state text, OUT pid integer, OUT received_lsn pg_lsn, OUT published_lsn pg_lsn, OUT flushed_lsn pg_lsn, OUT events_published bigint, OUT transactions_published bigint, OUT last_commit_time timestamp with time zone, OUT last_error text, OUT last_error_time timestamp with time zone, OUT reconnects bigint, OUT started_at timestamp with time zone, OUT notifications_sent bigint, OUT notifications_skipped bigint, OUT snapshot_table text, OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint, OUT last_error_detail text, OUT last_error_hint text, OUT last_error_context text, OUT key_fallbacks bigint, OUT values_unavailable bigint, OUT waiting_for text',
+	   'SETOF record', false, 'v', false),
+	  ('target_worker_status',
+	   'OUT target_id text, OUT state text, OUT pid integer, OUT events_delivered bigint, OUT duplicates_skipped bigint, OUT retries bigint, OUT reconnects bigint, OUT last_delivery_time timestamp with time zone, OUT last_error text, OUT last_error_detail text, OUT last_error_time timestamp with time zone, OUT started_at timestamp with time zone',
 	   'SETOF record', false, 'v', false),
 	  ('wait_for_catchup', 'source_id text, timeout interval DEFAULT ''00:00:30''::interval', 'void', false, 'v', false)$$,
 	'functions have the expected arguments, defaults, results, strictness, volatility; SECURITY DEFINER only for the two event-trigger guards');

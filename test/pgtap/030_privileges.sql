@@ -33,7 +33,7 @@ CREATE PUBLICATION priv_open_pub FOR TABLE priv_open;
 CREATE PUBLICATION priv_mixed_pub FOR TABLE priv_open, priv_secret;
 CREATE PUBLICATION priv_cols_pub FOR TABLE priv_cols;
 
-SELECT plan(134);
+SELECT plan(135);
 
 ----------------------------------------------------------------------
 -- Catalog: grants
@@ -55,13 +55,18 @@ SELECT results_eq(
 	  FROM pg_proc p WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace ORDER BY 1$$,
 	$$VALUES ('_guard_ddl', false, false), ('_guard_publication_drop', false, false),
 	         ('_snapshot_within', false, false), ('_sources_changed', false, false),
-	         ('ack', true, true), ('alter_source', true, false), ('bootstrap', true, true),
-	         ('create_consumer', true, true), ('create_source', true, false), ('drop_consumer', true, true),
-	         ('drop_source', true, false), ('drop_table_key', true, false), ('get_events', true, true),
-	         ('pause_source', true, false), ('read', true, true), ('resnapshot', true, false),
-	         ('resume_source', true, false), ('resync_source', true, false), ('set_excluded_columns', true, false),
+	         ('ack', true, true), ('alter_source', true, false), ('alter_target', true, false),
+	         ('bootstrap', true, true),
+	         ('create_consumer', true, true), ('create_source', true, false), ('create_target', true, false),
+	         ('drop_consumer', true, true),
+	         ('drop_source', true, false), ('drop_table_key', true, false), ('drop_target', true, false),
+	         ('get_events', true, true),
+	         ('pause_source', true, false), ('pause_target', true, false), ('read', true, true),
+	         ('resnapshot', true, false),
+	         ('resume_source', true, false), ('resume_target', true, false), ('resync_source', true, false),
+	         ('set_excluded_columns', true, false),
 	         ('set_table_key', true, false), ('set_table_label', true, false), ('source_status', true, true),
-	         ('wait_for_catchup', true, true)$$,
+	         ('target_worker_status', true, true), ('wait_for_catchup', true, true)$$,
 	'EXECUTE: admin every API function; reader source_status, wait_for_catchup, bootstrap and the consumer functions; nobody the internal ones');
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default",
@@ -75,17 +80,26 @@ SELECT results_eq(
 	         ('owner', true, false), ('created_at', true, false), ('failover', true, false)$$,
 	'sources: admin may SELECT every column but conninfo, reader none');
 SELECT results_eq(
+	$$SELECT attname::text COLLATE "default",
+	         has_column_privilege('pgcdc_drasi_admin', 'pgcdc_drasi.targets', attname, 'SELECT'),
+	         has_column_privilege('pgcdc_drasi_reader', 'pgcdc_drasi.targets', attname, 'SELECT')
+	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.targets'::regclass AND attnum > 0 ORDER BY attnum$$,
+	$$VALUES ('target_id', true, false), ('source_id', true, false), ('kind', true, false),
+	         ('url', false, false), ('options', true, false), ('enabled', true, false),
+	         ('owner', true, false), ('created_at', true, false)$$,
+	'targets: admin may SELECT every column but url, reader none');
+SELECT results_eq(
 	$$SELECT r, t, p, has_table_privilege(r, 'pgcdc_drasi.' || t, p)
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
 	       unnest(ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys',
-	                    'table_options', 'events', 'status', 'consumer_status']) t,
+	                    'table_options', 'events', 'status', 'consumer_status', 'targets', 'target_status']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
 	  ORDER BY 1, 2, 3$$,
-	$$SELECT r, t, p, (t IN ('events', 'status', 'consumer_status', 'source_progress') AND p = 'SELECT') OR
+	$$SELECT r, t, p, (t IN ('events', 'status', 'consumer_status', 'source_progress', 'target_status') AND p = 'SELECT') OR
 	                  (r = 'pgcdc_drasi_admin' AND t IN ('table_keys', 'table_options') AND p = 'SELECT')
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
 	       unnest(ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys',
-	                    'table_options', 'events', 'status', 'consumer_status']) t,
+	                    'table_options', 'events', 'status', 'consumer_status', 'targets', 'target_status']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
 	  ORDER BY 1, 2, 3$$,
 	'table privileges: both roles SELECT events, status, consumer_status and source_progress, admin also table_keys and table_options; nobody reads consumers or snapshot_requests directly or writes anything');

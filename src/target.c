@@ -1,0 +1,638 @@
+/*-------------------------------------------------------------------------
+ *
+ * target.c
+ *		The delivery worker of a target: reads its source's queue after
+ *		the delivered position and writes the events to a Redis stream,
+ *		exactly once, in seq order.
+ *
+ * EXACTLY ONCE
+ *
+ * A target is a durable consumer of its source's queue: the consumer row
+ * 'target:<target_id>' holds, as acked_seq, the last event delivered, and
+ * retention keeps every event after it.  The worker reads a batch after
+ * that position (one short read-only transaction), writes it to Redis in
+ * one round trip (MULTI, one XADD per event, EXEC) and then moves the
+ * position in a local transaction.  Each entry's id is derived from its
+ * seq, "<seq>-0", so ids rise strictly along the stream, and Redis refuses
+ * any XADD whose id is not above the stream's last id.  After a crash
+ * between XADD and the local commit, the worker reads the same events
+ * again and Redis refuses the ones it has: they are counted as delivered,
+ * never written twice.  Because a batch is one Redis transaction, Redis
+ * holds a batch whole or not at all, so the refused events always come
+ * first in a batch; a refusal after an accepted event means someone else
+ * writes the stream, and stops delivery.  A stream whose last id is above
+ * the source's last seq was not written by this target (or the source
+ * was made again): delivery stops with an error rather than have its
+ * events refused as duplicates.
+ *
+ * FAILURES
+ *
+ * A Redis error (unreachable, timeout, refused) is recorded in
+ * target_status (state "error") and retried in place with the source
+ * workers' backoff, forever; a PostgreSQL error ends the worker, which
+ * the launcher starts again with the same backoff.
+ *
+ * Copyright (c) 2026, pgcdc_drasi developers
+ *
+ * IDENTIFICATION
+ *		src/target.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/snapmgr.h"
+
+#include "catalog.h"
+#include "pgcdc_drasi.h"
+#include "redis.h"
+#include "shmem.h"
+#include "sink_queue.h"
+#include "target.h"
+
+#define TARGET_IDLE_POLL_MS		1000	/* fallback when no wake-up comes */
+#define TARGET_MAX_BATCH		10000
+
+static PgcdcTarget *MyTarget = NULL;
+static MemoryContext TargetContext = NULL;
+static MemoryContext batch_mcxt = NULL;
+
+static PgcdcTargetConfig *config = NULL;
+static PgcdcTargetOptions options;
+static PgcdcRedisUrl url;
+static char *consumer_name = NULL;
+static int64 delivered_seq = 0;
+static uint32 seen_generation = 0;
+static PgcdcRedis *redis = NULL;
+static bool ever_connected = false;
+static int	failures = 0;
+
+/* The batch being delivered. */
+static int64 *batch_seqs = NULL;
+static char **batch_data = NULL;
+static PgcdcXaddResult *batch_results = NULL;
+
+/* What the worker was doing, for the context of any error it raises. */
+static struct
+{
+	int64		first_seq;		/* 0: not delivering a batch */
+	int64		last_seq;
+}			errctx;
+
+/*
+ * Error context callback: every error of the worker names the target,
+ * its source and, while a batch is out, its seq range.
+ */
+static void
+target_error_callback(void *arg)
+{
+	const char *target_id = MyTarget ? MyTarget->target_id : "?";
+	const char *source_id = config ? config->source_id : "?";
+
+	if (errctx.first_seq > 0)
+		errcontext("pgcdc_drasi target \"%s\" of source \"%s\" delivering seq " INT64_FORMAT
+				   " to " INT64_FORMAT,
+				   target_id, source_id, errctx.first_seq, errctx.last_seq);
+	else
+		errcontext("pgcdc_drasi target \"%s\" of source \"%s\"", target_id, source_id);
+}
+
+/* An integer option: a JSON number without a fraction, within bounds. */
+static int64
+option_int(const char *target_id, const char *key, JsonbValue *v, int64 min, int64 max)
+{
+	char	   *text;
+	char	   *end;
+	int64		n = 0;
+
+	if (v->type == jbvNumeric)
+	{
+		text = DatumGetCString(DirectFunctionCall1(numeric_out,
+												   NumericGetDatum(v->val.numeric)));
+
+		errno = 0;
+		n = strtoll(text, &end, 10);
+		if (errno == 0 && *end == '\0' && n >= min && n <= max)
+			return n;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid option \"%s\" of target \"%s\"", key, target_id),
+			 errdetail("\"%s\" must be an integer between " INT64_FORMAT " and " INT64_FORMAT ".",
+					   key, min, max)));
+	return 0;					/* keep the compiler quiet */
+}
+
+/* A string option. */
+static char *
+option_string(const char *target_id, const char *key, JsonbValue *v)
+{
+	if (v->type == jbvString && v->val.string.len > 0)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid option \"%s\" of target \"%s\"", key, target_id),
+			 errdetail("\"%s\" must be a non-empty string.", key)));
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * Parse and check the options of a target (a JSON object); unknown keys
+ * are refused, so a misspelt option never goes unnoticed.  Used both by
+ * create_target and alter_target and by the worker.
+ */
+void
+pgcdc_target_parse_options(const char *target_id, const char *options_json,
+						   PgcdcTargetOptions *out)
+{
+	Jsonb	   *jb;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken r;
+
+	memset(out, 0, sizeof(*out));
+	out->stream = pstrdup(target_id);
+	out->batch_size = 500;
+	out->timeout_ms = 5000;
+
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(options_json)));
+	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of target \"%s\" must be a JSON object", target_id)));
+
+	it = JsonbIteratorInit(&jb->root);
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		JsonbValue	val;
+
+		if (r != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		r = JsonbIteratorNext(&it, &val, true);
+		Assert(r == WJB_VALUE);
+		if (strcmp(key, "stream") == 0)
+			out->stream = option_string(target_id, key, &val);
+		else if (strcmp(key, "maxlen") == 0)
+			out->maxlen = option_int(target_id, key, &val, 0, PG_INT64_MAX);
+		else if (strcmp(key, "batch_size") == 0)
+			out->batch_size = (int) option_int(target_id, key, &val, 1, TARGET_MAX_BATCH);
+		else if (strcmp(key, "timeout_ms") == 0)
+			out->timeout_ms = (int) option_int(target_id, key, &val, 10, 3600 * 1000);
+		else if (strcmp(key, "start_at") == 0)
+		{
+			char	   *start = option_string(target_id, key, &val);
+
+			if (strcmp(start, "earliest") != 0 && strcmp(start, "latest") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid option \"start_at\" of target \"%s\"", target_id),
+						 errdetail("\"start_at\" must be \"earliest\" or \"latest\".")));
+			out->start_latest = strcmp(start, "latest") == 0;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" of target \"%s\"", key, target_id),
+					 errhint("Options of a redis target are \"stream\", \"maxlen\", \"batch_size\", \"timeout_ms\" and \"start_at\".")));
+	}
+}
+
+/* Close the Redis connection, if any. */
+static void
+disconnect(void)
+{
+	pgcdc_redis_close(redis);
+	redis = NULL;
+}
+
+/* Stop cleanly when the target was paused or dropped. */
+static void
+exit_if_not_wanted(void)
+{
+	if (pgcdc_shmem_target_wanted(MyTarget))
+		return;
+	if (IsTransactionState())
+		AbortCurrentTransaction();
+	disconnect();
+	proc_exit(0);
+}
+
+/*
+ * Read the target's row, options and delivered position.  Returns false
+ * when there is nothing to run (dropped, paused, or no extension).
+ */
+static bool
+load_config(void)
+{
+	PgcdcTargetConfig *fresh;
+	PgcdcConsumer consumer;
+	MemoryContext old;
+	char	   *error;
+	bool		found;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (!OidIsValid(get_extension_oid(PGCDC_EXTENSION_NAME, true)))
+	{
+		CommitTransactionCommand();
+		return false;
+	}
+	old = MemoryContextSwitchTo(TargetContext);
+	fresh = pgcdc_catalog_get_target(MyTarget->target_id, PGCDC_LOCK_NONE, true);
+	if (fresh == NULL || !fresh->enabled)
+	{
+		MemoryContextSwitchTo(old);
+		CommitTransactionCommand();
+		return false;
+	}
+	config = fresh;
+	consumer_name = pgcdc_catalog_target_consumer(config->target_id);
+	if (!pgcdc_redis_parse_url(config->url, &url, &error))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Redis URL of target \"%s\"", config->target_id),
+				 errdetail("%s", error),
+				 errhint("Correct it with pgcdc_drasi.alter_target('%s', url => ...).",
+						 config->target_id)));
+	pgcdc_target_parse_options(config->target_id, config->options, &options);
+	found = pgcdc_catalog_get_consumer(consumer_name, PGCDC_LOCK_NONE, &consumer);
+	MemoryContextSwitchTo(old);
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("target \"%s\" has no row in pgcdc_drasi.consumers", config->target_id),
+				 errhint("Drop the target and create it again.")));
+	delivered_seq = consumer.acked_seq;
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TargetContext);
+
+	if (batch_seqs != NULL)
+	{
+		pfree(batch_seqs);
+		pfree(batch_data);
+		pfree(batch_results);
+	}
+	batch_seqs = MemoryContextAlloc(TargetContext, sizeof(int64) * options.batch_size);
+	batch_data = MemoryContextAlloc(TargetContext, sizeof(char *) * options.batch_size);
+	batch_results = MemoryContextAlloc(TargetContext,
+									   sizeof(PgcdcXaddResult) * options.batch_size);
+	return true;
+}
+
+/* The last seq the source has published. */
+static int64
+source_last_seq(void)
+{
+	PgcdcSourceProgress progress;
+	int64		last;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	last = pgcdc_catalog_get_progress(config->source_id, &progress) ? progress.last_seq : 0;
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TargetContext);
+	return last;
+}
+
+/*
+ * A delivery failed: show it in target_status and the log, drop the
+ * connection, and wait (interruptibly) before the next attempt.  The
+ * message never holds the url.
+ */
+static void
+delivery_failed(const char *message)
+{
+	char	   *where = pgcdc_redis_describe(&url);
+	char	   *detail = psprintf("Redis at %s, stream \"%s\".", where, options.stream);
+	TimestampTz until;
+
+	disconnect();
+	failures++;
+	MyTarget->retries++;
+	pgcdc_shmem_record_target_error(MyTarget, message, detail);
+	ereport(LOG,
+			(errmsg("pgcdc_drasi target \"%s\" could not deliver: %s", MyTarget->target_id, message),
+			 errdetail("%s", detail)));
+	pgstat_report_activity(STATE_IDLE, "waiting to retry");
+
+	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										pgcdc_shmem_backoff_delay(failures));
+	for (;;)
+	{
+		long		ms = (long) ((until - GetCurrentTimestamp()) / 1000);
+
+		CHECK_FOR_INTERRUPTS();
+		exit_if_not_wanted();
+		if (ms <= 0 || MyTarget->config_generation != seen_generation)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(ms, TARGET_IDLE_POLL_MS), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * Connect to Redis and check that the stream is ours: its last id may be
+ * ahead of our position (a batch written before a crash) but never ahead
+ * of the source.  False, after delivery_failed, on failure.
+ */
+static bool
+ensure_connected(void)
+{
+	char	   *error = NULL;
+	uint64		top;
+	int64		last_seq;
+
+	if (redis != NULL)
+		return true;
+	pgcdc_shmem_set_target_state(MyTarget, PGCDC_STATE_CONNECTING);
+	redis = pgcdc_redis_connect(&url, options.timeout_ms, &error);
+	if (redis == NULL)
+	{
+		delivery_failed(error);
+		return false;
+	}
+	if (ever_connected)
+		MyTarget->reconnects++;
+	ever_connected = true;
+
+	if (!pgcdc_redis_stream_top(redis, options.stream, &top, &error))
+	{
+		delivery_failed(error);
+		return false;
+	}
+	last_seq = source_last_seq();
+	if (top > (uint64) last_seq)
+	{
+		delivery_failed(psprintf("stream \"%s\" holds ids up to " UINT64_FORMAT "-*, beyond the last event of source \"%s\" (seq " INT64_FORMAT "); it was written by someone else, or the source was created again: delete the stream or set another one with alter_target",
+								 options.stream, top, config->source_id, last_seq));
+		return false;
+	}
+	if (top < (uint64) delivered_seq)
+		ereport(WARNING,
+				(errmsg("Redis stream \"%s\" of target \"%s\" ends at seq " UINT64_FORMAT ", before the delivered seq " INT64_FORMAT,
+						options.stream, MyTarget->target_id, top, delivered_seq),
+				 errdetail("Redis lost entries it had acknowledged (was it restarted without appendfsync always?); they are not sent again.")));
+	pgcdc_shmem_set_target_state(MyTarget, PGCDC_STATE_STREAMING);
+	return true;
+}
+
+/*
+ * Read the next batch after the delivered position, as CloudEvent
+ * entries, into batch_mcxt.  Returns the number of events.
+ */
+static int
+read_batch(void)
+{
+	PgcdcQueueCursor *cursor;
+	char	  **payloads;
+	MemoryContext old;
+	int			n;
+	int			i;
+
+	payloads = MemoryContextAlloc(batch_mcxt, sizeof(char *) * options.batch_size);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	cursor = pgcdc_queue_open_payloads(config->source_id, delivered_seq, options.batch_size);
+	n = pgcdc_queue_fetch_payloads(cursor, batch_mcxt, batch_seqs, payloads, options.batch_size);
+	pgcdc_queue_close(cursor);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TargetContext);
+
+	if (n > 0 && batch_seqs[0] != delivered_seq + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the queue of source \"%s\" has no event " INT64_FORMAT " for target \"%s\"",
+						config->source_id, delivered_seq + 1, MyTarget->target_id),
+				 errdetail("The next queued event is seq " INT64_FORMAT ".", batch_seqs[0]),
+				 errhint("Events were removed by hand; drop the target and create it again.")));
+
+	/*
+	 * The platform source's layout: a CloudEvent whose data is the array of
+	 * events, here one.  Source ids need no JSON escaping (check_source_id).
+	 */
+	old = MemoryContextSwitchTo(batch_mcxt);
+	for (i = 0; i < n; i++)
+	{
+		Assert(i == 0 || batch_seqs[i] == batch_seqs[i - 1] + 1);
+		batch_data[i] = psprintf("{\"data\": [%s], \"id\": \"%s:" INT64_FORMAT "\", "
+								 "\"type\": \"pgcdc_drasi.change\", \"source\": \"pgcdc_drasi/%s\", "
+								 "\"specversion\": \"1.0\", \"datacontenttype\": \"application/json\"}",
+								 payloads[i], config->source_id, batch_seqs[i], config->source_id);
+	}
+	MemoryContextSwitchTo(old);
+	return n;
+}
+
+/* Move the delivered position to seq, in a local transaction. */
+static void
+save_position(int64 seq)
+{
+	Assert(seq > delivered_seq);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgcdc_catalog_ack_consumer(consumer_name, seq);
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(TargetContext);
+	delivered_seq = seq;
+}
+
+/*
+ * Write a batch of n events to Redis and move the position past those
+ * Redis holds: the ones it added and the ones it refused as duplicates
+ * before any it added (a batch written before a crash, whole or not at
+ * all, see redis.c).  False, after delivery_failed, when not all were
+ * delivered.
+ */
+static bool
+deliver_batch(int n)
+{
+	char	   *error = NULL;
+	int64		upto = delivered_seq;
+	uint64		added = 0;
+	uint64		duplicates = 0;
+	int			i;
+
+	Assert(n > 0 && n <= options.batch_size);
+	errctx.first_seq = batch_seqs[0];
+	errctx.last_seq = batch_seqs[n - 1];
+	if (!pgcdc_redis_xadd_batch(redis, options.stream, options.maxlen, n, batch_seqs, batch_data,
+								batch_results, &error))
+	{
+		errctx.first_seq = 0;
+		delivery_failed(error);
+		return false;
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (batch_results[i] == PGCDC_XADD_ADDED)
+			added++;
+		else if (batch_results[i] == PGCDC_XADD_DUPLICATE && added == 0)
+			duplicates++;
+		else
+		{
+			if (batch_results[i] == PGCDC_XADD_DUPLICATE)
+				error = psprintf("Redis refused seq " INT64_FORMAT " as a duplicate after accepting earlier events of its batch: another client writes stream \"%s\"",
+								 batch_seqs[i], options.stream);
+			break;
+		}
+		upto = batch_seqs[i];
+	}
+	if (upto > delivered_seq)
+		save_position(upto);
+	errctx.first_seq = 0;
+	MyTarget->events_delivered += added + duplicates;
+	MyTarget->duplicates_skipped += duplicates;
+	MyTarget->last_delivery_time = GetCurrentTimestamp();
+	if (i < n)
+	{
+		delivery_failed(error ? error : "Redis refused an event");
+		return false;
+	}
+	return true;
+}
+
+/* Reload the configuration after alter_target, reconnecting with it. */
+static void
+check_config_generation(void)
+{
+	if (MyTarget->config_generation == seen_generation)
+		return;
+	seen_generation = MyTarget->config_generation;
+	disconnect();
+	if (!load_config())
+		proc_exit(0);
+}
+
+/* The loop: wait for events, deliver them, move the position. */
+static void
+delivery_loop(void)
+{
+	for (;;)
+	{
+		int			n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		exit_if_not_wanted();
+		check_config_generation();
+
+		if (!ensure_connected())
+			continue;
+
+		MemoryContextReset(batch_mcxt);
+		n = read_batch();
+		if (n == 0)
+		{
+			pgstat_report_activity(STATE_IDLE, NULL);
+			pgstat_report_stat(false);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 TARGET_IDLE_POLL_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+		pgstat_report_activity(STATE_RUNNING, "delivering events");
+		if (deliver_batch(n) && failures > 0)
+		{
+			failures = 0;
+			pgcdc_shmem_set_target_state(MyTarget, PGCDC_STATE_STREAMING);
+		}
+	}
+}
+
+/* Detach from shared memory at exit, scheduling the next start. */
+static void
+target_on_exit(int code, Datum arg)
+{
+	pgcdc_shmem_release_locks();
+	disconnect();
+	pgcdc_shmem_detach_target(MyTarget);
+}
+
+/* Main of a delivery worker. */
+void
+pgcdc_target_main(Datum main_arg)
+{
+	ErrorContextCallback errcallback;
+	Oid			dboid;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	MyTarget = pgcdc_shmem_attach_target(DatumGetInt32(main_arg));
+	if (MyTarget == NULL)
+		proc_exit(0);
+	dboid = MyTarget->dboid;
+	seen_generation = MyTarget->config_generation;
+	before_shmem_exit(target_on_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgcdc_shmem_set_target_state(MyTarget, PGCDC_STATE_STARTING);
+
+	TargetContext = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi target",
+										  ALLOCSET_DEFAULT_SIZES);
+	batch_mcxt = AllocSetContextCreate(TargetContext, "pgcdc_drasi target batch",
+									   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(TargetContext);
+
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
+	pgcdc_pin_worker_settings();
+	SetConfigOption("application_name", "pgcdc_drasi target", PGC_USERSET, PGC_S_OVERRIDE);
+	pgstat_report_appname("pgcdc_drasi target");
+
+	errcallback.callback = target_error_callback;
+	errcallback.arg = NULL;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	PG_TRY();
+	{
+		if (!load_config())
+		{
+			/* Dropped, paused, or the extension is gone: nothing to run. */
+			LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+			MyTarget->desired = false;
+			LWLockRelease(pgcdc_shared->lock);
+			proc_exit(0);
+		}
+		ereport(LOG,
+				(errmsg("pgcdc_drasi target \"%s\" delivering source \"%s\" to Redis stream \"%s\" after seq " INT64_FORMAT,
+						config->target_id, config->source_id, options.stream, delivered_seq)));
+		delivery_loop();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		pgcdc_shmem_release_locks();
+		MemoryContextSwitchTo(TargetContext);
+		edata = CopyErrorData();
+		pgcdc_shmem_record_target_error(MyTarget, edata->message, edata->detail);
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}

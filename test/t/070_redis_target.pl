@@ -1,0 +1,303 @@
+# 070_redis_target.pl: a target delivers a source's events to a real Redis
+# stream exactly once, in seq order, through failures:
+#
+#   1. steady delivery: the stream holds each queued event once, entry id
+#      "<seq>-0", field data = CloudEvent {"data": [<payload>], ...};
+#   2. kill -9 of the delivery worker in the middle of a large backlog (the
+#      server reinitialises): afterwards every event is there exactly once;
+#   3. Redis shut down, then Redis killed (kill -9) and down for 10 s while
+#      changes go on: target_status shows the error; once Redis is back the
+#      target catches up exactly once;
+#   4. a PostgreSQL immediate restart in the middle of a backlog.
+#
+# The test starts its own redis-server on a free port with a temporary
+# directory and appendfsync always, and stops it at the end.  A second
+# consumer that never acknowledges keeps every event in the queue, so the
+# stream is compared with all of it.
+
+use strict;
+use warnings;
+
+use File::Spec;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use PgcdcDrasiTest;
+
+if (system('command -v redis-server >/dev/null 2>&1') != 0)
+{
+	plan skip_all => 'redis-server is not installed';
+}
+
+# ------------------------------------------------------------------------
+# Redis, started by the test
+# ------------------------------------------------------------------------
+# absolute: redis-server changes to --dir before it opens its other files
+my $rdir = File::Spec->rel2abs(PostgreSQL::Test::Utils::tempdir());
+my $rport = PostgreSQL::Test::Cluster::get_free_port();
+my $stream = 'rt-stream';
+
+sub rcli
+{
+	my @args = @_;
+	my ($out, $err) = run_command([ 'redis-cli', '-h', '127.0.0.1', '-p', $rport, '--raw', @args ]);
+	chomp $out;
+	return $out;
+}
+
+sub redis_pid
+{
+	open(my $fh, '<', "$rdir/redis.pid") or return undef;
+	my $pid = <$fh>;
+	close $fh;
+	chomp $pid if defined $pid;
+	return $pid;
+}
+
+sub redis_start
+{
+	system_or_bail(
+		'redis-server', '--port', $rport, '--bind', '127.0.0.1',
+		'--dir', $rdir, '--appendonly', 'yes', '--appendfsync', 'always',
+		'--save', '', '--daemonize', 'yes', '--pidfile', "$rdir/redis.pid",
+		'--logfile', "$rdir/redis.log");
+	for (my $i = 0; $i < 300; $i++)
+	{
+		return if rcli('PING') eq 'PONG';
+		usleep(100_000);
+	}
+	BAIL_OUT("redis-server did not start on port $rport");
+}
+
+# Wait until the Redis process is gone.
+sub redis_wait_gone
+{
+	my ($pid) = @_;
+	for (my $i = 0; $i < 300; $i++)
+	{
+		return if !kill(0, $pid);
+		usleep(100_000);
+	}
+	BAIL_OUT("redis-server $pid did not stop");
+}
+
+sub redis_shutdown
+{
+	my $pid = redis_pid();
+	rcli('SHUTDOWN');
+	redis_wait_gone($pid);
+}
+
+sub redis_kill9
+{
+	my $pid = redis_pid();
+	kill('KILL', $pid);
+	redis_wait_gone($pid);
+	unlink("$rdir/redis.pid");
+}
+
+redis_start();
+END { redis_shutdown() if defined $rport && defined redis_pid() && kill(0, redis_pid()); }
+
+# ------------------------------------------------------------------------
+# PostgreSQL
+# ------------------------------------------------------------------------
+my $node = cdc_node(
+	'redis', restart_after_crash => 1, extra_conf => q{
+pgcdc_drasi.retry_max_interval = '1s'
+});
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE rt_t (id bigint PRIMARY KEY, v text);
+CREATE PUBLICATION rt_pub FOR TABLE rt_t;
+});
+create_source($node, 'rt', 'rt_pub');
+wait_streaming($node, 'rt');
+$node->safe_psql('postgres',
+	    "SELECT pgcdc_drasi.create_consumer('keep', 'rt');"
+	  . "SELECT pgcdc_drasi.create_target('rt', 'rt', url => 'redis://127.0.0.1:$rport/0', "
+	  . "options => '{\"stream\": \"$stream\", \"batch_size\": 200}')");
+
+my $next_id = 1;
+
+# Insert $n rows in transactions of $per rows.
+sub insert_rows
+{
+	my ($n, $per) = @_;
+	while ($n > 0)
+	{
+		my $k = $n < $per ? $n : $per;
+		my $last = $next_id + $k - 1;
+		$node->safe_psql('postgres',
+			"INSERT INTO rt_t SELECT g, 'v' || g FROM generate_series($next_id, $last) g");
+		$next_id = $last + 1;
+		$n -= $k;
+	}
+	return;
+}
+
+sub last_seq
+{
+	return $node->safe_psql('postgres',
+		"SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'rt'");
+}
+
+sub target_row
+{
+	return $node->safe_psql('postgres',
+		"SELECT state, delivered_seq, lag_events, retries, reconnects, duplicates_skipped, "
+		  . "coalesce(last_error, '') FROM pgcdc_drasi.target_status WHERE target_id = 'rt'");
+}
+
+# Wait until the target delivered everything the source published, then
+# compare the stream with the queue: each event once, in seq order.
+sub check_stream
+{
+	my ($desc) = @_;
+	catchup($node, 'rt');
+	my $last = last_seq();
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT delivered_seq = $last FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+		"$desc: the target delivered up to seq $last")
+	  or diag('target_status: ' . target_row());
+
+	my %payload;
+	foreach my $line (
+		split /\n/,
+		$node->safe_psql(
+			'postgres',
+			"SELECT seq || ' ' || payload::text FROM pgcdc_drasi.events WHERE source_id = 'rt' ORDER BY seq"
+		))
+	{
+		my ($seq, $json) = split / /, $line, 2;
+		$payload{$seq} = $json;
+	}
+	is(scalar(keys %payload), $last, "$desc: the queue holds all $last events");
+
+	my @lines = split /\n/, rcli('XRANGE', $stream, '-', '+');
+	my $entries = scalar(@lines) / 3;
+	my $bad = 0;
+	for (my $i = 0; $i < $entries; $i++)
+	{
+		my ($id, $field, $value) = @lines[ 3 * $i .. 3 * $i + 2 ];
+		my $seq = $i + 1;
+		my $want = qq({"data": [$payload{$seq}], "id": "rt:$seq", );
+		if ($id ne "$seq-0" || $field ne 'data' || index($value, $want) != 0)
+		{
+			diag("$desc: entry $i is $id $field " . substr($value, 0, 200) . ", expected $seq-0 data $want")
+			  if $bad++ < 3;
+		}
+	}
+	is($entries, $last, "$desc: the stream has $last entries");
+	is($bad, 0, "$desc: entry n is seq n with its payload, each exactly once");
+	is(rcli('XLEN', $stream), $last, "$desc: XLEN is $last");
+	return;
+}
+
+# ------------------------------------------------------------------------
+# 1. Steady delivery
+# ------------------------------------------------------------------------
+insert_rows(500, 50);
+$node->safe_psql('postgres', "UPDATE rt_t SET v = 'u' WHERE id <= 10; DELETE FROM rt_t WHERE id > 490");
+check_stream('steady');
+my $first = rcli('XRANGE', $stream, '1-0', '1-0');
+like($first, qr/"specversion": "1.0"/, 'entries are CloudEvents');
+like($first, qr/"table": "node"/, 'events carry payload.source.table');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgcdc_drasi target'"),
+	'1', 'one delivery worker, visible in pg_stat_activity');
+
+# ------------------------------------------------------------------------
+# 2. kill -9 of the delivery worker mid-backlog
+# ------------------------------------------------------------------------
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_target('rt')");
+ok($node->poll_query_until('postgres',
+		"SELECT pid IS NULL FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+	'paused: no worker');
+insert_rows(40000, 20000);
+catchup($node, 'rt');
+my $before = $node->safe_psql('postgres', "SELECT delivered_seq FROM pgcdc_drasi.target_status");
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.resume_target('rt')");
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT delivered_seq > $before + 2000 FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+	'delivery of the backlog is under way');
+my $tpid = $node->safe_psql('postgres',
+	"SELECT pid FROM pgcdc_drasi.target_status WHERE target_id = 'rt'");
+my $mid = $node->safe_psql('postgres', "SELECT delivered_seq FROM pgcdc_drasi.target_status");
+ok($mid < last_seq(), "killed mid-backlog (delivered $mid of " . last_seq() . ')');
+kill9_and_wait_reinit($node, $tpid);
+check_stream('after kill -9 of the delivery worker');
+note('after the kill: ' . target_row());
+
+# ------------------------------------------------------------------------
+# 3. Redis shut down, then killed and down for 10 s
+# ------------------------------------------------------------------------
+redis_shutdown();
+insert_rows(300, 30);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT state = 'error' AND last_error LIKE '%Redis%' FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+	'Redis down: target_status shows the error')
+  or diag('target_status: ' . target_row());
+redis_start();
+check_stream('after a Redis restart');
+
+insert_rows(20000, 20000);
+usleep(300_000);
+redis_kill9();
+my $t0 = time();
+insert_rows(500, 50);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT state = 'error' AND last_error IS NOT NULL AND retries > 0 FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+	'Redis killed: target_status shows the error and counts retries')
+  or diag('target_status: ' . target_row());
+sleep(1) while time() - $t0 < 10;
+redis_start();
+check_stream('after Redis was killed and down for 10 s');
+my ($state, undef, undef, $retries, $reconnects) = split /\|/, target_row();
+is($state, 'streaming', 'the target streams again');
+ok($reconnects > 0, "reconnects are counted ($reconnects)");
+
+# ------------------------------------------------------------------------
+# 4. PostgreSQL immediate restart mid-backlog
+# ------------------------------------------------------------------------
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_target('rt')");
+ok($node->poll_query_until('postgres',
+		"SELECT pid IS NULL FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+	'paused again');
+insert_rows(30000, 30000);
+catchup($node, 'rt');
+$before = $node->safe_psql('postgres', "SELECT delivered_seq FROM pgcdc_drasi.target_status");
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.resume_target('rt')");
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT delivered_seq > $before + 1000 FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+	'delivery under way before the immediate stop');
+$node->stop('immediate');
+$node->start;
+wait_recovered($node);
+check_stream('after an immediate restart of PostgreSQL');
+note('at the end: ' . target_row());
+
+# The password never reaches the log.
+$node->safe_psql('postgres',
+	"SELECT pgcdc_drasi.alter_target('rt', url => 'redis://:hunter2secret\@127.0.0.1:$rport/0')");
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT last_error LIKE '%AUTH%' FROM pgcdc_drasi.target_status WHERE target_id = 'rt'"),
+	'a wrong password is an error in target_status')
+  or diag('target_status: ' . target_row());
+# (log_statement = all logs the alter_target statement itself: left out)
+my $log = join("\n", grep { !/statement:|STATEMENT:/ } split(/\n/, slurp_file($node->logfile)));
+unlike($log, qr/hunter2secret/, 'the password is not in the server log (but for statements)');
+unlike($node->safe_psql('postgres', 'SELECT url FROM pgcdc_drasi.target_status'),
+	qr/hunter2secret/, 'nor in target_status');
+
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.drop_target('rt')");
+$node->stop;
+redis_shutdown();
+done_testing();
