@@ -17,6 +17,16 @@ PACKAGES=(
 	libhiredis-dev
 	redis-server
 	redis-tools
+	# building PostgreSQL 17 and 18 from source (scripts/install-pg.sh) and
+	# checking the signature of a source package fetched from the pool
+	bison
+	flex
+	libxml2-dev
+	zlib1g-dev
+	pkg-config
+	dpkg-dev
+	gpgv
+	debian-keyring
 )
 
 # The Node.js client test (test/t/022_node_client.pl, test/node) needs node

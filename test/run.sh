@@ -91,6 +91,10 @@ pg_prefix() {
 if [ "$PG_VERSION" = all ]; then
 	MATRIX_START=$(date +%s)
 	MATRIX_LOG=$(mktemp -d /tmp/pgcdc_drasi_matrix.XXXXXX)
+	# Packages first, for all versions: apt must not run twice at once.
+	if [ "$(id -u)" -eq 0 ]; then
+		bash "$REPO/scripts/install-deps.sh" || { echo "dependency installation failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+	fi
 	# The builds of 17 and 18 (skipped when cached) overlap with 15's suites.
 	( pg_prefix 17 && pg_prefix 18 ) > "$MATRIX_LOG/build.out" 2> "$MATRIX_LOG/build.err" &
 	BUILD_PID=$!
