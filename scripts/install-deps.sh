@@ -40,7 +40,7 @@ fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-	if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+	if ! [ "$(dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ]; then
 		missing+=("$pkg")
 	fi
 done

@@ -92,7 +92,7 @@ fi
 # Build dependencies (root only; a non-root user must have them already).
 missing=()
 for pkg in "${BUILD_DEPS[@]}"; do
-	dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$pkg")
+	[ "$(dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
 	[ "$(id -u)" -eq 0 ] || die "missing packages ${missing[*]} (run as root once)"
@@ -153,7 +153,7 @@ fetch_pool()
 	local pkg=$1 ver=$2 dsc f
 	note "$pkg: fetching $ver from the pool"
 	rm -f "${pkg}"_*
-	if ! dpkg -s debian-keyring 2>/dev/null | grep -q '^Status: install ok installed'; then
+	if ! [ "$(dpkg-query -W -f '${Status}' debian-keyring 2>/dev/null)" = "install ok installed" ]; then
 		[ "$(id -u)" -eq 0 ] || die "debian-keyring is needed to check $pkg $ver (run as root once)"
 		apt-get install -y -qq --no-install-recommends debian-keyring >&2
 	fi
