@@ -202,10 +202,20 @@ SELECT count(*) = 1
 }
 
 # Wait until the server accepts connections and is out of recovery (after a
-# crash restart).
+# crash restart).  pg_isready first: while the server refuses connections,
+# psql exits before it reads the query that the test framework writes to
+# its stdin, and IPC::Run dies on the broken pipe (EPIPE).
 sub wait_recovered
 {
 	my ($node) = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	until (
+		PostgreSQL::Test::Utils::run_log(
+			[ 'pg_isready', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ]))
+	{
+		die "server did not come back" if time() > $deadline;
+		usleep(50_000);
+	}
 	$node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
 	  or die "server did not come back";
 	return;
