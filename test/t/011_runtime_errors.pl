@@ -264,11 +264,14 @@ if ($node->pg_version < 18)
 	$node->safe_psql('postgres', "INSERT INTO t VALUES (4, 'after the resync')");
 	($ret, $out, $err) = $node->psql('postgres', "SELECT pgcdc_drasi.wait_for_catchup('s', '60s')");
 	is($ret, 0, '(a) after resync_source the source catches up') or diag($err);
-	is( $node->safe_psql('postgres', q{
+	# The row inserted right after the resync is in the snapshot or streamed
+	# after it, depending on when the restarted worker takes the snapshot;
+	# either way once, after the clearing event.
+	like( $node->safe_psql('postgres', q{
 	SELECT string_agg(coalesce(element_id, '') || ':' || op || ':' || coalesce(payload->'metadata'->>'snapshot', 'stream'), ',' ORDER BY seq)
 	  FROM pgcdc_drasi.events WHERE source_id = 's'}),
-		't:1:i:stream,:t:true,t:1:i:true,t:2:i:true,t:3:i:true,t:4:i:' . 'true',
-		'(a) resync_source: a clearing event, then the snapshot of every row (the row inserted right after the resync is in the snapshot)'
+		qr/^t:1:i:stream,:t:true,t:1:i:true,t:2:i:true,t:3:i:true,t:4:i:(true|stream)$/,
+		'(a) resync_source: a clearing event, then the snapshot of every row, then the stream; the row inserted right after the resync once'
 	);
 	$node->safe_psql('postgres', "INSERT INTO t VALUES (5, 'streamed')");
 	$node->safe_psql('postgres', "SELECT pgcdc_drasi.wait_for_catchup('s', '60s')");
