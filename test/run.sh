@@ -381,9 +381,7 @@ if [ -n "${PG_HOME:-}" ] && want_stage tap &&
 		as_pg cp -a "$OLD_ROOT/usr/share/postgresql/15" "$OLD_PRIV/usr/share/postgresql/" &&
 		as_pg cp -a "$OLD_ROOT/usr/include/postgresql/15" "$OLD_PRIV/usr/include/postgresql/" &&
 		as_pg make --no-print-directory -s -C "$OLD_BUILD" "${MAKE_VARS[@]}" \
-			PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config all &&
-		as_pg make --no-print-directory -s -C "$OLD_BUILD" "${MAKE_VARS[@]}" \
-			PG_CONFIG="$OLD_PRIV/usr/lib/postgresql/15/bin/pg_config" install >/dev/null; then
+			PG_CONFIG="$OLD_PRIV/usr/lib/postgresql/15/bin/pg_config" all install >/dev/null; then
 		export PGCDC_OLD_INSTALL=$OLD_PRIV/usr/lib/postgresql/15
 		echo "PGCDC_OLD_INSTALL=$PGCDC_OLD_INSTALL ($("$PGCDC_OLD_INSTALL/bin/pg_config" --version))"
 	else
