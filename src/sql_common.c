@@ -314,13 +314,44 @@ pgcdc_sql_create_slot(const char *slot_name, bool failover)
 	}
 }
 
+/*
+ * Send SIGTERM to the worker with process id pid, whose entry's pid field
+ * is *pidp, and wait until the field no longer names it (the worker
+ * detached): what it held (an origin, a position) is free then.
+ */
+static void
+terminate_and_wait(pid_t *pidp, pid_t pid, const char *kind, const char *id)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WORKER_TIMEOUT_MS);
+
+	Assert(pid != 0);
+	(void) kill(pid, SIGTERM);
+	for (;;)
+	{
+		pid_t		now_pid;
+
+		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
+		now_pid = *pidp;
+		LWLockRelease(pgcdc_shared->lock);
+		if (now_pid != pid)
+			return;
+		if (GetCurrentTimestamp() > deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("worker of %s \"%s\" (process %d) did not stop", kind, id, (int) pid)));
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
 /* Stop a source's worker and wait until it has let go of its origin. */
 void
 pgcdc_sql_stop_worker(const char *source_id)
 {
 	PgcdcSource *src;
 	pid_t		pid = 0;
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WORKER_TIMEOUT_MS);
 
 	register_callbacks();
 	rescan_at_abort = true;
@@ -335,25 +366,7 @@ pgcdc_sql_stop_worker(const char *source_id)
 	if (pid == 0)
 		return;
 
-	(void) kill(pid, SIGTERM);
-	for (;;)
-	{
-		pid_t		now_pid;
-
-		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
-		now_pid = src->pid;
-		LWLockRelease(pgcdc_shared->lock);
-		if (now_pid != pid)
-			return;
-		if (GetCurrentTimestamp() > deadline)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("worker of source \"%s\" (process %d) did not stop", source_id, (int) pid)));
-		CHECK_FOR_INTERRUPTS();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
+	terminate_and_wait(&src->pid, pid, "source", source_id);
 }
 
 /*
@@ -366,7 +379,6 @@ pgcdc_sql_stop_target_worker(const char *target_id)
 {
 	PgcdcTarget *tgt;
 	pid_t		pid = 0;
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WORKER_TIMEOUT_MS);
 
 	register_callbacks();
 	rescan_at_abort = true;
@@ -381,25 +393,7 @@ pgcdc_sql_stop_target_worker(const char *target_id)
 	if (pid == 0)
 		return;
 
-	(void) kill(pid, SIGTERM);
-	for (;;)
-	{
-		pid_t		now_pid;
-
-		LWLockAcquire(pgcdc_shared->lock, LW_SHARED);
-		now_pid = tgt->pid;
-		LWLockRelease(pgcdc_shared->lock);
-		if (now_pid != pid)
-			return;
-		if (GetCurrentTimestamp() > deadline)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("worker of target \"%s\" (process %d) did not stop", target_id, (int) pid)));
-		CHECK_FOR_INTERRUPTS();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
+	terminate_and_wait(&tgt->pid, pid, "target", target_id);
 }
 
 /* Wait until no process (the stopped worker's walsender) holds a slot. */
