@@ -12,6 +12,7 @@ PGFILEDESC = "pgcdc_drasi - change data capture into Drasi node events"
 
 OBJS = \
 	src/init.o \
+	src/fault.o \
 	src/shmem.o \
 	src/launcher.o \
 	src/catalog.o \

@@ -17,6 +17,7 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
+#include "fault.h"
 #include "launcher.h"
 #include "pgcdc_drasi.h"
 #include "shmem.h"
@@ -179,6 +180,11 @@ _PG_init(void)
 							 0.5, 0.0, 1.0,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
+
+#ifdef USE_ASSERT_CHECKING
+	/* Tests only: see fault.c. */
+	pgcdc_fault_define_guc();
+#endif
 
 	MarkGUCPrefixReserved("pgcdc_drasi");
 

@@ -40,6 +40,7 @@
 
 #include "catalog.h"
 #include "compat.h"
+#include "fault.h"
 #include "launcher.h"
 #include "pgcdc_drasi.h"
 #include "shmem.h"
@@ -442,6 +443,7 @@ start_sources(void)
 		}
 
 		src->starting = true;
+		PGCDC_FAULT("launcher_locked");
 		to_start = lappend_int(to_start, i);
 	}
 	LWLockRelease(pgcdc_shared->lock);
@@ -455,7 +457,10 @@ start_sources(void)
 		/* Only we clear "starting" before the worker attaches: stable. */
 		strlcpy(source_id, src->source_id, NAMEDATALEN);
 		if (start_source_worker(index, source_id))
+		{
+			PGCDC_FAULT("launcher_registered");
 			continue;
+		}
 
 		LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
 		src->starting = false;

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 
 #include "compat.h"
+#include "fault.h"
 #include "pgcdc_drasi.h"
 #include "shmem.h"
 
@@ -345,6 +346,7 @@ void
 pgcdc_shmem_set_connected(PgcdcSource *src)
 {
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	PGCDC_FAULT("source_connected");
 	src->failed = false;
 	LWLockRelease(pgcdc_shared->lock);
 }
@@ -357,6 +359,7 @@ void
 pgcdc_shmem_set_origin(PgcdcSource *src, const char *origin_name)
 {
 	LWLockAcquire(pgcdc_shared->lock, LW_EXCLUSIVE);
+	PGCDC_FAULT("source_origin");
 	strlcpy(src->origin_name, origin_name, sizeof(src->origin_name));
 	LWLockRelease(pgcdc_shared->lock);
 }

@@ -60,6 +60,7 @@
 
 #include "catalog.h"
 #include "compat.h"
+#include "fault.h"
 #include "mapping.h"
 #include "pgcdc_drasi.h"
 #include "proto.h"
@@ -443,6 +444,9 @@ commit_group(void)
 		pgcdc_worker_require_durable_commit();
 	}
 	CommitTransactionCommand();
+	/* Tests: the commit is visible; is it on disk yet? */
+	if (wrote)
+		PGCDC_FAULT("source_committed");
 	MemoryContextSwitchTo(PgcdcWorkerContext);
 	local_xact_open = false;
 	/* values of the stream and of snapshots, now published */
@@ -1003,6 +1007,7 @@ pgcdc_source_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	PGCDC_FAULT("source_start");
 	MySource = pgcdc_shmem_attach_source(DatumGetInt32(main_arg));
 	if (MySource == NULL)
 		proc_exit(0);
