@@ -31,6 +31,7 @@ OBJS = \
 	src/sql_consumers.o \
 	src/sql_snapshots.o \
 	src/sql_targets.o \
+	src/role_guard.o \
 	src/target.o \
 	src/redis.o
 

@@ -22,6 +22,12 @@
  * are made again with it, under the grants they had).
  * Targets (delivery to Redis Streams) are new: their table, functions
  * and status view.
+ * Membership in pgcdc_drasi_admin or pgcdc_drasi_reader no longer gives
+ * access to every database with the extension: USAGE on the schema is
+ * granted per database to the roles that use it, not to the two roles.
+ * The update keeps what worked in this database working: the direct
+ * members of the two roles get USAGE here (a WARNING names them; revoke
+ * it where a member should not have it).
  * Sources, consumers, table options and queued events are kept.
  */
 
@@ -385,3 +391,29 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.drop_target(text)
 	TO pgcdc_drasi_admin;
 GRANT EXECUTE ON FUNCTION pgcdc_drasi.target_worker_status() TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+
+/*
+ * USAGE on the schema per database (see the header).  The direct members
+ * of the two roles keep their access in this database, explicitly.
+ */
+DO $usage$
+DECLARE
+	members text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname)
+	  INTO members
+	  FROM pg_catalog.pg_roles r
+	 WHERE r.oid IN (SELECT m.member FROM pg_catalog.pg_auth_members m
+					  WHERE m.roleid IN ('pgcdc_drasi_admin'::pg_catalog.regrole,
+										 'pgcdc_drasi_reader'::pg_catalog.regrole))
+	   AND r.rolname NOT IN ('pgcdc_drasi_admin', 'pgcdc_drasi_reader');
+	IF members IS NOT NULL THEN
+		EXECUTE 'GRANT USAGE ON SCHEMA pgcdc_drasi TO ' || members;
+		RAISE WARNING 'pgcdc_drasi: USAGE on schema pgcdc_drasi granted to % in database %',
+			members, pg_catalog.quote_ident(pg_catalog.current_database())
+			USING DETAIL = 'Membership in pgcdc_drasi_admin or pgcdc_drasi_reader no longer gives access to every database with the extension; USAGE on the schema is granted per database.',
+				  HINT = 'Revoke USAGE on schema pgcdc_drasi from the roles that should not use pgcdc_drasi in this database.';
+	END IF;
+END
+$usage$;
+REVOKE USAGE ON SCHEMA pgcdc_drasi FROM pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -13,8 +13,10 @@
  * Roles.  Roles are cluster-wide and outlive the extension, so they are
  * created only when missing.  pgcdc_drasi_admin configures sources;
  * pgcdc_drasi_reader reads the queue.  Neither can read connection strings.
- * Membership counts in every database with the extension that the member
- * may connect to (README, Security: revoke CONNECT from PUBLIC).
+ * The roles say what a member may do; USAGE on this database's schema
+ * pgcdc_drasi, granted per database to the member and never to the two
+ * roles themselves, says where (README, Security).  Membership alone
+ * gives access to no database.
  */
 DO $roles$
 BEGIN
@@ -27,7 +29,6 @@ BEGIN
 END
 $roles$;
 
-GRANT USAGE ON SCHEMA pgcdc_drasi TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 /* One row per configured source. */
 CREATE TABLE pgcdc_drasi.sources (

@@ -20,6 +20,7 @@
 #include "fault.h"
 #include "launcher.h"
 #include "pgcdc_drasi.h"
+#include "role_guard.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -190,6 +191,9 @@ _PG_init(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	/* Every backend must check DROP ROLE: only a preloaded hook is in all. */
+	pgcdc_role_guard_install();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = pgcdc_shmem_request_hook;

@@ -226,6 +226,14 @@ load_sink_config(void)
 	fresh = pgcdc_catalog_get_source(MySourceConfig->source_id, PGCDC_LOCK_NONE, true);
 	if (fresh == NULL)
 		return;					/* dropped: the launcher stops us */
+	/* REASSIGN OWNED gave the source another owner: start again as its. */
+	if (fresh->owner != MySourceConfig->owner)
+	{
+		ereport(LOG,
+				(errmsg("pgcdc_drasi source \"%s\" restarts: its owner changed",
+						MySourceConfig->source_id)));
+		proc_exit(0);
+	}
 	MySourceConfig->sink = fresh->sink;
 	MySourceConfig->wakeup = fresh->wakeup;
 	MySourceConfig->numeric_as_string = fresh->numeric_as_string;

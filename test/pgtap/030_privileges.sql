@@ -16,13 +16,17 @@ DROP ROLE IF EXISTS priv_admin, priv_reader, priv_none, priv_evil, priv_evil_adm
 RESET client_min_messages;
 CREATE ROLE priv_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO priv_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO priv_admin;
 CREATE ROLE priv_reader NOLOGIN;
 GRANT pgcdc_drasi_reader TO priv_reader;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO priv_reader;
 CREATE ROLE priv_none NOLOGIN;
 CREATE ROLE priv_evil NOLOGIN;
 GRANT pgcdc_drasi_reader TO priv_evil;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO priv_evil;
 CREATE ROLE priv_evil_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO priv_evil_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO priv_evil_admin;
 
 CREATE TABLE priv_open (id int PRIMARY KEY, v text);
 CREATE TABLE priv_secret (id int PRIMARY KEY, v text);
@@ -33,7 +37,7 @@ CREATE PUBLICATION priv_open_pub FOR TABLE priv_open;
 CREATE PUBLICATION priv_mixed_pub FOR TABLE priv_open, priv_secret;
 CREATE PUBLICATION priv_cols_pub FOR TABLE priv_cols;
 
-SELECT plan(135);
+SELECT plan(139);
 
 ----------------------------------------------------------------------
 -- Catalog: grants
@@ -333,6 +337,26 @@ SELECT throws_ok($$SELECT * FROM pgcdc_drasi.table_keys$$,
 SELECT throws_ok($$DELETE FROM pgcdc_drasi.events$$,
 	'42501', 'permission denied for table events', 'reader: cannot DELETE events');
 RESET ROLE;
+
+----------------------------------------------------------------------
+-- membership without USAGE on this database's schema: nothing
+----------------------------------------------------------------------
+SELECT results_eq(
+	$$SELECT has_schema_privilege('pgcdc_drasi_admin', 'pgcdc_drasi', 'USAGE'),
+	         has_schema_privilege('pgcdc_drasi_reader', 'pgcdc_drasi', 'USAGE')$$,
+	$$VALUES (false, false)$$,
+	'the cluster-wide roles have no USAGE on the schema: membership alone reaches no database');
+REVOKE USAGE ON SCHEMA pgcdc_drasi FROM priv_reader, priv_admin;
+SET ROLE priv_reader;
+SELECT throws_ok($$SELECT count(*) FROM pgcdc_drasi.events$$,
+	'42501', 'permission denied for schema pgcdc_drasi', 'reader without USAGE: cannot SELECT events');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi.get_events('priv_src', 1)$$,
+	'42501', 'permission denied for schema pgcdc_drasi', 'reader without USAGE: cannot call get_events');
+SET ROLE priv_admin;
+SELECT throws_ok($$SELECT pgcdc_drasi.drop_source('priv_src')$$,
+	'42501', 'permission denied for schema pgcdc_drasi', 'admin without USAGE: cannot call drop_source');
+RESET ROLE;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO priv_reader, priv_admin;
 
 ----------------------------------------------------------------------
 -- a role with neither

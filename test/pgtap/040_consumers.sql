@@ -46,10 +46,13 @@ DROP ROLE IF EXISTS con_reader1, con_reader2, con_admin;
 RESET client_min_messages;
 CREATE ROLE con_reader1 NOLOGIN;
 GRANT pgcdc_drasi_reader TO con_reader1;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO con_reader1;
 CREATE ROLE con_reader2 NOLOGIN;
 GRANT pgcdc_drasi_reader TO con_reader2;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO con_reader2;
 CREATE ROLE con_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO con_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO con_admin;
 
 CREATE TABLE con_t (id int PRIMARY KEY, v text);
 CREATE PUBLICATION con_pub FOR TABLE con_t;

@@ -29,6 +29,7 @@ DROP ROLE IF EXISTS opt_admin, opt_pubowner;
 RESET client_min_messages;
 CREATE ROLE opt_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO opt_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO opt_admin;
 CREATE ROLE opt_pubowner NOLOGIN;
 SELECT current_database() AS opt_db \gset
 GRANT CREATE ON DATABASE :"opt_db" TO opt_pubowner;

@@ -16,6 +16,7 @@ DROP ROLE IF EXISTS own_admin;
 RESET client_min_messages;
 CREATE ROLE own_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO own_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO own_admin;
 CREATE TABLE own_t (id int PRIMARY KEY, v text);
 GRANT SELECT ON own_t TO own_admin;
 CREATE PUBLICATION own_pub FOR TABLE own_t;

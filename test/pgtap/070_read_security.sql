@@ -20,10 +20,13 @@ DROP ROLE IF EXISTS rs_admin, rs_bypass, rs_owner;
 RESET client_min_messages;
 CREATE ROLE rs_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO rs_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO rs_admin;
 CREATE ROLE rs_bypass NOLOGIN BYPASSRLS;
 GRANT pgcdc_drasi_admin TO rs_bypass;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO rs_bypass;
 CREATE ROLE rs_owner NOLOGIN;
 GRANT pgcdc_drasi_admin TO rs_owner;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO rs_owner;
 
 -- A multi-tenant table: each role sees its own rows.
 CREATE TABLE rs_rls (id int PRIMARY KEY, tenant name NOT NULL DEFAULT current_user, v text);

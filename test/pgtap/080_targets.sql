@@ -20,8 +20,10 @@ DROP ROLE IF EXISTS tgt_admin, tgt_reader, tgt_nobody;
 RESET client_min_messages;
 CREATE ROLE tgt_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO tgt_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO tgt_admin;
 CREATE ROLE tgt_reader NOLOGIN;
 GRANT pgcdc_drasi_reader TO tgt_reader;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO tgt_reader;
 CREATE ROLE tgt_nobody NOLOGIN;
 
 SELECT plan(47);

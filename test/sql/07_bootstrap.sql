@@ -134,6 +134,7 @@ SELECT count(*) FROM pgcdc_drasi.bootstrap('bs', ARRAY['bs_inv.stock']);
 -- error before any row.
 CREATE ROLE regress_bs_reader;
 GRANT pgcdc_drasi_reader TO regress_bs_reader;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO regress_bs_reader;
 GRANT SELECT ON bs_items, bs_pairs, bs_nokey, bs_cols, bs_filtered TO regress_bs_reader;
 GRANT USAGE ON SCHEMA bs_inv TO regress_bs_reader;
 SET ROLE regress_bs_reader;

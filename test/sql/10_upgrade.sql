@@ -33,8 +33,18 @@ CREATE TEMP TABLE events_before AS
 SELECT seq, op, label, element_id, after FROM events_before ORDER BY seq;
 SELECT pgcdc_drasi.ack('reader', 3);
 
+-- a member of a role under 0.1 (USAGE came with the role)
+CREATE ROLE regress_up_member;
+GRANT pgcdc_drasi_reader TO regress_up_member;
+SELECT has_schema_privilege('regress_up_member', 'pgcdc_drasi', 'USAGE') AS member_usage_01;
 ALTER EXTENSION pgcdc_drasi UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pgcdc_drasi';
+-- USAGE per database: the roles lose it, their members keep it here
+SELECT has_schema_privilege('pgcdc_drasi_reader', 'pgcdc_drasi', 'USAGE') AS reader_usage,
+       has_schema_privilege('pgcdc_drasi_admin', 'pgcdc_drasi', 'USAGE') AS admin_usage,
+       has_schema_privilege('regress_up_member', 'pgcdc_drasi', 'USAGE') AS member_usage;
+REVOKE USAGE ON SCHEMA pgcdc_drasi FROM regress_up_member;
+DROP ROLE regress_up_member;
 
 -- nothing lost: sources, progress, options, keys, consumers, events
 SELECT source_id, publication, slot_name, enabled, sink, bootstrap, owner::regrole, failover

@@ -9,6 +9,7 @@
 SET client_min_messages = warning;
 CREATE ROLE errctx_owner;
 GRANT pgcdc_drasi_admin TO errctx_owner;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO errctx_owner;
 CREATE TABLE errctx_item (id int PRIMARY KEY, name text);
 GRANT SELECT ON errctx_item TO errctx_owner;
 CREATE PUBLICATION errctx_pub FOR TABLE errctx_item;

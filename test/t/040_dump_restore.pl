@@ -29,6 +29,7 @@ CREATE DATABASE dumpdb;
 $node1->safe_psql(
 	'dumpdb', q{
 CREATE EXTENSION pgcdc_drasi;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO dr_src_owner, dr_con_owner;
 CREATE TABLE item (id int PRIMARY KEY, name text);
 GRANT SELECT ON item TO dr_src_owner;
 CREATE PUBLICATION dr_pub FOR TABLE item;

@@ -76,6 +76,7 @@ $old->safe_psql(
 CREATE EXTENSION pgcdc_drasi;
 CREATE ROLE up_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO up_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO up_admin;
 CREATE TABLE orders (id int PRIMARY KEY, status text NOT NULL, secret text);
 CREATE TABLE items (id int PRIMARY KEY, code text NOT NULL);
 ALTER TABLE items REPLICA IDENTITY FULL;
