@@ -75,7 +75,8 @@ tables_present(void)
 
 /*
  * Refuse to drop a role that owns a source, consumer or target of this
- * database, naming what it owns.
+ * database, naming what it owns (a target's own consumer, "target:<id>",
+ * goes with its target and is not named).
  */
 static void
 check_drop_role(DropRoleStmt *stmt)
@@ -108,6 +109,7 @@ check_drop_role(DropRoleStmt *stmt)
 								  " UNION ALL"
 								  " SELECT 2, 'consumer', consumer FROM pgcdc_drasi.consumers"
 								  "  WHERE owner OPERATOR(pg_catalog.=) $1"
+								  "    AND NOT pg_catalog.starts_with(consumer, 'target:')"
 								  " UNION ALL"
 								  " SELECT 3, 'target', target_id FROM pgcdc_drasi.targets"
 								  "  WHERE owner OPERATOR(pg_catalog.=) $1) s"

@@ -19,7 +19,7 @@ CREATE ROLE drr_heir NOLOGIN;
 GRANT pgcdc_drasi_admin TO drr_heir;
 CREATE ROLE drr_idle NOLOGIN;
 GRANT pgcdc_drasi_admin TO drr_idle;
-GRANT USAGE ON SCHEMA pgcdc_drasi TO drr_owner, drr_reader, drr_heir, drr_idle;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO drr_owner, drr_reader, drr_heir;
 CREATE TABLE drr_t (id int PRIMARY KEY);
 GRANT SELECT ON drr_t TO drr_owner, drr_heir;
 CREATE PUBLICATION drr_pub FOR TABLE drr_t;
