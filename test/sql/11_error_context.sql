@@ -44,4 +44,5 @@ FROM pgcdc_drasi.source_status() WHERE source_id = 'errctx';
 SELECT pgcdc_drasi.drop_source('errctx');
 DROP PUBLICATION errctx_pub;
 DROP TABLE errctx_item;
+REVOKE USAGE ON SCHEMA pgcdc_drasi FROM errctx_owner;
 DROP ROLE errctx_owner;
