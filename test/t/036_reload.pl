@@ -10,7 +10,8 @@
 #      flushes asynchronous commits only every 10 s here).  Before the
 #      fix the worker's own XLogFlush right after its commit closed the
 #      window within microseconds, so this part guards the property but
-#      did not catch the old behaviour.
+#      did not catch the old behaviour; 090_fault_durable_commit.pl does,
+#      by making the worker sleep between its commit and that flush.
 
 use strict;
 use warnings;
