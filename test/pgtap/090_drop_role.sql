@@ -27,16 +27,17 @@ CREATE PUBLICATION drr_pub FOR TABLE drr_t;
 SET ROLE drr_owner;
 SELECT pgcdc_drasi.create_source('drr_src', 'drr_pub', slot_name => 'drr_slot', enabled => false);
 SELECT pgcdc_drasi.create_target('drr_tgt', 'drr_src', url => 'redis://127.0.0.1:1/0');
+SELECT pgcdc_drasi.create_source('drr_live', 'drr_pub', bootstrap => false);
 SET ROLE drr_reader;
 SELECT pgcdc_drasi.create_consumer('drr_c', 'drr_src');
 RESET ROLE;
 
-SELECT plan(10);
+SELECT plan(13);
 
 SELECT is(err_info_rb('DROP ROLE drr_owner'),
 	ARRAY['2BP01',
 	      'role "drr_owner" cannot be dropped because it owns pgcdc_drasi objects in database "' || current_database() || '"',
-	      E'owner of pgcdc_drasi source "drr_src"\nowner of pgcdc_drasi target "drr_tgt"',
+	      E'owner of pgcdc_drasi source "drr_live"\nowner of pgcdc_drasi source "drr_src"\nowner of pgcdc_drasi target "drr_tgt"',
 	      'Run REASSIGN OWNED BY drr_owner TO another role in this database, or drop them first.'],
 	'DROP ROLE of a source and target owner is refused, naming them');
 SELECT is((err_info_rb('DROP ROLE drr_reader'))[1:3],
@@ -52,13 +53,22 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'drr_idle'),
 SELECT lives_ok('DROP ROLE drr_idle', 'a role that owns nothing of ours is dropped');
 
 -- REASSIGN OWNED follows the documented procedure for dropping a role.
+SELECT ok(wait_state('drr_live', 'streaming') = 'streaming', 'source drr_live streams, as drr_owner');
+CREATE TEMP TABLE drr_pid AS SELECT pid FROM pgcdc_drasi.status WHERE source_id = 'drr_live';
 SELECT lives_ok('REASSIGN OWNED BY drr_owner, drr_reader TO drr_heir', 'REASSIGN OWNED');
 SELECT results_eq(
-	$$SELECT 'source', owner::text FROM pgcdc_drasi.sources WHERE source_id = 'drr_src'
+	$$SELECT 'source', owner::text FROM pgcdc_drasi.sources WHERE source_id = 'drr_live'
+	  UNION ALL SELECT 'source', owner::text FROM pgcdc_drasi.sources WHERE source_id = 'drr_src'
 	  UNION ALL SELECT 'consumer', owner::text FROM pgcdc_drasi.consumers WHERE consumer = 'drr_c'
 	  UNION ALL SELECT 'target', owner::text FROM pgcdc_drasi.targets WHERE target_id = 'drr_tgt'$$,
-	$$VALUES ('source', 'drr_heir'), ('consumer', 'drr_heir'), ('target', 'drr_heir')$$,
+	$$VALUES ('source', 'drr_heir'), ('source', 'drr_heir'), ('consumer', 'drr_heir'), ('target', 'drr_heir')$$,
 	'the source, consumer and target now belong to the new role, by name');
+-- The worker takes its new owner at its next change.
+INSERT INTO drr_t VALUES (1);
+SELECT ok(wait_status('drr_live', format('state = %L AND pid <> %s', 'streaming', (SELECT pid FROM drr_pid))),
+	'the running source restarted under its new owner');
+SELECT ok(poll_until($$SELECT count(*) = 1 FROM pgcdc_drasi.events WHERE source_id = 'drr_live'$$),
+	'and publishes the change, once');
 SELECT lives_ok('DROP OWNED BY drr_owner, drr_reader', 'DROP OWNED');
 SELECT lives_ok('DROP ROLE drr_owner, drr_reader', 'then DROP ROLE succeeds');
 SELECT is((SELECT count(*) FROM pgcdc_drasi.sources s
@@ -69,5 +79,6 @@ SELECT * FROM finish();
 
 SELECT pgcdc_drasi.drop_target('drr_tgt');
 SELECT pgcdc_drasi.drop_source('drr_src');
+SELECT pgcdc_drasi.drop_source('drr_live');
 DROP OWNED BY drr_heir;
 DROP ROLE drr_heir;
