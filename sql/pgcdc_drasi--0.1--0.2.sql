@@ -25,9 +25,8 @@
  * Membership in pgcdc_drasi_admin or pgcdc_drasi_reader no longer gives
  * access to every database with the extension: USAGE on the schema is
  * granted per database to the roles that use it, not to the two roles.
- * The update keeps what worked in this database working: the direct
- * members of the two roles get USAGE here (a WARNING names them; revoke
- * it where a member should not have it).
+ * A WARNING names the members that lose access in this database and the
+ * GRANT that gives it back.
  * Sources, consumers, table options and queued events are kept.
  */
 
@@ -393,9 +392,14 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION pgcdc_drasi.target_worker_status() TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 /*
- * USAGE on the schema per database (see the header).  The direct members
- * of the two roles keep their access in this database, explicitly.
+ * USAGE on the schema per database (see the header).  The two roles lose
+ * it; their members are not granted it here, because a GRANT made by an
+ * extension script is recorded as the schema's initial privileges, which
+ * pg_dump leaves out, so a restore would silently drop it.  The WARNING
+ * names the members and the statement that gives them their access back
+ * in this database.
  */
+REVOKE USAGE ON SCHEMA pgcdc_drasi FROM pgcdc_drasi_admin, pgcdc_drasi_reader;
 DO $usage$
 DECLARE
 	members text;
@@ -406,14 +410,12 @@ BEGIN
 	 WHERE r.oid IN (SELECT m.member FROM pg_catalog.pg_auth_members m
 					  WHERE m.roleid IN ('pgcdc_drasi_admin'::pg_catalog.regrole,
 										 'pgcdc_drasi_reader'::pg_catalog.regrole))
-	   AND r.rolname NOT IN ('pgcdc_drasi_admin', 'pgcdc_drasi_reader');
+	   AND NOT pg_catalog.has_schema_privilege(r.oid, 'pgcdc_drasi', 'USAGE');
 	IF members IS NOT NULL THEN
-		EXECUTE 'GRANT USAGE ON SCHEMA pgcdc_drasi TO ' || members;
-		RAISE WARNING 'pgcdc_drasi: USAGE on schema pgcdc_drasi granted to % in database %',
-			members, pg_catalog.quote_ident(pg_catalog.current_database())
-			USING DETAIL = 'Membership in pgcdc_drasi_admin or pgcdc_drasi_reader no longer gives access to every database with the extension; USAGE on the schema is granted per database.',
-				  HINT = 'Revoke USAGE on schema pgcdc_drasi from the roles that should not use pgcdc_drasi in this database.';
+		RAISE WARNING 'members of pgcdc_drasi_admin or pgcdc_drasi_reader no longer have access to pgcdc_drasi in database %',
+			pg_catalog.quote_ident(pg_catalog.current_database())
+			USING DETAIL = 'Membership no longer gives access to every database with the extension; USAGE on schema pgcdc_drasi is granted per database.',
+				  HINT = pg_catalog.format('Give it back to those that should have it here: GRANT USAGE ON SCHEMA pgcdc_drasi TO %s;', members);
 	END IF;
 END
 $usage$;
-REVOKE USAGE ON SCHEMA pgcdc_drasi FROM pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -39,11 +39,11 @@ GRANT pgcdc_drasi_reader TO regress_up_member;
 SELECT has_schema_privilege('regress_up_member', 'pgcdc_drasi', 'USAGE') AS member_usage_01;
 ALTER EXTENSION pgcdc_drasi UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pgcdc_drasi';
--- USAGE per database: the roles lose it, their members keep it here
+-- USAGE per database: the roles and so their members lose it (the
+-- WARNING says how to give it back)
 SELECT has_schema_privilege('pgcdc_drasi_reader', 'pgcdc_drasi', 'USAGE') AS reader_usage,
        has_schema_privilege('pgcdc_drasi_admin', 'pgcdc_drasi', 'USAGE') AS admin_usage,
        has_schema_privilege('regress_up_member', 'pgcdc_drasi', 'USAGE') AS member_usage;
-REVOKE USAGE ON SCHEMA pgcdc_drasi FROM regress_up_member;
 DROP ROLE regress_up_member;
 
 -- nothing lost: sources, progress, options, keys, consumers, events

@@ -8,7 +8,9 @@
 #   2. The same inside run_source ("source_origin"): the worker's error
 #      handler must release it before recording the error.
 #   3. The launcher raises an ERROR while it holds the lock
-#      ("launcher_locked"): its exit callback must release it.
+#      ("launcher_locked"), right after marking the source "starting":
+#      its exit callback must release the lock, and the next launcher
+#      must clear the flag nobody will clear otherwise.
 #   4. The launcher exits right after registering a source worker
 #      ("launcher_registered"), and that worker dies before attaching
 #      ("source_start"): the entry stays marked "starting" with nobody
@@ -20,10 +22,10 @@
 # test ends at the first part that does not recover.
 #
 # PostgreSQL itself releases LWLocks in shmem_exit() before the exit
-# callbacks run in the releases tested here (15.20, 17, 18), so parts 1
-# and 3 guard our exit callbacks only where it does not; part 2 (an error
-# handler inside the process, which shmem_exit does not reach) and part 4
-# fail without our fixes everywhere.
+# callbacks run in the releases tested here (15.20, 18), so part 1 and
+# the lock half of part 3 guard our exit callbacks only where it does
+# not; part 2 (an error handler inside the process, which shmem_exit does
+# not reach) and the stale flag of parts 3 and 4 fail without our fixes.
 
 use strict;
 use warnings;
