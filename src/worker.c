@@ -226,7 +226,7 @@ load_sink_config(void)
 	fresh = pgcdc_catalog_get_source(MySourceConfig->source_id, PGCDC_LOCK_NONE, true);
 	if (fresh == NULL)
 		return;					/* dropped: the launcher stops us */
-	/* REASSIGN OWNED gave the source another owner: start again as its. */
+	/* REASSIGN OWNED changed our owner: restart under the new one. */
 	if (fresh->owner != MySourceConfig->owner)
 	{
 		ereport(LOG,
