@@ -27,7 +27,7 @@ use PgcdcDrasiTest;
 
 if (system('command -v redis-server >/dev/null 2>&1') != 0)
 {
-	plan skip_all => 'redis-server is not installed';
+	BAIL_OUT('redis-server is not installed (scripts/install-deps.sh installs it)');
 }
 
 # ------------------------------------------------------------------------
