@@ -27,6 +27,9 @@
 #                     into the report.  RUNS=0 PERF=1 profiles only.
 #   PHASES=0          1: after the runs, when the first change of W1 reaches
 #                     pg_recvlogical with protocol 1 and with streaming.
+#   PG_VERSION=15     15: Debian's packages; 17 or 18: built from Debian's
+#                     source packages by scripts/install-pg.sh (without
+#                     assertions) into /var/cache/pgcdc_drasi, cached
 #   RESULTS_DIR=...   where latest.md / latest.json go (default bench/results)
 #   SKIP_DEPS=1       skip package installation (reruns)
 #   KEEP=1            keep the scratch directory (server log) on exit
@@ -36,8 +39,7 @@
 
 set -euo pipefail
 
-PGBIN=/usr/lib/postgresql/15/bin
-PG_CONFIG=$PGBIN/pg_config
+PG_VERSION=${PG_VERSION:-15}
 PORT=5432
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$REPO/bench
@@ -75,7 +77,7 @@ trap 'exit 143' TERM
 
 # Root (or a sudoer: the script then runs itself again through sudo).
 . "$REPO/scripts/as-root.sh"
-as_root "RUNS SCALE CONCURRENT_W2 LATENCY_TPS LATENCY_SECONDS PERF PHASES RESULTS_DIR SKIP_DEPS KEEP" "${BASH_SOURCE[0]}" "$@"
+as_root "PG_VERSION RUNS SCALE CONCURRENT_W2 LATENCY_TPS LATENCY_SECONDS PERF PHASES RESULTS_DIR SKIP_DEPS KEEP" "${BASH_SOURCE[0]}" "$@"
 
 RUNS=${RUNS:-3}
 SCALE=${SCALE:-1}
@@ -84,6 +86,12 @@ PHASES=${PHASES:-0}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH/results}
 [[ $RUNS =~ ^[0-9]+$ ]] || die "RUNS must be a non-negative integer"
 [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || die "SCALE must be a positive number"
+
+case "$PG_VERSION" in
+	15) PGBIN=/usr/lib/postgresql/15/bin ;;
+	17 | 18) PGBIN= ;;	# after the dependencies: scripts/install-pg.sh
+	*) die "PG_VERSION must be 15, 17 or 18 (got '$PG_VERSION')" ;;
+esac
 
 heading "Dependencies"
 if [[ ${SKIP_DEPS:-0} == 1 ]]; then
@@ -94,7 +102,7 @@ else
 	command -v node >/dev/null 2>&1 || extra+=(nodejs)
 	command -v npm >/dev/null 2>&1 || extra+=(npm)
 	[[ $PERF == 1 ]] && ! command -v perf >/dev/null 2>&1 && extra+=(linux-perf)
-	[[ -x $PGBIN/pgbench ]] || extra+=(postgresql-contrib-15)
+	[[ $PG_VERSION != 15 || -x $PGBIN/pgbench ]] || extra+=(postgresql-contrib-15)
 	if [[ ${#extra[@]} -gt 0 ]]; then
 		echo "installing ${extra[*]}"
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -104,11 +112,18 @@ else
 	[[ $node_major -ge 18 ]] || die "Node.js >= 18 needed (found $(node --version))"
 	(cd "$BENCH/node" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [[ -z $PGBIN ]]; then
+	heading "PostgreSQL $PG_VERSION (scripts/install-pg.sh, cached)"
+	PGBIN=$(bash "$REPO/scripts/install-pg.sh" "$PG_VERSION")/bin
+fi
+PG_CONFIG=$PGBIN/pg_config
 [[ -d $BENCH/node/node_modules/pg ]] || die "bench/node/node_modules is missing: run without SKIP_DEPS=1"
 [[ -x $PGBIN/pgbench && -x $PGBIN/pg_recvlogical ]] || die "pgbench/pg_recvlogical not found in $PGBIN"
 
 heading "Building and installing pgcdc_drasi"
 # PGXS reads some variables from the environment (PROFILE, for one): keep ours out.
+# Objects of another version may be in the tree: build from clean.
+env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$REPO" -s clean PG_CONFIG="$PG_CONFIG"
 env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$REPO" -s PG_CONFIG="$PG_CONFIG"
 env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$REPO" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 

@@ -13,9 +13,13 @@
 #   1. create the extension, three tables, a publication and a source;
 #   2. one multi-row transaction, an update, a key change, a delete and a
 #      TRUNCATE; wait_for_catchup; print the queued events and the status;
-#   3. 20 bulk transactions, then an immediate (crash) restart of the server
+#   3. a NOTIFY listener, a durable consumer, and a Redis target: a real
+#      redis-server (unix socket in the temporary directory) receives the
+#      events in the stream layout Drasi's platform source reads;
+#   4. 20 bulk transactions, then an immediate (crash) restart of the server
 #      while the worker is busy; more changes; wait_for_catchup; check that
-#      every change is in the queue exactly once and in commit order.
+#      every change is in the queue exactly once and in commit order, and
+#      in the Redis stream exactly once too.
 #
 # The cluster is stopped and its directory removed on exit, whatever happens.
 # Set PGCDC_DEMO_SKIP_DEPS=1 to skip scripts/install-deps.sh on reruns.
@@ -51,6 +55,9 @@ cleanup()
 		if [[ $rc -ne 0 && -f $WORK/server.log ]]; then
 			printf '\n---- last 40 lines of the server log ----\n' >&2
 			tail -n 40 "$WORK/server.log" >&2 || true
+		fi
+		if [[ -S $WORK/redis.sock ]]; then
+			redis-cli -s "$WORK/redis.sock" shutdown nosave >/dev/null 2>&1 || true
 		fi
 		if [[ -f $WORK/data/postmaster.pid ]]; then
 			runuser -u postgres -- "$BINDIR/pg_ctl" -D "$WORK/data" -m fast -w stop >/dev/null 2>&1 ||
@@ -244,8 +251,48 @@ story <<SQL
 SELECT seq, op, element_id FROM pgcdc_drasi.read('demo-reader', 10);
 SELECT pgcdc_drasi.ack('demo-reader', (SELECT max(seq) FROM pgcdc_drasi.read('demo-reader', 10)));
 SELECT consumer, acked_seq, last_seq, lag_events FROM pgcdc_drasi.consumer_status;
-SELECT pgcdc_drasi.drop_consumer('demo-reader');
 SQL
+echo "(demo-reader stays until the end: retention keeps every event it has not acknowledged,"
+echo " which the checks below count)"
+
+
+heading "Delivering to Redis: the stream Drasi's platform source reads"
+mkdir "$WORK/redis"
+redis-server --port 0 --unixsocket "$WORK/redis.sock" --unixsocketperm 777 \
+	--dir "$WORK/redis" --appendonly yes --appendfsync always --save '' \
+	--daemonize yes --pidfile "$WORK/redis/redis.pid" --logfile "$WORK/redis/redis.log"
+for _ in $(seq 1 100); do
+	[[ -S $WORK/redis.sock ]] && redis-cli -s "$WORK/redis.sock" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+echo "redis-server on unix socket $WORK/redis.sock (appendonly, appendfsync always)"
+story <<SQL
+SELECT pgcdc_drasi.create_target('to-drasi', '$SOURCE', kind => 'redis',
+	url => 'unix://$WORK/redis.sock',
+	options => '{"stream": "orders-db-changes", "start_at": "latest"}');
+INSERT INTO crm.customers VALUES (9, 'Dorothy Vaughan', false);
+UPDATE crm.customers SET vip = true WHERE id = 9;
+SELECT pgcdc_drasi.wait_for_catchup('$SOURCE');
+SQL
+wait_target_caught_up()
+{
+	for _ in $(seq 1 600); do
+		[[ $(sql -At -c "SELECT lag_events = 0 AND state = 'streaming' FROM pgcdc_drasi.target_status WHERE target_id = 'to-drasi'") == t ]] && return 0
+		sleep 0.2
+	done
+	sql -c "SELECT * FROM pgcdc_drasi.target_status" >&2
+	die "target to-drasi did not catch up"
+}
+wait_target_caught_up
+story <<'SQL'
+SELECT target_id, kind, state, delivered_seq, last_seq, lag_events, events_delivered FROM pgcdc_drasi.target_status;
+SQL
+echo
+echo "redis-cli XLEN orders-db-changes:  $(redis-cli -s "$WORK/redis.sock" XLEN orders-db-changes)"
+echo "The last entry (id <seq>-0, field data = a CloudEvent whose data array holds the event):"
+redis-cli -s "$WORK/redis.sock" --raw XREVRANGE orders-db-changes + - COUNT 1 |
+	awk 'NR == 3 { print | "python3 -m json.tool" ; next } { print }'
+target_first_seq=$(sql -At -c "SELECT min(seq) FROM pgcdc_drasi.events WHERE source_id = '$SOURCE' AND element_id = 'crm.customers:9'")
 
 heading "Status"
 story <<'SQL'
@@ -355,11 +402,27 @@ END
 \$\$;
 SQL
 
+heading "Checking the Redis stream: every event since the target was created, once, in order"
+wait_target_caught_up
+expected=$(sql -At -c "SELECT string_agg(seq || '-0', ' ' ORDER BY seq) FROM pgcdc_drasi.events WHERE source_id = '$SOURCE' AND seq >= $target_first_seq")
+actual=$(redis-cli -s "$WORK/redis.sock" --raw XRANGE orders-db-changes - + | awk 'NR % 3 == 1' | paste -sd ' ')
+n_expected=$(wc -w <<<"$expected")
+n_actual=$(wc -w <<<"$actual")
+echo "events in the queue since the target's first: $n_expected; entries in the stream: $n_actual"
+[[ $expected == "$actual" ]] || die "the Redis stream differs from the queue"
+echo "the stream's entry ids are exactly the queue's seqs, in order (checked entry by entry)"
+
 story <<'SQL'
 \x on
 SELECT * FROM pgcdc_drasi.status;
+SELECT target_id, state, delivered_seq, last_seq, events_delivered, duplicates_skipped, retries, reconnects FROM pgcdc_drasi.target_status;
+SQL
+
+story <<'SQL'
+SELECT pgcdc_drasi.drop_consumer('demo-reader');
 SQL
 
 heading "Done"
-echo "All 51,000 bulk rows are in the queue exactly once, in commit order, across an immediate restart."
+echo "All 51,000 bulk rows are in the queue exactly once, in commit order, across an immediate restart,"
+echo "and every event since the target was created is in the Redis stream exactly once, in order."
 echo "The cluster is stopped and $WORK removed on exit."

@@ -19,6 +19,7 @@ use strict;
 use warnings;
 
 use File::Spec;
+use JSON::PP qw(decode_json);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -27,7 +28,7 @@ use PgcdcDrasiTest;
 
 if (system('command -v redis-server >/dev/null 2>&1') != 0)
 {
-	plan skip_all => 'redis-server is not installed';
+	BAIL_OUT('redis-server is not installed (scripts/install-deps.sh installs it)');
 }
 
 # ------------------------------------------------------------------------
@@ -296,6 +297,51 @@ my $log = join("\n", grep { !/statement:|STATEMENT:/ } split(/\n/, slurp_file($n
 unlike($log, qr/hunter2secret/, 'the password is not in the server log (but for statements)');
 unlike($node->safe_psql('postgres', 'SELECT url FROM pgcdc_drasi.target_status'),
 	qr/hunter2secret/, 'nor in target_status');
+
+
+# ------------------------------------------------------------------------
+# 5. A source and its target created in one transaction: the stream begins
+#    with the initial snapshot, then the changes (README "Into Drasi")
+# ------------------------------------------------------------------------
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE rs_t (id bigint PRIMARY KEY, v text);
+INSERT INTO rs_t VALUES (1, 'a'), (2, 'b'), (3, 'c');
+CREATE PUBLICATION rs_pub FOR TABLE rs_t;
+});
+$node->safe_psql('postgres',
+	    "BEGIN; SELECT pgcdc_drasi.create_source('rs', publication => 'rs_pub');"
+	  . "SELECT pgcdc_drasi.create_target('rs', 'rs', url => 'redis://127.0.0.1:$rport/0', "
+	  . "options => '{\"stream\": \"rs-stream\", \"start_at\": \"earliest\"}'); COMMIT;");
+wait_streaming($node, 'rs');
+$node->safe_psql('postgres', "UPDATE rs_t SET v = 'b2' WHERE id = 2");
+catchup($node, 'rs');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT lag_events = 0 AND delivered_seq = 4 FROM pgcdc_drasi.target_status WHERE target_id = 'rs'"),
+	'snapshot and change delivered')
+  or diag('target_status: ' . $node->safe_psql('postgres', "SELECT * FROM pgcdc_drasi.target_status WHERE target_id = 'rs'"));
+{
+	my @lines = split /\n/, rcli('XRANGE', 'rs-stream', '-', '+');
+	my @got;
+	for (my $i = 0; $i + 2 < @lines; $i += 3)
+	{
+		my $ev = decode_json($lines[ $i + 2 ])->{data}[0];
+		push @got,
+		  join(' ',
+			$lines[$i], $ev->{op}, $ev->{payload}{after}{id},
+			$ev->{payload}{after}{properties}{v},
+			($ev->{metadata}{snapshot} ? 'snapshot' : 'change'));
+	}
+	is( join("\n", @got),
+		join("\n",
+			'1-0 i rs_t:1 a snapshot',
+			'2-0 i rs_t:2 b snapshot',
+			'3-0 i rs_t:3 c snapshot',
+			'4-0 u rs_t:2 b2 change'),
+		'the stream starts with the initial snapshot, then the change');
+}
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.drop_target('rs')");
 
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.drop_target('rt')");
 $node->stop;
