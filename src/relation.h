@@ -64,6 +64,7 @@ typedef struct PgcdcRelEntry
 	bool		key_fallback;	/* the configured or primary key is not what
 								 * this message's WAL carries */
 	Bitmapset  *excluded;		/* columns left out of the properties */
+	List	   *links;			/* relations its rows start (relations.h) */
 } PgcdcRelEntry;
 
 extern PgcdcRelCache *pgcdc_relcache_create(const char *source_id, Oid owner,
