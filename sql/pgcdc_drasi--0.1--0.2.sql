@@ -405,8 +405,16 @@ CREATE TABLE pgcdc_drasi.relations (
 	column_attnums smallint[],
 	PRIMARY KEY (source_id, table_id, label)
 );
+/* Tables whose rows are relations (join tables), not nodes. */
+CREATE TABLE pgcdc_drasi.table_modes (
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	table_id	regclass NOT NULL,
+	mode		text NOT NULL CHECK (mode IN ('relation')),
+	PRIMARY KEY (source_id, table_id)
+);
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.relation_options', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.relations', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_modes', '');
 
 CREATE FUNCTION pgcdc_drasi.set_relations(source_id text, relations text)
 RETURNS void
@@ -424,15 +432,24 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_relation'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
-REVOKE ALL ON pgcdc_drasi.relation_options, pgcdc_drasi.relations FROM PUBLIC;
+CREATE FUNCTION pgcdc_drasi.set_table_mode(source_id text, "table" regclass, mode text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_table_mode'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+REVOKE ALL ON pgcdc_drasi.relation_options, pgcdc_drasi.relations, pgcdc_drasi.table_modes
+	FROM PUBLIC;
 REVOKE ALL ON FUNCTION
 	pgcdc_drasi.set_relations(text, text),
 	pgcdc_drasi.set_relation(text, regclass, text[], regclass, text),
-	pgcdc_drasi.drop_relation(text, regclass, text)
+	pgcdc_drasi.drop_relation(text, regclass, text),
+	pgcdc_drasi.set_table_mode(text, regclass, text)
 	FROM PUBLIC;
-GRANT SELECT ON pgcdc_drasi.relation_options, pgcdc_drasi.relations TO pgcdc_drasi_admin;
+GRANT SELECT ON pgcdc_drasi.relation_options, pgcdc_drasi.relations, pgcdc_drasi.table_modes
+	TO pgcdc_drasi_admin;
 GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.set_relations(text, text),
 	pgcdc_drasi.set_relation(text, regclass, text[], regclass, text),
-	pgcdc_drasi.drop_relation(text, regclass, text)
+	pgcdc_drasi.drop_relation(text, regclass, text),
+	pgcdc_drasi.set_table_mode(text, regclass, text)
 	TO pgcdc_drasi_admin;

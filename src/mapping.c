@@ -354,6 +354,10 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcRelEntry *e
 	emit(tx, ev, arg);
 }
 
+static void emit_join_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
+						  LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+						  PgcdcEmitFn emit, void *arg);
+
 /*
  * Emit an insert, update or delete event of one row.  An insert made of
  * an update whose key changed (new_node) creates a node that has no
@@ -372,6 +376,11 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
 	Bitmapset  *unknown;
 
+	if (entry->join_start != NULL)
+	{
+		emit_join_row(tx, entry, op, id, tup, fallback, emit, arg);
+		return;
+	}
 	element = event_begin(&ev, tx, entry, op, id, &root);
 	unknown = jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only, id);
 	event_end(&ev, tx, root, entry, new_node ? unknown : NULL, emit, arg);
@@ -566,6 +575,122 @@ truncate_relations(PgcdcTxContext *tx, PgcdcRelEntry *entry, PgcdcEmitFn emit, v
 	}
 }
 
+/* Both ends of a join table's row, or which is missing. */
+static PgcdcRelEnd
+join_ends(PgcdcRelEntry *entry, LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+		  bool old, char **start_id, char **end_id)
+{
+	PgcdcRelEnd s;
+	PgcdcRelEnd e;
+
+	if (old)
+	{
+		s = old_end(entry, entry->join_start, tup, start_id);
+		e = old_end(entry, entry->join_end, tup, end_id);
+	}
+	else
+	{
+		s = pgcdc_relation_end(entry->join_start, tup, fallback, start_id);
+		e = pgcdc_relation_end(entry->join_end, tup, fallback, end_id);
+	}
+	if (s == PGCDC_REL_END_NULL || e == PGCDC_REL_END_NULL)
+		return PGCDC_REL_END_NULL;
+	if (s == PGCDC_REL_END_UNKNOWN || e == PGCDC_REL_END_UNKNOWN)
+		return PGCDC_REL_END_UNKNOWN;
+	return PGCDC_REL_END_SET;
+}
+
+/*
+ * Emit an event of a join table's row: the relation whose id is the id
+ * the row's node would have, with the row's columns as properties.  A
+ * delete without the ends (the WAL does not carry them) names the
+ * relation by id only.
+ */
+static void
+emit_join_event(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
+				const char *start_id, const char *end_id, LogicalRepTupleData *tup,
+				LogicalRepTupleData *fallback, PgcdcEmitFn emit, void *arg)
+{
+	PgcdcEvent	ev;
+	JsonbValue *root;
+	JsonbValue *element = event_begin(&ev, tx, entry, op, id, &root);
+	JsonbValue *source = jb_find(jb_find(root, "payload"), "source");
+	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
+
+	jb_string(jb_find(source, "table"), "rel", 3);
+	element->val.object.nPairs = 0;
+	element->val.object.pairs = palloc(sizeof(JsonbPair) * 5);
+	jb_string(JB_KEY(element, "id"), id, strlen(id));
+	if (end_id != NULL)
+		jb_string(JB_KEY(element, "endId"), end_id, strlen(end_id));
+	jb_labels(JB_KEY(element, "labels"), entry->label);
+	if (start_id != NULL)
+		jb_string(JB_KEY(element, "startId"), start_id, strlen(start_id));
+	(void) jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only, id);
+	event_end(&ev, tx, root, entry, NULL, emit, arg);
+}
+
+/*
+ * The events of a join table's row change (op as for its node): an
+ * insert when both ends are set; on update, the relation's update, or a
+ * delete and an insert when the old ends are known to differ, or a
+ * delete when an end became NULL; on delete, a delete unless the old
+ * row is known to have had no relation.
+ */
+static void
+emit_join_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
+			  LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+			  PgcdcEmitFn emit, void *arg)
+{
+	char	   *start_id = NULL;
+	char	   *end_id = NULL;
+	char	   *old_start = NULL;
+	char	   *old_end_id = NULL;
+	PgcdcRelEnd after;
+	PgcdcRelEnd before;
+
+	switch (op)
+	{
+		case 'i':
+			if (join_ends(entry, tup, fallback, false, &start_id, &end_id) == PGCDC_REL_END_SET)
+				emit_join_event(tx, entry, 'i', id, start_id, end_id, tup, fallback, emit, arg);
+			break;
+		case 'd':
+			before = join_ends(entry, tup, NULL, true, &start_id, &end_id);
+			if (before == PGCDC_REL_END_SET)
+				emit_join_event(tx, entry, 'd', id, start_id, end_id, tup, NULL, emit, arg);
+			else if (before == PGCDC_REL_END_UNKNOWN)
+				emit_join_event(tx, entry, 'd', id, NULL, NULL, tup, NULL, emit, arg);
+			break;
+		case 'u':
+			after = join_ends(entry, tup, fallback, false, &start_id, &end_id);
+			before = fallback != NULL ?
+				join_ends(entry, fallback, NULL, true, &old_start, &old_end_id) :
+				PGCDC_REL_END_UNKNOWN;
+			if (after == PGCDC_REL_END_UNKNOWN)
+				break;
+			if (after == PGCDC_REL_END_NULL)
+			{
+				if (before != PGCDC_REL_END_NULL)
+					emit_join_event(tx, entry, 'd', id, NULL, NULL, fallback != NULL ? fallback : tup,
+									NULL, emit, arg);
+				break;
+			}
+			if (before == PGCDC_REL_END_SET &&
+				(strcmp(old_start, start_id) != 0 || strcmp(old_end_id, end_id) != 0))
+			{
+				emit_join_event(tx, entry, 'd', id, old_start, old_end_id, fallback, NULL, emit, arg);
+				emit_join_event(tx, entry, 'i', id, start_id, end_id, tup, fallback, emit, arg);
+			}
+			else
+				emit_join_event(tx, entry, before == PGCDC_REL_END_NULL ? 'i' : 'u', id,
+								start_id, end_id, tup, fallback, emit, arg);
+			break;
+		default:
+			elog(ERROR, "unexpected operation %c", op);
+	}
+}
+
 /* The text of an event, made once when a sink needs text (NOTIFY). */
 const char *
 pgcdc_map_event_text(PgcdcEvent *ev, int *len)
@@ -671,6 +796,9 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 					if (entry->ignored)
 						continue;
 					element = event_begin(&ev, tx, entry, 't', NULL, &root);
+					if (entry->join_start != NULL)
+						jb_string(jb_find(jb_find(jb_find(root, "payload"), "source"), "table"),
+								  "rel", 3);
 					jb_string(JB_KEY(element, "idPrefix"), entry->id_prefix,
 							  strlen(entry->id_prefix));
 					event_end(&ev, tx, root, entry, NULL, emit, arg);
@@ -687,15 +815,34 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 /*
  * Append the element of a row, {"id":...,"labels":[...],"properties":{...}},
  * exactly as an insert event of the row would carry it: the form of
- * Drasi's bootstrap elements.
+ * Drasi's bootstrap elements.  A join table's row is a relation element
+ * (with "startId" and "endId"), or NULL when an end is NULL.
  */
 Jsonb *
 pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleData *tup)
 {
 	PgcdcRelEntry *entry = pgcdc_relcache_lookup(cache, relid);
-	char	   *id = element_id(entry, tup, NULL, "new");
-	JsonbValue *element = jb_object(3);
+	char	   *id;
+	JsonbValue *element;
 
+	if (entry->join_start != NULL)
+	{
+		char	   *start_id;
+		char	   *end_id;
+
+		if (join_ends(entry, tup, NULL, false, &start_id, &end_id) != PGCDC_REL_END_SET)
+			return NULL;
+		id = element_id(entry, tup, NULL, "new");
+		element = jb_object(5);
+		jb_string(JB_KEY(element, "id"), id, strlen(id));
+		jb_string(JB_KEY(element, "endId"), end_id, strlen(end_id));
+		jb_labels(JB_KEY(element, "labels"), entry->label);
+		jb_string(JB_KEY(element, "startId"), start_id, strlen(start_id));
+		jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false, id);
+		return JsonbValueToJsonb(element);
+	}
+	id = element_id(entry, tup, NULL, "new");
+	element = jb_object(3);
 	jb_string(JB_KEY(element, "id"), id, strlen(id));
 	jb_labels(JB_KEY(element, "labels"), entry->label);
 	jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false, id);

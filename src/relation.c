@@ -157,6 +157,8 @@ pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 	entry->key_fallback = false;
 	entry->excluded = NULL;
 	entry->links = NIL;
+	entry->join_start = NULL;
+	entry->join_end = NULL;
 
 	MemoryContextSwitchTo(old);
 }
@@ -572,7 +574,7 @@ resolve_keys(PgcdcRelEntry *entry)
 	entry->nkeys = n;
 	if (n > 1)
 		qsort(entry->keys, n, sizeof(int), cmp_int);
-	entry->links = pgcdc_relations_resolve(entry);
+	pgcdc_relations_resolve(entry);
 	entry->keys_valid = true;
 }
 

@@ -261,88 +261,38 @@ resolve_candidate(PgcdcRelEntry *entry, Candidate *c, List *links)
 	return link;
 }
 
-/*
- * The relations the rows of a cached table start, resolved against the
- * catalog as it is now; called when the entry's keys are resolved (and so
- * again after every reconfiguration).  The links live in entry's context.
- */
-List *
-pgcdc_relations_resolve(PgcdcRelEntry *entry)
+/* Read the candidates of a query's result (inside SPI) into the work context. */
+static List *
+read_candidates(List *candidates, bool declared, MemoryContext work)
 {
-	PgcdcCatalogAccess access;
-	Oid			argtypes[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
-	List	   *candidates = NIL;
-	List	   *links = NIL;
-	MemoryContext work;
-	MemoryContext old;
-	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(work);
 	uint64		i;
-	Oid			nsp = get_namespace_oid(PGCDC_SCHEMA_NAME, true);
 
-	/* Installed at a version without relations (not updated yet). */
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relations", nsp)))
-		return NIL;
-
-	work = AllocSetContextCreate(CurrentMemoryContext, "pgcdc_drasi relations",
-								 ALLOCSET_SMALL_SIZES);
-	pgcdc_catalog_begin(&access);
-	values[0] = CStringGetTextDatum(entry->cache->source_id);
-	values[1] = ObjectIdGetDatum(entry->relid);
-
-	/* Declared relations first: they replace the constraints' over the same columns. */
-	if (SPI_execute_with_args("SELECT r.label, r.references_table::oid, r.column_attnums"
-							  "  FROM pgcdc_drasi.relations r"
-							  " WHERE r.source_id = $1 AND r.table_id = $2 ORDER BY r.label",
-							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the relations of source \"%s\"", entry->cache->source_id);
-	old = MemoryContextSwitchTo(work);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		Candidate  *c = palloc0(sizeof(Candidate));
-		bool		isnull;
-
-		c->label = SPI_getvalue(tup, desc, 1);
-		c->ref = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		c->cols = attnum_array(SPI_getbinval(tup, desc, 3, &isnull), &c->ncols);
-		candidates = lappend(candidates, c);
-	}
-	MemoryContextSwitchTo(old);
-
-	/* Foreign keys to tables of the source's publication, if it wants them. */
-	if (SPI_execute_with_args("SELECT c.conname::text, c.confrelid, c.conkey, c.confkey"
-							  "  FROM pg_catalog.pg_constraint c"
-							  " WHERE c.conrelid = $2 AND c.contype = 'f'"
-							  "   AND EXISTS (SELECT FROM pgcdc_drasi.relation_options o"
-							  "                WHERE o.source_id = $1 AND o.foreign_keys)"
-							  "   AND EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt"
-							  "                 JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
-							  "                 JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = pt.tablename"
-							  "                WHERE r.oid = c.confrelid"
-							  "                  AND pt.pubname = (SELECT s.publication FROM pgcdc_drasi.sources s"
-							  "                                     WHERE s.source_id = $1))"
-							  " ORDER BY c.conname",
-							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the foreign keys of table \"%s.%s\"",
-			 entry->nspname, entry->relname);
-	old = MemoryContextSwitchTo(work);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Candidate  *c = palloc0(sizeof(Candidate));
-		bool		isnull;
 		bool		replaced = false;
+		bool		isnull;
 		int			nref;
 		ListCell   *ld;
 
-		c->conname = SPI_getvalue(tup, desc, 1);
+		if (declared)
+			c->label = SPI_getvalue(tup, desc, 1);
+		else
+			c->conname = SPI_getvalue(tup, desc, 1);
 		c->ref = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 		c->cols = attnum_array(SPI_getbinval(tup, desc, 3, &isnull), &c->ncols);
+		if (declared)
+		{
+			candidates = lappend(candidates, c);
+			continue;
+		}
 		c->refcols = attnum_array(SPI_getbinval(tup, desc, 4, &isnull), &nref);
 		Assert(nref == c->ncols);
+
+		/* A declared relation over the same columns replaces the constraint's. */
 		foreach(ld, candidates)
 		{
 			Candidate  *d = (Candidate *) lfirst(ld);
@@ -364,6 +314,85 @@ pgcdc_relations_resolve(PgcdcRelEntry *entry)
 			candidates = lappend(candidates, c);
 	}
 	MemoryContextSwitchTo(old);
+	return candidates;
+}
+
+/*
+ * The foreign keys of a table to tables of the source's publication;
+ * all of them ($3 true), or only when the source publishes foreign keys.
+ * Ordered by their first column, so that a join table's first foreign
+ * key is its relations' start.
+ */
+#define FOREIGN_KEYS_SQL \
+	"SELECT c.conname::text, c.confrelid, c.conkey, c.confkey" \
+	"  FROM pg_catalog.pg_constraint c" \
+	" WHERE c.conrelid = $2 AND c.contype = 'f'" \
+	"   AND ($3 OR EXISTS (SELECT FROM pgcdc_drasi.relation_options o" \
+	"                       WHERE o.source_id = $1 AND o.foreign_keys))" \
+	"   AND EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt" \
+	"                 JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname" \
+	"                 JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = pt.tablename" \
+	"                WHERE r.oid = c.confrelid" \
+	"                  AND pt.pubname = (SELECT s.publication FROM pgcdc_drasi.sources s" \
+	"                                     WHERE s.source_id = $1))" \
+	" ORDER BY c.conkey[1], c.conname"
+
+/*
+ * Resolve the relations of a cached table against the catalog as it is
+ * now: the relations its rows start (entry->links) or, for a join table
+ * (set_table_mode 'relation'), the two ends its rows join.  Called when
+ * the entry's keys are resolved, so again after every reconfiguration.
+ * The links live in entry's context.
+ */
+void
+pgcdc_relations_resolve(PgcdcRelEntry *entry)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, BOOLOID};
+	Datum		values[3];
+	List	   *candidates = NIL;
+	List	   *links = NIL;
+	MemoryContext work;
+	MemoryContext old;
+	ListCell   *lc;
+	bool		join = false;
+	Oid			nsp = get_namespace_oid(PGCDC_SCHEMA_NAME, true);
+
+	entry->links = NIL;
+	entry->join_start = entry->join_end = NULL;
+
+	/* Installed at a version without relations (not updated yet). */
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relations", nsp)))
+		return;
+
+	work = AllocSetContextCreate(CurrentMemoryContext, "pgcdc_drasi relations",
+								 ALLOCSET_SMALL_SIZES);
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(entry->cache->source_id);
+	values[1] = ObjectIdGetDatum(entry->relid);
+
+	if (SPI_execute_with_args("SELECT FROM pgcdc_drasi.table_modes m"
+							  " WHERE m.source_id = $1 AND m.table_id = $2 AND m.mode = 'relation'",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the table modes of source \"%s\"", entry->cache->source_id);
+	join = SPI_processed > 0;
+
+	/* Declared relations first: they replace the constraints' over the same columns. */
+	if (!join)
+	{
+		if (SPI_execute_with_args("SELECT r.label, r.references_table::oid, r.column_attnums"
+								  "  FROM pgcdc_drasi.relations r"
+								  " WHERE r.source_id = $1 AND r.table_id = $2 ORDER BY r.label",
+								  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the relations of source \"%s\"", entry->cache->source_id);
+		candidates = read_candidates(candidates, true, work);
+	}
+
+	values[2] = BoolGetDatum(join);
+	if (SPI_execute_with_args(FOREIGN_KEYS_SQL, 3, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the foreign keys of table \"%s.%s\"",
+			 entry->nspname, entry->relname);
+	candidates = read_candidates(candidates, false, work);
 
 	/* The referenced tables' keys (SPI leaves us in its own context: switch back). */
 	foreach(lc, candidates)
@@ -378,6 +407,8 @@ pgcdc_relations_resolve(PgcdcRelEntry *entry)
 			c->key = palloc(sizeof(AttrNumber) * c->nkey);
 			memcpy(c->key, key, sizeof(AttrNumber) * c->nkey);
 		}
+		if (join)
+			c->label = psprintf("%s", c->conname);	/* no default label needed */
 		MemoryContextSwitchTo(old);
 	}
 	pgcdc_catalog_end(&access);
@@ -392,7 +423,22 @@ pgcdc_relations_resolve(PgcdcRelEntry *entry)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
-	return links;
+
+	if (!join)
+		entry->links = links;
+	else if (list_length(links) == 2)
+	{
+		entry->join_start = (PgcdcRelLink *) linitial(links);
+		entry->join_end = (PgcdcRelLink *) lsecond(links);
+	}
+	else
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_FOREIGN_KEY),
+				 errmsg("table \"%s.%s\" is published as nodes, not as relations",
+						entry->nspname, entry->relname),
+				 errdetail("Source \"%s\" maps its rows to relations, but it has %d foreign keys that name nodes of the source, not 2.",
+						   entry->cache->source_id, list_length(links)),
+				 errhint("See pgcdc_drasi.set_table_mode().")));
 }
 
 /* The id of the relation link of the row whose node id is node_id. */

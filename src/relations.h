@@ -44,7 +44,7 @@ typedef enum PgcdcRelEnd
 	PGCDC_REL_END_UNKNOWN		/* the WAL does not carry the columns */
 } PgcdcRelEnd;
 
-extern List *pgcdc_relations_resolve(PgcdcRelEntry *entry);
+extern void pgcdc_relations_resolve(PgcdcRelEntry *entry);
 extern char *pgcdc_relation_id(PgcdcRelEntry *entry, PgcdcRelLink *link, const char *node_id);
 extern PgcdcRelEnd pgcdc_relation_end(PgcdcRelLink *link, LogicalRepTupleData *tup,
 									  LogicalRepTupleData *fallback, char **end_id);

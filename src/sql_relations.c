@@ -35,6 +35,7 @@
 PG_FUNCTION_INFO_V1(pgcdc_drasi_set_relations);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_set_relation);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_relation);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_table_mode);
 
 /*
  * set_relations(source_id, relations): 'foreign_keys' publishes the
@@ -295,6 +296,84 @@ pgcdc_drasi_drop_relation(PG_FUNCTION_ARGS)
 				 errmsg("source \"%s\" has no relation \"%s\" declared for table %s",
 						source_id, label,
 						get_rel_name(relid) ? get_rel_name(relid) : psprintf("with OID %u", relid))));
+
+	pgcdc_sql_reconfigure_at_commit();
+	PG_RETURN_VOID();
+}
+
+/*
+ * set_table_mode(source_id, table, mode): 'relation' makes each row of a
+ * join table a relation between the nodes its two foreign keys name
+ * (from the first foreign key's, by column order, to the second's), with
+ * the row's columns as properties and no node; 'node' goes back to nodes.
+ */
+Datum
+pgcdc_drasi_set_table_mode(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	char	   *mode;
+	Oid			relid;
+	PgcdcSourceConfig *source;
+	PgcdcSavedUser saved;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+
+	pgcdc_sql_require_arg(fcinfo, 1, "table");
+	relid = PG_GETARG_OID(1);
+	mode = pgcdc_sql_text_arg(fcinfo, 2, "mode");
+	if (strcmp(mode, "node") != 0 && strcmp(mode, "relation") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid table mode \"%s\"", mode),
+				 errhint("Valid modes are \"node\" and \"relation\".")));
+	pgcdc_shmem_require_preloaded();
+	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(relid))));
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(source->publication);
+	pgcdc_sql_begin(&saved);
+	check_relation_table(relid, source_id, source->publication);
+	if (strcmp(mode, "relation") == 0)
+	{
+		int64		usable;
+		bool		isnull;
+
+		/* two foreign keys to published tables, each naming its nodes' key */
+		pgcdc_sql_run("SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint c"
+					  " WHERE c.conrelid = $2 AND c.contype = 'f'"
+					  "   AND EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt"
+					  "                 JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
+					  "                 JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = pt.tablename"
+					  "                WHERE r.oid = c.confrelid AND pt.pubname = $3)"
+					  "   AND (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(c.confkey) x) ="
+					  "       (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(COALESCE("
+					  "          (SELECT k.key_attnums FROM pgcdc_drasi.table_keys k"
+					  "            WHERE k.source_id = $1 AND k.table_id = c.confrelid),"
+					  "          (SELECT p.conkey FROM pg_catalog.pg_constraint p"
+					  "            WHERE p.conrelid = c.confrelid AND p.contype = 'p'))) x)",
+					  3, argtypes, values, true, SPI_OK_SELECT);
+		usable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (usable != 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_FOREIGN_KEY),
+					 errmsg("table %s cannot be published as relations", get_rel_name(relid)),
+					 errdetail("A join table has exactly two foreign keys to tables of the source's publication that name their nodes' keys; this one has %lld.",
+							   (long long) usable),
+					 errhint("Declare the missing foreign key constraint, or publish the table as nodes with relations (pgcdc_drasi.set_relation()).")));
+		pgcdc_sql_run("INSERT INTO pgcdc_drasi.table_modes (source_id, table_id, mode) "
+					  "VALUES ($1, $2, 'relation') ON CONFLICT (source_id, table_id) "
+					  "DO UPDATE SET mode = EXCLUDED.mode",
+					  2, argtypes, values, false, SPI_OK_INSERT);
+	}
+	else
+		pgcdc_sql_run("DELETE FROM pgcdc_drasi.table_modes WHERE source_id = $1 AND table_id = $2",
+					  2, argtypes, values, false, SPI_OK_DELETE);
+	pgcdc_sql_end(&saved);
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();

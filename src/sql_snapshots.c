@@ -79,7 +79,12 @@ collect_element(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void 
 		if (strcmp((char *) lfirst(lc), pgcdc_relcache_label(cache, relid)) == 0)
 			wanted = true;
 	if (wanted)
-		add_element(state, JsonbPGetDatum(pgcdc_map_element(cache, relid, tup)));
+	{
+		Jsonb	   *element = pgcdc_map_element(cache, relid, tup);
+
+		if (element != NULL)
+			add_element(state, JsonbPGetDatum(element));
+	}
 	foreach(lc, pgcdc_map_relation_elements(cache, relid, tup, state->labels))
 		add_element(state, JsonbPGetDatum((Jsonb *) lfirst(lc)));
 	MemoryContextSwitchTo(old);

@@ -13,16 +13,23 @@ CREATE TABLE orders (
 	customer_id int REFERENCES customers ON UPDATE CASCADE,
 	sku text, region text, note text,
 	FOREIGN KEY (region, sku) REFERENCES products (region, sku) ON UPDATE CASCADE);
+-- a join table: its rows are relations from orders to products
+CREATE TABLE order_items (
+	order_id int REFERENCES orders ON UPDATE CASCADE,
+	product_sku text, product_region text, qty int,
+	PRIMARY KEY (order_id, product_sku, product_region),
+	FOREIGN KEY (product_sku, product_region) REFERENCES products ON UPDATE CASCADE);
 CREATE TABLE employees (id int PRIMARY KEY, name text, manager_id int REFERENCES employees);
 ALTER TABLE employees REPLICA IDENTITY FULL;
 CREATE TABLE notes (id int PRIMARY KEY, order_ref int, body text);
 CREATE TABLE hidden (id int PRIMARY KEY);
 CREATE TABLE audit (id int PRIMARY KEY, hidden_id int REFERENCES hidden);
-CREATE PUBLICATION pub_rel FOR TABLE customers, products, orders, employees, notes, audit;
+CREATE PUBLICATION pub_rel FOR TABLE customers, products, orders, order_items, employees, notes, audit;
 
 INSERT INTO customers VALUES (1, 'Ann'), (2, 'Bob');
 INSERT INTO products VALUES ('p1', 'eu', 'Pen'), ('p2', 'us', 'Cup');
 INSERT INTO orders VALUES (1, 1, 'p1', 'eu', 'first'), (2, NULL, NULL, NULL, 'no customer');
+INSERT INTO order_items VALUES (1, 'p1', 'eu', 2);
 INSERT INTO employees VALUES (1, 'Boss', NULL), (2, 'Eve', 1);
 INSERT INTO hidden VALUES (1);
 INSERT INTO audit VALUES (1, 1);
@@ -32,6 +39,9 @@ INSERT INTO notes VALUES (1, 1, 'gift');
 SELECT pgcdc_drasi.create_source('rel', publication => 'pub_rel', enabled => false);
 SELECT pgcdc_drasi.set_relations('rel', 'foreign_keys');
 SELECT pgcdc_drasi.set_relation('rel', 'notes', ARRAY['order_ref'], 'orders', label => 'ABOUT');
+SELECT pgcdc_drasi.set_table_mode('rel', 'order_items', 'relation');
+SELECT pgcdc_drasi.set_table_label('rel', 'order_items', 'CONTAINS');
+SELECT source_id, table_id, mode FROM pgcdc_drasi.table_modes;
 SELECT source_id, table_id, label, columns, references_table, column_attnums FROM pgcdc_drasi.relations;
 SELECT pgcdc_drasi.resume_source('rel');
 SELECT pgcdc_drasi.wait_for_catchup('rel', '60s');
@@ -61,6 +71,11 @@ UPDATE employees SET manager_id = NULL WHERE id = 3;
 -- deletes: default replica identity (no FK values in the WAL) and full
 DELETE FROM orders WHERE id = 3;
 DELETE FROM employees WHERE id = 2;
+-- the join table: insert, update of a property, key change by cascade, delete
+INSERT INTO order_items VALUES (1, 'p2', 'us', 1);
+UPDATE order_items SET qty = 5 WHERE product_sku = 'p2';
+UPDATE products SET sku = 'p2b' WHERE sku = 'p2';
+DELETE FROM order_items WHERE product_sku = 'p1';
 SELECT pgcdc_drasi.wait_for_catchup('rel');
 SELECT n - :mark AS n, tx, op, element_id, event->'payload'->'source'->>'table' AS kind,
 	   coalesce(event->'payload'->'after', event->'payload'->'before') AS element
@@ -68,7 +83,7 @@ FROM show_events('rel') WHERE n > :mark ORDER BY n;
 SELECT * FROM check_events('rel');
 
 -- bootstrap: node and relation labels
-SELECT e FROM pgcdc_drasi.bootstrap('rel', ARRAY['CUSTOMER', 'employees', 'MANAGER']) e
+SELECT e FROM pgcdc_drasi.bootstrap('rel', ARRAY['CUSTOMER', 'employees', 'MANAGER', 'CONTAINS']) e
 ORDER BY e->>'id';
 
 -- truncate with CASCADE clears the relations of every table it truncates
@@ -115,12 +130,15 @@ LANGUAGE sql AS $$
 		FROM orders WHERE sku IS NOT NULL AND region IS NOT NULL
 	UNION ALL SELECT 'employees->MANAGER:' || id, 'rel', 'MANAGER', 'employees:' || id, 'employees:' || manager_id
 		FROM employees WHERE manager_id IS NOT NULL
+	UNION ALL SELECT 'order_items:' || order_id || '_' || product_sku || '_' || product_region, 'rel', 'CONTAINS',
+		'orders:' || order_id, 'products:' || product_sku || '_' || product_region FROM order_items
 	UNION ALL SELECT 'notes->ABOUT:' || id, 'rel', 'ABOUT', 'notes:' || id, 'orders:' || order_ref
 		FROM notes WHERE order_ref IS NOT NULL
 $$;
 -- replay from the initial snapshot: take a new one and everything after it
 INSERT INTO customers VALUES (5, 'Zed');
-INSERT INTO orders VALUES (5, 5, 'p2', 'us', 'fifth');
+INSERT INTO orders VALUES (5, 5, 'p2b', 'us', 'fifth');
+INSERT INTO order_items VALUES (5, 'p2b', 'us', 3), (5, 'p3', 'eu', 4);
 UPDATE notes SET order_ref = 5;
 SELECT pgcdc_drasi.resnapshot('rel');
 UPDATE orders SET customer_id = NULL WHERE id = 5;
@@ -153,9 +171,13 @@ SELECT pgcdc_drasi.set_relation('rel', 'notes', ARRAY['order_ref'], 'orders', la
 SELECT pgcdc_drasi.set_relation('rel', 'notes', ARRAY['order_ref'], 'orders', label => 'A:B');
 SELECT pgcdc_drasi.set_relation('rel', 'notes', ARRAY['order_ref', 'id'], 'orders');
 SELECT pgcdc_drasi.set_relation('rel', 'orders', ARRAY['sku'], 'products');
+SELECT pgcdc_drasi.set_table_mode('rel', 'notes', 'relation');
+SELECT pgcdc_drasi.set_table_mode('rel', 'notes', 'edge');
 SELECT pgcdc_drasi.drop_relation('rel', 'notes', 'NOPE');
 SELECT pgcdc_drasi.drop_relation('rel', 'notes', 'ABOUT');
+SELECT pgcdc_drasi.set_table_mode('rel', 'order_items', 'node');
 SELECT count(*) FROM pgcdc_drasi.relations;
+SELECT count(*) FROM pgcdc_drasi.table_modes;
 
 SELECT pgcdc_drasi.drop_source('rel');
 \c contrib_regression
