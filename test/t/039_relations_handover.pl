@@ -117,6 +117,18 @@ ok( bs_wait_until($node,
 		"SELECT count(*) > 200 FROM pgcdc_drasi.events WHERE source_id = '$source' AND snapshot IS NULL"),
 	'the stream follows');
 
+# A late joiner: bootstrap() in the snapshot create_consumer records.
+$node->safe_psql('postgres', qq{
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pgcdc_drasi.create_consumer('late', '$source', bootstrap => true);
+CREATE TABLE late_boot AS SELECT e FROM pgcdc_drasi.bootstrap('$source') e;
+COMMIT;
+});
+ok( bs_wait_until($node,
+		"SELECT count(*) > 200 FROM pgcdc_drasi.events WHERE source_id = '$source' AND seq > "
+		  . "(SELECT acked_seq FROM pgcdc_drasi.consumers WHERE consumer = 'late')"),
+	'writers go on after the late joiner');
+
 $node->safe_psql('postgres', 'UPDATE rel_ctl SET stop = true');
 my @errors;
 for my $x (@writers)
@@ -130,26 +142,31 @@ catchup($node, $source);
 
 $node->safe_psql('postgres', qq{
 CREATE TABLE graph (id text PRIMARY KEY, kind text, label text, start_id text, end_id text);
-DO \$\$
+CREATE TABLE late_graph (LIKE graph INCLUDING ALL);
+INSERT INTO late_graph SELECT e->>'id', CASE WHEN e ? 'startId' THEN 'rel' ELSE 'node' END,
+	e->'labels'->>0, e->>'startId', e->>'endId' FROM late_boot;
+CREATE FUNCTION apply_events(g regclass, events text) RETURNS void LANGUAGE plpgsql AS \$\$
 DECLARE
 	ev record;
 	el jsonb;
 BEGIN
-	FOR ev IN SELECT op, payload FROM pgcdc_drasi.events WHERE source_id = '$source' ORDER BY seq LOOP
+	FOR ev IN EXECUTE events LOOP
 		el := coalesce(ev.payload->'payload'->'after', ev.payload->'payload'->'before');
 		IF ev.op IN ('i', 'u') THEN
-			INSERT INTO graph VALUES (el->>'id', ev.payload->'payload'->'source'->>'table',
-									  el->'labels'->>0, el->>'startId', el->>'endId')
-			ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, start_id = EXCLUDED.start_id,
-				end_id = EXCLUDED.end_id;
+			EXECUTE format('INSERT INTO %s VALUES (\$1, \$2, \$3, \$4, \$5) ON CONFLICT (id) DO UPDATE '
+						   'SET label = EXCLUDED.label, start_id = EXCLUDED.start_id, end_id = EXCLUDED.end_id', g)
+			USING el->>'id', ev.payload->'payload'->'source'->>'table', el->'labels'->>0,
+				  el->>'startId', el->>'endId';
 		ELSIF ev.op = 'd' THEN
-			DELETE FROM graph WHERE id = el->>'id';
+			EXECUTE format('DELETE FROM %s WHERE id = \$1', g) USING el->>'id';
 		ELSE
 			RAISE EXCEPTION 'unexpected event %', ev.op;
 		END IF;
 	END LOOP;
 END
 \$\$;
+SELECT apply_events('graph', 'SELECT op, payload FROM pgcdc_drasi.events WHERE source_id = ''$source'' ORDER BY seq');
+SELECT apply_events('late_graph', 'SELECT op, payload FROM pgcdc_drasi.read(''late'', 1000000) ORDER BY seq');
 CREATE VIEW table_graph AS
 	SELECT 'cust:' || id AS id, 'node' AS kind, 'cust' AS label, NULL AS start_id, NULL AS end_id FROM cust
 	UNION ALL SELECT 'ord:' || id, 'node', 'ord', NULL, NULL FROM ord
@@ -173,6 +190,12 @@ SELECT count(*) FROM (
 	UNION ALL
 	(SELECT * FROM table_graph EXCEPT SELECT * FROM graph)) d}),
 	0, 'the graph rebuilt from the events is the graph of the tables');
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FROM (
+	(SELECT * FROM late_graph EXCEPT SELECT * FROM table_graph)
+	UNION ALL
+	(SELECT * FROM table_graph EXCEPT SELECT * FROM late_graph)) d}),
+	0, 'the late joiner: bootstrap() and read() rebuild the graph of the tables');
 is( $node->safe_psql('postgres', qq{
 SELECT count(*) FROM (
 	(SELECT e->>'id', e->'labels'->>0, e->>'startId', e->>'endId' FROM pgcdc_drasi.bootstrap('$source') e
