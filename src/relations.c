@@ -31,9 +31,7 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -43,18 +41,13 @@
 #include "pgcdc_drasi.h"
 #include "relations.h"
 
-/* A relation as the configuration describes it, before resolution. */
+/* A configured relation and the key of the nodes it points to. */
 typedef struct Candidate
 {
-	char	   *label;			/* NULL: the default */
-	char	   *conname;		/* constraint name, or NULL when declared */
-	Oid			ref;
-	int			ncols;
-	AttrNumber *cols;			/* the row's columns */
-	AttrNumber *refcols;		/* matching referenced columns, or NULL:
-								 * declared, in the referenced key's order */
+	PgcdcRelationConfig *config;
 	int			nkey;
-	AttrNumber *key;			/* the referenced nodes' key columns, or NULL */
+	AttrNumber *key;			/* the referenced nodes' key columns, sorted,
+								 * or NULL */
 } Candidate;
 
 /*
@@ -85,23 +78,6 @@ pgcdc_relations_default_label(const char *column, const char *references)
 	return label;
 }
 
-/* The int2[] value d as an array of attnums; *n gets its length. */
-static AttrNumber *
-attnum_array(Datum d, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	AttrNumber *result;
-	int			i;
-
-	deconstruct_array(DatumGetArrayTypeP(d), INT2OID, 2, true, TYPALIGN_SHORT,
-					  &elems, &nulls, n);
-	result = palloc(sizeof(AttrNumber) * Max(1, *n));
-	for (i = 0; i < *n; i++)
-		result[i] = nulls[i] ? InvalidAttrNumber : DatumGetInt16(elems[i]);
-	return result;
-}
-
 /* Index of a column in the Relation message, by its attnum today; -1 if none. */
 static int
 column_index(PgcdcRelEntry *entry, AttrNumber attnum)
@@ -122,42 +98,6 @@ static int
 cmp_attnum(const void *a, const void *b)
 {
 	return (int) *(const AttrNumber *) a - (int) *(const AttrNumber *) b;
-}
-
-/*
- * The key columns of a referenced table's nodes for a source, in table
- * order: set_table_key's, else the primary key's.  NULL when it has
- * neither (its nodes' ids are then not made of column values).
- */
-static AttrNumber *
-referenced_key(const char *source_id, Oid ref, int *n)
-{
-	Oid			argtypes[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
-	bool		isnull;
-	Datum		d;
-	AttrNumber *key;
-	int			i;
-
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(ref);
-	if (SPI_execute_with_args("SELECT COALESCE("
-							  " (SELECT k.key_attnums FROM pgcdc_drasi.table_keys k"
-							  "   WHERE k.source_id = $1 AND k.table_id = $2),"
-							  " (SELECT c.conkey FROM pg_catalog.pg_constraint c"
-							  "   WHERE c.conrelid = $2 AND c.contype = 'p'))",
-							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the key of table %u", ref);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return NULL;
-	key = attnum_array(d, n);
-	for (i = 0; i < *n; i++)
-		if (key[i] == InvalidAttrNumber)
-			return NULL;
-	qsort(key, *n, sizeof(AttrNumber), cmp_attnum);
-	return key;
 }
 
 /* "schema.table:" or "table:" (schema public): the id prefix of a table's nodes. */
@@ -193,21 +133,22 @@ skip_warning(PgcdcRelEntry *entry, const char *label, const char *why)
 static PgcdcRelLink *
 resolve_candidate(PgcdcRelEntry *entry, Candidate *c, List *links)
 {
+	PgcdcRelationConfig *r = c->config;
 	PgcdcRelLink *link;
 	AttrNumber *key = c->key;
 	int			nkey = c->nkey;
 	char	   *end_prefix;
-	char	   *label = c->label;
+	char	   *label = r->label;
 	ListCell   *lc;
 	int			k;
 
 	if (label == NULL)
 	{
-		label = pgcdc_relations_default_label(c->ncols == 1 ? get_attname(entry->relid, c->cols[0], true) : NULL,
-											  get_rel_name(c->ref));
+		label = pgcdc_relations_default_label(r->ncols == 1 ? get_attname(entry->relid, r->cols[0], true) : NULL,
+											  get_rel_name(r->references));
 		foreach(lc, links)
 			if (strcmp(((PgcdcRelLink *) lfirst(lc))->label, label) == 0)
-				label = pgcdc_relations_default_label(NULL, c->conname);
+				label = pgcdc_relations_default_label(NULL, r->conname);
 	}
 	foreach(lc, links)
 	{
@@ -218,12 +159,12 @@ resolve_candidate(PgcdcRelEntry *entry, Candidate *c, List *links)
 		}
 	}
 
-	end_prefix = node_id_prefix(c->ref);
-	if (end_prefix == NULL || key == NULL || nkey != c->ncols)
+	end_prefix = node_id_prefix(r->references);
+	if (end_prefix == NULL || key == NULL || nkey != r->ncols)
 	{
 		skip_warning(entry, label,
 					 psprintf("Its columns do not name every key column of table %s, so they cannot name its nodes.",
-							  end_prefix ? get_rel_name(c->ref) : "(dropped)"));
+							  end_prefix ? get_rel_name(r->references) : "(dropped)"));
 		return NULL;
 	}
 
@@ -240,102 +181,48 @@ resolve_candidate(PgcdcRelEntry *entry, Candidate *c, List *links)
 		AttrNumber	own = InvalidAttrNumber;
 		int			i;
 
-		if (c->refcols == NULL)
-			own = c->cols[k];
+		if (r->refcols == NULL)
+			own = r->cols[k];
 		else
-			for (i = 0; i < c->ncols; i++)
-				if (c->refcols[i] == key[k])
-					own = c->cols[i];
+			for (i = 0; i < r->ncols; i++)
+				if (r->refcols[i] == key[k])
+					own = r->cols[i];
 		link->cols[k] = column_index(entry, own);
 		if (own == InvalidAttrNumber || link->cols[k] < 0)
 		{
 			skip_warning(entry, label,
 						 own == InvalidAttrNumber ?
 						 psprintf("Its columns do not name every key column of table %s, so they cannot name its nodes.",
-								  get_rel_name(c->ref)) :
+								  get_rel_name(r->references)) :
 						 "One of its columns is not in the published columns of the table.");
 			return NULL;
 		}
-		link->end_types[k] = pgcdc_value_type(get_atttype(c->ref, key[k]));
+		link->end_types[k] = pgcdc_value_type(get_atttype(r->references, key[k]));
 	}
 	return link;
 }
 
-/* Read the candidates of a query's result (inside SPI) into the work context. */
-static List *
-read_candidates(List *candidates, bool declared, MemoryContext work)
+/* Whether two configured relations use the same columns to the same table. */
+static bool
+same_columns(PgcdcRelationConfig *a, PgcdcRelationConfig *b)
 {
-	MemoryContext old = MemoryContextSwitchTo(work);
-	uint64		i;
+	AttrNumber *x;
+	AttrNumber *y;
+	bool		same;
 
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Candidate  *c = palloc0(sizeof(Candidate));
-		bool		replaced = false;
-		bool		isnull;
-		int			nref;
-		ListCell   *ld;
-
-		if (declared)
-			c->label = SPI_getvalue(tup, desc, 1);
-		else
-			c->conname = SPI_getvalue(tup, desc, 1);
-		c->ref = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		c->cols = attnum_array(SPI_getbinval(tup, desc, 3, &isnull), &c->ncols);
-		if (declared)
-		{
-			candidates = lappend(candidates, c);
-			continue;
-		}
-		c->refcols = attnum_array(SPI_getbinval(tup, desc, 4, &isnull), &nref);
-		Assert(nref == c->ncols);
-
-		/* A declared relation over the same columns replaces the constraint's. */
-		foreach(ld, candidates)
-		{
-			Candidate  *d = (Candidate *) lfirst(ld);
-			AttrNumber *a;
-			AttrNumber *b;
-
-			if (d->conname != NULL || d->ref != c->ref || d->ncols != c->ncols)
-				continue;
-			a = palloc(sizeof(AttrNumber) * c->ncols);
-			b = palloc(sizeof(AttrNumber) * c->ncols);
-			memcpy(a, c->cols, sizeof(AttrNumber) * c->ncols);
-			memcpy(b, d->cols, sizeof(AttrNumber) * c->ncols);
-			qsort(a, c->ncols, sizeof(AttrNumber), cmp_attnum);
-			qsort(b, c->ncols, sizeof(AttrNumber), cmp_attnum);
-			if (memcmp(a, b, sizeof(AttrNumber) * c->ncols) == 0)
-				replaced = true;
-		}
-		if (!replaced)
-			candidates = lappend(candidates, c);
-	}
-	MemoryContextSwitchTo(old);
-	return candidates;
+	if (a->references != b->references || a->ncols != b->ncols)
+		return false;
+	x = palloc(sizeof(AttrNumber) * a->ncols);
+	y = palloc(sizeof(AttrNumber) * a->ncols);
+	memcpy(x, a->cols, sizeof(AttrNumber) * a->ncols);
+	memcpy(y, b->cols, sizeof(AttrNumber) * a->ncols);
+	qsort(x, a->ncols, sizeof(AttrNumber), cmp_attnum);
+	qsort(y, a->ncols, sizeof(AttrNumber), cmp_attnum);
+	same = memcmp(x, y, sizeof(AttrNumber) * a->ncols) == 0;
+	pfree(x);
+	pfree(y);
+	return same;
 }
-
-/*
- * The foreign keys of a table to tables of the source's publication;
- * all of them ($3 true), or only when the source publishes foreign keys.
- * Ordered by their first column, so that a join table's first foreign
- * key is its relations' start.
- */
-#define FOREIGN_KEYS_SQL \
-	"SELECT c.conname::text, c.confrelid, c.conkey, c.confkey" \
-	"  FROM pg_catalog.pg_constraint c" \
-	" WHERE c.conrelid = $2 AND c.contype = 'f'" \
-	"   AND ($3 OR EXISTS (SELECT FROM pgcdc_drasi.relation_options o" \
-	"                       WHERE o.source_id = $1 AND o.foreign_keys))" \
-	"   AND EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt" \
-	"                 JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname" \
-	"                 JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = pt.tablename" \
-	"                WHERE r.oid = c.confrelid" \
-	"                  AND pt.pubname = (SELECT s.publication FROM pgcdc_drasi.sources s" \
-	"                                     WHERE s.source_id = $1))" \
-	" ORDER BY c.conkey[1], c.conname"
 
 /*
  * Resolve the relations of a cached table against the catalog as it is
@@ -347,73 +234,56 @@ read_candidates(List *candidates, bool declared, MemoryContext work)
 void
 pgcdc_relations_resolve(PgcdcRelEntry *entry)
 {
-	PgcdcCatalogAccess access;
-	Oid			argtypes[3] = {TEXTOID, OIDOID, BOOLOID};
-	Datum		values[3];
+	const char *source_id = entry->cache->source_id;
+	List	   *configs;
 	List	   *candidates = NIL;
 	List	   *links = NIL;
 	MemoryContext work;
 	MemoryContext old;
 	ListCell   *lc;
-	bool		join = false;
-	Oid			nsp = get_namespace_oid(PGCDC_SCHEMA_NAME, true);
+	bool		join;
 
 	entry->links = NIL;
 	entry->join_start = entry->join_end = NULL;
 
 	/* Installed at a version without relations (not updated yet). */
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relations", nsp)))
+	if (!pgcdc_catalog_relations_installed())
 		return;
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "pgcdc_drasi relations",
 								 ALLOCSET_SMALL_SIZES);
-	pgcdc_catalog_begin(&access);
-	values[0] = CStringGetTextDatum(entry->cache->source_id);
-	values[1] = ObjectIdGetDatum(entry->relid);
-
-	if (SPI_execute_with_args("SELECT FROM pgcdc_drasi.table_modes m"
-							  " WHERE m.source_id = $1 AND m.table_id = $2 AND m.mode = 'relation'",
-							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the table modes of source \"%s\"", entry->cache->source_id);
-	join = SPI_processed > 0;
-
-	/* Declared relations first: they replace the constraints' over the same columns. */
-	if (!join)
+	old = MemoryContextSwitchTo(work);
+	join = pgcdc_catalog_is_join_table(source_id, entry->relid);
+	configs = pgcdc_catalog_get_relations(source_id, entry->relid, join);
+	foreach(lc, configs)
 	{
-		if (SPI_execute_with_args("SELECT r.label, r.references_table::oid, r.column_attnums"
-								  "  FROM pgcdc_drasi.relations r"
-								  " WHERE r.source_id = $1 AND r.table_id = $2 ORDER BY r.label",
-								  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the relations of source \"%s\"", entry->cache->source_id);
-		candidates = read_candidates(candidates, true, work);
-	}
+		PgcdcRelationConfig *r = (PgcdcRelationConfig *) lfirst(lc);
+		Candidate  *c;
+		ListCell   *ld;
+		bool		replaced = false;
 
-	values[2] = BoolGetDatum(join);
-	if (SPI_execute_with_args(FOREIGN_KEYS_SQL, 3, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the foreign keys of table \"%s.%s\"",
-			 entry->nspname, entry->relname);
-	candidates = read_candidates(candidates, false, work);
+		/* A declared relation over the same columns replaces the constraint's. */
+		if (r->conname != NULL)
+			foreach(ld, configs)
+			{
+				PgcdcRelationConfig *d = (PgcdcRelationConfig *) lfirst(ld);
 
-	/* The referenced tables' keys (SPI leaves us in its own context: switch back). */
-	foreach(lc, candidates)
-	{
-		Candidate  *c = (Candidate *) lfirst(lc);
-		AttrNumber *key = referenced_key(entry->cache->source_id, c->ref, &c->nkey);
-
-		old = MemoryContextSwitchTo(work);
-		c->key = NULL;
-		if (key != NULL)
-		{
-			c->key = palloc(sizeof(AttrNumber) * c->nkey);
-			memcpy(c->key, key, sizeof(AttrNumber) * c->nkey);
-		}
+				if (d->conname == NULL && same_columns(r, d))
+					replaced = true;
+			}
+		if (replaced)
+			continue;
+		c = palloc0(sizeof(Candidate));
+		c->config = r;
 		if (join)
-			c->label = psprintf("%s", c->conname);	/* no default label needed */
-		MemoryContextSwitchTo(old);
+			r->label = r->conname;	/* no default label needed */
+		c->key = pgcdc_catalog_node_key(source_id, r->references, &c->nkey);
+		if (c->key != NULL)
+			qsort(c->key, c->nkey, sizeof(AttrNumber), cmp_attnum);
+		candidates = lappend(candidates, c);
 	}
-	pgcdc_catalog_end(&access);
 
-	old = MemoryContextSwitchTo(entry->mcxt);
+	MemoryContextSwitchTo(entry->mcxt);
 	foreach(lc, candidates)
 	{
 		PgcdcRelLink *link = resolve_candidate(entry, (Candidate *) lfirst(lc), links);
@@ -437,7 +307,7 @@ pgcdc_relations_resolve(PgcdcRelEntry *entry)
 				 errmsg("table \"%s.%s\" is published as nodes, not as relations",
 						entry->nspname, entry->relname),
 				 errdetail("Source \"%s\" maps its rows to relations, but it has %d foreign keys that name nodes of the source, not 2.",
-						   entry->cache->source_id, list_length(links)),
+						   source_id, list_length(links)),
 				 errhint("See pgcdc_drasi.set_table_mode().")));
 }
 

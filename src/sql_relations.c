@@ -47,9 +47,6 @@ pgcdc_drasi_set_relations(PG_FUNCTION_ARGS)
 {
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	char	   *mode = pgcdc_sql_text_arg(fcinfo, 1, "relations");
-	PgcdcSavedUser saved;
-	Oid			argtypes[2] = {TEXTOID, BOOLOID};
-	Datum		values[2];
 
 	if (strcmp(mode, "foreign_keys") != 0 && strcmp(mode, "none") != 0)
 		ereport(ERROR,
@@ -59,23 +56,15 @@ pgcdc_drasi_set_relations(PG_FUNCTION_ARGS)
 	pgcdc_shmem_require_preloaded();
 	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
 
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = BoolGetDatum(strcmp(mode, "foreign_keys") == 0);
-	pgcdc_sql_begin(&saved);
-	pgcdc_sql_run("INSERT INTO pgcdc_drasi.relation_options (source_id, foreign_keys) "
-				  "VALUES ($1, $2) ON CONFLICT (source_id) "
-				  "DO UPDATE SET foreign_keys = EXCLUDED.foreign_keys",
-				  2, argtypes, values, false, SPI_OK_INSERT);
-	pgcdc_sql_end(&saved);
+	pgcdc_catalog_set_relations(source_id, strcmp(mode, "foreign_keys") == 0);
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
 }
 
 /*
- * Check a table named by a relation: it exists, is a table the caller
- * can read, and the source publishes it.  Runs inside SPI as the
- * superuser, with the publication's name.
+ * Check a table named by a relation: it exists, is a table, and the
+ * source publishes it.
  */
 static void
 check_relation_table(Oid relid, const char *source_id, const char *publication)
@@ -83,6 +72,8 @@ check_relation_table(Oid relid, const char *source_id, const char *publication)
 	Relation	rel = try_relation_open(relid, AccessShareLock);
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		values[2];
+	PgcdcSavedUser saved;
+	uint64		n;
 
 	if (rel == NULL)
 		ereport(ERROR,
@@ -98,11 +89,14 @@ check_relation_table(Oid relid, const char *source_id, const char *publication)
 
 	values[0] = CStringGetTextDatum(publication);
 	values[1] = ObjectIdGetDatum(relid);
-	if (pgcdc_sql_run("SELECT FROM pg_catalog.pg_publication_tables pt "
+	pgcdc_sql_begin(&saved);
+	n = pgcdc_sql_run("SELECT FROM pg_catalog.pg_publication_tables pt "
 					  "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
 					  "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
 					  "WHERE pt.pubname = $1 AND c.oid = $2",
-					  2, argtypes, values, true, SPI_OK_SELECT) == 0)
+					  2, argtypes, values, true, SPI_OK_SELECT);
+	pgcdc_sql_end(&saved);
+	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("table %s is not published by source \"%s\"",
@@ -132,11 +126,6 @@ pgcdc_drasi_set_relation(PG_FUNCTION_ARGS)
 	int			i;
 	char	   *label;
 	PgcdcSourceConfig *source;
-	PgcdcSavedUser saved;
-	Oid			argtypes[6] = {TEXTOID, OIDOID, TEXTOID, TEXTARRAYOID, OIDOID, TEXTOID};
-	Datum		values[6];
-	bool		isnull;
-	Datum		d;
 
 	pgcdc_sql_require_arg(fcinfo, 1, "table");
 	pgcdc_sql_require_arg(fcinfo, 2, "columns");
@@ -195,21 +184,12 @@ pgcdc_drasi_set_relation(PG_FUNCTION_ARGS)
 				 errdetail("A label has at most %d bytes; this one has %d.",
 						   PGCDC_LABEL_MAXLEN, (int) strlen(label))));
 
-	pgcdc_sql_begin(&saved);
 	check_relation_table(relid, source_id, source->publication);
 	check_relation_table(ref, source_id, source->publication);
 
 	/* The columns must hold every key column of the referenced nodes. */
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(ref);
-	pgcdc_sql_run("SELECT pg_catalog.cardinality(COALESCE("
-				  " (SELECT k.key_attnums FROM pgcdc_drasi.table_keys k"
-				  "   WHERE k.source_id = $1 AND k.table_id = $2),"
-				  " (SELECT c.conkey FROM pg_catalog.pg_constraint c"
-				  "   WHERE c.conrelid = $2 AND c.contype = 'p')))",
-				  2, argtypes, values, true, SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	nkey = isnull ? 0 : DatumGetInt32(d);
+	if (pgcdc_catalog_node_key(source_id, ref, &nkey) == NULL)
+		nkey = 0;
 	if (nkey != ncols)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_FOREIGN_KEY),
@@ -223,42 +203,14 @@ pgcdc_drasi_set_relation(PG_FUNCTION_ARGS)
 				 errhint("Name one column for each key column of the referenced table, in the table's order of those columns.")));
 
 	/* Relation and node labels are one name space in bootstrap(). */
-	{
-		Oid			labeltypes[3] = {TEXTOID, TEXTOID, TEXTOID};
-		Datum		labelvalues[3];
+	if (pgcdc_catalog_is_node_label(source_id, source->publication, label))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("label \"%s\" is a node label of source \"%s\"", label, source_id),
+				 errdetail("bootstrap() takes node and relation labels in one list, so a relation label must differ from every node label."),
+				 errhint("Pass another label.")));
 
-		labelvalues[0] = CStringGetTextDatum(source_id);
-		labelvalues[1] = CStringGetTextDatum(label);
-		labelvalues[2] = CStringGetTextDatum(source->publication);
-		if (pgcdc_sql_run("SELECT FROM pg_catalog.pg_publication_tables pt "
-						  "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
-						  "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
-						  "LEFT JOIN pgcdc_drasi.table_options o ON o.source_id = $1 AND o.table_id = c.oid "
-						  "WHERE pt.pubname = $3 AND COALESCE(o.label, c.relname::text) = $2",
-						  3, labeltypes, labelvalues, true, SPI_OK_SELECT) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("label \"%s\" is a node label of source \"%s\"", label, source_id),
-					 errdetail("bootstrap() takes node and relation labels in one list, so a relation label must differ from every node label."),
-					 errhint("Pass another label.")));
-	}
-
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(relid);
-	values[2] = CStringGetTextDatum(label);
-	values[3] = PointerGetDatum(arr);
-	values[4] = ObjectIdGetDatum(ref);
-	pgcdc_sql_run("INSERT INTO pgcdc_drasi.relations "
-				  "  (source_id, table_id, label, columns, references_table, column_attnums) "
-				  "VALUES ($1, $2, $3, $4, $5, "
-				  "  ARRAY(SELECT a.attnum FROM pg_catalog.unnest($4) WITH ORDINALITY u(n, o) "
-				  "        JOIN pg_catalog.pg_attribute a ON a.attrelid = $2 AND a.attname = u.n "
-				  "        AND NOT a.attisdropped ORDER BY u.o)) "
-				  "ON CONFLICT (source_id, table_id, label) DO UPDATE "
-				  "SET columns = EXCLUDED.columns, references_table = EXCLUDED.references_table, "
-				  "    column_attnums = EXCLUDED.column_attnums",
-				  5, argtypes, values, false, SPI_OK_INSERT);
-	pgcdc_sql_end(&saved);
+	pgcdc_catalog_set_relation(source_id, relid, label, arr, ref);
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
@@ -271,10 +223,6 @@ pgcdc_drasi_drop_relation(PG_FUNCTION_ARGS)
 	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
 	char	   *label;
 	Oid			relid;
-	PgcdcSavedUser saved;
-	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTOID};
-	Datum		values[3];
-	uint64		n;
 
 	pgcdc_sql_require_arg(fcinfo, 1, "table");
 	relid = PG_GETARG_OID(1);
@@ -282,15 +230,7 @@ pgcdc_drasi_drop_relation(PG_FUNCTION_ARGS)
 	pgcdc_shmem_require_preloaded();
 	(void) pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
 
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(relid);
-	values[2] = CStringGetTextDatum(label);
-	pgcdc_sql_begin(&saved);
-	n = pgcdc_sql_run("DELETE FROM pgcdc_drasi.relations "
-					  "WHERE source_id = $1 AND table_id = $2 AND label = $3",
-					  3, argtypes, values, false, SPI_OK_DELETE);
-	pgcdc_sql_end(&saved);
-	if (n == 0)
+	if (!pgcdc_catalog_drop_relation(source_id, relid, label))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("source \"%s\" has no relation \"%s\" declared for table %s",
@@ -314,9 +254,6 @@ pgcdc_drasi_set_table_mode(PG_FUNCTION_ARGS)
 	char	   *mode;
 	Oid			relid;
 	PgcdcSourceConfig *source;
-	PgcdcSavedUser saved;
-	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTOID};
-	Datum		values[3];
 
 	pgcdc_sql_require_arg(fcinfo, 1, "table");
 	relid = PG_GETARG_OID(1);
@@ -333,31 +270,12 @@ pgcdc_drasi_set_table_mode(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", get_rel_name(relid))));
 
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = ObjectIdGetDatum(relid);
-	values[2] = CStringGetTextDatum(source->publication);
-	pgcdc_sql_begin(&saved);
 	check_relation_table(relid, source_id, source->publication);
 	if (strcmp(mode, "relation") == 0)
 	{
-		int64		usable;
-		bool		isnull;
-
 		/* two foreign keys to published tables, each naming its nodes' key */
-		pgcdc_sql_run("SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint c"
-					  " WHERE c.conrelid = $2 AND c.contype = 'f'"
-					  "   AND EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt"
-					  "                 JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
-					  "                 JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = pt.tablename"
-					  "                WHERE r.oid = c.confrelid AND pt.pubname = $3)"
-					  "   AND (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(c.confkey) x) ="
-					  "       (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(COALESCE("
-					  "          (SELECT k.key_attnums FROM pgcdc_drasi.table_keys k"
-					  "            WHERE k.source_id = $1 AND k.table_id = c.confrelid),"
-					  "          (SELECT p.conkey FROM pg_catalog.pg_constraint p"
-					  "            WHERE p.conrelid = c.confrelid AND p.contype = 'p'))) x)",
-					  3, argtypes, values, true, SPI_OK_SELECT);
-		usable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		usable = pgcdc_catalog_join_foreign_keys(source_id, relid, source->publication);
+
 		if (usable != 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_FOREIGN_KEY),
@@ -365,15 +283,8 @@ pgcdc_drasi_set_table_mode(PG_FUNCTION_ARGS)
 					 errdetail("A join table has exactly two foreign keys to tables of the source's publication that name their nodes' keys; this one has %lld.",
 							   (long long) usable),
 					 errhint("Declare the missing foreign key constraint, or publish the table as nodes with relations (pgcdc_drasi.set_relation()).")));
-		pgcdc_sql_run("INSERT INTO pgcdc_drasi.table_modes (source_id, table_id, mode) "
-					  "VALUES ($1, $2, 'relation') ON CONFLICT (source_id, table_id) "
-					  "DO UPDATE SET mode = EXCLUDED.mode",
-					  2, argtypes, values, false, SPI_OK_INSERT);
 	}
-	else
-		pgcdc_sql_run("DELETE FROM pgcdc_drasi.table_modes WHERE source_id = $1 AND table_id = $2",
-					  2, argtypes, values, false, SPI_OK_DELETE);
-	pgcdc_sql_end(&saved);
+	pgcdc_catalog_set_table_mode(source_id, relid, strcmp(mode, "relation") == 0);
 
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
