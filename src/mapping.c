@@ -873,8 +873,10 @@ pgcdc_map_relation_elements(PgcdcRelCache *cache, LogicalRepRelId relid,
 		bool		wanted = (labels == NIL);
 
 		foreach(ll, labels)
+		{
 			if (strcmp((char *) lfirst(ll), link->label) == 0)
 				wanted = true;
+		}
 		if (!wanted || pgcdc_relation_end(link, tup, NULL, &end_id) != PGCDC_REL_END_SET)
 			continue;
 		if (node_id == NULL)

@@ -147,8 +147,10 @@ resolve_candidate(PgcdcRelEntry *entry, Candidate *c, List *links)
 		label = pgcdc_relations_default_label(r->ncols == 1 ? get_attname(entry->relid, r->cols[0], true) : NULL,
 											  get_rel_name(r->references));
 		foreach(lc, links)
+		{
 			if (strcmp(((PgcdcRelLink *) lfirst(lc))->label, label) == 0)
 				label = pgcdc_relations_default_label(NULL, r->conname);
+		}
 	}
 	foreach(lc, links)
 	{
@@ -262,8 +264,12 @@ pgcdc_relations_resolve(PgcdcRelEntry *entry)
 		ListCell   *ld;
 		bool		replaced = false;
 
-		/* A declared relation over the same columns replaces the constraint's. */
+		/*
+		 * A declared relation over the same columns replaces the
+		 * constraint's.
+		 */
 		if (r->conname != NULL)
+		{
 			foreach(ld, configs)
 			{
 				PgcdcRelationConfig *d = (PgcdcRelationConfig *) lfirst(ld);
@@ -271,6 +277,7 @@ pgcdc_relations_resolve(PgcdcRelEntry *entry)
 				if (d->conname == NULL && same_columns(r, d))
 					replaced = true;
 			}
+		}
 		if (replaced)
 			continue;
 		c = palloc0(sizeof(Candidate));
@@ -349,8 +356,10 @@ pgcdc_relation_end(PgcdcRelLink *link, LogicalRepTupleData *tup,
 	for (k = 0; k < link->ncols; k++)
 	{
 		int			i = link->cols[k];
-		StringInfo	value = (tup->colstatus[i] == LOGICALREP_COLUMN_TEXT) ?
-			&tup->colvalues[i] : &fallback->colvalues[i];
+		StringInfo	value = &tup->colvalues[i];
+
+		if (tup->colstatus[i] != LOGICALREP_COLUMN_TEXT)
+			value = &fallback->colvalues[i];
 
 		if (k > 0)
 			appendStringInfoChar(&buf, '_');
@@ -369,8 +378,12 @@ pgcdc_relations_wanted(PgcdcRelEntry *entry, List *labels)
 	ListCell   *ll;
 
 	foreach(lc, entry->links)
+	{
 		foreach(ll, labels)
+		{
 			if (strcmp(((PgcdcRelLink *) lfirst(lc))->label, (char *) lfirst(ll)) == 0)
 				return true;
+		}
+	}
 	return false;
 }

@@ -76,8 +76,10 @@ collect_element(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void 
 	ListCell   *lc;
 
 	foreach(lc, state->labels)
+	{
 		if (strcmp((char *) lfirst(lc), pgcdc_relcache_label(cache, relid)) == 0)
 			wanted = true;
+	}
 	if (wanted)
 	{
 		Jsonb	   *element = pgcdc_map_element(cache, relid, tup);
