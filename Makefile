@@ -21,6 +21,8 @@ OBJS = \
 	src/walstream.o \
 	src/proto.o \
 	src/relation.o \
+	src/relations.o \
+	src/sql_relations.o \
 	src/mapping.o \
 	src/value.o \
 	src/snapshot.o \

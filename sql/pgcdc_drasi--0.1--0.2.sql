@@ -392,6 +392,74 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION pgcdc_drasi.target_worker_status() TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 
 /*
+ * Relations (foreign keys as Drasi relations).  relation_options says
+ * whether a source publishes the foreign keys among its tables;
+ * relations holds relations declared by hand, with the numbers of their
+ * columns when declared (so that they follow renames).
+ */
+CREATE TABLE pgcdc_drasi.relation_options (
+	source_id	text PRIMARY KEY REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	foreign_keys boolean NOT NULL DEFAULT false
+);
+CREATE TABLE pgcdc_drasi.relations (
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	table_id	regclass NOT NULL,
+	label		text NOT NULL,
+	columns		text[] NOT NULL,
+	references_table regclass NOT NULL,
+	column_attnums smallint[],
+	PRIMARY KEY (source_id, table_id, label)
+);
+/* Tables whose rows are relations (join tables), not nodes. */
+CREATE TABLE pgcdc_drasi.table_modes (
+	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	table_id	regclass NOT NULL,
+	mode		text NOT NULL CHECK (mode IN ('relation')),
+	PRIMARY KEY (source_id, table_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.relation_options', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.relations', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_modes', '');
+
+CREATE FUNCTION pgcdc_drasi.set_relations(source_id text, relations text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_relations'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_relation(source_id text, "table" regclass, columns text[],
+										 references_table regclass, label text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_relation'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.drop_relation(source_id text, "table" regclass, label text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_drop_relation'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_table_mode(source_id text, "table" regclass, mode text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_table_mode'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+REVOKE ALL ON pgcdc_drasi.relation_options, pgcdc_drasi.relations, pgcdc_drasi.table_modes
+	FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+	pgcdc_drasi.set_relations(text, text),
+	pgcdc_drasi.set_relation(text, regclass, text[], regclass, text),
+	pgcdc_drasi.drop_relation(text, regclass, text),
+	pgcdc_drasi.set_table_mode(text, regclass, text)
+	FROM PUBLIC;
+GRANT SELECT ON pgcdc_drasi.relation_options, pgcdc_drasi.relations, pgcdc_drasi.table_modes
+	TO pgcdc_drasi_admin;
+GRANT EXECUTE ON FUNCTION
+	pgcdc_drasi.set_relations(text, text),
+	pgcdc_drasi.set_relation(text, regclass, text[], regclass, text),
+	pgcdc_drasi.drop_relation(text, regclass, text),
+	pgcdc_drasi.set_table_mode(text, regclass, text)
+	TO pgcdc_drasi_admin;
+
+/*
  * USAGE on the schema per database (see the header).  The two roles lose
  * it; their members are not granted it here, because a GRANT made by an
  * extension script is recorded as the schema's initial privileges, which

@@ -919,6 +919,289 @@ pgcdc_catalog_drop_table_key(const char *source_id, Oid relid)
 }
 
 /*
+ * Relations (relations.c, sql_relations.c): relation_options, relations
+ * and table_modes, and the catalog facts they are resolved with.
+ */
+
+/* Whether the relation tables exist (not before ALTER EXTENSION UPDATE to 0.2). */
+bool
+pgcdc_catalog_relations_installed(void)
+{
+	Oid			nsp = get_namespace_oid(PGCDC_SCHEMA_NAME, true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("table_modes", nsp));
+}
+
+/* Whether a source publishes a table's rows as relations (set_table_mode). */
+bool
+pgcdc_catalog_is_join_table(const char *source_id, Oid relid)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	return catalog_exec("SELECT FROM pgcdc_drasi.table_modes m"
+						" WHERE m.source_id = $1 AND m.table_id = $2 AND m.mode = 'relation'",
+						2, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
+}
+
+/* An int2[] datum as an array of attnums (InvalidAttrNumber for NULL). */
+static AttrNumber *
+attnum_array(Datum d, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	AttrNumber *result;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(d), INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
+					  &elems, &nulls, n);
+	result = palloc(sizeof(AttrNumber) * Max(1, *n));
+	for (i = 0; i < *n; i++)
+		result[i] = nulls[i] ? InvalidAttrNumber : DatumGetInt16(elems[i]);
+	return result;
+}
+
+/* Append the rows of a relations query (inside SPI) to result, in the caller's context. */
+static List *
+relation_rows(List *result, MemoryContext caller)
+{
+	MemoryContext old = MemoryContextSwitchTo(caller);
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		PgcdcRelationConfig *r = palloc0(sizeof(PgcdcRelationConfig));
+		bool		isnull;
+		Datum		d;
+		int			n;
+
+		r->label = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		r->conname = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		r->references = DatumGetObjectId(get_datum(i, 3, &isnull));
+		r->cols = attnum_array(get_datum(i, 4, &isnull), &r->ncols);
+		d = get_datum(i, 5, &isnull);
+		if (!isnull)
+		{
+			r->refcols = attnum_array(d, &n);
+			Assert(n == r->ncols);
+		}
+		result = lappend(result, r);
+	}
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/*
+ * The relations configured for a table of a source, as a list of
+ * PgcdcRelationConfig: the declared ones (by label), then the foreign key
+ * constraints to tables of the source's publication (by their first
+ * column), when the source publishes foreign keys or join is true (all of
+ * them, and no declared one: the table is a join table).
+ */
+List *
+pgcdc_catalog_get_relations(const char *source_id, Oid relid, bool join)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, BOOLOID};
+	Datum		values[3];
+	List	   *result = NIL;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = BoolGetDatum(join);
+	run("SELECT r.label, NULL, r.references_table::oid, r.column_attnums, NULL::int2[]"
+		"  FROM pgcdc_drasi.relations r"
+		" WHERE r.source_id = $1 AND r.table_id = $2 AND NOT $3"
+		" ORDER BY r.label",
+		3, argtypes, values, NULL, true, SPI_OK_SELECT);
+	result = relation_rows(result, access.caller_mcxt);
+	run("SELECT NULL, c.conname::text, c.confrelid, c.conkey, c.confkey"
+		"  FROM pg_catalog.pg_constraint c"
+		" WHERE c.conrelid = $2 AND c.contype = 'f'"
+		"   AND ($3 OR EXISTS (SELECT FROM pgcdc_drasi.relation_options o"
+		"                       WHERE o.source_id = $1 AND o.foreign_keys))"
+		"   AND EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt"
+		"                 JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
+		"                 JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = pt.tablename"
+		"                WHERE r.oid = c.confrelid"
+		"                  AND pt.pubname = (SELECT s.publication FROM pgcdc_drasi.sources s"
+		"                                     WHERE s.source_id = $1))"
+		" ORDER BY c.conkey[1], c.conname",
+		3, argtypes, values, NULL, true, SPI_OK_SELECT);
+	result = relation_rows(result, access.caller_mcxt);
+	pgcdc_catalog_end(&access);
+	return result;
+}
+
+/*
+ * The key columns of a table's nodes for a source: its set_table_key
+ * columns, else its primary key (as recorded; unsorted).  NULL when it has
+ * neither, or a recorded column matched none.
+ */
+AttrNumber *
+pgcdc_catalog_node_key(const char *source_id, Oid relid, int *n)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	AttrNumber *key = NULL;
+	bool		isnull;
+	Datum		d;
+	int			i;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	run("SELECT COALESCE("
+		" (SELECT k.key_attnums FROM pgcdc_drasi.table_keys k"
+		"   WHERE k.source_id = $1 AND k.table_id = $2),"
+		" (SELECT c.conkey FROM pg_catalog.pg_constraint c"
+		"   WHERE c.conrelid = $2 AND c.contype = 'p'))",
+		2, argtypes, values, NULL, true, SPI_OK_SELECT);
+	d = get_datum(0, 1, &isnull);
+	*n = 0;
+	if (!isnull)
+	{
+		MemoryContext old = MemoryContextSwitchTo(access.caller_mcxt);
+
+		key = attnum_array(d, n);
+		for (i = 0; i < *n; i++)
+			if (key[i] == InvalidAttrNumber)
+				key = NULL;
+		MemoryContextSwitchTo(old);
+	}
+	pgcdc_catalog_end(&access);
+	return key;
+}
+
+/* Whether label is the label of a node of a table in the source's publication. */
+bool
+pgcdc_catalog_is_node_label(const char *source_id, const char *publication, const char *label)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(label);
+	values[2] = CStringGetTextDatum(publication);
+	return catalog_exec("SELECT FROM pg_catalog.pg_publication_tables pt"
+						" JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
+						" JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename"
+						" LEFT JOIN pgcdc_drasi.table_options o ON o.source_id = $1 AND o.table_id = c.oid"
+						" WHERE pt.pubname = $3 AND COALESCE(o.label, c.relname::text) = $2",
+						3, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
+}
+
+/*
+ * The foreign keys of a table that can make it a join table: to tables of
+ * the publication, each naming every key column of the referenced nodes.
+ */
+int64
+pgcdc_catalog_join_foreign_keys(const char *source_id, Oid relid, const char *publication)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+	bool		isnull;
+	int64		n;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(publication);
+	run("SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint c"
+		" WHERE c.conrelid = $2 AND c.contype = 'f'"
+		"   AND EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt"
+		"                 JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname"
+		"                 JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = pt.tablename"
+		"                WHERE r.oid = c.confrelid AND pt.pubname = $3)"
+		"   AND (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(c.confkey) x) ="
+		"       (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(COALESCE("
+		"          (SELECT k.key_attnums FROM pgcdc_drasi.table_keys k"
+		"            WHERE k.source_id = $1 AND k.table_id = c.confrelid),"
+		"          (SELECT p.conkey FROM pg_catalog.pg_constraint p"
+		"            WHERE p.conrelid = c.confrelid AND p.contype = 'p'))) x)",
+		3, argtypes, values, NULL, true, SPI_OK_SELECT);
+	n = DatumGetInt64(get_datum(0, 1, &isnull));
+	pgcdc_catalog_end(&access);
+	return n;
+}
+
+/* Whether a source publishes the foreign keys among its tables. */
+void
+pgcdc_catalog_set_relations(const char *source_id, bool foreign_keys)
+{
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = BoolGetDatum(foreign_keys);
+	catalog_exec("INSERT INTO pgcdc_drasi.relation_options (source_id, foreign_keys) "
+				 "VALUES ($1, $2) ON CONFLICT (source_id) "
+				 "DO UPDATE SET foreign_keys = EXCLUDED.foreign_keys",
+				 2, argtypes, values, NULL, false, SPI_OK_INSERT);
+}
+
+/* Declare a relation; its columns' attnums are recorded too. */
+void
+pgcdc_catalog_set_relation(const char *source_id, Oid relid, const char *label,
+						   ArrayType *columns, Oid references)
+{
+	Oid			argtypes[5] = {TEXTOID, OIDOID, TEXTOID, TEXTARRAYOID, OIDOID};
+	Datum		values[5];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(label);
+	values[3] = PointerGetDatum(columns);
+	values[4] = ObjectIdGetDatum(references);
+	catalog_exec("INSERT INTO pgcdc_drasi.relations "
+				 "  (source_id, table_id, label, columns, references_table, column_attnums) "
+				 "VALUES ($1, $2, $3, $4, $5, " ATTNUMS_OF_NAMES("$4") ") "
+				 "ON CONFLICT (source_id, table_id, label) DO UPDATE "
+				 "SET columns = EXCLUDED.columns, references_table = EXCLUDED.references_table, "
+				 "    column_attnums = EXCLUDED.column_attnums",
+				 5, argtypes, values, NULL, false, SPI_OK_INSERT);
+}
+
+/* Forget a declared relation; false when there was none. */
+bool
+pgcdc_catalog_drop_relation(const char *source_id, Oid relid, const char *label)
+{
+	Oid			argtypes[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = CStringGetTextDatum(label);
+	return catalog_exec("DELETE FROM pgcdc_drasi.relations "
+						"WHERE source_id = $1 AND table_id = $2 AND label = $3",
+						3, argtypes, values, NULL, false, SPI_OK_DELETE) > 0;
+}
+
+/* Publish a table's rows as relations (true) or nodes. */
+void
+pgcdc_catalog_set_table_mode(const char *source_id, Oid relid, bool relation)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = ObjectIdGetDatum(relid);
+	if (relation)
+		catalog_exec("INSERT INTO pgcdc_drasi.table_modes (source_id, table_id, mode) "
+					 "VALUES ($1, $2, 'relation') ON CONFLICT (source_id, table_id) "
+					 "DO UPDATE SET mode = EXCLUDED.mode",
+					 2, argtypes, values, NULL, false, SPI_OK_INSERT);
+	else
+		catalog_exec("DELETE FROM pgcdc_drasi.table_modes WHERE source_id = $1 AND table_id = $2",
+					 2, argtypes, values, NULL, false, SPI_OK_DELETE);
+}
+
+/*
  * Store one per-table option (column and expr are constants of ours,
  * never input); a NULL value removes it, and a row without options goes.
  * expr, if not NULL, is a second column set from $3 alongside: the

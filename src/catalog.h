@@ -69,6 +69,21 @@
 #define Anum_snapshot_requests_resync			4
 #define Anum_snapshot_requests_requested_at		5
 
+/* pgcdc_drasi.relation_options, relations and table_modes */
+extern bool pgcdc_catalog_relations_installed(void);
+extern bool pgcdc_catalog_is_join_table(const char *source_id, Oid relid);
+extern List *pgcdc_catalog_get_relations(const char *source_id, Oid relid, bool join);
+extern AttrNumber *pgcdc_catalog_node_key(const char *source_id, Oid relid, int *n);
+extern bool pgcdc_catalog_is_node_label(const char *source_id, const char *publication,
+										const char *label);
+extern int64 pgcdc_catalog_join_foreign_keys(const char *source_id, Oid relid,
+											 const char *publication);
+extern void pgcdc_catalog_set_relations(const char *source_id, bool foreign_keys);
+extern void pgcdc_catalog_set_relation(const char *source_id, Oid relid, const char *label,
+									   ArrayType *columns, Oid references);
+extern bool pgcdc_catalog_drop_relation(const char *source_id, Oid relid, const char *label);
+extern void pgcdc_catalog_set_table_mode(const char *source_id, Oid relid, bool relation);
+
 /* pgcdc_drasi.consumers */
 #define Natts_consumers					7
 #define Anum_consumers_consumer			1
@@ -123,6 +138,21 @@ typedef struct PgcdcTableConfig
 	List	   *exclude_names;
 	List	   *exclude_attnums;
 } PgcdcTableConfig;
+
+/*
+ * One relation a table's rows may start, as configured: declared with
+ * set_relation (label set, refcols NULL: cols are in the order of the
+ * referenced key) or a foreign key constraint (conname set).
+ */
+typedef struct PgcdcRelationConfig
+{
+	char	   *label;
+	char	   *conname;
+	Oid			references;
+	int			ncols;
+	AttrNumber *cols;			/* the row's columns */
+	AttrNumber *refcols;		/* the referenced columns they match */
+} PgcdcRelationConfig;
 
 /* Where a source's events go (sources.sink). */
 typedef enum PgcdcSink

@@ -25,6 +25,7 @@
 #include "mapping.h"
 #include "proto.h"
 #include "relation.h"
+#include "relations.h"
 #include "value.h"
 
 /*
@@ -353,6 +354,10 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcRelEntry *e
 	emit(tx, ev, arg);
 }
 
+static void emit_join_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
+						  LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+						  PgcdcEmitFn emit, void *arg);
+
 /*
  * Emit an insert, update or delete event of one row.  An insert made of
  * an update whose key changed (new_node) creates a node that has no
@@ -371,9 +376,319 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
 	Bitmapset  *unknown;
 
+	if (entry->join_start != NULL)
+	{
+		emit_join_row(tx, entry, op, id, tup, fallback, emit, arg);
+		return;
+	}
 	element = event_begin(&ev, tx, entry, op, id, &root);
 	unknown = jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only, id);
 	event_end(&ev, tx, root, entry, new_node ? unknown : NULL, emit, arg);
+}
+
+/* The value slot of key in an object built here, or NULL. */
+static JsonbValue *
+jb_find(JsonbValue *obj, const char *key)
+{
+	int			i;
+	int			len = strlen(key);
+
+	Assert(obj->type == jbvObject);
+	for (i = 0; i < obj->val.object.nPairs; i++)
+	{
+		JsonbPair  *pair = &obj->val.object.pairs[i];
+
+		if (pair->key.val.string.len == len && memcmp(pair->key.val.string.val, key, len) == 0)
+			return &pair->value;
+	}
+	return NULL;
+}
+
+/*
+ * Start an event of a relation: a node event of the row's table made a
+ * "rel" one, its element emptied for the caller to fill.
+ */
+static JsonbValue *
+rel_event_begin(PgcdcEvent *ev, PgcdcTxContext *tx, PgcdcRelEntry *entry, PgcdcRelLink *link,
+				char op, const char *id, JsonbValue **root)
+{
+	JsonbValue *element = event_begin(ev, tx, entry, op, id, root);
+	JsonbValue *source = jb_find(jb_find(*root, "payload"), "source");
+
+	jb_string(jb_find(source, "table"), "rel", 3);
+	ev->label = link->label;
+	element->val.object.nPairs = 0;
+	element->val.object.pairs = palloc(sizeof(JsonbPair) * 5);
+	return element;
+}
+
+/*
+ * Fill a relation element, keys in jsonb order: id, endId, labels,
+ * startId, properties.  end_id is NULL for a delete whose old row does
+ * not carry the foreign key (the ends are then left out: Drasi deletes
+ * by id).
+ */
+static void
+rel_element(JsonbValue *element, PgcdcRelLink *link, const char *id,
+			const char *start_id, const char *end_id)
+{
+	JsonbValue *props;
+
+	jb_string(JB_KEY(element, "id"), id, strlen(id));
+	if (end_id != NULL)
+		jb_string(JB_KEY(element, "endId"), end_id, strlen(end_id));
+	jb_labels(JB_KEY(element, "labels"), link->label);
+	if (end_id != NULL)
+		jb_string(JB_KEY(element, "startId"), start_id, strlen(start_id));
+	props = JB_KEY(element, "properties");
+	props->type = jbvObject;
+	props->val.object.nPairs = 0;
+	props->val.object.pairs = NULL;
+}
+
+/* Emit an event of the relation link of the row whose node is node_id. */
+static void
+emit_relation(PgcdcTxContext *tx, PgcdcRelEntry *entry, PgcdcRelLink *link, char op,
+			  const char *node_id, const char *end_id, PgcdcEmitFn emit, void *arg)
+{
+	PgcdcEvent	ev;
+	JsonbValue *root;
+	char	   *id = pgcdc_relation_id(entry, link, node_id);
+	JsonbValue *element = rel_event_begin(&ev, tx, entry, link, op, id, &root);
+
+	rel_element(element, link, id, node_id, end_id);
+	event_end(&ev, tx, root, entry, NULL, emit, arg);
+}
+
+/*
+ * What an old row says of the end of a link: unknown unless the WAL
+ * carries the link's columns in old rows (the replica identity has them).
+ */
+static PgcdcRelEnd
+old_end(PgcdcRelEntry *entry, PgcdcRelLink *link, LogicalRepTupleData *old, char **end_id)
+{
+	int			k;
+
+	if (old == NULL)
+		return PGCDC_REL_END_UNKNOWN;
+	if (entry->replident != REPLICA_IDENTITY_FULL)
+		for (k = 0; k < link->ncols; k++)
+			if (!bms_is_member(link->cols[k], entry->ri_attrs))
+				return PGCDC_REL_END_UNKNOWN;
+	return pgcdc_relation_end(link, old, NULL, end_id);
+}
+
+/* The relations of a row that is gone (deleted, or its key changed): deletes. */
+static void
+relations_removed(PgcdcTxContext *tx, PgcdcRelEntry *entry, const char *node_id,
+				  LogicalRepTupleData *old, PgcdcEmitFn emit, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, entry->links)
+	{
+		PgcdcRelLink *link = (PgcdcRelLink *) lfirst(lc);
+		char	   *end_id = NULL;
+		PgcdcRelEnd end = old_end(entry, link, old, &end_id);
+
+		if (end != PGCDC_REL_END_NULL)
+			emit_relation(tx, entry, link, 'd', node_id, end_id, emit, arg);
+	}
+}
+
+/* The relations of a new row (inserted, or its key changed): inserts. */
+static void
+relations_added(PgcdcTxContext *tx, PgcdcRelEntry *entry, const char *node_id,
+				LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+				PgcdcEmitFn emit, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, entry->links)
+	{
+		PgcdcRelLink *link = (PgcdcRelLink *) lfirst(lc);
+		char	   *end_id;
+
+		if (pgcdc_relation_end(link, tup, fallback, &end_id) == PGCDC_REL_END_SET)
+			emit_relation(tx, entry, link, 'i', node_id, end_id, emit, arg);
+	}
+}
+
+/*
+ * The relations of a row updated under the same node id.  With the old
+ * foreign key known: nothing when it did not change, else the old
+ * relation's delete and the new one's insert.  Without it (REPLICA
+ * IDENTITY DEFAULT): an update of the relation when the new row has one
+ * (Drasi creates it if it does not exist), a delete when it has none.
+ */
+static void
+relations_updated(PgcdcTxContext *tx, PgcdcRelEntry *entry, const char *node_id,
+				  LogicalRepTupleData *old, LogicalRepTupleData *tup,
+				  PgcdcEmitFn emit, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, entry->links)
+	{
+		PgcdcRelLink *link = (PgcdcRelLink *) lfirst(lc);
+		char	   *old_id = NULL;
+		char	   *new_id = NULL;
+		PgcdcRelEnd before = old_end(entry, link, old, &old_id);
+		PgcdcRelEnd after = pgcdc_relation_end(link, tup, old, &new_id);
+
+		if (after == PGCDC_REL_END_UNKNOWN)
+			continue;
+		if (before == PGCDC_REL_END_UNKNOWN)
+		{
+			if (after == PGCDC_REL_END_SET)
+				emit_relation(tx, entry, link, 'u', node_id, new_id, emit, arg);
+			else
+				emit_relation(tx, entry, link, 'd', node_id, NULL, emit, arg);
+			continue;
+		}
+		if (before == PGCDC_REL_END_SET && after == PGCDC_REL_END_SET &&
+			strcmp(old_id, new_id) == 0)
+			continue;
+		if (before == PGCDC_REL_END_SET)
+			emit_relation(tx, entry, link, 'd', node_id, old_id, emit, arg);
+		if (after == PGCDC_REL_END_SET)
+			emit_relation(tx, entry, link, 'i', node_id, new_id, emit, arg);
+	}
+}
+
+/* A truncate of a table's relations: one "rel" 't' event per relation. */
+static void
+truncate_relations(PgcdcTxContext *tx, PgcdcRelEntry *entry, PgcdcEmitFn emit, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, entry->links)
+	{
+		PgcdcRelLink *link = (PgcdcRelLink *) lfirst(lc);
+		PgcdcEvent	ev;
+		JsonbValue *root;
+		JsonbValue *element = rel_event_begin(&ev, tx, entry, link, 't', NULL, &root);
+
+		jb_labels(JB_KEY(element, "labels"), link->label);
+		jb_string(JB_KEY(element, "idPrefix"), link->id_prefix, strlen(link->id_prefix));
+		event_end(&ev, tx, root, entry, NULL, emit, arg);
+	}
+}
+
+/* Both ends of a join table's row, or which is missing. */
+static PgcdcRelEnd
+join_ends(PgcdcRelEntry *entry, LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+		  bool old, char **start_id, char **end_id)
+{
+	PgcdcRelEnd s;
+	PgcdcRelEnd e;
+
+	if (old)
+	{
+		s = old_end(entry, entry->join_start, tup, start_id);
+		e = old_end(entry, entry->join_end, tup, end_id);
+	}
+	else
+	{
+		s = pgcdc_relation_end(entry->join_start, tup, fallback, start_id);
+		e = pgcdc_relation_end(entry->join_end, tup, fallback, end_id);
+	}
+	if (s == PGCDC_REL_END_NULL || e == PGCDC_REL_END_NULL)
+		return PGCDC_REL_END_NULL;
+	if (s == PGCDC_REL_END_UNKNOWN || e == PGCDC_REL_END_UNKNOWN)
+		return PGCDC_REL_END_UNKNOWN;
+	return PGCDC_REL_END_SET;
+}
+
+/*
+ * Emit an event of a join table's row: the relation whose id is the id
+ * the row's node would have, with the row's columns as properties.  A
+ * delete without the ends (the WAL does not carry them) names the
+ * relation by id only.
+ */
+static void
+emit_join_event(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
+				const char *start_id, const char *end_id, LogicalRepTupleData *tup,
+				LogicalRepTupleData *fallback, PgcdcEmitFn emit, void *arg)
+{
+	PgcdcEvent	ev;
+	JsonbValue *root;
+	JsonbValue *element = event_begin(&ev, tx, entry, op, id, &root);
+	JsonbValue *source = jb_find(jb_find(root, "payload"), "source");
+	bool		identity_only = (op == 'd' && entry->replident != REPLICA_IDENTITY_FULL);
+
+	jb_string(jb_find(source, "table"), "rel", 3);
+	element->val.object.nPairs = 0;
+	element->val.object.pairs = palloc(sizeof(JsonbPair) * 5);
+	jb_string(JB_KEY(element, "id"), id, strlen(id));
+	if (end_id != NULL)
+		jb_string(JB_KEY(element, "endId"), end_id, strlen(end_id));
+	jb_labels(JB_KEY(element, "labels"), entry->label);
+	if (start_id != NULL)
+		jb_string(JB_KEY(element, "startId"), start_id, strlen(start_id));
+	(void) jb_properties(JB_KEY(element, "properties"), entry, tup, fallback, identity_only, id);
+	event_end(&ev, tx, root, entry, NULL, emit, arg);
+}
+
+/*
+ * The events of a join table's row change (op as for its node): an
+ * insert when both ends are set; on update, the relation's update, or a
+ * delete and an insert when the old ends are known to differ, or a
+ * delete when an end became NULL; on delete, a delete unless the old
+ * row is known to have had no relation.
+ */
+static void
+emit_join_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
+			  LogicalRepTupleData *tup, LogicalRepTupleData *fallback,
+			  PgcdcEmitFn emit, void *arg)
+{
+	char	   *start_id = NULL;
+	char	   *end_id = NULL;
+	char	   *old_start = NULL;
+	char	   *old_end_id = NULL;
+	PgcdcRelEnd after;
+	PgcdcRelEnd before;
+
+	switch (op)
+	{
+		case 'i':
+			if (join_ends(entry, tup, fallback, false, &start_id, &end_id) == PGCDC_REL_END_SET)
+				emit_join_event(tx, entry, 'i', id, start_id, end_id, tup, fallback, emit, arg);
+			break;
+		case 'd':
+			before = join_ends(entry, tup, NULL, true, &start_id, &end_id);
+			if (before == PGCDC_REL_END_SET)
+				emit_join_event(tx, entry, 'd', id, start_id, end_id, tup, NULL, emit, arg);
+			else if (before == PGCDC_REL_END_UNKNOWN)
+				emit_join_event(tx, entry, 'd', id, NULL, NULL, tup, NULL, emit, arg);
+			break;
+		case 'u':
+			after = join_ends(entry, tup, fallback, false, &start_id, &end_id);
+			before = fallback != NULL ?
+				join_ends(entry, fallback, NULL, true, &old_start, &old_end_id) :
+				PGCDC_REL_END_UNKNOWN;
+			if (after == PGCDC_REL_END_UNKNOWN)
+				break;
+			if (after == PGCDC_REL_END_NULL)
+			{
+				if (before != PGCDC_REL_END_NULL)
+					emit_join_event(tx, entry, 'd', id, NULL, NULL, fallback != NULL ? fallback : tup,
+									NULL, emit, arg);
+				break;
+			}
+			if (before == PGCDC_REL_END_SET &&
+				(strcmp(old_start, start_id) != 0 || strcmp(old_end_id, end_id) != 0))
+			{
+				emit_join_event(tx, entry, 'd', id, old_start, old_end_id, fallback, NULL, emit, arg);
+				emit_join_event(tx, entry, 'i', id, start_id, end_id, tup, fallback, emit, arg);
+			}
+			else
+				emit_join_event(tx, entry, before == PGCDC_REL_END_NULL ? 'i' : 'u', id,
+								start_id, end_id, tup, fallback, emit, arg);
+			break;
+		default:
+			elog(ERROR, "unexpected operation %c", op);
+	}
 }
 
 /* The text of an event, made once when a sink needs text (NOTIFY). */
@@ -409,8 +724,12 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 				return;
 			if (entry->key_fallback)
 				cache->key_fallbacks++;
-			emit_row(tx, entry, 'i', element_id(entry, &change->newtup, NULL, "new"),
-					 &change->newtup, NULL, false, emit, arg);
+			{
+				char	   *id = element_id(entry, &change->newtup, NULL, "new");
+
+				emit_row(tx, entry, 'i', id, &change->newtup, NULL, false, emit, arg);
+				relations_added(tx, entry, id, &change->newtup, NULL, emit, arg);
+			}
 			break;
 
 		case LOGICAL_REP_MSG_UPDATE:
@@ -435,11 +754,16 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 				}
 				if (old_id != NULL && strcmp(old_id, new_id) != 0)
 				{
+					relations_removed(tx, entry, old_id, old, emit, arg);
 					emit_row(tx, entry, 'd', old_id, old, NULL, false, emit, arg);
 					emit_row(tx, entry, 'i', new_id, &change->newtup, old, true, emit, arg);
+					relations_added(tx, entry, new_id, &change->newtup, old, emit, arg);
 				}
 				else
+				{
 					emit_row(tx, entry, 'u', new_id, &change->newtup, old, false, emit, arg);
+					relations_updated(tx, entry, new_id, old, &change->newtup, emit, arg);
+				}
 				break;
 			}
 
@@ -449,8 +773,12 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 				return;
 			if (entry->key_fallback)
 				cache->key_fallbacks++;
-			emit_row(tx, entry, 'd', element_id(entry, &change->oldtup, NULL, "deleted"),
-					 &change->oldtup, NULL, false, emit, arg);
+			{
+				char	   *id = element_id(entry, &change->oldtup, NULL, "deleted");
+
+				relations_removed(tx, entry, id, &change->oldtup, emit, arg);
+				emit_row(tx, entry, 'd', id, &change->oldtup, NULL, false, emit, arg);
+			}
 			break;
 
 		case LOGICAL_REP_MSG_TRUNCATE:
@@ -468,9 +796,13 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 					if (entry->ignored)
 						continue;
 					element = event_begin(&ev, tx, entry, 't', NULL, &root);
+					if (entry->join_start != NULL)
+						jb_string(jb_find(jb_find(jb_find(root, "payload"), "source"), "table"),
+								  "rel", 3);
 					jb_string(JB_KEY(element, "idPrefix"), entry->id_prefix,
 							  strlen(entry->id_prefix));
 					event_end(&ev, tx, root, entry, NULL, emit, arg);
+					truncate_relations(tx, entry, emit, arg);
 				}
 				break;
 			}
@@ -483,17 +815,76 @@ pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMessage *change,
 /*
  * Append the element of a row, {"id":...,"labels":[...],"properties":{...}},
  * exactly as an insert event of the row would carry it: the form of
- * Drasi's bootstrap elements.
+ * Drasi's bootstrap elements.  A join table's row is a relation element
+ * (with "startId" and "endId"), or NULL when an end is NULL.
  */
 Jsonb *
 pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid, LogicalRepTupleData *tup)
 {
 	PgcdcRelEntry *entry = pgcdc_relcache_lookup(cache, relid);
-	char	   *id = element_id(entry, tup, NULL, "new");
-	JsonbValue *element = jb_object(3);
+	char	   *id;
+	JsonbValue *element;
 
+	if (entry->join_start != NULL)
+	{
+		char	   *start_id;
+		char	   *end_id;
+
+		if (join_ends(entry, tup, NULL, false, &start_id, &end_id) != PGCDC_REL_END_SET)
+			return NULL;
+		id = element_id(entry, tup, NULL, "new");
+		element = jb_object(5);
+		jb_string(JB_KEY(element, "id"), id, strlen(id));
+		jb_string(JB_KEY(element, "endId"), end_id, strlen(end_id));
+		jb_labels(JB_KEY(element, "labels"), entry->label);
+		jb_string(JB_KEY(element, "startId"), start_id, strlen(start_id));
+		jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false, id);
+		return JsonbValueToJsonb(element);
+	}
+	id = element_id(entry, tup, NULL, "new");
+	element = jb_object(3);
 	jb_string(JB_KEY(element, "id"), id, strlen(id));
 	jb_labels(JB_KEY(element, "labels"), entry->label);
 	jb_properties(JB_KEY(element, "properties"), entry, tup, NULL, false, id);
 	return JsonbValueToJsonb(element);
+}
+
+/*
+ * The relation elements a row starts, as bootstrap elements
+ * {"id","endId","labels","startId","properties"}: those whose label is in
+ * labels (all when labels is NIL).  A list of Jsonb.
+ */
+List *
+pgcdc_map_relation_elements(PgcdcRelCache *cache, LogicalRepRelId relid,
+							LogicalRepTupleData *tup, List *labels)
+{
+	PgcdcRelEntry *entry = pgcdc_relcache_lookup(cache, relid);
+	List	   *result = NIL;
+	char	   *node_id = NULL;
+	ListCell   *lc;
+
+	foreach(lc, entry->links)
+	{
+		PgcdcRelLink *link = (PgcdcRelLink *) lfirst(lc);
+		char	   *end_id;
+		char	   *id;
+		JsonbValue *element;
+		ListCell   *ll;
+		bool		wanted = (labels == NIL);
+
+		foreach(ll, labels)
+		{
+			if (strcmp((char *) lfirst(ll), link->label) == 0)
+				wanted = true;
+		}
+		if (!wanted || pgcdc_relation_end(link, tup, NULL, &end_id) != PGCDC_REL_END_SET)
+			continue;
+		if (node_id == NULL)
+			node_id = element_id(entry, tup, NULL, "new");
+		id = pgcdc_relation_id(entry, link, node_id);
+		element = jb_object(5);
+		rel_element(element, link, id, node_id, end_id);
+		result = lappend(result, JsonbValueToJsonb(element));
+	}
+	return result;
 }

@@ -59,5 +59,7 @@ extern void pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMess
 extern Jsonb *pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,
 								LogicalRepTupleData *tup);
 extern const char *pgcdc_map_event_text(PgcdcEvent *ev, int *len);
+extern List *pgcdc_map_relation_elements(PgcdcRelCache *cache, LogicalRepRelId relid,
+										 LogicalRepTupleData *tup, List *labels);
 
 #endif							/* PGCDC_MAPPING_H */

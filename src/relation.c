@@ -43,6 +43,7 @@
 #include "compat.h"
 #include "pgcdc_drasi.h"
 #include "relation.h"
+#include "relations.h"
 #include "value.h"
 
 static int	cmp_jsonb_key(const void *a, const void *b, void *arg);
@@ -155,6 +156,9 @@ pgcdc_relcache_update(PgcdcRelCache *cache, LogicalRepRelation *remoterel)
 	entry->keyless = false;
 	entry->key_fallback = false;
 	entry->excluded = NULL;
+	entry->links = NIL;
+	entry->join_start = NULL;
+	entry->join_end = NULL;
 
 	MemoryContextSwitchTo(old);
 }
@@ -570,6 +574,7 @@ resolve_keys(PgcdcRelEntry *entry)
 	entry->nkeys = n;
 	if (n > 1)
 		qsort(entry->keys, n, sizeof(int), cmp_int);
+	pgcdc_relations_resolve(entry);
 	entry->keys_valid = true;
 }
 

@@ -64,6 +64,9 @@ typedef struct PgcdcRelEntry
 	bool		key_fallback;	/* the configured or primary key is not what
 								 * this message's WAL carries */
 	Bitmapset  *excluded;		/* columns left out of the properties */
+	List	   *links;			/* relations its rows start (relations.h) */
+	struct PgcdcRelLink *join_start;	/* a join table: its rows are */
+	struct PgcdcRelLink *join_end;	/* relations between these ends */
 } PgcdcRelEntry;
 
 extern PgcdcRelCache *pgcdc_relcache_create(const char *source_id, Oid owner,

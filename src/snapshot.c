@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 
 #include "relation.h"
+#include "relations.h"
 #include "snapshot.h"
 
 #define SNAPSHOT_FETCH_ROWS	1000
@@ -246,6 +247,9 @@ publication_tables(PgcdcRelCache *cache, const char *publication, List *labels, 
 				if (strcmp((char *) lfirst(lc), label) == 0)
 					wanted = true;
 			}
+			/* or the label of a relation its rows start */
+			if (!wanted)
+				wanted = pgcdc_relations_wanted(pgcdc_relcache_lookup(cache, relid), labels);
 			if (!wanted)
 			{
 				relation_close(rel, NoLock);

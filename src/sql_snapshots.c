@@ -44,18 +44,51 @@ typedef struct BootstrapState
 	MemoryContext batch_mcxt;	/* the elements of the current batch */
 	Datum	   *rows;
 	int			nrows;
+	int			maxrows;
 	int			pos;
 	bool		done;
+	List	   *labels;			/* labels asked for, NIL: all */
 } BootstrapState;
 
-/* Row callback of bootstrap(): keep the element as jsonb. */
+/* Keep one element of the batch. */
+static void
+add_element(BootstrapState *state, Datum element)
+{
+	if (state->nrows >= state->maxrows)
+	{
+		state->maxrows *= 2;
+		state->rows = repalloc(state->rows, sizeof(Datum) * state->maxrows);
+	}
+	state->rows[state->nrows++] = element;
+}
+
+/*
+ * Row callback of bootstrap(): keep the row's node element, if its label
+ * is asked for, and the elements of the relations it starts whose labels
+ * are, as jsonb.
+ */
 static void
 collect_element(PgcdcRelCache *cache, Oid relid, LogicalRepTupleData *tup, void *arg)
 {
 	BootstrapState *state = (BootstrapState *) arg;
 	MemoryContext old = MemoryContextSwitchTo(state->batch_mcxt);
+	bool		wanted = (state->labels == NIL);
+	ListCell   *lc;
 
-	state->rows[state->nrows++] = JsonbPGetDatum(pgcdc_map_element(cache, relid, tup));
+	foreach(lc, state->labels)
+	{
+		if (strcmp((char *) lfirst(lc), pgcdc_relcache_label(cache, relid)) == 0)
+			wanted = true;
+	}
+	if (wanted)
+	{
+		Jsonb	   *element = pgcdc_map_element(cache, relid, tup);
+
+		if (element != NULL)
+			add_element(state, JsonbPGetDatum(element));
+	}
+	foreach(lc, pgcdc_map_relation_elements(cache, relid, tup, state->labels))
+		add_element(state, JsonbPGetDatum((Jsonb *) lfirst(lc)));
 	MemoryContextSwitchTo(old);
 }
 
@@ -114,7 +147,9 @@ pgcdc_drasi_bootstrap(PG_FUNCTION_ARGS)
 					 errmsg("publication \"%s\" of source \"%s\" does not exist",
 							source->publication, source_id)));
 		state->scan = pgcdc_snapshot_begin(cache, source->publication, labels, NIL);
-		state->rows = palloc(sizeof(Datum) * 1000);
+		state->maxrows = 1000;
+		state->rows = palloc(sizeof(Datum) * state->maxrows);
+		state->labels = labels;
 		funcctx->user_fctx = state;
 		MemoryContextSwitchTo(old);
 	}

@@ -22,8 +22,9 @@ SELECT plan(230);
 ----------------------------------------------------------------------
 SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
 SELECT tables_are('pgcdc_drasi',
-	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'events', 'targets'],
-	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, events, targets');
+	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'events', 'targets',
+	      'relation_options', 'relations', 'table_modes'],
+	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, events, targets, relation_options, relations, table_modes');
 SELECT views_are('pgcdc_drasi', ARRAY['status', 'consumer_status', 'target_status'],
 	'pgcdc_drasi has exactly the views status, consumer_status and target_status');
 SELECT results_eq(
@@ -163,17 +164,22 @@ SELECT results_eq(
 	$$SELECT conrelid::regclass::text, confrelid::regclass::text, confdeltype::text FROM pg_constraint
 	  WHERE connamespace = 'pgcdc_drasi'::regnamespace AND contype = 'f' ORDER BY 1$$,
 	$$VALUES ('pgcdc_drasi.consumers', 'pgcdc_drasi.sources', 'c'),
+	         ('pgcdc_drasi.relation_options', 'pgcdc_drasi.sources', 'c'),
+	         ('pgcdc_drasi.relations', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.snapshot_requests', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.source_progress', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.table_keys', 'pgcdc_drasi.sources', 'c'),
+	         ('pgcdc_drasi.table_modes', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.table_options', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.targets', 'pgcdc_drasi.sources', 'c')$$,
 	'every foreign key references sources and is ON DELETE CASCADE');
 SELECT results_eq(
 	$$SELECT e.objid::regclass::text FROM pg_extension x
 	  CROSS JOIN LATERAL unnest(x.extconfig) AS e(objid) WHERE x.extname = 'pgcdc_drasi' ORDER BY 1$$,
-	$$VALUES ('pgcdc_drasi.consumers'), ('pgcdc_drasi.source_progress'), ('pgcdc_drasi.sources'),
-	         ('pgcdc_drasi.table_keys'), ('pgcdc_drasi.table_options'), ('pgcdc_drasi.targets')$$,
+	$$VALUES ('pgcdc_drasi.consumers'), ('pgcdc_drasi.relation_options'), ('pgcdc_drasi.relations'),
+	         ('pgcdc_drasi.source_progress'), ('pgcdc_drasi.sources'),
+	         ('pgcdc_drasi.table_keys'), ('pgcdc_drasi.table_modes'), ('pgcdc_drasi.table_options'),
+	         ('pgcdc_drasi.targets')$$,
 	'pg_dump dumps the configuration tables (not the queue, nor pending snapshot requests)');
 
 -- events
@@ -236,7 +242,7 @@ SELECT functions_are('pgcdc_drasi',
 	      'set_table_key', 'drop_table_key', 'set_table_label', 'set_excluded_columns', 'wait_for_catchup',
 	      'source_status', 'create_consumer', 'drop_consumer', 'read', 'ack', 'get_events', 'bootstrap',
 	      'resnapshot', 'create_target', 'alter_target', 'pause_target', 'resume_target', 'drop_target',
-	      'target_worker_status'],
+	      'target_worker_status', 'set_relations', 'set_relation', 'drop_relation', 'set_table_mode'],
 	'pgcdc_drasi has exactly the expected functions');
 SELECT results_eq(
 	$$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
@@ -266,6 +272,7 @@ SELECT results_eq(
 	   'target_id text, source_id text, kind text DEFAULT ''redis''::text, url text DEFAULT NULL::text, options jsonb DEFAULT ''{}''::jsonb',
 	   'void', false, 'v', false),
 	  ('drop_consumer', 'consumer text', 'void', false, 'v', false),
+	  ('drop_relation', 'source_id text, "table" regclass, label text', 'void', false, 'v', false),
 	  ('drop_source', 'source_id text', 'void', false, 'v', false),
 	  ('drop_table_key', 'source_id text, "table" regclass', 'void', false, 'v', false),
 	  ('drop_target', 'target_id text', 'void', false, 'v', false),
@@ -279,8 +286,13 @@ SELECT results_eq(
 	  ('resume_target', 'target_id text', 'void', false, 'v', false),
 	  ('resync_source', 'source_id text, snapshot boolean DEFAULT true', 'void', false, 'v', false),
 	  ('set_excluded_columns', 'source_id text, "table" regclass, columns text[]', 'void', false, 'v', false),
+	  ('set_relation',
+	   'source_id text, "table" regclass, columns text[], references_table regclass, label text DEFAULT NULL::text',
+	   'void', false, 'v', false),
+	  ('set_relations', 'source_id text, relations text', 'void', false, 'v', false),
 	  ('set_table_key', 'source_id text, "table" regclass, key_columns text[]', 'void', false, 'v', false),
 	  ('set_table_label', 'source_id text, "table" regclass, label text', 'void', false, 'v', false),
+	  ('set_table_mode', 'source_id text, "table" regclass, mode text', 'void', false, 'v', false),
 	  ('source_status',
 	   'OUT source_id text, OUT state text, OUT pid integer, OUT received_lsn pg_lsn, OUT published_lsn pg_lsn, OUT flushed_lsn pg_lsn, OUT events_published bigint, OUT transactions_published bigint, OUT last_commit_time timestamp with time zone, OUT last_error text, OUT last_error_time timestamp with time zone, OUT reconnects bigint, OUT started_at timestamp with time zone, OUT notifications_sent bigint, OUT notifications_skipped bigint, OUT snapshot_table text, OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint, OUT last_error_detail text, OUT last_error_hint text, OUT last_error_context text, OUT key_fallbacks bigint, OUT values_unavailable bigint, OUT waiting_for text',
 	   'SETOF record', false, 'v', false),

@@ -62,14 +62,15 @@ SELECT results_eq(
 	         ('ack', true, true), ('alter_source', true, false), ('alter_target', true, false),
 	         ('bootstrap', true, true),
 	         ('create_consumer', true, true), ('create_source', true, false), ('create_target', true, false),
-	         ('drop_consumer', true, true),
+	         ('drop_consumer', true, true), ('drop_relation', true, false),
 	         ('drop_source', true, false), ('drop_table_key', true, false), ('drop_target', true, false),
 	         ('get_events', true, true),
 	         ('pause_source', true, false), ('pause_target', true, false), ('read', true, true),
 	         ('resnapshot', true, false),
 	         ('resume_source', true, false), ('resume_target', true, false), ('resync_source', true, false),
-	         ('set_excluded_columns', true, false),
-	         ('set_table_key', true, false), ('set_table_label', true, false), ('source_status', true, true),
+	         ('set_excluded_columns', true, false), ('set_relation', true, false), ('set_relations', true, false),
+	         ('set_table_key', true, false), ('set_table_label', true, false), ('set_table_mode', true, false),
+	         ('source_status', true, true),
 	         ('target_worker_status', true, true), ('wait_for_catchup', true, true)$$,
 	'EXECUTE: admin every API function; reader source_status, wait_for_catchup, bootstrap and the consumer functions; nobody the internal ones');
 SELECT results_eq(
@@ -96,14 +97,17 @@ SELECT results_eq(
 	$$SELECT r, t, p, has_table_privilege(r, 'pgcdc_drasi.' || t, p)
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
 	       unnest(ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys',
-	                    'table_options', 'events', 'status', 'consumer_status', 'targets', 'target_status']) t,
+	                    'table_options', 'events', 'status', 'consumer_status', 'targets', 'target_status',
+	                    'relation_options', 'relations', 'table_modes']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
 	  ORDER BY 1, 2, 3$$,
 	$$SELECT r, t, p, (t IN ('events', 'status', 'consumer_status', 'source_progress', 'target_status') AND p = 'SELECT') OR
-	                  (r = 'pgcdc_drasi_admin' AND t IN ('table_keys', 'table_options') AND p = 'SELECT')
+	                  (r = 'pgcdc_drasi_admin' AND t IN ('table_keys', 'table_options', 'relation_options', 'relations',
+	                                                     'table_modes') AND p = 'SELECT')
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,
 	       unnest(ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys',
-	                    'table_options', 'events', 'status', 'consumer_status', 'targets', 'target_status']) t,
+	                    'table_options', 'events', 'status', 'consumer_status', 'targets', 'target_status',
+	                    'relation_options', 'relations', 'table_modes']) t,
 	       unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
 	  ORDER BY 1, 2, 3$$,
 	'table privileges: both roles SELECT events, status, consumer_status and source_progress, admin also table_keys and table_options; nobody reads consumers or snapshot_requests directly or writes anything');
