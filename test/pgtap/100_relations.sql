@@ -1,4 +1,4 @@
--- 090_relations.sql: the relation functions (set_relations, set_relation,
+-- 100_relations.sql: the relation functions (set_relations, set_relation,
 -- drop_relation, set_table_mode): who may call them, their bad input and
 -- its SQLSTATEs, and what they store.  The events are tested in
 -- test/sql/13_relations.sql and test/t/039_relations_handover.pl.
