@@ -13,8 +13,10 @@ DROP ROLE IF EXISTS relt_admin, relt_reader, relt_none;
 RESET client_min_messages;
 CREATE ROLE relt_admin NOLOGIN;
 GRANT pgcdc_drasi_admin TO relt_admin;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO relt_admin;
 CREATE ROLE relt_reader NOLOGIN;
 GRANT pgcdc_drasi_reader TO relt_reader;
+GRANT USAGE ON SCHEMA pgcdc_drasi TO relt_reader;
 CREATE ROLE relt_none NOLOGIN;
 
 CREATE TABLE relt_cust (id int PRIMARY KEY, name text);
