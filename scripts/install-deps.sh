@@ -15,6 +15,7 @@ PACKAGES=(
 	libc6-dev
 	perl
 	libhiredis-dev
+	libcurl4-openssl-dev
 	redis-server
 	redis-tools
 	# building PostgreSQL 17 and 18 from source (scripts/install-pg.sh) and
