@@ -84,7 +84,7 @@ pgcdc_http_check_url(const char *url, char **error)
 		*error = pstrdup("out of memory");
 		return false;
 	}
-	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
 	if (rc != CURLUE_OK)
 		*error = psprintf("the URL is malformed (%s)", curl_url_strerror(rc));
 	else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -147,26 +147,26 @@ pgcdc_http_check_header(const char *name, const char *value, char **error)
 	*error = NULL;
 	if (name[0] == '\0')
 	{
-		*error = pstrdup("a header name must not be empty");
+		*error = pstrdup("A header name must not be empty");
 		return false;
 	}
 	for (p = name; *p; p++)
 		if (!(isalnum((unsigned char) *p) || strchr("!#$%&'*+-.^_`|~", *p) != NULL) ||
 			IS_HIGHBIT_SET(*p))
 		{
-			*error = psprintf("header name \"%s\" has a character that is not allowed", name);
+			*error = psprintf("Header name \"%s\" has a character that is not allowed", name);
 			return false;
 		}
 	for (i = 0; i < (int) lengthof(reserved); i++)
 		if (pg_strcasecmp(name, reserved[i]) == 0)
 		{
-			*error = psprintf("header \"%s\" is set by pgcdc_drasi", name);
+			*error = psprintf("Header \"%s\" is set by pgcdc_drasi", name);
 			return false;
 		}
 	for (p = value; *p; p++)
 		if (*p == '\r' || *p == '\n')
 		{
-			*error = psprintf("the value of header \"%s\" has a line break", name);
+			*error = psprintf("The value of header \"%s\" has a line break", name);
 			return false;
 		}
 	return true;

@@ -239,7 +239,7 @@ option_headers(const char *target_id, JsonbValue *v, PgcdcTargetOptions *out)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid option \"headers\" of target \"%s\"", target_id),
-					 errdetail("The %s.", error)));
+					 errdetail("%s.", error)));
 		Assert(out->nheaders < max);
 		out->headers[out->nheaders++] = psprintf("%s: %s", name, value);
 	}

@@ -194,9 +194,9 @@ SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => '
 SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"Authorization": 5}}')$$))[3],
 	'The value of header "Authorization" must be a string.', 'a header value must be a string');
 SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"Content-Length": "5"}}')$$))[3],
-	'The header "Content-Length" is set by pgcdc_drasi.', 'headers we set are refused');
+	'Header "Content-Length" is set by pgcdc_drasi.', 'headers we set are refused');
 SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"Bad Name": "x"}}')$$))[3],
-	'The header name "Bad Name" has a character that is not allowed.', 'a header name must be a token');
+	'Header name "Bad Name" has a character that is not allowed.', 'a header name must be a token');
 SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"X-A": "s3cret\nX-B: 1"}}')$$))[3],
 	'The value of header "X-A" has a line break.', 'a header value with a line break is refused, without repeating it');
 SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"ca_file": "ca.pem"}')$$))[3],
@@ -211,7 +211,7 @@ SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'h
 	'only roles that may read server files choose a CA file');
 SELECT lives_ok($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http',
 	url => 'http://user:pa55word@127.0.0.1:1/sources/tgt/events',
-	options => '{"format": "drasi-http", "headers": {"Authorization": "Bearer s3cret"}, "timeout_ms": 500}')$$),
+	options => '{"format": "drasi-http", "headers": {"Authorization": "Bearer s3cret"}, "timeout_ms": 500}')$$,
 	'an admin creates an http target whose server is not there');
 SELECT is((SELECT url || ' ' || options::text FROM pgcdc_drasi.target_status WHERE target_id = 'h1'),
 	'http://user:********@127.0.0.1:1/sources/tgt/events {"format": "drasi-http", "headers": {"Authorization": "********"}, "timeout_ms": 500}',
@@ -229,7 +229,7 @@ SELECT is((err_info_rb($$SELECT pgcdc_drasi.alter_target('h1', url => 'redis://1
 	ARRAY['invalid HTTP URL for target "h1"', 'the URL must start with http:// or https://.'],
 	'alter_target checks the url by the target''s kind');
 RESET ROLE;
-SELECT lives_ok($$SELECT pgcdc_drasi.alter_target('h1', options => '{"ca_file": "/etc/ssl/certs/ca-certificates.crt", "format": "webhook"}')$$),
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_target('h1', options => '{"ca_file": "/etc/ssl/certs/ca-certificates.crt", "format": "webhook"}')$$,
 	'a superuser chooses a CA file');
 SELECT lives_ok($$SELECT pgcdc_drasi.drop_target('h1')$$, 'drop_target of an http target');
 
