@@ -364,7 +364,7 @@ run_transfer(PgcdcHttp *http, char **error)
 		if (http->timer_ms >= 0)
 		{
 			long		timer_left = http->timer_ms -
-				(long) ((now - http->timer_set_at) / 1000);
+			(long) ((now - http->timer_set_at) / 1000);
 
 			timeout = Max(Min(timeout, timer_left), 0);
 		}

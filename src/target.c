@@ -72,6 +72,7 @@
 static PgcdcTarget *MyTarget = NULL;
 static MemoryContext TargetContext = NULL;
 static MemoryContext batch_mcxt = NULL;
+static MemoryContext request_mcxt = NULL;	/* http: one request's memory */
 
 static PgcdcTargetConfig *config = NULL;
 static PgcdcTargetOptions options;
@@ -81,7 +82,7 @@ static int64 delivered_seq = 0;
 static uint32 seen_generation = 0;
 static PgcdcRedis *redis = NULL;
 static PgcdcHttp *http = NULL;
-static char *http_where = NULL;	/* the url without its secrets */
+static char *http_where = NULL; /* the url without its secrets */
 static bool ever_connected = false;
 static int	failures = 0;
 static bool stopped = false;	/* stop_delivery since the last delivery */
@@ -716,6 +717,7 @@ static bool
 deliver_http(int n)
 {
 	PgcdcHttpOutcome outcome;
+	MemoryContext old;
 	char	   *message;
 	char	   *detail;
 	int			sent;
@@ -724,8 +726,11 @@ deliver_http(int n)
 	errctx.first_seq = batch_seqs[0];
 	errctx.last_seq = batch_seqs[n - 1];
 	pending_n = n;
+	MemoryContextReset(request_mcxt);
+	old = MemoryContextSwitchTo(request_mcxt);
 	outcome = pgcdc_target_http_send(http, &options, config->url, config->source_id, n,
 									 batch_seqs, batch_data, &sent, &message, &detail);
+	MemoryContextSwitchTo(old);
 	errctx.first_seq = 0;
 	if (outcome == PGCDC_HTTP_RETRY)
 	{
@@ -740,8 +745,8 @@ deliver_http(int n)
 
 	/*
 	 * Delivered, or partly refused by Drasi: the events it took are there,
-	 * and it has no idempotency, so sending them again would duplicate
-	 * them; move past the batch, and stop on a partial refusal.
+	 * and it has no idempotency, so sending them again would duplicate them;
+	 * move past the batch, and stop on a partial refusal.
 	 */
 	save_position(batch_seqs[n - 1]);
 	pending_n = 0;
@@ -848,6 +853,8 @@ pgcdc_target_main(Datum main_arg)
 										  ALLOCSET_DEFAULT_SIZES);
 	batch_mcxt = AllocSetContextCreate(TargetContext, "pgcdc_drasi target batch",
 									   ALLOCSET_DEFAULT_SIZES);
+	request_mcxt = AllocSetContextCreate(TargetContext, "pgcdc_drasi target request",
+										 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(TargetContext);
 
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
