@@ -363,10 +363,9 @@ run_transfer(PgcdcHttp *http, char **error)
 		}
 		if (http->timer_ms >= 0)
 		{
-			long		timer_left = http->timer_ms -
-			(long) ((now - http->timer_set_at) / 1000);
+			long		elapsed = (long) ((now - http->timer_set_at) / 1000);
 
-			timeout = Max(Min(timeout, timer_left), 0);
+			timeout = Max(Min(timeout, http->timer_ms - elapsed), 0);
 		}
 
 		set = pgcdc_create_wait_event_set(http->nsockets + 2);
