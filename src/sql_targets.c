@@ -8,7 +8,8 @@
  * 'target:<target_id>'), served by a delivery worker (target.c).  Only
  * pgcdc_drasi_admin may call these functions (GRANT in the install
  * script).  Every input is checked before anything is recorded; a Redis
- * that cannot be reached is not an error here: target_status shows it.
+ * or HTTP server that cannot be reached is not an error here:
+ * target_status shows it.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -88,7 +89,8 @@ options_arg(FunctionCallInfo fcinfo, int argno, const char *target_id, PgcdcTarg
 
 /*
  * create_target(target_id, source_id, kind, url, options): deliver a
- * source's events to a Redis stream, from the oldest queued event
+ * source's events to a Redis stream or an HTTP endpoint, from the oldest
+ * queued event
  * (options start_at "earliest", the default) or after the last one
  * published ("latest").
  */

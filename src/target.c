@@ -3,7 +3,8 @@
  * target.c
  *		The delivery worker of a target: reads its source's queue after
  *		the delivered position and writes the events to a Redis stream,
- *		exactly once, in seq order.
+ *		exactly once, or POSTs them to an HTTP endpoint, at least once,
+ *		in seq order.
  *
  * EXACTLY ONCE
  *
@@ -31,6 +32,16 @@
  * target_status (state "error") and retried in place with the source
  * workers' backoff, forever; a PostgreSQL error ends the worker, which
  * the launcher starts again with the same backoff.
+ *
+ * HTTP
+ *
+ * An http target sends a batch per request (target_http.c, http.c), one
+ * request at a time, and moves its position only after a 2xx, so a batch
+ * is sent again only across a crash.  No answer, 408, 429 and 5xx are
+ * retried as above (with jitter), sending the same batch again; any other
+ * status, or Drasi's 200 that reports a partial failure (after moving
+ * past the batch: Drasi has the rest), stops delivery until
+ * resume_target or alter_target (stop_delivery).  See design.md.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
