@@ -90,9 +90,8 @@ options_arg(FunctionCallInfo fcinfo, int argno, const char *target_id, PgcdcTarg
 /*
  * create_target(target_id, source_id, kind, url, options): deliver a
  * source's events to a Redis stream or an HTTP endpoint, from the oldest
- * queued event
- * (options start_at "earliest", the default) or after the last one
- * published ("latest").
+ * queued event (options start_at "earliest", the default) or after the
+ * last one published ("latest").
  */
 Datum
 pgcdc_drasi_create_target(PG_FUNCTION_ARGS)
