@@ -1,7 +1,10 @@
 // http_receiver.js: an HTTP receiver for the HTTP target tests
 // (test/t/071_http_target.pl) and the HTTP benchmark (bench/http.sh).
 //
-//   node http_receiver.js <port> <source_id>
+//   node http_receiver.js <port> <source_id> [--quiet] [--tls <key.pem> <cert.pem>]
+//
+// (--quiet: keep counts only, not the events; --tls: serve HTTPS with that
+// key and certificate.)
 //
 // It implements the contract of Drasi's HTTP source (drasi-core
 // components/sources/http; ../shared/research/drasi.md 3.4 and
@@ -38,11 +41,14 @@
 //   GET  /_stats           {"requests", "faults", "accepted_events", "delaying"}
 'use strict';
 
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 
 const port = parseInt(process.argv[2], 10);
 const sourceId = process.argv[3] || 'src';
 const quiet = process.argv.includes('--quiet');	// bench: no log of events
+const tlsAt = process.argv.indexOf('--tls');
 
 let faults = [];
 let log = [];
@@ -116,7 +122,7 @@ function accept(req, res, events, batch, fault) {
 		send();
 }
 
-const server = http.createServer((req, res) => {
+function handler(req, res) {
 	const chunks = [];
 	req.on('data', (c) => chunks.push(c));
 	req.on('end', () => {
@@ -187,7 +193,12 @@ const server = http.createServer((req, res) => {
 		}
 		return accept(req, res, [body], false, fault);
 	});
-});
+}
+
+const server = tlsAt > 0 ?
+	https.createServer({ key: fs.readFileSync(process.argv[tlsAt + 1]),
+		cert: fs.readFileSync(process.argv[tlsAt + 2]) }, handler) :
+	http.createServer(handler);
 server.keepAliveTimeout = 60000;
 server.listen(port, '127.0.0.1', () => {
 	console.log(`listening ${server.address().port}`);

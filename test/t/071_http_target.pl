@@ -14,7 +14,9 @@
 #      target_status, moves no further, and resume_target sends again;
 #   6. a 200 with a partial failure from Drasi: the target moves past the
 #      batch (Drasi took the rest) and stops, saying so;
-#   7. the webhook format (our events in a JSON array).
+#   7. the webhook format (our events in a JSON array);
+#   8. HTTPS to a receiver with a self-signed certificate: refused (and
+#      retried) with the system's CAs, delivered with it as ca_file.
 #
 # After each step the receiver's log, read back, must hold every event
 # 1..last_seq at least once, in order, with the queue's id and operation;
@@ -369,6 +371,52 @@ is(scalar(@hook), 1, 'one webhook request');
 is($hook[0]{key}, 'ht:' . ($at + 1) . '-' . ($at + 3), 'Idempotency-Key: source and seq range');
 is(join(',', map { $_->{metadata}{seq} . $_->{op} } @{ $hook[0]{events} }),
 	join(',', map { ($at + $_) . 'i' } 1 .. 3), 'the events are our payloads, in a JSON array');
+
+# ------------------------------------------------------------------------
+# 8. HTTPS: the certificate is verified, against the system's CAs or ca_file
+# ------------------------------------------------------------------------
+my $tdir = PostgreSQL::Test::Utils::tempdir();
+my ($sslout, $sslerr) = ('', '');
+IPC::Run::run(
+	[
+		'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+		'-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+		'-keyout', "$tdir/key.pem", '-out', "$tdir/cert.pem"
+	],
+	'>', \$sslout, '2>', \$sslerr) or BAIL_OUT("openssl: $sslerr");
+chmod(0644, "$tdir/key.pem", "$tdir/cert.pem");
+my $sport = PostgreSQL::Test::Cluster::get_free_port();
+my ($sout, $serr) = ('', '');
+my $tls_receiver = IPC::Run::start(
+	[ 'node', $script, $sport, 'ht', '--tls', "$tdir/key.pem", "$tdir/cert.pem" ],
+	'>', \$sout, '2>', \$serr);
+END { $tls_receiver->kill_kill if defined $tls_receiver; }
+for (my $i = 0; $i < 100 && $sout !~ /listening/; $i++)
+{
+	$tls_receiver->pump_nb;
+	usleep(100_000);
+}
+like($sout, qr/listening $sport/, "the HTTPS receiver listens on port $sport");
+$at = wait_delivered('before HTTPS');
+$node->safe_psql('postgres',
+	    "SELECT pgcdc_drasi.alter_target('h1', url => 'https://127.0.0.1:$sport/sources/ht/events', "
+	  . "options => '{\"headers\": {\"Authorization\": \"$secret\"}, \"timeout_ms\": 1000}')");
+insert_rows(2, 2);
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT state = 'error' AND retries > 0 AND last_error LIKE 'could not POST to https://127.0.0.1:$sport/sources/ht/events/batch: %certificate%' "
+		  . "FROM pgcdc_drasi.target_status"),
+	'a self-signed certificate is refused with the system CAs, and retried')
+  or diag('target_status: ' . target_row());
+is($node->safe_psql('postgres', "SELECT delivered_seq FROM pgcdc_drasi.target_status"),
+	$at, 'nothing delivered over an unverified connection');
+$node->safe_psql('postgres',
+	    "SELECT pgcdc_drasi.alter_target('h1', "
+	  . "options => '{\"headers\": {\"Authorization\": \"$secret\"}, \"ca_file\": \"$tdir/cert.pem\"}')");
+wait_delivered('HTTPS with ca_file');
+is($node->safe_psql('postgres', "SELECT state FROM pgcdc_drasi.target_status"),
+	'streaming', 'with its certificate as ca_file the target streams');
+$tls_receiver->kill_kill;
 
 # The header never reaches the log.
 my $slog = join("\n", grep { !/statement:|STATEMENT:/ } split(/\n/, slurp_file($node->logfile)));
