@@ -40,6 +40,8 @@
 
 /* A request uses one connection, two while connecting (happy eyeballs). */
 #define HTTP_MAX_SOCKETS	8
+/* The longest wait between two calls of the caller's check. */
+#define HTTP_CHECK_INTERVAL_MS	1000
 
 typedef struct HttpSocket
 {
@@ -53,6 +55,7 @@ struct PgcdcHttp
 	CURL	   *easy;
 	struct curl_slist *headers; /* fixed header lines */
 	int			timeout_ms;
+	PgcdcHttpCheck check;		/* NULL: none */
 	int			nsockets;
 	HttpSocket	sockets[HTTP_MAX_SOCKETS];
 	bool		too_many_sockets;
@@ -228,12 +231,14 @@ write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 /*
  * Make a client with its fixed settings: timeout_ms for connecting and
- * for each whole request, the CA file (NULL: the system's CAs), and the
- * header lines ("Name: value").  NULL, with *error, on failure.
+ * for each whole request, the CA file (NULL: the system's CAs), the
+ * header lines ("Name: value"), and a function called at least once a
+ * second while a request waits (the delivery worker exits there when its
+ * target was paused).  NULL, with *error, on failure.
  */
 PgcdcHttp *
 pgcdc_http_create(int timeout_ms, const char *ca_file, int nheaders, char **headers,
-				  char **error)
+				  PgcdcHttpCheck check, char **error)
 {
 	PgcdcHttp  *http = palloc0(sizeof(PgcdcHttp));
 	int			i;
@@ -250,6 +255,7 @@ pgcdc_http_create(int timeout_ms, const char *ca_file, int nheaders, char **head
 		curl_initialized = true;
 	}
 	http->timeout_ms = timeout_ms;
+	http->check = check;
 	http->timer_ms = -1;
 	initStringInfo(&http->response);
 	http->multi = curl_multi_init();
@@ -349,6 +355,8 @@ run_transfer(PgcdcHttp *http, char **error)
 		int			i;
 
 		CHECK_FOR_INTERRUPTS();
+		if (http->check != NULL)
+			http->check();
 		if (http->too_many_sockets)
 		{
 			*error = pstrdup("libcurl opened more sockets than expected");
@@ -367,6 +375,7 @@ run_transfer(PgcdcHttp *http, char **error)
 
 			timeout = Max(Min(timeout, http->timer_ms - elapsed), 0);
 		}
+		timeout = Min(timeout, HTTP_CHECK_INTERVAL_MS);
 
 		set = pgcdc_create_wait_event_set(http->nsockets + 2);
 		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);

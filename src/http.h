@@ -26,12 +26,15 @@
 
 typedef struct PgcdcHttp PgcdcHttp;
 
+/* Called at least once a second while a request waits; may exit. */
+typedef void (*PgcdcHttpCheck) (void);
+
 extern bool pgcdc_http_check_url(const char *url, char **error);
 extern char *pgcdc_http_describe_url(const char *url);
 extern bool pgcdc_http_check_header(const char *name, const char *value, char **error);
 
 extern PgcdcHttp *pgcdc_http_create(int timeout_ms, const char *ca_file, int nheaders,
-									char **headers, char **error);
+									char **headers, PgcdcHttpCheck check, char **error);
 extern void pgcdc_http_close(PgcdcHttp *http);
 extern bool pgcdc_http_post(PgcdcHttp *http, const char *url, const char *idempotency_key,
 							const char *body, size_t len, long *status, char **response,

@@ -552,7 +552,7 @@ ensure_connected(void)
 			return true;
 		/* curl connects (again) by itself on each request as needed */
 		http = pgcdc_http_create(options.timeout_ms, options.ca_file, options.nheaders,
-								 options.headers, &error);
+								 options.headers, exit_if_not_wanted, &error);
 		if (http == NULL)
 		{
 			wait_to_retry(error, NULL);

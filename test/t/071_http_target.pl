@@ -6,6 +6,7 @@
 #      endpoints), the Authorization header sent and never shown;
 #   2. 503, 429, 500, timeouts and connection resets: retried with
 #      backoff, counted in target_status, nothing lost or duplicated;
+#      pause_target ends a request that hangs at once;
 #   3. kill -9 of the delivery worker while the receiver holds a batch it
 #      has accepted (the server reinitialises): the batch is sent again,
 #      with an Idempotency-Key that shows it;
@@ -273,6 +274,28 @@ like($loglines, qr/could not deliver: could not POST to http:\/\/127\.0\.0\.1:$h
 	'a timeout is logged');
 like($loglines, qr/could not deliver: could not POST to \S+: (Failure when receiving data from the peer|Send failure|Recv failure|Server returned nothing)/,
 	'a connection reset is logged');
+
+# pause_target while a request hangs (timeout_ms 60 s): the worker ends
+# within about a second, not at the timeout.
+my $opts = "{\"format\": \"drasi-http\", \"batch_size\": 200, \"headers\": {\"Authorization\": \"$secret\", \"X-Test\": \"yes\"}";
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.alter_target('h1', options => '$opts, \"timeout_ms\": 60000}')");
+control('/_control/faults', [ { mode => 'timeout', count => 1 } ]);
+my $requests = receiver_get('/_stats')->{requests};
+insert_rows(5, 5);
+for (my $i = 0; $i < 300 && receiver_get('/_stats')->{pending_faults} > 0; $i++)
+{
+	usleep(100_000);
+}
+is(receiver_get('/_stats')->{pending_faults}, 0, 'a request hangs in the receiver');
+my $t_pause = time();
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_target('h1')");
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pgcdc_drasi target'"),
+	'pause_target ends the worker in the middle of the request');
+ok(time() - $t_pause < 10, 'within seconds, not at the 60 s timeout (' . (time() - $t_pause) . ' s)');
+$node->safe_psql('postgres',
+	"SELECT pgcdc_drasi.alter_target('h1', options => '$opts, \"timeout_ms\": 1000}'); SELECT pgcdc_drasi.resume_target('h1')");
+check_receiver('after a pause in the middle of a request', 0);
 
 # ------------------------------------------------------------------------
 # 3. kill -9 of the delivery worker while the receiver holds a batch
