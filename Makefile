@@ -35,10 +35,13 @@ OBJS = \
 	src/sql_targets.o \
 	src/role_guard.o \
 	src/target.o \
-	src/redis.o
+	src/target_http.o \
+	src/redis.o \
+	src/http.o
 
-# Redis targets: Debian's libhiredis (libhiredis-dev).
-SHLIB_LINK = -lhiredis
+# Redis targets: Debian's libhiredis (libhiredis-dev); HTTP targets:
+# libcurl (libcurl4-openssl-dev).
+SHLIB_LINK = -lhiredis -lcurl
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter $(if $(WERROR),-Werror)

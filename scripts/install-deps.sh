@@ -15,6 +15,9 @@ PACKAGES=(
 	libc6-dev
 	perl
 	libhiredis-dev
+	libcurl4-openssl-dev
+	# the HTTPS part of test/t/071_http_target.pl makes a certificate
+	openssl
 	redis-server
 	redis-tools
 	# building PostgreSQL 17 and 18 from source (scripts/install-pg.sh) and

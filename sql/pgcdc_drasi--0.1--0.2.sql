@@ -20,8 +20,8 @@
  * A source's slot can be a failover slot, synchronized to standbys
  * (sources.failover; create_source and alter_source take failover, and
  * are made again with it, under the grants they had).
- * Targets (delivery to Redis Streams) are new: their table, functions
- * and status view.
+ * Targets (delivery to Redis Streams and HTTP) are new: their table,
+ * functions and status view.
  * Membership in pgcdc_drasi_admin or pgcdc_drasi_reader no longer gives
  * access to every database with the extension: USAGE on the schema is
  * granted per database to the roles that use it, not to the two roles.
@@ -271,11 +271,11 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 REVOKE ALL ON FUNCTION pgcdc_drasi.resync_source(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgcdc_drasi.resync_source(text, boolean) TO pgcdc_drasi_admin;
 
-/* Targets: delivery of a source's events to Redis Streams. */
+/* Targets: delivery of a source's events to Redis Streams or HTTP. */
 CREATE TABLE pgcdc_drasi.targets (
 	target_id	text PRIMARY KEY,
 	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
-	kind		text NOT NULL CHECK (kind IN ('redis')),
+	kind		text NOT NULL CHECK (kind IN ('redis', 'http')),
 	url			text NOT NULL,
 	options		jsonb NOT NULL DEFAULT '{}',
 	enabled		boolean NOT NULL DEFAULT true,
@@ -346,7 +346,11 @@ SELECT
 	t.source_id,
 	t.kind,
 	pg_catalog.regexp_replace(t.url, '^([A-Za-z][A-Za-z0-9+.-]*://[^/@]*?):[^/@]*@', '\1:********@') AS url,
-	t.options,
+	CASE WHEN pg_catalog.jsonb_typeof(t.options -> 'headers') = 'object'
+		THEN pg_catalog.jsonb_set(t.options, '{headers}',
+			(SELECT coalesce(pg_catalog.jsonb_object_agg(h.key, '********'), '{}')
+			 FROM pg_catalog.jsonb_each(t.options -> 'headers') h))
+		ELSE t.options END AS options,
 	t.enabled,
 	CASE WHEN NOT t.enabled THEN 'paused' ELSE coalesce(st.state, 'starting') END AS state,
 	st.pid,
@@ -379,7 +383,7 @@ REVOKE ALL ON FUNCTION
 	pgcdc_drasi.drop_target(text),
 	pgcdc_drasi.target_worker_status()
 	FROM PUBLIC;
-GRANT SELECT (target_id, source_id, kind, options, enabled, owner, created_at)
+GRANT SELECT (target_id, source_id, kind, enabled, owner, created_at)
 	ON pgcdc_drasi.targets TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.target_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT EXECUTE ON FUNCTION

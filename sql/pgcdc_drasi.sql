@@ -96,15 +96,16 @@ CREATE INDEX ON pgcdc_drasi.consumers (source_id);
 
 /*
  * Targets: where a delivery worker sends a source's events (Redis
- * Streams).  Each target reads the source's queue as the durable consumer
- * named 'target:' || target_id, whose acked_seq is the last event
- * delivered.  url may hold a password: no role but the superuser reads
- * the column; target_status shows it masked.
+ * Streams or HTTP).  Each target reads the source's queue as the durable
+ * consumer named 'target:' || target_id, whose acked_seq is the last
+ * event delivered.  url may hold a password and options HTTP headers
+ * (bearer tokens): no role but the superuser reads those columns;
+ * target_status shows them masked.
  */
 CREATE TABLE pgcdc_drasi.targets (
 	target_id	text PRIMARY KEY,
 	source_id	text NOT NULL REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
-	kind		text NOT NULL CHECK (kind IN ('redis')),
+	kind		text NOT NULL CHECK (kind IN ('redis', 'http')),
 	url			text NOT NULL,
 	options		jsonb NOT NULL DEFAULT '{}',
 	enabled		boolean NOT NULL DEFAULT true,
@@ -454,7 +455,11 @@ SELECT
 	t.source_id,
 	t.kind,
 	pg_catalog.regexp_replace(t.url, '^([A-Za-z][A-Za-z0-9+.-]*://[^/@]*?):[^/@]*@', '\1:********@') AS url,
-	t.options,
+	CASE WHEN pg_catalog.jsonb_typeof(t.options -> 'headers') = 'object'
+		THEN pg_catalog.jsonb_set(t.options, '{headers}',
+			(SELECT coalesce(pg_catalog.jsonb_object_agg(h.key, '********'), '{}')
+			 FROM pg_catalog.jsonb_each(t.options -> 'headers') h))
+		ELSE t.options END AS options,
 	t.enabled,
 	CASE WHEN NOT t.enabled THEN 'paused' ELSE coalesce(st.state, 'starting') END AS state,
 	st.pid,
@@ -539,7 +544,7 @@ GRANT SELECT ON pgcdc_drasi.consumer_status TO pgcdc_drasi_admin, pgcdc_drasi_re
 GRANT SELECT ON pgcdc_drasi.table_keys, pgcdc_drasi.table_options TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT SELECT ON pgcdc_drasi.status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
-GRANT SELECT (target_id, source_id, kind, options, enabled, owner, created_at)
+GRANT SELECT (target_id, source_id, kind, enabled, owner, created_at)
 	ON pgcdc_drasi.targets TO pgcdc_drasi_admin;
 GRANT SELECT ON pgcdc_drasi.target_status TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 

@@ -315,4 +315,18 @@ pgcdc_slot_invalidation_reason(ReplicationSlot *slot)
 #endif
 }
 
+/*
+ * A wait event set owned by no resource owner (the caller frees it):
+ * 15 and 16 take a memory context, 17 and later a resource owner.
+ */
+static inline WaitEventSet *
+pgcdc_create_wait_event_set(int nevents)
+{
+#if PG_VERSION_NUM >= 170000
+	return CreateWaitEventSet(NULL, nevents);
+#else
+	return CreateWaitEventSet(CurrentMemoryContext, nevents);
+#endif
+}
+
 #endif							/* PGCDC_COMPAT_H */

@@ -8,7 +8,8 @@
  * 'target:<target_id>'), served by a delivery worker (target.c).  Only
  * pgcdc_drasi_admin may call these functions (GRANT in the install
  * script).  Every input is checked before anything is recorded; a Redis
- * that cannot be reached is not an error here: target_status shows it.
+ * or HTTP server that cannot be reached is not an error here:
+ * target_status shows it.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -20,14 +21,15 @@
 #include "postgres.h"
 
 #include "funcapi.h"
+#include "catalog/pg_authid.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "pgcdc_drasi.h"
-#include "redis.h"
 #include "shmem.h"
 #include "sink_queue.h"
 #include "sql_common.h"
@@ -61,39 +63,35 @@ check_target_id(const char *target_id)
 						   PGCDC_SOURCE_ID_MAXLEN)));
 }
 
-/* Check a Redis URL; the error never repeats it (it may hold a password). */
-static void
-check_url(const char *target_id, const char *url)
-{
-	PgcdcRedisUrl parsed;
-	char	   *error;
-
-	if (!pgcdc_redis_parse_url(url, &parsed, &error))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid Redis URL for target \"%s\"", target_id),
-				 errdetail("%s.", error),
-				 errhint("Use redis://[user:password@]host[:port][/db] or unix://[user:password@]/path[?db=N].")));
-}
-
 /* The options argument as JSON text, checked. */
 static char *
-options_arg(FunctionCallInfo fcinfo, int argno, const char *target_id)
+options_arg(FunctionCallInfo fcinfo, int argno, const char *target_id, PgcdcTargetKind kind)
 {
 	char	   *text;
 	PgcdcTargetOptions parsed;
 
 	text = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(argno)));
 
-	pgcdc_target_parse_options(target_id, text, &parsed);
+	pgcdc_target_parse_options(target_id, kind, text, &parsed);
+
+	/*
+	 * The worker reads the CA file as the server's OS user: only roles that
+	 * may read server files choose one.
+	 */
+	if (parsed.ca_file != NULL &&
+		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set option \"ca_file\" of target \"%s\"", target_id),
+				 errdetail("Only roles with privileges of the \"pg_read_server_files\" role may choose a file of the server.")));
 	return text;
 }
 
 /*
  * create_target(target_id, source_id, kind, url, options): deliver a
- * source's events to a Redis stream, from the oldest queued event
- * (options start_at "earliest", the default) or after the last one
- * published ("latest").
+ * source's events to a Redis stream or an HTTP endpoint, from the oldest
+ * queued event (options start_at "earliest", the default) or after the
+ * last one published ("latest").
  */
 Datum
 pgcdc_drasi_create_target(PG_FUNCTION_ARGS)
@@ -103,6 +101,7 @@ pgcdc_drasi_create_target(PG_FUNCTION_ARGS)
 	char	   *kind = pgcdc_sql_text_arg(fcinfo, 2, "kind");
 	char	   *url = pgcdc_sql_text_arg(fcinfo, 3, "url");
 	char	   *options;
+	PgcdcTargetKind target_kind;
 	PgcdcTargetOptions parsed;
 	PgcdcTargetConfig config;
 	PgcdcSourceConfig *source;
@@ -112,14 +111,10 @@ pgcdc_drasi_create_target(PG_FUNCTION_ARGS)
 
 	pgcdc_sql_require_arg(fcinfo, 4, "options");
 	check_target_id(target_id);
-	if (strcmp(kind, "redis") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown target kind \"%s\"", kind),
-				 errhint("The only kind is \"redis\" (Redis Streams).")));
-	check_url(target_id, url);
-	options = options_arg(fcinfo, 4, target_id);
-	pgcdc_target_parse_options(target_id, options, &parsed);
+	target_kind = pgcdc_target_kind(kind);
+	pgcdc_target_check_url(target_id, target_kind, url);
+	options = options_arg(fcinfo, 4, target_id, target_kind);
+	pgcdc_target_parse_options(target_id, target_kind, options, &parsed);
 
 	pgcdc_shmem_require_preloaded();
 	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
@@ -177,12 +172,17 @@ pgcdc_drasi_alter_target(PG_FUNCTION_ARGS)
 {
 	char	   *target_id = pgcdc_sql_text_arg(fcinfo, 0, "target_id");
 	char	   *url = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *options = PG_ARGISNULL(2) ? NULL : options_arg(fcinfo, 2, target_id);
+	char	   *options = NULL;
+	PgcdcTargetConfig *target;
+	PgcdcTargetKind kind;
 
 	pgcdc_shmem_require_preloaded();
+	target = pgcdc_catalog_get_target(target_id, PGCDC_LOCK_UPDATE, false);
+	kind = pgcdc_target_kind(target->kind);
 	if (url != NULL)
-		check_url(target_id, url);
-	(void) pgcdc_catalog_get_target(target_id, PGCDC_LOCK_UPDATE, false);
+		pgcdc_target_check_url(target_id, kind, url);
+	if (!PG_ARGISNULL(2))
+		options = options_arg(fcinfo, 2, target_id, kind);
 	pgcdc_catalog_update_target(target_id, url, options);
 	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
@@ -207,11 +207,16 @@ pgcdc_drasi_pause_target(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* resume_target(target_id): deliver again from the delivered position. */
+/*
+ * resume_target(target_id): deliver again from the delivered position,
+ * also after the worker stopped on a refusal (an HTTP 4xx), which it
+ * retries once it sees the configuration generation move at commit.
+ */
 Datum
 pgcdc_drasi_resume_target(PG_FUNCTION_ARGS)
 {
 	set_enabled(pgcdc_sql_text_arg(fcinfo, 0, "target_id"), true);
+	pgcdc_sql_reconfigure_at_commit();
 	PG_RETURN_VOID();
 }
 

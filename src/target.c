@@ -3,7 +3,8 @@
  * target.c
  *		The delivery worker of a target: reads its source's queue after
  *		the delivered position and writes the events to a Redis stream,
- *		exactly once, in seq order.
+ *		exactly once, or POSTs them to an HTTP endpoint, at least once,
+ *		in seq order.
  *
  * EXACTLY ONCE
  *
@@ -32,6 +33,16 @@
  * workers' backoff, forever; a PostgreSQL error ends the worker, which
  * the launcher starts again with the same backoff.
  *
+ * HTTP
+ *
+ * An http target sends a batch per request (target_http.c, http.c), one
+ * request at a time, and moves its position only after a 2xx, so a batch
+ * is sent again only across a crash.  No answer, 408, 429 and 5xx are
+ * retried as above (with jitter), sending the same batch again; any other
+ * status, or Drasi's 200 that reports a partial failure (after moving
+ * past the batch: Drasi has the rest), stops delivery until
+ * resume_target or alter_target (stop_delivery).  See design.md.
+ *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
  * IDENTIFICATION
@@ -58,6 +69,8 @@
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
+#include "common/pg_prng.h"
+#include "http.h"
 #include "pgcdc_drasi.h"
 #include "redis.h"
 #include "shmem.h"
@@ -70,6 +83,7 @@
 static PgcdcTarget *MyTarget = NULL;
 static MemoryContext TargetContext = NULL;
 static MemoryContext batch_mcxt = NULL;
+static MemoryContext request_mcxt = NULL;	/* http: one request's memory */
 
 static PgcdcTargetConfig *config = NULL;
 static PgcdcTargetOptions options;
@@ -78,13 +92,17 @@ static char *consumer_name = NULL;
 static int64 delivered_seq = 0;
 static uint32 seen_generation = 0;
 static PgcdcRedis *redis = NULL;
+static PgcdcHttp *http = NULL;
+static char *http_where = NULL; /* the url without its secrets */
 static bool ever_connected = false;
 static int	failures = 0;
+static bool stopped = false;	/* stop_delivery since the last delivery */
 
 /* The batch being delivered. */
 static int64 *batch_seqs = NULL;
 static char **batch_data = NULL;
 static PgcdcXaddResult *batch_results = NULL;
+static int	pending_n = 0;		/* http: a batch to send again */
 
 /* What the worker was doing, for the context of any error it raises. */
 static struct
@@ -150,24 +168,117 @@ option_string(const char *target_id, const char *key, JsonbValue *v)
 	return NULL;				/* keep the compiler quiet */
 }
 
+/* The kind of a target, from its name; unknown kinds are refused. */
+PgcdcTargetKind
+pgcdc_target_kind(const char *kind)
+{
+	if (strcmp(kind, "redis") == 0)
+		return PGCDC_TARGET_REDIS;
+	if (strcmp(kind, "http") == 0)
+		return PGCDC_TARGET_HTTP;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown target kind \"%s\"", kind),
+			 errhint("The kinds are \"redis\" (Redis Streams) and \"http\" (HTTP POST).")));
+	return PGCDC_TARGET_REDIS;	/* keep the compiler quiet */
+}
+
 /*
- * Parse and check the options of a target (a JSON object); unknown keys
- * are refused, so a misspelt option never goes unnoticed.  Used both by
- * create_target and alter_target and by the worker.
+ * Check the url of a target of that kind; the error never repeats it (it
+ * may hold a password).
  */
 void
-pgcdc_target_parse_options(const char *target_id, const char *options_json,
-						   PgcdcTargetOptions *out)
+pgcdc_target_check_url(const char *target_id, PgcdcTargetKind kind, const char *url)
+{
+	char	   *error;
+
+	if (kind == PGCDC_TARGET_REDIS)
+	{
+		PgcdcRedisUrl parsed;
+
+		if (!pgcdc_redis_parse_url(url, &parsed, &error))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid Redis URL for target \"%s\"", target_id),
+					 errdetail("%s.", error),
+					 errhint("Use redis://[user:password@]host[:port][/db] or unix://[user:password@]/path[?db=N].")));
+	}
+	else if (!pgcdc_http_check_url(url, &error))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid HTTP URL for target \"%s\"", target_id),
+				 errdetail("%s.", error),
+				 errhint("Use http://host[:port]/path or https://host[:port]/path.")));
+}
+
+/* The "headers" option: an object of strings, checked, as header lines. */
+static void
+option_headers(const char *target_id, JsonbValue *v, PgcdcTargetOptions *out)
+{
+	JsonbIterator *it;
+	JsonbValue	k;
+	JsonbIteratorToken r;
+	int			max;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid option \"headers\" of target \"%s\"", target_id),
+				 errdetail("\"headers\" must be a JSON object of strings.")));
+	max = JsonContainerSize(v->val.binary.data);
+	out->headers = palloc0(sizeof(char *) * Max(max, 1));
+	out->nheaders = 0;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((r = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		JsonbValue	val;
+		char	   *name;
+		char	   *value;
+		char	   *error;
+
+		if (r != WJB_KEY)
+			continue;
+		name = pnstrdup(k.val.string.val, k.val.string.len);
+		r = JsonbIteratorNext(&it, &val, true);
+		Assert(r == WJB_VALUE);
+		if (val.type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid option \"headers\" of target \"%s\"", target_id),
+					 errdetail("The value of header \"%s\" must be a string.", name)));
+		value = pnstrdup(val.val.string.val, val.val.string.len);
+		if (!pgcdc_http_check_header(name, value, &error))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid option \"headers\" of target \"%s\"", target_id),
+					 errdetail("%s.", error)));
+		Assert(out->nheaders < max);
+		out->headers[out->nheaders++] = psprintf("%s: %s", name, value);
+	}
+}
+
+/*
+ * Parse and check the options of a target of that kind (a JSON object);
+ * unknown keys are refused, so a misspelt option never goes unnoticed.
+ * Used both by create_target and alter_target and by the worker.  No
+ * message repeats a header's value.
+ */
+void
+pgcdc_target_parse_options(const char *target_id, PgcdcTargetKind kind,
+						   const char *options_json, PgcdcTargetOptions *out)
 {
 	Jsonb	   *jb;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken r;
+	bool		http = kind == PGCDC_TARGET_HTTP;
 
 	memset(out, 0, sizeof(*out));
+	out->kind = kind;
 	out->stream = pstrdup(target_id);
 	out->batch_size = 500;
-	out->timeout_ms = 5000;
+	out->timeout_ms = http ? 10000 : 5000;
+	out->format = PGCDC_HTTP_FORMAT_DRASI;
 
 	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(options_json)));
 	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_OBJECT(jb))
@@ -186,11 +297,7 @@ pgcdc_target_parse_options(const char *target_id, const char *options_json,
 		key = pnstrdup(v.val.string.val, v.val.string.len);
 		r = JsonbIteratorNext(&it, &val, true);
 		Assert(r == WJB_VALUE);
-		if (strcmp(key, "stream") == 0)
-			out->stream = option_string(target_id, key, &val);
-		else if (strcmp(key, "maxlen") == 0)
-			out->maxlen = option_int(target_id, key, &val, 0, PG_INT64_MAX);
-		else if (strcmp(key, "batch_size") == 0)
+		if (strcmp(key, "batch_size") == 0)
 			out->batch_size = (int) option_int(target_id, key, &val, 1, TARGET_MAX_BATCH);
 		else if (strcmp(key, "timeout_ms") == 0)
 			out->timeout_ms = (int) option_int(target_id, key, &val, 10, 3600 * 1000);
@@ -205,20 +312,53 @@ pgcdc_target_parse_options(const char *target_id, const char *options_json,
 						 errdetail("\"start_at\" must be \"earliest\" or \"latest\".")));
 			out->start_latest = strcmp(start, "latest") == 0;
 		}
+		else if (!http && strcmp(key, "stream") == 0)
+			out->stream = option_string(target_id, key, &val);
+		else if (!http && strcmp(key, "maxlen") == 0)
+			out->maxlen = option_int(target_id, key, &val, 0, PG_INT64_MAX);
+		else if (http && strcmp(key, "format") == 0)
+		{
+			char	   *format = option_string(target_id, key, &val);
+
+			if (strcmp(format, "drasi-http") == 0)
+				out->format = PGCDC_HTTP_FORMAT_DRASI;
+			else if (strcmp(format, "webhook") == 0)
+				out->format = PGCDC_HTTP_FORMAT_WEBHOOK;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid option \"format\" of target \"%s\"", target_id),
+						 errdetail("\"format\" must be \"drasi-http\" or \"webhook\".")));
+		}
+		else if (http && strcmp(key, "headers") == 0)
+			option_headers(target_id, &val, out);
+		else if (http && strcmp(key, "ca_file") == 0)
+		{
+			out->ca_file = option_string(target_id, key, &val);
+			if (!is_absolute_path(out->ca_file))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid option \"ca_file\" of target \"%s\"", target_id),
+						 errdetail("\"ca_file\" must be an absolute path.")));
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\" of target \"%s\"", key, target_id),
+					 http ?
+					 errhint("Options of an http target are \"format\", \"headers\", \"ca_file\", \"batch_size\", \"timeout_ms\" and \"start_at\".") :
 					 errhint("Options of a redis target are \"stream\", \"maxlen\", \"batch_size\", \"timeout_ms\" and \"start_at\".")));
 	}
 }
 
-/* Close the Redis connection, if any. */
+/* Close the connection to the target, if any. */
 static void
 disconnect(void)
 {
 	pgcdc_redis_close(redis);
 	redis = NULL;
+	pgcdc_http_close(http);
+	http = NULL;
 }
 
 /* Stop cleanly when the target was paused or dropped. */
@@ -243,6 +383,7 @@ load_config(void)
 	PgcdcTargetConfig *fresh;
 	PgcdcConsumer consumer;
 	MemoryContext old;
+	PgcdcTargetKind kind;
 	char	   *error;
 	bool		found;
 
@@ -263,14 +404,18 @@ load_config(void)
 	}
 	config = fresh;
 	consumer_name = pgcdc_catalog_target_consumer(config->target_id);
-	if (!pgcdc_redis_parse_url(config->url, &url, &error))
+	kind = pgcdc_target_kind(config->kind);
+	if (kind == PGCDC_TARGET_REDIS ? !pgcdc_redis_parse_url(config->url, &url, &error) :
+		!pgcdc_http_check_url(config->url, &error))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid Redis URL of target \"%s\"", config->target_id),
+				 errmsg("invalid URL of target \"%s\"", config->target_id),
 				 errdetail("%s", error),
 				 errhint("Correct it with pgcdc_drasi.alter_target('%s', url => ...).",
 						 config->target_id)));
-	pgcdc_target_parse_options(config->target_id, config->options, &options);
+	if (kind == PGCDC_TARGET_HTTP)
+		http_where = pgcdc_http_describe_url(config->url);
+	pgcdc_target_parse_options(config->target_id, kind, config->options, &options);
 	found = pgcdc_catalog_get_consumer(consumer_name, PGCDC_LOCK_NONE, &consumer);
 	MemoryContextSwitchTo(old);
 	if (!found)
@@ -292,6 +437,7 @@ load_config(void)
 	batch_data = MemoryContextAlloc(TargetContext, sizeof(char *) * options.batch_size);
 	batch_results = MemoryContextAlloc(TargetContext,
 									   sizeof(PgcdcXaddResult) * options.batch_size);
+	pending_n = 0;
 	return true;
 }
 
@@ -311,28 +457,30 @@ source_last_seq(void)
 }
 
 /*
- * A delivery failed: show it in target_status and the log, drop the
- * connection, and wait (interruptibly) before the next attempt.  The
- * message never holds the url.
+ * A delivery failed: show it in target_status and the log, and wait
+ * (interruptibly) before the next attempt, with the backoff of source
+ * workers; HTTP targets add jitter (half to all of the delay), so that
+ * many of them do not hammer a server that comes back all at once.
+ * Neither message nor detail holds the url's secrets.
  */
 static void
-delivery_failed(const char *message)
+wait_to_retry(const char *message, const char *detail)
 {
-	char	   *where = pgcdc_redis_describe(&url);
-	char	   *detail = psprintf("Redis at %s, stream \"%s\".", where, options.stream);
 	TimestampTz until;
+	int64		delay;
 
-	disconnect();
 	failures++;
 	MyTarget->retries++;
 	pgcdc_shmem_record_target_error(MyTarget, message, detail);
 	ereport(LOG,
 			(errmsg("pgcdc_drasi target \"%s\" could not deliver: %s", MyTarget->target_id, message),
-			 errdetail("%s", detail)));
+			 detail ? errdetail("%s", detail) : 0));
 	pgstat_report_activity(STATE_IDLE, "waiting to retry");
 
-	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										pgcdc_shmem_backoff_delay(failures));
+	delay = pgcdc_shmem_backoff_delay(failures);
+	if (options.kind == PGCDC_TARGET_HTTP && delay > 1)
+		delay = delay / 2 + (int64) pg_prng_uint64_range(&pg_global_prng_state, 0, delay / 2);
+	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
 	for (;;)
 	{
 		long		ms = (long) ((until - GetCurrentTimestamp()) / 1000);
@@ -343,6 +491,45 @@ delivery_failed(const char *message)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(ms, TARGET_IDLE_POLL_MS), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* A Redis delivery failed: drop the connection and retry after a while. */
+static void
+delivery_failed(const char *message)
+{
+	char	   *where = pgcdc_redis_describe(&url);
+
+	disconnect();
+	wait_to_retry(message, psprintf("Redis at %s, stream \"%s\".", where, options.stream));
+}
+
+/*
+ * The target refused events for good (an HTTP 4xx, or Drasi refusing
+ * part of a batch): show it in target_status and the log, and send
+ * nothing until resume_target or alter_target (or a restart) says to
+ * try again.  The target is never skipped past events silently.
+ */
+static void
+stop_delivery(const char *message, const char *detail)
+{
+	pgcdc_shmem_record_target_error(MyTarget, message, detail);
+	ereport(WARNING,
+			(errmsg("pgcdc_drasi target \"%s\" stopped: %s", MyTarget->target_id, message),
+			 detail ? errdetail("The response was: %s", detail) : 0,
+			 errhint("Call pgcdc_drasi.resume_target('%s') to send again.", MyTarget->target_id)));
+	pgstat_report_activity(STATE_IDLE, "stopped: waiting for resume_target");
+	failures = 0;
+	stopped = true;
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		exit_if_not_wanted();
+		if (MyTarget->config_generation != seen_generation)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 TARGET_IDLE_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
@@ -359,6 +546,23 @@ ensure_connected(void)
 	uint64		top;
 	int64		last_seq;
 
+	if (options.kind == PGCDC_TARGET_HTTP)
+	{
+		if (http != NULL)
+			return true;
+		/* curl connects (again) by itself on each request as needed */
+		http = pgcdc_http_create(options.timeout_ms, options.ca_file, options.nheaders,
+								 options.headers, exit_if_not_wanted, &error);
+		if (http == NULL)
+		{
+			wait_to_retry(error, NULL);
+			return false;
+		}
+		if (!ever_connected)
+			pgcdc_shmem_set_target_state(MyTarget, PGCDC_STATE_STREAMING);
+		ever_connected = true;
+		return true;
+	}
 	if (redis != NULL)
 		return true;
 	pgcdc_shmem_set_target_state(MyTarget, PGCDC_STATE_CONNECTING);
@@ -422,6 +626,12 @@ read_batch(void)
 						config->source_id, delivered_seq + 1, MyTarget->target_id),
 				 errdetail("The next queued event is seq " INT64_FORMAT ".", batch_seqs[0]),
 				 errhint("Events were removed by hand; drop the target and create it again.")));
+
+	if (options.kind == PGCDC_TARGET_HTTP)
+	{
+		memcpy(batch_data, payloads, sizeof(char *) * n);
+		return n;
+	}
 
 	/*
 	 * The platform source's layout: a CloudEvent whose data is the array of
@@ -508,6 +718,59 @@ deliver_batch(int n)
 	return true;
 }
 
+/*
+ * Send a batch of n events to an HTTP target in one request, and move
+ * the position past them only after a 2xx.  A failure to retry keeps the
+ * batch (pending_n), so that the retry is the same request with the same
+ * Idempotency-Key.  False when not delivered.
+ */
+static bool
+deliver_http(int n)
+{
+	PgcdcHttpOutcome outcome;
+	MemoryContext old;
+	char	   *message;
+	char	   *detail;
+	int			sent;
+
+	Assert(n > 0 && n <= options.batch_size);
+	errctx.first_seq = batch_seqs[0];
+	errctx.last_seq = batch_seqs[n - 1];
+	pending_n = n;
+	MemoryContextReset(request_mcxt);
+	old = MemoryContextSwitchTo(request_mcxt);
+	outcome = pgcdc_target_http_send(http, &options, config->url, config->source_id, n,
+									 batch_seqs, batch_data, &sent, &message, &detail);
+	MemoryContextSwitchTo(old);
+	errctx.first_seq = 0;
+	if (outcome == PGCDC_HTTP_RETRY)
+	{
+		wait_to_retry(message, detail);
+		return false;
+	}
+	if (outcome == PGCDC_HTTP_REFUSED)
+	{
+		stop_delivery(message, detail);
+		return false;
+	}
+
+	/*
+	 * Delivered, or partly refused by Drasi: the events it took are there,
+	 * and it has no idempotency, so sending them again would duplicate them;
+	 * move past the batch, and stop on a partial refusal.
+	 */
+	save_position(batch_seqs[n - 1]);
+	pending_n = 0;
+	MyTarget->events_delivered += n;
+	MyTarget->last_delivery_time = GetCurrentTimestamp();
+	if (outcome == PGCDC_HTTP_PARTIAL)
+	{
+		stop_delivery(message, detail);
+		return false;
+	}
+	return true;
+}
+
 /* Reload the configuration after alter_target, reconnecting with it. */
 static void
 check_config_generation(void)
@@ -540,8 +803,13 @@ delivery_loop(void)
 		if (!ensure_connected())
 			continue;
 
-		MemoryContextReset(batch_mcxt);
-		n = read_batch();
+		if (pending_n > 0)
+			n = pending_n;		/* the same request again */
+		else
+		{
+			MemoryContextReset(batch_mcxt);
+			n = read_batch();
+		}
 		if (n == 0)
 		{
 			pgstat_report_activity(STATE_IDLE, NULL);
@@ -552,9 +820,11 @@ delivery_loop(void)
 			continue;
 		}
 		pgstat_report_activity(STATE_RUNNING, "delivering events");
-		if (deliver_batch(n) && failures > 0)
+		if ((options.kind == PGCDC_TARGET_HTTP ? deliver_http(n) : deliver_batch(n)) &&
+			(failures > 0 || stopped))
 		{
 			failures = 0;
+			stopped = false;
 			pgcdc_shmem_set_target_state(MyTarget, PGCDC_STATE_STREAMING);
 		}
 	}
@@ -594,6 +864,8 @@ pgcdc_target_main(Datum main_arg)
 										  ALLOCSET_DEFAULT_SIZES);
 	batch_mcxt = AllocSetContextCreate(TargetContext, "pgcdc_drasi target batch",
 									   ALLOCSET_DEFAULT_SIZES);
+	request_mcxt = AllocSetContextCreate(TargetContext, "pgcdc_drasi target request",
+										 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(TargetContext);
 
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
@@ -616,9 +888,14 @@ pgcdc_target_main(Datum main_arg)
 			LWLockRelease(pgcdc_shared->lock);
 			proc_exit(0);
 		}
-		ereport(LOG,
-				(errmsg("pgcdc_drasi target \"%s\" delivering source \"%s\" to Redis stream \"%s\" after seq " INT64_FORMAT,
-						config->target_id, config->source_id, options.stream, delivered_seq)));
+		if (options.kind == PGCDC_TARGET_HTTP)
+			ereport(LOG,
+					(errmsg("pgcdc_drasi target \"%s\" delivering source \"%s\" to %s after seq " INT64_FORMAT,
+							config->target_id, config->source_id, http_where, delivered_seq)));
+		else
+			ereport(LOG,
+					(errmsg("pgcdc_drasi target \"%s\" delivering source \"%s\" to Redis stream \"%s\" after seq " INT64_FORMAT,
+							config->target_id, config->source_id, options.stream, delivered_seq)));
 		delivery_loop();
 	}
 	PG_CATCH();

@@ -90,9 +90,9 @@ SELECT results_eq(
 	         has_column_privilege('pgcdc_drasi_reader', 'pgcdc_drasi.targets', attname, 'SELECT')
 	  FROM pg_attribute WHERE attrelid = 'pgcdc_drasi.targets'::regclass AND attnum > 0 ORDER BY attnum$$,
 	$$VALUES ('target_id', true, false), ('source_id', true, false), ('kind', true, false),
-	         ('url', false, false), ('options', true, false), ('enabled', true, false),
+	         ('url', false, false), ('options', false, false), ('enabled', true, false),
 	         ('owner', true, false), ('created_at', true, false)$$,
-	'targets: admin may SELECT every column but url, reader none');
+	'targets: admin may SELECT every column but url and options (HTTP headers), reader none');
 SELECT results_eq(
 	$$SELECT r, t, p, has_table_privilege(r, 'pgcdc_drasi.' || t, p)
 	  FROM unnest(ARRAY['pgcdc_drasi_admin', 'pgcdc_drasi_reader']) r,

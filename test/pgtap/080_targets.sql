@@ -1,10 +1,11 @@
--- 080_targets.sql: targets (delivery to Redis Streams) through SQL: the
--- happy path of every function, their refusals with exact messages, who
--- may call them, the secret url, the consumer row that holds a target's
--- position, and a delivery worker that cannot reach its Redis (accepted
--- at creation; target_status shows the error).  No Redis is needed here:
--- delivery itself is tested with a real redis-server in
--- test/t/070_redis_target.pl.
+-- 080_targets.sql: targets (delivery to Redis Streams and HTTP) through
+-- SQL: the happy path of every function, their refusals with exact
+-- messages, who may call them, the secret url and headers, the consumer
+-- row that holds a target's position, and a delivery worker that cannot
+-- reach its Redis or HTTP server (accepted at creation; target_status
+-- shows the error).  No Redis or HTTP server is needed here: delivery
+-- itself is tested with a real redis-server in test/t/070_redis_target.pl
+-- and a real HTTP receiver in test/t/071_http_target.pl.
 --
 -- Roles this file creates start with "tgt_" and are dropped at the end;
 -- the source (slot, origin) starts with "tgt" too.
@@ -26,7 +27,7 @@ GRANT pgcdc_drasi_reader TO tgt_reader;
 GRANT USAGE ON SCHEMA pgcdc_drasi TO tgt_reader;
 CREATE ROLE tgt_nobody NOLOGIN;
 
-SELECT plan(47);
+SELECT plan(70);
 
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('tgt', 'tgt_pub', bootstrap => false)$$,
 	'create_source tgt');
@@ -37,8 +38,8 @@ SELECT lives_ok($$SELECT pgcdc_drasi.wait_for_catchup('tgt')$$, 'two events queu
 ----------------------------------------------------------------------
 -- Refusals
 ----------------------------------------------------------------------
-SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('t1', 'tgt', kind => 'http', url => 'http://127.0.0.1/')$$),
-	ARRAY['22023', 'unknown target kind "http"', '', 'The only kind is "redis" (Redis Streams).'],
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('t1', 'tgt', kind => 'ftp', url => 'ftp://127.0.0.1/')$$),
+	ARRAY['22023', 'unknown target kind "ftp"', '', 'The kinds are "redis" (Redis Streams) and "http" (HTTP POST).'],
 	'an unknown kind is refused');
 SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('t1', 'tgt', url => 'redis://:s3cret@127.0.0.1:99999/0')$$),
 	ARRAY['22023', 'invalid Redis URL for target "t1"', 'the port must be a number between 1 and 65535.',
@@ -101,9 +102,13 @@ SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('t1', 'tgt', url => 're
 	'a duplicate target id is refused');
 SELECT is(err_info($$SELECT url FROM pgcdc_drasi.targets$$),
 	ARRAY['42501', 'permission denied for table targets', '', ''], 'an admin cannot read the url column');
-SELECT results_eq($$SELECT target_id, source_id, kind, options::text FROM pgcdc_drasi.targets$$,
+SELECT is(err_info($$SELECT options FROM pgcdc_drasi.targets$$),
+	ARRAY['42501', 'permission denied for table targets', '', ''],
+	'an admin cannot read the options column (HTTP headers)');
+SELECT results_eq($$SELECT t.target_id, t.source_id, t.kind, s.options::text
+	FROM pgcdc_drasi.targets t JOIN pgcdc_drasi.target_status s USING (target_id)$$,
 	$$VALUES ('t1', 'tgt', 'redis', '{"maxlen": 1000, "stream": "tgt-changes"}')$$,
-	'an admin reads the other columns');
+	'an admin reads the other columns, and the options in target_status');
 SELECT is((SELECT url FROM pgcdc_drasi.target_status WHERE target_id = 't1'),
 	'redis://user:********@127.0.0.1:1/2', 'target_status masks the password');
 SELECT ok(poll_until($$SELECT state = 'error' AND last_error LIKE 'could not connect to Redis:%'
@@ -163,6 +168,72 @@ SELECT ok((SELECT count(*) = 0 FROM pgcdc_drasi.target_status)
 	'the target, its consumer row and its worker are gone');
 SELECT is(err_info_rb($$SELECT pgcdc_drasi.drop_target('t1')$$),
 	ARRAY['42704', 'target "t1" does not exist', '', ''], 'drop_target of an unknown target');
+
+----------------------------------------------------------------------
+-- HTTP targets
+----------------------------------------------------------------------
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://exa mple.com/')$$),
+	ARRAY['22023', 'invalid HTTP URL for target "h1"', 'the URL is malformed (Bad hostname).',
+	      'Use http://host[:port]/path or https://host[:port]/path.'],
+	'a malformed HTTP URL is refused');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'https://u:s3cret@127.0.0.1:99999/')$$))[3],
+	'the URL is malformed (Port number was not a decimal number between 0 and 65535).',
+	'a port out of range is refused, without repeating the url');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'ftp://127.0.0.1/')$$))[3],
+	'the URL must start with http:// or https://.', 'a URL of another scheme is refused');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'not a url')$$))[3],
+	'the URL is malformed (Bad scheme).', 'a URL without a scheme is refused');
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"format": "xml"}')$$),
+	ARRAY['22023', 'invalid option "format" of target "h1"', '"format" must be "drasi-http" or "webhook".', ''],
+	'an unknown format is refused');
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"stream": "x"}')$$),
+	ARRAY['22023', 'unknown option "stream" of target "h1"', '',
+	      'Options of an http target are "format", "headers", "ca_file", "batch_size", "timeout_ms" and "start_at".'],
+	'an option of Redis targets is refused for an http target');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": []}')$$))[2:3],
+	ARRAY['invalid option "headers" of target "h1"', '"headers" must be a JSON object of strings.'],
+	'headers must be an object');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"Authorization": 5}}')$$))[3],
+	'The value of header "Authorization" must be a string.', 'a header value must be a string');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"Content-Length": "5"}}')$$))[3],
+	'Header "Content-Length" is set by pgcdc_drasi.', 'headers we set are refused');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"Bad Name": "x"}}')$$))[3],
+	'Header name "Bad Name" has a character that is not allowed.', 'a header name must be a token');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"headers": {"X-A": "s3cret\nX-B: 1"}}')$$))[3],
+	'The value of header "X-A" has a line break.', 'a header value with a line break is refused, without repeating it');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"ca_file": "ca.pem"}')$$))[3],
+	'"ca_file" must be an absolute path.', 'ca_file must be an absolute path');
+SET ROLE tgt_reader;
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/')$$))[1:2],
+	ARRAY['42501', 'permission denied for function create_target'], 'a reader may not create http targets');
+SET ROLE tgt_admin;
+SELECT is(err_info_rb($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http', url => 'http://127.0.0.1/', options => '{"ca_file": "/etc/ssl/certs/ca-certificates.crt"}')$$),
+	ARRAY['42501', 'permission denied to set option "ca_file" of target "h1"',
+	      'Only roles with privileges of the "pg_read_server_files" role may choose a file of the server.', ''],
+	'only roles that may read server files choose a CA file');
+SELECT lives_ok($$SELECT pgcdc_drasi.create_target('h1', 'tgt', kind => 'http',
+	url => 'http://user:pa55word@127.0.0.1:1/sources/tgt/events',
+	options => '{"format": "drasi-http", "headers": {"Authorization": "Bearer s3cret"}, "timeout_ms": 500}')$$,
+	'an admin creates an http target whose server is not there');
+SELECT is((SELECT url || ' ' || options::text FROM pgcdc_drasi.target_status WHERE target_id = 'h1'),
+	'http://user:********@127.0.0.1:1/sources/tgt/events {"format": "drasi-http", "headers": {"Authorization": "********"}, "timeout_ms": 500}',
+	'target_status masks the password and the header values');
+SELECT ok(poll_until($$SELECT state = 'error'
+	AND last_error LIKE 'could not POST to http://127.0.0.1:1/sources/tgt/events/batch: Couldn''t connect to server%'
+	AND last_error_detail = 'Events seq 1 to 2 (Idempotency-Key tgt:1-2) are sent again after the backoff.'
+	AND retries > 0 FROM pgcdc_drasi.target_status WHERE target_id = 'h1'$$),
+	'target_status shows the connection error and counts the retries');
+SELECT ok((SELECT last_error || last_error_detail NOT LIKE '%pa55word%' AND last_error || last_error_detail NOT LIKE '%s3cret%'
+	FROM pgcdc_drasi.target_status WHERE target_id = 'h1'), 'the error holds neither the password nor the header');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.alter_target('h1', options => '{"maxlen": 5}')$$))[2],
+	'unknown option "maxlen" of target "h1"', 'alter_target checks the options by the target''s kind');
+SELECT is((err_info_rb($$SELECT pgcdc_drasi.alter_target('h1', url => 'redis://127.0.0.1')$$))[2:3],
+	ARRAY['invalid HTTP URL for target "h1"', 'the URL must start with http:// or https://.'],
+	'alter_target checks the url by the target''s kind');
+RESET ROLE;
+SELECT lives_ok($$SELECT pgcdc_drasi.alter_target('h1', options => '{"ca_file": "/etc/ssl/certs/ca-certificates.crt", "format": "webhook"}')$$,
+	'a superuser chooses a CA file');
+SELECT lives_ok($$SELECT pgcdc_drasi.drop_target('h1')$$, 'drop_target of an http target');
 
 -- drop_source takes its targets along
 SELECT lives_ok($$SELECT pgcdc_drasi.create_target('t2', 'tgt', url => 'unix:///nonexistent/redis.sock?db=1')$$,
