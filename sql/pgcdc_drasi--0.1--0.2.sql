@@ -22,6 +22,10 @@
  * are made again with it, under the grants they had).
  * Targets (delivery to Redis Streams) are new: their table, functions
  * and status view.
+ * The queue is stored compactly (queue_transactions, queue_events; the
+ * view events keeps the columns and payloads of the 0.1 table): queued
+ * events are moved into it, each source transaction under the key of its
+ * first seq.
  * Sources, consumers, table options and queued events are kept.
  */
 
@@ -385,3 +389,122 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.drop_target(text)
 	TO pgcdc_drasi_admin;
 GRANT EXECUTE ON FUNCTION pgcdc_drasi.target_worker_status() TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+
+/* The compact queue: queued events move into it, the view replaces the table. */
+/*
+ * The queue, stored compactly: what is the same for every event of a
+ * source transaction (its commit LSN, commit time, xid, the snapshot of a
+ * snapshot's events) is in one row of queue_transactions, and each event
+ * is a row of queue_events holding only its own values; the payload is
+ * assembled when it is read (the view pgcdc_drasi.events below).
+ *
+ * An event belongs to its transaction by tx_key, a number the worker
+ * gives each source transaction when its first event arrives.  A
+ * transaction streamed before its commit has event rows, committed chunk
+ * by chunk, but no transaction row until its commit: readers join the
+ * two, so they see nothing of it before then.  Its row numbers it at the
+ * commit: seq = first_seq + tx_index, contiguous in commit order.
+ */
+CREATE TABLE pgcdc_drasi.queue_transactions (
+	source_id	text NOT NULL,
+	first_seq	bigint NOT NULL,
+	tx_key		bigint NOT NULL,
+	n_events	integer NOT NULL,
+	lsn			pg_lsn NOT NULL,
+	xid			xid8 NOT NULL,
+	commit_time	timestamptz NOT NULL,
+	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
+	PRIMARY KEY (source_id, first_seq)
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
+		autovacuum_vacuum_cost_delay = 0);
+
+CREATE TABLE pgcdc_drasi.queue_events (
+	source_id	text NOT NULL,
+	tx_key		bigint NOT NULL,
+	tx_index	integer NOT NULL,
+	op			text NOT NULL,
+	label		text NOT NULL,
+	element_id	text,
+	body		jsonb NOT NULL,	/* the payload without the values below */
+	PRIMARY KEY (source_id, tx_key, tx_index)
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
+		autovacuum_vacuum_cost_delay = 0);
+
+/*
+ * An event's payload: its stored body with the values of its transaction
+ * and position put back (payload.source, metadata.seq/xid/txIndex).
+ */
+CREATE FUNCTION pgcdc_drasi._payload(body jsonb, source_id text, lsn pg_lsn,
+									 commit_time timestamptz, seq bigint, xid xid8,
+									 tx_index integer)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT body OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+		'payload', (body OPERATOR(pg_catalog.->) 'payload')
+			OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+			'source', pg_catalog.jsonb_build_object(
+				'db', source_id,
+				'lsn', lsn OPERATOR(pg_catalog.-) '0/0'::pg_catalog.pg_lsn,
+				'table', 'node',
+				'ts_ns', (EXTRACT(epoch FROM commit_time)
+						  OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.int8)),
+		'metadata', coalesce(body OPERATOR(pg_catalog.->) 'metadata', '{}'::pg_catalog.jsonb)
+			OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+				'seq', seq, 'xid', xid::pg_catalog.text::pg_catalog.numeric, 'txIndex', tx_index))
+$$;
+
+/*
+ * The queue as one row per change event.  seq numbers each source's
+ * events 1, 2, 3, ... in commit order, then order within the transaction.
+ */
+CREATE VIEW pgcdc_drasi.events_compact AS
+SELECT t.first_seq + e.tx_index AS seq, t.source_id, t.lsn, t.xid, e.tx_index,
+	   t.commit_time, e.op, e.label, e.element_id,
+	   pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time,
+							t.first_seq + e.tx_index, t.xid, e.tx_index) AS payload,
+	   t.snapshot
+FROM pgcdc_drasi.queue_transactions t
+JOIN pgcdc_drasi.queue_events e ON e.source_id = t.source_id AND e.tx_key = t.tx_key;
+
+INSERT INTO pgcdc_drasi.queue_transactions
+	(source_id, first_seq, tx_key, n_events, lsn, xid, commit_time, snapshot)
+SELECT DISTINCT ON (source_id, seq - tx_index)
+	source_id, seq - tx_index, seq - tx_index,
+	max(tx_index) OVER (PARTITION BY source_id, seq - tx_index) + 1,
+	lsn, xid, commit_time, snapshot
+FROM pgcdc_drasi.events
+ORDER BY source_id, seq - tx_index, seq;
+INSERT INTO pgcdc_drasi.queue_events (source_id, tx_key, tx_index, op, label, element_id, body)
+SELECT source_id, seq - tx_index, tx_index, op, label, element_id,
+	CASE WHEN b -> 'metadata' = '{}' THEN b - 'metadata' ELSE b END
+FROM (SELECT e.*, e.payload #- '{payload,source}' #- '{metadata,seq}' #- '{metadata,xid}'
+		  #- '{metadata,txIndex}' AS b
+	  FROM pgcdc_drasi.events e) m;
+
+DROP FUNCTION pgcdc_drasi.read(text, integer);
+DROP FUNCTION pgcdc_drasi.get_events(text, bigint, bigint);
+DROP TABLE pgcdc_drasi.events;
+ALTER VIEW pgcdc_drasi.events_compact RENAME TO events;
+
+CREATE FUNCTION pgcdc_drasi.read(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_read'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+CREATE FUNCTION pgcdc_drasi.get_events(source_id text, first_seq bigint, last_seq bigint DEFAULT NULL)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_get_events'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+REVOKE ALL ON pgcdc_drasi.queue_transactions, pgcdc_drasi.queue_events, pgcdc_drasi.events
+	FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgcdc_drasi.read(text, integer),
+	pgcdc_drasi.get_events(text, bigint, bigint),
+	pgcdc_drasi._payload(jsonb, text, pg_lsn, timestamptz, bigint, xid8, integer)
+	FROM PUBLIC;
+GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT EXECUTE ON FUNCTION pgcdc_drasi.read(text, integer),
+	pgcdc_drasi.get_events(text, bigint, bigint),
+	pgcdc_drasi._payload(jsonb, text, pg_lsn, timestamptz, bigint, xid8, integer)
+	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -139,24 +139,80 @@ CREATE TABLE pgcdc_drasi.table_options (
 );
 
 /*
- * The queue: one row per change event.  seq numbers each source's events
- * 1, 2, 3, ... in commit order, then order within the transaction.
+ * The queue, stored compactly: what is the same for every event of a
+ * source transaction (its commit LSN, commit time, xid, the snapshot of a
+ * snapshot's events) is in one row of queue_transactions, and each event
+ * is a row of queue_events holding only its own values; the payload is
+ * assembled when it is read (the view pgcdc_drasi.events below).
+ *
+ * An event belongs to its transaction by tx_key, a number the worker
+ * gives each source transaction when its first event arrives.  A
+ * transaction streamed before its commit has event rows, committed chunk
+ * by chunk, but no transaction row until its commit: readers join the
+ * two, so they see nothing of it before then.  Its row numbers it at the
+ * commit: seq = first_seq + tx_index, contiguous in commit order.
  */
-CREATE TABLE pgcdc_drasi.events (
-	seq			bigint NOT NULL,
+CREATE TABLE pgcdc_drasi.queue_transactions (
 	source_id	text NOT NULL,
+	first_seq	bigint NOT NULL,
+	tx_key		bigint NOT NULL,
+	n_events	integer NOT NULL,
 	lsn			pg_lsn NOT NULL,
 	xid			xid8 NOT NULL,
-	tx_index	integer NOT NULL,
 	commit_time	timestamptz NOT NULL,
+	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
+	PRIMARY KEY (source_id, first_seq)
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
+		autovacuum_vacuum_cost_delay = 0);
+
+CREATE TABLE pgcdc_drasi.queue_events (
+	source_id	text NOT NULL,
+	tx_key		bigint NOT NULL,
+	tx_index	integer NOT NULL,
 	op			text NOT NULL,
 	label		text NOT NULL,
 	element_id	text,
-	payload		jsonb NOT NULL,
-	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
-	PRIMARY KEY (source_id, seq)
+	body		jsonb NOT NULL,	/* the payload without the values below */
+	PRIMARY KEY (source_id, tx_key, tx_index)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
 		autovacuum_vacuum_cost_delay = 0);
+
+/*
+ * An event's payload: its stored body with the values of its transaction
+ * and position put back (payload.source, metadata.seq/xid/txIndex).
+ */
+CREATE FUNCTION pgcdc_drasi._payload(body jsonb, source_id text, lsn pg_lsn,
+									 commit_time timestamptz, seq bigint, xid xid8,
+									 tx_index integer)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT body OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+		'payload', (body OPERATOR(pg_catalog.->) 'payload')
+			OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+			'source', pg_catalog.jsonb_build_object(
+				'db', source_id,
+				'lsn', lsn OPERATOR(pg_catalog.-) '0/0'::pg_catalog.pg_lsn,
+				'table', 'node',
+				'ts_ns', (EXTRACT(epoch FROM commit_time)
+						  OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.int8)),
+		'metadata', coalesce(body OPERATOR(pg_catalog.->) 'metadata', '{}'::pg_catalog.jsonb)
+			OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+				'seq', seq, 'xid', xid::pg_catalog.text::pg_catalog.numeric, 'txIndex', tx_index))
+$$;
+
+/*
+ * The queue as one row per change event.  seq numbers each source's
+ * events 1, 2, 3, ... in commit order, then order within the transaction.
+ */
+CREATE VIEW pgcdc_drasi.events AS
+SELECT t.first_seq + e.tx_index AS seq, t.source_id, t.lsn, t.xid, e.tx_index,
+	   t.commit_time, e.op, e.label, e.element_id,
+	   pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time,
+							t.first_seq + e.tx_index, t.xid, e.tx_index) AS payload,
+	   t.snapshot
+FROM pgcdc_drasi.queue_transactions t
+JOIN pgcdc_drasi.queue_events e ON e.source_id = t.source_id AND e.tx_key = t.tx_key;
 
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');
@@ -568,6 +624,7 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.read(text, integer),
 	pgcdc_drasi.ack(text, bigint),
 	pgcdc_drasi.get_events(text, bigint, bigint),
+	pgcdc_drasi._payload(jsonb, text, pg_lsn, timestamptz, bigint, xid8, integer),
 	pgcdc_drasi.bootstrap(text, text[]),
 	pgcdc_drasi.target_worker_status()
 	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

@@ -348,7 +348,8 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcRelEntry *e
 	jb_int64(JB_KEY(root, "reactivatorEnd_ns"), unix_ns(GetCurrentTimestamp()));
 	jb_int64(JB_KEY(root, "reactivatorStart_ns"), unix_ns(tx->received_at));
 
-	ev->jsonb = JsonbValueToJsonb(root);
+	ev->root = root;
+	ev->jsonb = NULL;
 	ev->text = NULL;
 	emit(tx, ev, arg);
 }
@@ -376,12 +377,70 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 	event_end(&ev, tx, root, entry, new_node ? unknown : NULL, emit, arg);
 }
 
+/*
+ * The event as the queue stores it: without the values of its transaction
+ * and position (payload.source, metadata.seq, .xid, .txIndex), which the
+ * queue keeps once per transaction and puts back when it is read
+ * (pgcdc_drasi._payload).  Made from the value tree, which stays whole.
+ */
+Jsonb *
+pgcdc_map_event_body(PgcdcEvent *ev)
+{
+	JsonbValue	root = *ev->root;
+	JsonbPair	pairs[5];
+	JsonbValue *payload;
+	JsonbValue *meta;
+	int			n = 0;
+	int			i;
+
+	Assert(root.type == jbvObject && root.val.object.nPairs == 5);
+	for (i = 0; i < 5; i++)
+	{
+		JsonbPair  *pair = &ev->root->val.object.pairs[i];
+
+		pairs[n] = *pair;
+		if (i == 1)
+		{
+			/* payload: the element only ("after"/"before" sort before "source") */
+			payload = palloc(sizeof(JsonbValue));
+			*payload = pair->value;
+			payload->val.object.nPairs = 1;
+			pairs[n].value = *payload;
+		}
+		else if (i == 2)
+		{
+			/* metadata: what follows seq, xid and txIndex, if anything */
+			meta = &pair->value;
+			Assert(meta->val.object.nPairs >= 3);
+			if (meta->val.object.nPairs == 3)
+				continue;
+			pairs[n].value.val.object.pairs = meta->val.object.pairs + 3;
+			pairs[n].value.val.object.nPairs = meta->val.object.nPairs - 3;
+		}
+		pairs[n].order = n;
+		n++;
+	}
+	root.val.object.pairs = pairs;
+	root.val.object.nPairs = n;
+	return JsonbValueToJsonb(&root);
+}
+
+/* The whole event as jsonb, made once when a sink needs it. */
+static Jsonb *
+event_jsonb(PgcdcEvent *ev)
+{
+	if (ev->jsonb == NULL)
+		ev->jsonb = JsonbValueToJsonb(ev->root);
+	return ev->jsonb;
+}
+
 /* The text of an event, made once when a sink needs text (NOTIFY). */
 const char *
 pgcdc_map_event_text(PgcdcEvent *ev, int *len)
 {
 	if (ev->text == NULL)
 	{
+		(void) event_jsonb(ev);
 		ev->text = JsonbToCString(NULL, &ev->jsonb->root, VARSIZE(ev->jsonb));
 		ev->textlen = strlen(ev->text);
 	}

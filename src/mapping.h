@@ -34,6 +34,7 @@ typedef struct PgcdcTxContext
 	int			tx_index;		/* events emitted so far in this transaction */
 	TimestampTz received_at;
 	int64		last_seq;		/* last seq used by the source */
+	int64		tx_key;			/* its key in the queue (sink_queue.c) */
 	bool		snapshot;		/* events describe a snapshot, not changes */
 	Datum		snapshot_datum; /* pg_snapshot of that snapshot */
 } PgcdcTxContext;
@@ -47,7 +48,8 @@ typedef struct PgcdcEvent
 	const char *label;
 	const char *element_id;		/* NULL for 't' */
 	char		opstr[2];
-	Jsonb	   *jsonb;			/* the event */
+	JsonbValue *root;			/* the event, as a value tree */
+	Jsonb	   *jsonb;			/* the event, once a sink asked for it */
 	char	   *text;			/* its text, once a sink asked for it */
 	int			textlen;
 } PgcdcEvent;
@@ -59,5 +61,6 @@ extern void pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMess
 extern Jsonb *pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,
 								LogicalRepTupleData *tup);
 extern const char *pgcdc_map_event_text(PgcdcEvent *ev, int *len);
+extern Jsonb *pgcdc_map_event_body(PgcdcEvent *ev);
 
 #endif							/* PGCDC_MAPPING_H */

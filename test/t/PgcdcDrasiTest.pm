@@ -108,6 +108,8 @@ max_replication_slots = 10
 max_connections = 40
 shared_buffers = 32MB
 max_wal_size = 512MB
+# transactions over 64 kB of changes are streamed before they commit
+logical_decoding_work_mem = 64kB
 });
 	$node->append_conf('postgresql.conf',
 		'restart_after_crash = ' . ($opts{restart_after_crash} ? 'on' : 'off'));
