@@ -496,50 +496,45 @@ pgcdc_queue_purge(const char *source_id)
 }
 
 /*
- * An open read of the queue: a cursor, found again by its portal's name
- * for each batch (the portal lives until the transaction ends or it is
- * closed), so a reader never holds more than one batch in memory.
+ * An open read of the queue.  Each batch is one query that starts where
+ * the previous one stopped: the transactions from the one holding the
+ * next seq on, a batch of each one's events in tx_index order, through the
+ * primary keys of both tables, so a reader never holds more than one batch
+ * in memory nor reads more rows than it returns, however large a
+ * transaction is.  The queries run in the caller's snapshot.
  */
 struct PgcdcQueueCursor
 {
-	char		portal_name[NAMEDATALEN];
+	char	   *source_id;
+	int64		next_seq;		/* the next seq to return */
+	int64		last_seq;		/* the last seq of the range */
+	int64		remaining;		/* events still to return at most */
+	char	   *snapshot;		/* a late joiner's, or NULL */
+	bool		done;
 };
 
-/* Open a cursor on a query of the queue, as the superuser like every access. */
-static PgcdcQueueCursor *
-open_cursor(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls)
-{
-	PgcdcQueueCursor *cursor = palloc0(sizeof(PgcdcQueueCursor));
-	PgcdcCatalogAccess access;
-	Portal		portal;
-
-	pgcdc_catalog_begin(&access);
-	portal = SPI_cursor_open_with_args(NULL, sql, nargs, argtypes, values, nulls, true,
-									   CURSOR_OPT_FAST_PLAN | CURSOR_OPT_NO_SCROLL);
-	if (portal == NULL)
-		elog(ERROR, "could not read pgcdc_drasi.events");
-	strlcpy(cursor->portal_name, portal->name, NAMEDATALEN);
-	pgcdc_catalog_end(&access);
-	return cursor;
-}
-
 /*
- * The queue read as today's events: transactions in seq order, the events
- * of each in tx_index order, from seq $2 to seq $3, at most $4 (the inner
- * limit keeps what is sorted per transaction small however large it is).
- * What follows it restricts the transactions (alias t).
+ * The events of a source from seq $2 to $3, at most $4, in seq order; with
+ * a snapshot $5, those of transactions and snapshots it shows left out.
+ * At most $4 + 1 transactions are read: each has at least one event (a
+ * transaction row goes when its last event goes), the first one perhaps
+ * none left at or after $2.
  */
 #define QUEUE_READ_SQL(columns) \
-	"SELECT " columns " FROM pgcdc_drasi.queue_transactions t " \
+	"SELECT " columns " FROM " \
+	"  (SELECT * FROM pgcdc_drasi.queue_transactions t " \
+	"   WHERE t.source_id = $1 AND t.first_seq <= $3 " \
+	"   AND t.first_seq >= coalesce((SELECT max(t0.first_seq) FROM pgcdc_drasi.queue_transactions t0 " \
+	"                                WHERE t0.source_id = $1 AND t0.first_seq <= $2), 0) " \
+	"   AND ($5 IS NULL OR CASE WHEN t.snapshot IS NULL " \
+	"        THEN NOT pg_visible_in_snapshot(t.xid, $5::pg_snapshot) " \
+	"        ELSE NOT pgcdc_drasi._snapshot_within(t.snapshot, $5::pg_snapshot) END) " \
+	"   ORDER BY t.first_seq LIMIT $4 + 1) t " \
 	"CROSS JOIN LATERAL (SELECT e.* FROM pgcdc_drasi.queue_events e " \
 	"   WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key " \
 	"   AND e.tx_index >= $2 - t.first_seq AND e.tx_index <= $3 - t.first_seq " \
 	"   ORDER BY e.tx_index LIMIT $4) e " \
-	"WHERE t.source_id = $1 AND t.first_seq <= $3 " \
-	"AND t.first_seq >= coalesce((SELECT max(t0.first_seq) FROM pgcdc_drasi.queue_transactions t0 " \
-	"                             WHERE t0.source_id = $1 AND t0.first_seq <= $2), 0) "
-
-#define QUEUE_READ_ORDER "ORDER BY t.first_seq, e.tx_index LIMIT $4"
+	"ORDER BY t.first_seq, e.tx_index LIMIT $4"
 
 /* The columns of the view pgcdc_drasi.events. */
 #define QUEUE_EVENT_COLUMNS \
@@ -548,19 +543,72 @@ open_cursor(const char *sql, int nargs, Oid *argtypes, Datum *values, const char
 	"pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time, " \
 	"                     t.first_seq + e.tx_index, t.xid, e.tx_index), t.snapshot"
 
+/* What the targets send: seq and payload text. */
+#define QUEUE_PAYLOAD_COLUMNS \
+	"t.first_seq + e.tx_index, " \
+	"pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time, " \
+	"                     t.first_seq + e.tx_index, t.xid, e.tx_index)::pg_catalog.text"
+
+/* Start a read of seqs first_seq to last_seq, at most max_events. */
+static PgcdcQueueCursor *
+open_cursor(const char *source_id, int64 first_seq, int64 last_seq, int64 max_events,
+			const char *snapshot)
+{
+	PgcdcQueueCursor *cursor = palloc0(sizeof(PgcdcQueueCursor));
+
+	cursor->source_id = pstrdup(source_id);
+	cursor->next_seq = Max(first_seq, 0);
+	cursor->last_seq = last_seq;
+	cursor->remaining = max_events;
+	cursor->snapshot = snapshot ? pstrdup(snapshot) : NULL;
+	cursor->done = (cursor->next_seq > last_seq || max_events <= 0);
+	return cursor;
+}
+
+/*
+ * Run the query of the next batch of at most max rows (SPI connected, as
+ * the superuser); returns how many rows it found, in SPI_tuptable.
+ */
+static uint64
+fetch_batch(PgcdcQueueCursor *cursor, const char *sql, int max)
+{
+	Oid			argtypes[5] = {TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	int64		n = Min((int64) max, cursor->remaining);
+	uint64		found;
+	bool		isnull;
+
+	Assert(n > 0);
+	values[0] = CStringGetTextDatum(cursor->source_id);
+	values[1] = Int64GetDatum(cursor->next_seq);
+	values[2] = Int64GetDatum(cursor->last_seq);
+	values[3] = Int64GetDatum(n);
+	if (cursor->snapshot != NULL)
+		values[4] = CStringGetTextDatum(cursor->snapshot);
+	else
+		nulls[4] = 'n';
+	if (SPI_execute_with_args(sql, 5, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.queue_events");
+	found = SPI_processed;
+	if (found > 0)
+	{
+		int64		last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[found - 1],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+
+		cursor->next_seq = last + 1;
+		cursor->remaining -= found;
+	}
+	if ((int64) found < n || cursor->remaining <= 0 || cursor->next_seq > cursor->last_seq)
+		cursor->done = true;
+	return found;
+}
+
 /* The events of a source from first_seq to last_seq, in seq order. */
 PgcdcQueueCursor *
 pgcdc_queue_open_range(const char *source_id, int64 first_seq, int64 last_seq)
 {
-	Oid			argtypes[4] = {TEXTOID, INT8OID, INT8OID, INT8OID};
-	Datum		values[4];
-
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(Max(first_seq, 0));
-	values[2] = Int64GetDatum(last_seq);
-	values[3] = Int64GetDatum(PG_INT64_MAX);
-	return open_cursor(QUEUE_READ_SQL(QUEUE_EVENT_COLUMNS) QUEUE_READ_ORDER,
-					   4, argtypes, values, NULL);
+	return open_cursor(source_id, first_seq, last_seq, PG_INT64_MAX, NULL);
 }
 
 /*
@@ -573,24 +621,8 @@ PgcdcQueueCursor *
 pgcdc_queue_open_after(const char *source_id, int64 after_seq, int max_events,
 					   const char *snapshot)
 {
-	Oid			argtypes[5] = {TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(Max(after_seq, 0) + 1);
-	values[2] = Int64GetDatum(PG_INT64_MAX);
-	values[3] = Int64GetDatum(max_events);
-	if (snapshot != NULL)
-		values[4] = CStringGetTextDatum(snapshot);
-	else
-		nulls[4] = 'n';
-	return open_cursor(QUEUE_READ_SQL(QUEUE_EVENT_COLUMNS)
-					   "AND ($5 IS NULL OR CASE WHEN t.snapshot IS NULL "
-					   "     THEN NOT pg_visible_in_snapshot(t.xid, $5::pg_snapshot) "
-					   "     ELSE NOT pgcdc_drasi._snapshot_within(t.snapshot, $5::pg_snapshot) END) "
-					   QUEUE_READ_ORDER,
-					   5, argtypes, values, nulls);
+	return open_cursor(source_id, after_seq == PG_INT64_MAX ? after_seq : after_seq + 1,
+					   PG_INT64_MAX, max_events, snapshot);
 }
 
 /*
@@ -603,7 +635,6 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 				  HeapTuple *rows, int max)
 {
 	PgcdcCatalogAccess access;
-	Portal		portal = SPI_cursor_find(cursor->portal_name);
 	MemoryContext old;
 	Datum	   *values;
 	bool	   *nulls;
@@ -611,11 +642,10 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 	uint64		i;
 
 	Assert(max > 0);
-	if (portal == NULL)
+	if (cursor->done)
 		return 0;
 	pgcdc_catalog_begin(&access);
-	SPI_cursor_fetch(portal, true, max);
-	n = SPI_processed;
+	n = fetch_batch(cursor, QUEUE_READ_SQL(QUEUE_EVENT_COLUMNS), max);
 	if (n > 0 && SPI_tuptable->tupdesc->natts != desc->natts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
@@ -642,19 +672,9 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 PgcdcQueueCursor *
 pgcdc_queue_open_payloads(const char *source_id, int64 after_seq, int max_events)
 {
-	Oid			argtypes[4] = {TEXTOID, INT8OID, INT8OID, INT8OID};
-	Datum		values[4];
-
 	Assert(max_events > 0);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(Max(after_seq, 0) + 1);
-	values[2] = Int64GetDatum(PG_INT64_MAX);
-	values[3] = Int64GetDatum(max_events);
-	return open_cursor(QUEUE_READ_SQL("t.first_seq + e.tx_index, "
-									  "pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time, "
-									  "   t.first_seq + e.tx_index, t.xid, e.tx_index)::pg_catalog.text")
-					   QUEUE_READ_ORDER,
-					   4, argtypes, values, NULL);
+	return open_cursor(source_id, after_seq == PG_INT64_MAX ? after_seq : after_seq + 1,
+					   PG_INT64_MAX, max_events, NULL);
 }
 
 /*
@@ -666,16 +686,14 @@ pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt, int64 *
 						   char **payloads, int max)
 {
 	PgcdcCatalogAccess access;
-	Portal		portal = SPI_cursor_find(cursor->portal_name);
 	uint64		n;
 	uint64		i;
 
 	Assert(max > 0);
-	if (portal == NULL)
+	if (cursor->done)
 		return 0;
 	pgcdc_catalog_begin(&access);
-	SPI_cursor_fetch(portal, true, max);
-	n = SPI_processed;
+	n = fetch_batch(cursor, QUEUE_READ_SQL(QUEUE_PAYLOAD_COLUMNS), max);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -697,12 +715,9 @@ pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt, int64 *
 	return (int) n;
 }
 
-/* Close a cursor, unless the transaction's end already did. */
+/* End a read. */
 void
 pgcdc_queue_close(PgcdcQueueCursor *cursor)
 {
-	Portal		portal = SPI_cursor_find(cursor->portal_name);
-
-	if (portal != NULL)
-		SPI_cursor_close(portal);
+	cursor->done = true;
 }

@@ -59,6 +59,8 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+
 #include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -852,23 +854,28 @@ handle_stream_stop(PgcdcMessage *m)
 
 #ifdef USE_ASSERT_CHECKING
 /*
- * Tests only (assert-enabled builds): wait here, between the source
- * commit of a streamed transaction and its local commit, for as many
- * milliseconds as the environment variable PGCDC_DRASI_TEST_STREAM_COMMIT_WAIT
- * says, so a test can kill the worker at this point.
+ * Tests only (assert-enabled builds): while the file
+ * pgcdc_drasi_test_stream_commit_wait exists in the data directory (for
+ * at most a minute), wait here, between the source commit of a streamed
+ * transaction and its local commit, so a test can kill the worker at this
+ * point (039_streaming.pl).
  */
 static void
 test_wait_before_stream_commit(void)
 {
-	const char *ms = getenv("PGCDC_DRASI_TEST_STREAM_COMMIT_WAIT");
+	struct stat st;
+	int			i;
 
-	if (ms == NULL || atoi(ms) <= 0)
+	if (stat("pgcdc_drasi_test_stream_commit_wait", &st) != 0)
 		return;
 	pgstat_report_activity(STATE_RUNNING, "waiting before the local commit of a streamed transaction");
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, atoi(ms),
-					 PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
+	for (i = 0; i < 600 && stat("pgcdc_drasi_test_stream_commit_wait", &st) == 0; i++)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 #endif
 
