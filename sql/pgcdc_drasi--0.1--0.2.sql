@@ -395,8 +395,8 @@ GRANT EXECUTE ON FUNCTION pgcdc_drasi.target_worker_status() TO pgcdc_drasi_admi
  * The queue, stored compactly: what is the same for every event of a
  * source transaction (its commit LSN, commit time, xid, the snapshot of a
  * snapshot's events) is in one row of queue_transactions, and each event
- * is a row of queue_events holding only its own values; the payload is
- * assembled when it is read (the view pgcdc_drasi.events below).
+ * is a row of queue_events holding only its own values, none twice; the
+ * payload is assembled when it is read (the view pgcdc_drasi.events below).
  *
  * An event belongs to its transaction by tx_key, a number the worker
  * gives each source transaction when its first event arrives.  A
@@ -419,39 +419,57 @@ CREATE TABLE pgcdc_drasi.queue_transactions (
 		autovacuum_vacuum_cost_delay = 0);
 
 CREATE TABLE pgcdc_drasi.queue_events (
-	source_id	text NOT NULL,
 	tx_key		bigint NOT NULL,
+	start_ns	bigint NOT NULL,	/* reactivatorStart_ns */
+	end_ns		bigint NOT NULL,	/* reactivatorEnd_ns */
 	tx_index	integer NOT NULL,
+	source_id	text NOT NULL,
 	op			text NOT NULL,
 	label		text NOT NULL,
 	element_id	text,
-	body		jsonb NOT NULL,	/* the payload without the values below */
+	body		jsonb NOT NULL,	/* the element without id and labels */
+	unavailable	jsonb,			/* metadata.unavailable */
 	PRIMARY KEY (source_id, tx_key, tx_index)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
 		autovacuum_vacuum_cost_delay = 0);
 
 /*
- * An event's payload: its stored body with the values of its transaction
- * and position put back (payload.source, metadata.seq/xid/txIndex).
+ * An event's payload (see the README's "Event format"), assembled from
+ * its row and its transaction's.
  */
-CREATE FUNCTION pgcdc_drasi._payload(body jsonb, source_id text, lsn pg_lsn,
-									 commit_time timestamptz, seq bigint, xid xid8,
-									 tx_index integer)
+CREATE FUNCTION pgcdc_drasi._payload(op text, label text, element_id text, body jsonb,
+									 unavailable jsonb, start_ns bigint, end_ns bigint,
+									 source_id text, lsn pg_lsn, commit_time timestamptz,
+									 seq bigint, xid xid8, tx_index integer, snapshot boolean)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-	SELECT body OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-		'payload', (body OPERATOR(pg_catalog.->) 'payload')
-			OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+	SELECT pg_catalog.jsonb_build_object(
+		'op', op,
+		'payload', pg_catalog.jsonb_build_object(
+			CASE WHEN op OPERATOR(pg_catalog.=) 'd' OR op OPERATOR(pg_catalog.=) 't'
+				 THEN 'before' ELSE 'after' END,
+			body OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('labels', pg_catalog.jsonb_build_array(label))
+				OPERATOR(pg_catalog.||)
+				CASE WHEN element_id IS NULL THEN '{}'::pg_catalog.jsonb
+					 ELSE pg_catalog.jsonb_build_object('id', element_id) END,
 			'source', pg_catalog.jsonb_build_object(
 				'db', source_id,
 				'lsn', lsn OPERATOR(pg_catalog.-) '0/0'::pg_catalog.pg_lsn,
 				'table', 'node',
 				'ts_ns', (EXTRACT(epoch FROM commit_time)
 						  OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.int8)),
-		'metadata', coalesce(body OPERATOR(pg_catalog.->) 'metadata', '{}'::pg_catalog.jsonb)
-			OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-				'seq', seq, 'xid', xid::pg_catalog.text::pg_catalog.numeric, 'txIndex', tx_index))
+		'metadata', pg_catalog.jsonb_build_object(
+				'seq', seq, 'xid', xid::pg_catalog.text::pg_catalog.numeric, 'txIndex', tx_index)
+			OPERATOR(pg_catalog.||)
+			CASE WHEN snapshot THEN '{"snapshot": true}'::pg_catalog.jsonb
+				 ELSE '{}'::pg_catalog.jsonb END
+			OPERATOR(pg_catalog.||)
+			CASE WHEN unavailable IS NULL THEN '{}'::pg_catalog.jsonb
+				 ELSE pg_catalog.jsonb_build_object('unavailable', unavailable) END,
+		'reactivatorEnd_ns', end_ns,
+		'reactivatorStart_ns', start_ns)
 $$;
 
 /*
@@ -461,8 +479,9 @@ $$;
 CREATE VIEW pgcdc_drasi.events_compact AS
 SELECT t.first_seq + e.tx_index AS seq, t.source_id, t.lsn, t.xid, e.tx_index,
 	   t.commit_time, e.op, e.label, e.element_id,
-	   pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time,
-							t.first_seq + e.tx_index, t.xid, e.tx_index) AS payload,
+	   pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns,
+							e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index,
+							t.xid, e.tx_index, t.snapshot IS NOT NULL) AS payload,
 	   t.snapshot
 FROM pgcdc_drasi.queue_transactions t
 JOIN pgcdc_drasi.queue_events e ON e.source_id = t.source_id AND e.tx_key = t.tx_key;
@@ -475,12 +494,14 @@ SELECT DISTINCT ON (source_id, seq - tx_index)
 	lsn, xid, commit_time, snapshot
 FROM pgcdc_drasi.events
 ORDER BY source_id, seq - tx_index, seq;
-INSERT INTO pgcdc_drasi.queue_events (source_id, tx_key, tx_index, op, label, element_id, body)
-SELECT source_id, seq - tx_index, tx_index, op, label, element_id,
-	CASE WHEN b -> 'metadata' = '{}' THEN b - 'metadata' ELSE b END
-FROM (SELECT e.*, e.payload #- '{payload,source}' #- '{metadata,seq}' #- '{metadata,xid}'
-		  #- '{metadata,txIndex}' AS b
-	  FROM pgcdc_drasi.events e) m;
+INSERT INTO pgcdc_drasi.queue_events
+	(tx_key, start_ns, end_ns, tx_index, source_id, op, label, element_id, body, unavailable)
+SELECT seq - tx_index, (payload ->> 'reactivatorStart_ns')::bigint,
+	(payload ->> 'reactivatorEnd_ns')::bigint, tx_index, source_id, op, label, element_id,
+	(payload -> 'payload' -> (CASE WHEN op IN ('d', 't') THEN 'before' ELSE 'after' END))
+		- 'id' - 'labels',
+	payload -> 'metadata' -> 'unavailable'
+FROM pgcdc_drasi.events;
 
 DROP FUNCTION pgcdc_drasi.read(text, integer);
 DROP FUNCTION pgcdc_drasi.get_events(text, bigint, bigint);
@@ -501,10 +522,10 @@ REVOKE ALL ON pgcdc_drasi.queue_transactions, pgcdc_drasi.queue_events, pgcdc_dr
 	FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgcdc_drasi.read(text, integer),
 	pgcdc_drasi.get_events(text, bigint, bigint),
-	pgcdc_drasi._payload(jsonb, text, pg_lsn, timestamptz, bigint, xid8, integer)
+	pgcdc_drasi._payload(text, text, text, jsonb, jsonb, bigint, bigint, text, pg_lsn, timestamptz, bigint, xid8, integer, boolean)
 	FROM PUBLIC;
 GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
 GRANT EXECUTE ON FUNCTION pgcdc_drasi.read(text, integer),
 	pgcdc_drasi.get_events(text, bigint, bigint),
-	pgcdc_drasi._payload(jsonb, text, pg_lsn, timestamptz, bigint, xid8, integer)
+	pgcdc_drasi._payload(text, text, text, jsonb, jsonb, bigint, bigint, text, pg_lsn, timestamptz, bigint, xid8, integer, boolean)
 	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

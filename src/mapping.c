@@ -345,8 +345,10 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcRelEntry *e
 			jb_string(&names->val.array.elems[names->val.array.nElems++],
 					  entry->attnames[i], entry->attname_len[i]);
 	}
-	jb_int64(JB_KEY(root, "reactivatorEnd_ns"), unix_ns(GetCurrentTimestamp()));
-	jb_int64(JB_KEY(root, "reactivatorStart_ns"), unix_ns(tx->received_at));
+	ev->end_ns = unix_ns(GetCurrentTimestamp());
+	ev->start_ns = unix_ns(tx->received_at);
+	jb_int64(JB_KEY(root, "reactivatorEnd_ns"), ev->end_ns);
+	jb_int64(JB_KEY(root, "reactivatorStart_ns"), ev->start_ns);
 
 	ev->root = root;
 	ev->jsonb = NULL;
@@ -378,51 +380,53 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 }
 
 /*
- * The event as the queue stores it: without the values of its transaction
- * and position (payload.source, metadata.seq, .xid, .txIndex), which the
- * queue keeps once per transaction and puts back when it is read
- * (pgcdc_drasi._payload).  Made from the value tree, which stays whole.
+ * The event as the queue stores it: only what its columns (op, label,
+ * element id, the build times) and its transaction's row do not hold,
+ * that is its element without id and labels (properties, or a truncate's
+ * idPrefix); *unavailable is metadata.unavailable, or NULL.  The queue
+ * assembles the payload again when it is read (pgcdc_drasi._payload).
+ * Made from the value tree, which stays whole.
  */
 Jsonb *
-pgcdc_map_event_body(PgcdcEvent *ev)
+pgcdc_map_event_body(PgcdcEvent *ev, Jsonb **unavailable)
 {
-	JsonbValue	root = *ev->root;
-	JsonbPair	pairs[5];
-	JsonbValue *payload;
+	JsonbValue *element;
 	JsonbValue *meta;
-	int			n = 0;
+	JsonbValue	body;
 	int			i;
 
-	Assert(root.type == jbvObject && root.val.object.nPairs == 5);
-	for (i = 0; i < 5; i++)
-	{
-		JsonbPair  *pair = &ev->root->val.object.pairs[i];
+	Assert(ev->root->type == jbvObject && ev->root->val.object.nPairs == 5);
+	/* root: op, payload (element first: "after"/"before" < "source"), metadata, ... */
+	element = &ev->root->val.object.pairs[1].value.val.object.pairs[0].value;
+	meta = &ev->root->val.object.pairs[2].value;
 
-		pairs[n] = *pair;
-		if (i == 1)
-		{
-			/* payload: the element only ("after"/"before" sort before "source") */
-			payload = palloc(sizeof(JsonbValue));
-			*payload = pair->value;
-			payload->val.object.nPairs = 1;
-			pairs[n].value = *payload;
-		}
-		else if (i == 2)
-		{
-			/* metadata: what follows seq, xid and txIndex, if anything */
-			meta = &pair->value;
-			Assert(meta->val.object.nPairs >= 3);
-			if (meta->val.object.nPairs == 3)
-				continue;
-			pairs[n].value.val.object.pairs = meta->val.object.pairs + 3;
-			pairs[n].value.val.object.nPairs = meta->val.object.nPairs - 3;
-		}
-		pairs[n].order = n;
-		n++;
+	body.type = jbvObject;
+	body.val.object.nPairs = 0;
+	body.val.object.pairs = palloc(sizeof(JsonbPair) * Max(1, element->val.object.nPairs));
+	for (i = 0; i < element->val.object.nPairs; i++)
+	{
+		JsonbPair  *pair = &element->val.object.pairs[i];
+		int			keylen = pair->key.val.string.len;
+		const char *key = pair->key.val.string.val;
+
+		if ((keylen == 2 && memcmp(key, "id", 2) == 0) ||
+			(keylen == 6 && memcmp(key, "labels", 6) == 0))
+			continue;
+		body.val.object.pairs[body.val.object.nPairs] = *pair;
+		body.val.object.pairs[body.val.object.nPairs].order = body.val.object.nPairs;
+		body.val.object.nPairs++;
 	}
-	root.val.object.pairs = pairs;
-	root.val.object.nPairs = n;
-	return JsonbValueToJsonb(&root);
+
+	*unavailable = NULL;
+	for (i = 0; i < meta->val.object.nPairs; i++)
+	{
+		JsonbPair  *pair = &meta->val.object.pairs[i];
+
+		if (pair->key.val.string.len == 11 &&
+			memcmp(pair->key.val.string.val, "unavailable", 11) == 0)
+			*unavailable = JsonbValueToJsonb(&pair->value);
+	}
+	return JsonbValueToJsonb(&body);
 }
 
 /* The whole event as jsonb, made once when a sink needs it. */

@@ -48,6 +48,8 @@ typedef struct PgcdcEvent
 	const char *label;
 	const char *element_id;		/* NULL for 't' */
 	char		opstr[2];
+	int64		start_ns;		/* reactivatorStart_ns */
+	int64		end_ns;			/* reactivatorEnd_ns */
 	JsonbValue *root;			/* the event, as a value tree */
 	Jsonb	   *jsonb;			/* the event, once a sink asked for it */
 	char	   *text;			/* its text, once a sink asked for it */
@@ -61,6 +63,6 @@ extern void pgcdc_map_change(PgcdcRelCache *cache, PgcdcTxContext *tx, PgcdcMess
 extern Jsonb *pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,
 								LogicalRepTupleData *tup);
 extern const char *pgcdc_map_event_text(PgcdcEvent *ev, int *len);
-extern Jsonb *pgcdc_map_event_body(PgcdcEvent *ev);
+extern Jsonb *pgcdc_map_event_body(PgcdcEvent *ev, Jsonb **unavailable);
 
 #endif							/* PGCDC_MAPPING_H */

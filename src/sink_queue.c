@@ -41,7 +41,7 @@
 #include "pgcdc_drasi.h"
 #include "sink_queue.h"
 
-#define QUEUE_NATTS 7			/* of queue_events */
+#define QUEUE_NATTS 10			/* of queue_events */
 #define QUEUE_TX_NATTS 8		/* of queue_transactions */
 
 /*
@@ -175,6 +175,7 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	MemoryContext old;
 	char		opstr[2] = {event->op, '\0'};
 	Jsonb	   *body;
+	Jsonb	   *unavailable;
 
 	Assert(IsTransactionState());
 	if (queue.events.rel == NULL)
@@ -194,16 +195,20 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	ExecClearTuple(slot);
 
 	old = MemoryContextSwitchTo(queue.batch_mcxt);
-	body = pgcdc_map_event_body(event);
-	slot->tts_values[0] = CStringGetTextDatum(tx->source_id);
-	slot->tts_values[1] = Int64GetDatum(tx->tx_key);
-	slot->tts_values[2] = Int32GetDatum(event->tx_index);
-	slot->tts_values[3] = CStringGetTextDatum(opstr);
-	slot->tts_values[4] = CStringGetTextDatum(event->label);
-	slot->tts_values[5] = event->element_id ? CStringGetTextDatum(event->element_id) : (Datum) 0;
-	slot->tts_values[6] = PointerGetDatum(body);
+	body = pgcdc_map_event_body(event, &unavailable);
+	slot->tts_values[0] = Int64GetDatum(tx->tx_key);
+	slot->tts_values[1] = Int64GetDatum(event->start_ns);
+	slot->tts_values[2] = Int64GetDatum(event->end_ns);
+	slot->tts_values[3] = Int32GetDatum(event->tx_index);
+	slot->tts_values[4] = CStringGetTextDatum(tx->source_id);
+	slot->tts_values[5] = CStringGetTextDatum(opstr);
+	slot->tts_values[6] = CStringGetTextDatum(event->label);
+	slot->tts_values[7] = event->element_id ? CStringGetTextDatum(event->element_id) : (Datum) 0;
+	slot->tts_values[8] = PointerGetDatum(body);
+	slot->tts_values[9] = PointerGetDatum(unavailable);
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_NATTS);
-	slot->tts_isnull[5] = (event->element_id == NULL);
+	slot->tts_isnull[7] = (event->element_id == NULL);
+	slot->tts_isnull[9] = (unavailable == NULL);
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
@@ -540,14 +545,18 @@ struct PgcdcQueueCursor
 #define QUEUE_EVENT_COLUMNS \
 	"t.first_seq + e.tx_index, t.source_id, t.lsn, t.xid, e.tx_index, t.commit_time, " \
 	"e.op, e.label, e.element_id, " \
-	"pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time, " \
-	"                     t.first_seq + e.tx_index, t.xid, e.tx_index), t.snapshot"
+"pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns, " \
+	"   e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index, t.xid, " \
+	"   e.tx_index, t.snapshot IS NOT NULL)" \
+	", t.snapshot"
 
 /* What the targets send: seq and payload text. */
 #define QUEUE_PAYLOAD_COLUMNS \
 	"t.first_seq + e.tx_index, " \
-	"pgcdc_drasi._payload(e.body, t.source_id, t.lsn, t.commit_time, " \
-	"                     t.first_seq + e.tx_index, t.xid, e.tx_index)::pg_catalog.text"
+"pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns, " \
+	"   e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index, t.xid, " \
+	"   e.tx_index, t.snapshot IS NOT NULL)" \
+	"::pg_catalog.text"
 
 /* Start a read of seqs first_seq to last_seq, at most max_events. */
 static PgcdcQueueCursor *
