@@ -758,10 +758,20 @@ note_subxact(PgcdcMessage *m)
 
 	if (cur_stream == NULL || m->xid == cur_stream->xid)
 		return;
-	foreach(lc, cur_stream->subxacts)
+	/* the last one, or (xids being assigned in order) a new one */
+	if (cur_stream->subxacts != NIL)
 	{
-		if (((PgcdcSubxact *) lfirst(lc))->xid == m->xid)
+		sub = llast(cur_stream->subxacts);
+		if (sub->xid == m->xid)
 			return;
+		if (!TransactionIdFollows(m->xid, sub->xid))
+		{
+			foreach(lc, cur_stream->subxacts)
+			{
+				if (((PgcdcSubxact *) lfirst(lc))->xid == m->xid)
+					return;
+			}
+		}
 	}
 	old = MemoryContextSwitchTo(PgcdcWorkerContext);
 	sub = palloc(sizeof(PgcdcSubxact));
