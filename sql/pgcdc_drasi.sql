@@ -174,7 +174,8 @@ CREATE TABLE pgcdc_drasi.queue_events (
 	op			text NOT NULL,
 	label		text NOT NULL,
 	element_id	text,
-	body		jsonb NOT NULL,	/* the element without id and labels */
+	body		jsonb NOT NULL,	/* the element without id and labels;
+								 * _table: payload.source.table if not node */
 	unavailable	jsonb,			/* metadata.unavailable */
 	PRIMARY KEY (source_id, tx_key, tx_index)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
@@ -196,7 +197,7 @@ AS $$
 		'payload', pg_catalog.jsonb_build_object(
 			CASE WHEN op OPERATOR(pg_catalog.=) 'd' OR op OPERATOR(pg_catalog.=) 't'
 				 THEN 'before' ELSE 'after' END,
-			body OPERATOR(pg_catalog.||)
+			(body OPERATOR(pg_catalog.-) '_table'::pg_catalog.text) OPERATOR(pg_catalog.||)
 				pg_catalog.jsonb_build_object('labels', pg_catalog.jsonb_build_array(label))
 				OPERATOR(pg_catalog.||)
 				CASE WHEN element_id IS NULL THEN '{}'::pg_catalog.jsonb
@@ -204,7 +205,7 @@ AS $$
 			'source', pg_catalog.jsonb_build_object(
 				'db', source_id,
 				'lsn', lsn OPERATOR(pg_catalog.-) '0/0'::pg_catalog.pg_lsn,
-				'table', 'node',
+				'table', coalesce(body OPERATOR(pg_catalog.->>) '_table', 'node'),
 				'ts_ns', (EXTRACT(epoch FROM commit_time)
 						  OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.int8)),
 		'metadata', pg_catalog.jsonb_build_object(

@@ -383,7 +383,8 @@ emit_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
  * The event as the queue stores it: only what its columns (op, label,
  * element id, the build times) and its transaction's row do not hold,
  * that is its element without id and labels (properties, or a truncate's
- * idPrefix); *unavailable is metadata.unavailable, or NULL.  The queue
+ * idPrefix), with "_table" when payload.source.table is not "node";
+ * *unavailable is metadata.unavailable, or NULL.  The queue
  * assembles the payload again when it is read (pgcdc_drasi._payload).
  * Made from the value tree, which stays whole.
  */
@@ -402,7 +403,7 @@ pgcdc_map_event_body(PgcdcEvent *ev, Jsonb **unavailable)
 
 	body.type = jbvObject;
 	body.val.object.nPairs = 0;
-	body.val.object.pairs = palloc(sizeof(JsonbPair) * Max(1, element->val.object.nPairs));
+	body.val.object.pairs = palloc(sizeof(JsonbPair) * (element->val.object.nPairs + 1));
 	for (i = 0; i < element->val.object.nPairs; i++)
 	{
 		JsonbPair  *pair = &element->val.object.pairs[i];
@@ -415,6 +416,38 @@ pgcdc_map_event_body(PgcdcEvent *ev, Jsonb **unavailable)
 		body.val.object.pairs[body.val.object.nPairs] = *pair;
 		body.val.object.pairs[body.val.object.nPairs].order = body.val.object.nPairs;
 		body.val.object.nPairs++;
+	}
+
+	/* payload.source.table when it is not "node" (a relation's "rel") */
+	{
+		JsonbValue *source = &ev->root->val.object.pairs[1].value.val.object.pairs[1].value;
+		JsonbValue *table = &source->val.object.pairs[2].value;
+
+		Assert(source->val.object.nPairs == 4);
+		if (table->val.string.len != 4 || memcmp(table->val.string.val, "node", 4) != 0)
+		{
+			JsonbPair  *pairs = body.val.object.pairs;
+			int			at = 0;
+			int			j;
+
+			/* in jsonb key order: shorter keys first, then bytewise */
+			while (at < body.val.object.nPairs &&
+				   (pairs[at].key.val.string.len < 6 ||
+					(pairs[at].key.val.string.len == 6 &&
+					 memcmp(pairs[at].key.val.string.val, "_table", 6) < 0)))
+				at++;
+			for (j = body.val.object.nPairs; j > at; j--)
+			{
+				pairs[j] = pairs[j - 1];
+				pairs[j].order = j;
+			}
+			pairs[at].key.type = jbvString;
+			pairs[at].key.val.string.val = "_table";
+			pairs[at].key.val.string.len = 6;
+			pairs[at].value = *table;
+			pairs[at].order = at;
+			body.val.object.nPairs++;
+		}
 	}
 
 	*unavailable = NULL;

@@ -15,7 +15,7 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(231);
+SELECT plan(232);
 
 ----------------------------------------------------------------------
 -- Schema objects
@@ -196,6 +196,14 @@ SELECT col_is_pk('pgcdc_drasi', 'queue_transactions', ARRAY['source_id', 'first_
 SELECT col_is_pk('pgcdc_drasi', 'queue_events', ARRAY['source_id', 'tx_key', 'tx_index'], 'queue_events primary key is (source_id, tx_key, tx_index)');
 SELECT col_is_null('pgcdc_drasi', 'events', 'element_id', 'events.element_id is nullable (truncate events)');
 SELECT col_is_null('pgcdc_drasi', 'events', 'snapshot', 'events.snapshot is nullable (set on snapshot events only)');
+
+-- the payload assembled from a queue row: a relation's (payload.source.table "rel") as well
+SELECT is(pgcdc_drasi._payload('i', 'L', 'L:1', '{"_table": "rel", "endId": "a", "startId": "b", "properties": {}}',
+								NULL, 1, 2, 's', '0/10', '2026-01-01 00:00:00+00', 5, '7', 0, false),
+	'{"op": "i", "payload": {"after": {"id": "L:1", "endId": "a", "labels": ["L"], "startId": "b", "properties": {}},
+	  "source": {"db": "s", "lsn": 16, "table": "rel", "ts_ns": 1767225600000000000}},
+	  "metadata": {"seq": 5, "xid": 7, "txIndex": 0}, "reactivatorEnd_ns": 2, "reactivatorStart_ns": 1}'::jsonb,
+	'_payload puts back id, labels, source, metadata and the build times');
 
 -- status view: names, types and order of its columns
 SELECT results_eq(
