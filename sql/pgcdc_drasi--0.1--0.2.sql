@@ -27,6 +27,10 @@
  * granted per database to the roles that use it, not to the two roles.
  * A WARNING names the members that lose access in this database and the
  * GRANT that gives it back.
+ * The queue is stored compactly (queue_transactions, queue_events; the
+ * view events keeps the columns and payloads of the 0.1 table): queued
+ * events are moved into it, each source transaction under the key of its
+ * first seq.
  * Sources, consumers, table options and queued events are kept.
  */
 
@@ -491,3 +495,144 @@ BEGIN
 	END IF;
 END
 $usage$;
+
+/* The compact queue: queued events move into it, the view replaces the table. */
+/*
+ * The queue, stored compactly: what is the same for every event of a
+ * source transaction (its commit LSN, commit time, xid, the snapshot of a
+ * snapshot's events) is in one row of queue_transactions, and each event
+ * is a row of queue_events holding only its own values, none twice; the
+ * payload is assembled when it is read (the view pgcdc_drasi.events below).
+ *
+ * An event belongs to its transaction by tx_key, a number the worker
+ * gives each source transaction when its first event arrives.  A
+ * transaction streamed before its commit has event rows, committed chunk
+ * by chunk, but no transaction row until its commit: readers join the
+ * two, so they see nothing of it before then.  Its row numbers it at the
+ * commit: seq = first_seq + tx_index, contiguous in commit order.
+ */
+CREATE TABLE pgcdc_drasi.queue_transactions (
+	source_id	text NOT NULL,
+	first_seq	bigint NOT NULL,
+	tx_key		bigint NOT NULL,
+	n_events	integer NOT NULL,
+	lsn			pg_lsn NOT NULL,
+	xid			xid8 NOT NULL,
+	commit_time	timestamptz NOT NULL,
+	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
+	PRIMARY KEY (source_id, first_seq)
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
+		autovacuum_vacuum_cost_delay = 0);
+
+CREATE TABLE pgcdc_drasi.queue_events (
+	tx_key		bigint NOT NULL,
+	start_ns	bigint NOT NULL,	/* reactivatorStart_ns */
+	end_ns		bigint NOT NULL,	/* reactivatorEnd_ns */
+	tx_index	integer NOT NULL,
+	source_id	text NOT NULL,
+	op			text NOT NULL,
+	label		text NOT NULL,
+	element_id	text,
+	body		jsonb NOT NULL,	/* the element without id and labels;
+								 * _table: payload.source.table if not node */
+	unavailable	jsonb,			/* metadata.unavailable */
+	PRIMARY KEY (source_id, tx_key, tx_index)
+) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
+		autovacuum_vacuum_cost_delay = 0);
+
+/*
+ * An event's payload (see the README's "Event format"), assembled from
+ * its row and its transaction's.
+ */
+CREATE FUNCTION pgcdc_drasi._payload(op text, label text, element_id text, body jsonb,
+									 unavailable jsonb, start_ns bigint, end_ns bigint,
+									 source_id text, lsn pg_lsn, commit_time timestamptz,
+									 seq bigint, xid xid8, tx_index integer, snapshot boolean)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT pg_catalog.jsonb_build_object(
+		'op', op,
+		'payload', pg_catalog.jsonb_build_object(
+			CASE WHEN op OPERATOR(pg_catalog.=) 'd' OR op OPERATOR(pg_catalog.=) 't'
+				 THEN 'before' ELSE 'after' END,
+			(body OPERATOR(pg_catalog.-) '_table'::pg_catalog.text) OPERATOR(pg_catalog.||)
+				pg_catalog.jsonb_build_object('labels', pg_catalog.jsonb_build_array(label))
+				OPERATOR(pg_catalog.||)
+				CASE WHEN element_id IS NULL THEN '{}'::pg_catalog.jsonb
+					 ELSE pg_catalog.jsonb_build_object('id', element_id) END,
+			'source', pg_catalog.jsonb_build_object(
+				'db', source_id,
+				'lsn', lsn OPERATOR(pg_catalog.-) '0/0'::pg_catalog.pg_lsn,
+				'table', coalesce(body OPERATOR(pg_catalog.->>) '_table', 'node'),
+				'ts_ns', (EXTRACT(epoch FROM commit_time)
+						  OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.int8)),
+		'metadata', pg_catalog.jsonb_build_object(
+				'seq', seq, 'xid', xid::pg_catalog.text::pg_catalog.numeric, 'txIndex', tx_index)
+			OPERATOR(pg_catalog.||)
+			CASE WHEN snapshot THEN '{"snapshot": true}'::pg_catalog.jsonb
+				 ELSE '{}'::pg_catalog.jsonb END
+			OPERATOR(pg_catalog.||)
+			CASE WHEN unavailable IS NULL THEN '{}'::pg_catalog.jsonb
+				 ELSE pg_catalog.jsonb_build_object('unavailable', unavailable) END,
+		'reactivatorEnd_ns', end_ns,
+		'reactivatorStart_ns', start_ns)
+$$;
+
+/*
+ * The queue as one row per change event.  seq numbers each source's
+ * events 1, 2, 3, ... in commit order, then order within the transaction.
+ */
+CREATE VIEW pgcdc_drasi.events_compact AS
+SELECT t.first_seq + e.tx_index AS seq, t.source_id, t.lsn, t.xid, e.tx_index,
+	   t.commit_time, e.op, e.label, e.element_id,
+	   pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns,
+							e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index,
+							t.xid, e.tx_index, t.snapshot IS NOT NULL) AS payload,
+	   t.snapshot
+FROM pgcdc_drasi.queue_transactions t
+JOIN pgcdc_drasi.queue_events e ON e.source_id = t.source_id AND e.tx_key = t.tx_key;
+
+INSERT INTO pgcdc_drasi.queue_transactions
+	(source_id, first_seq, tx_key, n_events, lsn, xid, commit_time, snapshot)
+SELECT DISTINCT ON (source_id, seq - tx_index)
+	source_id, seq - tx_index, seq - tx_index,
+	max(tx_index) OVER (PARTITION BY source_id, seq - tx_index) + 1,
+	lsn, xid, commit_time, snapshot
+FROM pgcdc_drasi.events
+ORDER BY source_id, seq - tx_index, seq;
+INSERT INTO pgcdc_drasi.queue_events
+	(tx_key, start_ns, end_ns, tx_index, source_id, op, label, element_id, body, unavailable)
+SELECT seq - tx_index, (payload ->> 'reactivatorStart_ns')::bigint,
+	(payload ->> 'reactivatorEnd_ns')::bigint, tx_index, source_id, op, label, element_id,
+	(payload -> 'payload' -> (CASE WHEN op IN ('d', 't') THEN 'before' ELSE 'after' END))
+		- 'id' - 'labels',
+	payload -> 'metadata' -> 'unavailable'
+FROM pgcdc_drasi.events;
+
+DROP FUNCTION pgcdc_drasi.read(text, integer);
+DROP FUNCTION pgcdc_drasi.get_events(text, bigint, bigint);
+DROP TABLE pgcdc_drasi.events;
+ALTER VIEW pgcdc_drasi.events_compact RENAME TO events;
+
+CREATE FUNCTION pgcdc_drasi.read(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_read'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+CREATE FUNCTION pgcdc_drasi.get_events(source_id text, first_seq bigint, last_seq bigint DEFAULT NULL)
+RETURNS SETOF pgcdc_drasi.events
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_get_events'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100;
+
+REVOKE ALL ON pgcdc_drasi.queue_transactions, pgcdc_drasi.queue_events, pgcdc_drasi.events
+	FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgcdc_drasi.read(text, integer),
+	pgcdc_drasi.get_events(text, bigint, bigint),
+	pgcdc_drasi._payload(text, text, text, jsonb, jsonb, bigint, bigint, text, pg_lsn, timestamptz, bigint, xid8, integer, boolean)
+	FROM PUBLIC;
+GRANT SELECT ON pgcdc_drasi.events TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+GRANT EXECUTE ON FUNCTION pgcdc_drasi.read(text, integer),
+	pgcdc_drasi.get_events(text, bigint, bigint),
+	pgcdc_drasi._payload(text, text, text, jsonb, jsonb, bigint, bigint, text, pg_lsn, timestamptz, bigint, xid8, integer, boolean)
+	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

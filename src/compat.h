@@ -22,6 +22,7 @@
 
 #include "access/xlog.h"
 #include "executor/executor.h"
+#include "replication/logicalproto.h"
 #include "replication/message.h"
 #include "replication/origin.h"
 #include "replication/slot.h"
@@ -52,27 +53,48 @@ pgcdc_walrcv_connect(const char *conninfo, const char *appname, char **err)
 }
 
 /*
- * Fill the logical part of the streaming options: protocol version 1,
- * text values, no streaming of in-progress transactions, no two-phase.
+ * Fill the logical part of the streaming options: text values, no
+ * two-phase; with streaming, protocol version 2 and in-progress
+ * transactions streamed ("on": "parallel" would only add the abort
+ * position to Stream Abort, which we do not need), else protocol 1.
  */
 static inline void
 pgcdc_stream_options_init(WalRcvStreamOptions *options, char *slot_name,
-						  XLogRecPtr startpoint, List *publications)
+						  XLogRecPtr startpoint, List *publications, bool streaming)
 {
 	memset(options, 0, sizeof(*options));
 	options->logical = true;
 	options->slotname = slot_name;
 	options->startpoint = startpoint;
-	options->proto.logical.proto_version = LOGICALREP_PROTO_VERSION_NUM;
+	options->proto.logical.proto_version = streaming ? LOGICALREP_PROTO_STREAM_VERSION_NUM :
+		LOGICALREP_PROTO_VERSION_NUM;
 	options->proto.logical.publication_names = publications;
 	options->proto.logical.binary = false;
 #if PG_VERSION_NUM >= 160000
-	options->proto.logical.streaming_str = NULL;	/* "off" */
+	options->proto.logical.streaming_str = streaming ? "on" : NULL;	/* NULL: "off" */
 	options->proto.logical.origin = NULL;	/* "any" */
 #else
-	options->proto.logical.streaming = false;
+	options->proto.logical.streaming = streaming;
 #endif
 	options->proto.logical.twophase = false;
+}
+
+/* Read a Stream Abort message: the transaction and the subtransaction. */
+static inline TransactionId
+pgcdc_read_stream_abort(StringInfo msg, TransactionId *subxid)
+{
+#if PG_VERSION_NUM >= 160000
+	LogicalRepStreamAbortData abort_data;
+
+	logicalrep_read_stream_abort(msg, &abort_data, false);
+	*subxid = abort_data.subxid;
+	return abort_data.xid;
+#else
+	TransactionId xid;
+
+	logicalrep_read_stream_abort(msg, &xid, subxid);
+	return xid;
+#endif
 }
 
 /*

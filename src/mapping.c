@@ -346,10 +346,13 @@ event_end(PgcdcEvent *ev, PgcdcTxContext *tx, JsonbValue *root, PgcdcRelEntry *e
 			jb_string(&names->val.array.elems[names->val.array.nElems++],
 					  entry->attnames[i], entry->attname_len[i]);
 	}
-	jb_int64(JB_KEY(root, "reactivatorEnd_ns"), unix_ns(GetCurrentTimestamp()));
-	jb_int64(JB_KEY(root, "reactivatorStart_ns"), unix_ns(tx->received_at));
+	ev->end_ns = unix_ns(GetCurrentTimestamp());
+	ev->start_ns = unix_ns(tx->received_at);
+	jb_int64(JB_KEY(root, "reactivatorEnd_ns"), ev->end_ns);
+	jb_int64(JB_KEY(root, "reactivatorStart_ns"), ev->start_ns);
 
-	ev->jsonb = JsonbValueToJsonb(root);
+	ev->root = root;
+	ev->jsonb = NULL;
 	ev->text = NULL;
 	emit(tx, ev, arg);
 }
@@ -691,12 +694,105 @@ emit_join_row(PgcdcTxContext *tx, PgcdcRelEntry *entry, char op, const char *id,
 	}
 }
 
+/*
+ * The event as the queue stores it: only what its columns (op, label,
+ * element id, the build times) and its transaction's row do not hold,
+ * that is its element without id and labels (properties, or a truncate's
+ * idPrefix), with "_table" when payload.source.table is not "node";
+ * *unavailable is metadata.unavailable, or NULL.  The queue
+ * assembles the payload again when it is read (pgcdc_drasi._payload).
+ * Made from the value tree, which stays whole.
+ */
+Jsonb *
+pgcdc_map_event_body(PgcdcEvent *ev, Jsonb **unavailable)
+{
+	JsonbValue *element;
+	JsonbValue *meta;
+	JsonbValue	body;
+	int			i;
+
+	Assert(ev->root->type == jbvObject && ev->root->val.object.nPairs == 5);
+	/* root: op, payload (element first: "after"/"before" < "source"), metadata, ... */
+	element = &ev->root->val.object.pairs[1].value.val.object.pairs[0].value;
+	meta = &ev->root->val.object.pairs[2].value;
+
+	body.type = jbvObject;
+	body.val.object.nPairs = 0;
+	body.val.object.pairs = palloc(sizeof(JsonbPair) * (element->val.object.nPairs + 1));
+	for (i = 0; i < element->val.object.nPairs; i++)
+	{
+		JsonbPair  *pair = &element->val.object.pairs[i];
+		int			keylen = pair->key.val.string.len;
+		const char *key = pair->key.val.string.val;
+
+		if ((keylen == 2 && memcmp(key, "id", 2) == 0) ||
+			(keylen == 6 && memcmp(key, "labels", 6) == 0))
+			continue;
+		body.val.object.pairs[body.val.object.nPairs] = *pair;
+		body.val.object.pairs[body.val.object.nPairs].order = body.val.object.nPairs;
+		body.val.object.nPairs++;
+	}
+
+	/* payload.source.table when it is not "node" (a relation's "rel") */
+	{
+		JsonbValue *source = &ev->root->val.object.pairs[1].value.val.object.pairs[1].value;
+		JsonbValue *table = &source->val.object.pairs[2].value;
+
+		Assert(source->val.object.nPairs == 4);
+		if (table->val.string.len != 4 || memcmp(table->val.string.val, "node", 4) != 0)
+		{
+			JsonbPair  *pairs = body.val.object.pairs;
+			int			at = 0;
+			int			j;
+
+			/* in jsonb key order: shorter keys first, then bytewise */
+			while (at < body.val.object.nPairs &&
+				   (pairs[at].key.val.string.len < 6 ||
+					(pairs[at].key.val.string.len == 6 &&
+					 memcmp(pairs[at].key.val.string.val, "_table", 6) < 0)))
+				at++;
+			for (j = body.val.object.nPairs; j > at; j--)
+			{
+				pairs[j] = pairs[j - 1];
+				pairs[j].order = j;
+			}
+			pairs[at].key.type = jbvString;
+			pairs[at].key.val.string.val = "_table";
+			pairs[at].key.val.string.len = 6;
+			pairs[at].value = *table;
+			pairs[at].order = at;
+			body.val.object.nPairs++;
+		}
+	}
+
+	*unavailable = NULL;
+	for (i = 0; i < meta->val.object.nPairs; i++)
+	{
+		JsonbPair  *pair = &meta->val.object.pairs[i];
+
+		if (pair->key.val.string.len == 11 &&
+			memcmp(pair->key.val.string.val, "unavailable", 11) == 0)
+			*unavailable = JsonbValueToJsonb(&pair->value);
+	}
+	return JsonbValueToJsonb(&body);
+}
+
+/* The whole event as jsonb, made once when a sink needs it. */
+static Jsonb *
+event_jsonb(PgcdcEvent *ev)
+{
+	if (ev->jsonb == NULL)
+		ev->jsonb = JsonbValueToJsonb(ev->root);
+	return ev->jsonb;
+}
+
 /* The text of an event, made once when a sink needs text (NOTIFY). */
 const char *
 pgcdc_map_event_text(PgcdcEvent *ev, int *len)
 {
 	if (ev->text == NULL)
 	{
+		(void) event_jsonb(ev);
 		ev->text = JsonbToCString(NULL, &ev->jsonb->root, VARSIZE(ev->jsonb));
 		ev->textlen = strlen(ev->text);
 	}

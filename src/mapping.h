@@ -34,6 +34,7 @@ typedef struct PgcdcTxContext
 	int			tx_index;		/* events emitted so far in this transaction */
 	TimestampTz received_at;
 	int64		last_seq;		/* last seq used by the source */
+	int64		tx_key;			/* its key in the queue (sink_queue.c) */
 	bool		snapshot;		/* events describe a snapshot, not changes */
 	Datum		snapshot_datum; /* pg_snapshot of that snapshot */
 } PgcdcTxContext;
@@ -47,7 +48,10 @@ typedef struct PgcdcEvent
 	const char *label;
 	const char *element_id;		/* NULL for 't' */
 	char		opstr[2];
-	Jsonb	   *jsonb;			/* the event */
+	int64		start_ns;		/* reactivatorStart_ns */
+	int64		end_ns;			/* reactivatorEnd_ns */
+	JsonbValue *root;			/* the event, as a value tree */
+	Jsonb	   *jsonb;			/* the event, once a sink asked for it */
 	char	   *text;			/* its text, once a sink asked for it */
 	int			textlen;
 } PgcdcEvent;
@@ -61,5 +65,6 @@ extern Jsonb *pgcdc_map_element(PgcdcRelCache *cache, LogicalRepRelId relid,
 extern const char *pgcdc_map_event_text(PgcdcEvent *ev, int *len);
 extern List *pgcdc_map_relation_elements(PgcdcRelCache *cache, LogicalRepRelId relid,
 										 LogicalRepTupleData *tup, List *labels);
+extern Jsonb *pgcdc_map_event_body(PgcdcEvent *ev, Jsonb **unavailable);
 
 #endif							/* PGCDC_MAPPING_H */

@@ -21,6 +21,8 @@
 
 #include "libpq/pqformat.h"
 
+#include "compat.h"
+
 #include "proto.h"
 
 /*
@@ -52,6 +54,12 @@ pgcdc_proto_read_header(StringInfo msg, PgcdcWalHeader *hdr)
 	}
 }
 
+/*
+ * Between STREAM START and STREAM STOP (protocol 2), every message of a
+ * transaction starts with the xid of its (sub)transaction.
+ */
+static bool in_stream_block = false;
+
 /* Read one pgoutput message into *change. */
 void
 pgcdc_proto_read_message(StringInfo msg, PgcdcMessage *change)
@@ -59,8 +67,51 @@ pgcdc_proto_read_message(StringInfo msg, PgcdcMessage *change)
 	memset(change, 0, sizeof(*change));
 	change->action = (LogicalRepMsgType) pq_getmsgbyte(msg);
 
+	if (in_stream_block)
+	{
+		switch (change->action)
+		{
+			case LOGICAL_REP_MSG_RELATION:
+			case LOGICAL_REP_MSG_TYPE:
+			case LOGICAL_REP_MSG_INSERT:
+			case LOGICAL_REP_MSG_UPDATE:
+			case LOGICAL_REP_MSG_DELETE:
+			case LOGICAL_REP_MSG_TRUNCATE:
+			case LOGICAL_REP_MSG_MESSAGE:
+				change->xid = pq_getmsgint(msg, 4);
+				if (!TransactionIdIsValid(change->xid))
+					ereport(ERROR,
+							(errcode(ERRCODE_PROTOCOL_VIOLATION),
+							 errmsg_internal("invalid transaction ID in streamed replication transaction")));
+				break;
+			default:
+				break;
+		}
+	}
+
 	switch (change->action)
 	{
+		case LOGICAL_REP_MSG_STREAM_START:
+			if (in_stream_block)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg_internal("duplicate STREAM START message")));
+			change->xid = logicalrep_read_stream_start(msg, &change->first_segment);
+			in_stream_block = true;
+			break;
+		case LOGICAL_REP_MSG_STREAM_STOP:
+			if (!in_stream_block)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg_internal("STREAM STOP without STREAM START")));
+			in_stream_block = false;
+			break;
+		case LOGICAL_REP_MSG_STREAM_COMMIT:
+			change->xid = logicalrep_read_stream_commit(msg, &change->commit);
+			break;
+		case LOGICAL_REP_MSG_STREAM_ABORT:
+			change->xid = pgcdc_read_stream_abort(msg, &change->subxid);
+			break;
 		case LOGICAL_REP_MSG_BEGIN:
 			logicalrep_read_begin(msg, &change->begin);
 			break;
@@ -117,8 +168,15 @@ pgcdc_proto_read_message(StringInfo msg, PgcdcMessage *change)
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg_internal("unexpected pgoutput message type \"%c\" (%d)",
 									 (char) change->action, (int) change->action),
-					 errdetail("pgcdc_drasi decodes protocol version 1 without streaming or two-phase messages.")));
+					 errdetail("pgcdc_drasi decodes protocol versions 1 and 2 without two-phase messages.")));
 	}
+}
+
+/* A new connection starts outside any stream block. */
+void
+pgcdc_proto_reset(void)
+{
+	in_stream_block = false;
 }
 
 /* The name of a message type, for error contexts. */
@@ -147,6 +205,14 @@ pgcdc_proto_message_name(LogicalRepMsgType action)
 			return "TYPE";
 		case LOGICAL_REP_MSG_MESSAGE:
 			return "MESSAGE";
+		case LOGICAL_REP_MSG_STREAM_START:
+			return "STREAM START";
+		case LOGICAL_REP_MSG_STREAM_STOP:
+			return "STREAM STOP";
+		case LOGICAL_REP_MSG_STREAM_COMMIT:
+			return "STREAM COMMIT";
+		case LOGICAL_REP_MSG_STREAM_ABORT:
+			return "STREAM ABORT";
 		default:
 			return "??";
 	}

@@ -40,10 +40,15 @@ typedef struct PgcdcMessage
 	LogicalRepTupleData oldtup;
 	LogicalRepTupleData newtup;
 	List	   *truncated;		/* relids, for TRUNCATE */
+	TransactionId xid;			/* streamed: the (sub)transaction of a change,
+								 * the transaction of a STREAM message */
+	TransactionId subxid;		/* STREAM ABORT: the subtransaction aborted */
+	bool		first_segment;	/* STREAM START: its first chunk */
 } PgcdcMessage;
 
 extern void pgcdc_proto_read_header(StringInfo msg, PgcdcWalHeader *hdr);
 extern void pgcdc_proto_read_message(StringInfo msg, PgcdcMessage *message);
 extern const char *pgcdc_proto_message_name(LogicalRepMsgType action);
+extern void pgcdc_proto_reset(void);
 
 #endif							/* PGCDC_PROTO_H */

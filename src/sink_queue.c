@@ -41,7 +41,8 @@
 #include "pgcdc_drasi.h"
 #include "sink_queue.h"
 
-#define QUEUE_NATTS 11
+#define QUEUE_NATTS 10			/* of queue_events */
+#define QUEUE_TX_NATTS 8		/* of queue_transactions */
 
 /*
  * The buffer is also written once its payloads reach this many bytes, so
@@ -49,14 +50,22 @@
  */
 #define QUEUE_FLUSH_BYTES (4 * 1024 * 1024)
 
-/* State of the queue for the current local transaction. */
-typedef struct PgcdcQueue
+/* A queue table opened for inserts by the worker. */
+typedef struct PgcdcQueueRel
 {
 	Relation	rel;
 	EState	   *estate;
 	ResultRelInfo *rri;
-	BulkInsertState bistate;
 	TupleDesc	desc;			/* private copy: slots outlive no pin */
+} PgcdcQueueRel;
+
+/* State of the queue for the current local transaction. */
+typedef struct PgcdcQueue
+{
+	PgcdcQueueRel events;
+	PgcdcQueueRel transactions;
+	TupleTableSlot *tx_slot;
+	BulkInsertState bistate;
 	TupleTableSlot **slots;
 	int			capacity;		/* length of slots */
 	int			nslots;			/* allocated */
@@ -67,6 +76,7 @@ typedef struct PgcdcQueue
 
 static PgcdcQueue queue;
 static Oid	events_relid = InvalidOid;
+static Oid	transactions_relid = InvalidOid;
 
 /* Look up our relations once per process. */
 static void
@@ -77,12 +87,47 @@ lookup_queue_relations(void)
 	if (OidIsValid(events_relid))
 		return;
 	nsp = get_namespace_oid(PGCDC_SCHEMA_NAME, false);
-	events_relid = get_relname_relid("events", nsp);
-	if (!OidIsValid(events_relid))
+	transactions_relid = get_relname_relid("queue_transactions", nsp);
+	events_relid = get_relname_relid("queue_events", nsp);
+	if (!OidIsValid(events_relid) || !OidIsValid(transactions_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("queue table pgcdc_drasi.events does not exist"),
-				 errhint("Re-create the extension pgcdc_drasi in this database.")));
+				 errmsg("queue tables pgcdc_drasi.queue_events and pgcdc_drasi.queue_transactions do not exist"),
+				 errhint("Update the extension with ALTER EXTENSION pgcdc_drasi UPDATE.")));
+}
+
+/* Open one queue table, its indexes and an executor state to insert with. */
+static void
+open_queue_rel(PgcdcQueueRel *qr, Oid relid, int natts)
+{
+	RangeTblEntry *rte;
+
+	qr->rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(qr->rel)->natts != natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table pgcdc_drasi.%s does not have the expected columns",
+						RelationGetRelationName(qr->rel))));
+	qr->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = qr->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	pgcdc_init_range_table(qr->estate, rte);
+	qr->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(qr->rri, qr->rel, 1, NULL, 0);
+	ExecOpenIndices(qr->rri, false);
+	qr->desc = CreateTupleDescCopy(RelationGetDescr(qr->rel));
+}
+
+/* Close what open_queue_rel opened. */
+static void
+close_queue_rel(PgcdcQueueRel *qr)
+{
+	ExecCloseIndices(qr->rri);
+	FreeExecutorState(qr->estate);
+	table_close(qr->rel, NoLock);
 }
 
 static void queue_flush(void);
@@ -95,35 +140,20 @@ static void queue_flush(void);
 static void
 queue_begin(void)
 {
-	RangeTblEntry *rte;
 	MemoryContext old;
 
-	if (queue.rel != NULL)
+	if (queue.events.rel != NULL)
 		return;
 	lookup_queue_relations();
 
 	queue.batch_mcxt = AllocSetContextCreate(CurTransactionContext, "pgcdc_drasi queue batch",
 											 ALLOCSET_DEFAULT_SIZES);
 
-	queue.rel = table_open(events_relid, RowExclusiveLock);
-	if (RelationGetDescr(queue.rel)->natts != QUEUE_NATTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table pgcdc_drasi.events does not have the expected columns")));
-
 	old = MemoryContextSwitchTo(CurTransactionContext);
-	queue.estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = events_relid;
-	rte->relkind = queue.rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	pgcdc_init_range_table(queue.estate, rte);
-	queue.rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(queue.rri, queue.rel, 1, NULL, 0);
-	ExecOpenIndices(queue.rri, false);
+	open_queue_rel(&queue.events, events_relid, QUEUE_NATTS);
+	open_queue_rel(&queue.transactions, transactions_relid, QUEUE_TX_NATTS);
+	queue.tx_slot = MakeSingleTupleTableSlot(queue.transactions.desc, &TTSOpsHeapTuple);
 	queue.bistate = GetBulkInsertState();
-	queue.desc = CreateTupleDescCopy(RelationGetDescr(queue.rel));
 	queue.nslots = 0;
 	queue.nused = 0;
 	queue.capacity = pgcdc_batch_size;
@@ -134,7 +164,9 @@ queue_begin(void)
 /*
  * Buffer one event of the open local transaction (opening the queue at
  * its first event); the buffer is written once it is full, in rows or in
- * bytes.
+ * bytes.  The row holds the event's own values only (see
+ * pgcdc_map_event_body); its transaction's are written once, by
+ * pgcdc_queue_end_tx.
  */
 void
 pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
@@ -142,9 +174,11 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	TupleTableSlot *slot;
 	MemoryContext old;
 	char		opstr[2] = {event->op, '\0'};
+	Jsonb	   *body;
+	Jsonb	   *unavailable;
 
 	Assert(IsTransactionState());
-	if (queue.rel == NULL)
+	if (queue.events.rel == NULL)
 		queue_begin();
 	if (queue.nused >= queue.capacity)
 		queue_flush();
@@ -153,34 +187,72 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	if (queue.nused >= queue.nslots)
 	{
 		old = MemoryContextSwitchTo(CurTransactionContext);
-		queue.slots[queue.nslots++] = MakeSingleTupleTableSlot(queue.desc, &TTSOpsBufferHeapTuple);
+		queue.slots[queue.nslots++] = MakeSingleTupleTableSlot(queue.events.desc,
+															   &TTSOpsBufferHeapTuple);
 		MemoryContextSwitchTo(old);
 	}
 	slot = queue.slots[queue.nused++];
 	ExecClearTuple(slot);
 
 	old = MemoryContextSwitchTo(queue.batch_mcxt);
-	slot->tts_values[0] = Int64GetDatum(event->seq);
-	slot->tts_values[1] = CStringGetTextDatum(tx->source_id);
-	slot->tts_values[2] = LSNGetDatum(tx->commit_lsn);
-	slot->tts_values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(tx->full_xid));
-	slot->tts_values[4] = Int32GetDatum(event->tx_index);
-	slot->tts_values[5] = TimestampTzGetDatum(tx->commit_time);
-	slot->tts_values[6] = CStringGetTextDatum(opstr);
-	slot->tts_values[7] = CStringGetTextDatum(event->label);
-	slot->tts_values[8] = event->element_id ? CStringGetTextDatum(event->element_id) : (Datum) 0;
-	slot->tts_values[9] = PointerGetDatum(memcpy(palloc(VARSIZE(event->jsonb)), event->jsonb,
-												 VARSIZE(event->jsonb)));
-	slot->tts_values[10] = tx->snapshot ? tx->snapshot_datum : (Datum) 0;
+	body = pgcdc_map_event_body(event, &unavailable);
+	slot->tts_values[0] = Int64GetDatum(tx->tx_key);
+	slot->tts_values[1] = Int64GetDatum(event->start_ns);
+	slot->tts_values[2] = Int64GetDatum(event->end_ns);
+	slot->tts_values[3] = Int32GetDatum(event->tx_index);
+	slot->tts_values[4] = CStringGetTextDatum(tx->source_id);
+	slot->tts_values[5] = CStringGetTextDatum(opstr);
+	slot->tts_values[6] = CStringGetTextDatum(event->label);
+	slot->tts_values[7] = event->element_id ? CStringGetTextDatum(event->element_id) : (Datum) 0;
+	slot->tts_values[8] = PointerGetDatum(body);
+	slot->tts_values[9] = PointerGetDatum(unavailable);
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_NATTS);
-	slot->tts_isnull[8] = (event->element_id == NULL);
-	slot->tts_isnull[10] = !tx->snapshot;
+	slot->tts_isnull[7] = (event->element_id == NULL);
+	slot->tts_isnull[9] = (unavailable == NULL);
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
-	queue.nbytes += VARSIZE(event->jsonb);
+	queue.nbytes += VARSIZE(body);
 	if (queue.nbytes >= QUEUE_FLUSH_BYTES)
 		queue_flush();
+}
+
+/*
+ * Write the row of a source transaction (or snapshot) whose events are
+ * queued under tx->tx_key: n_events events from first_seq on.  This makes
+ * them visible to readers once the local transaction commits.
+ */
+void
+pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
+{
+	TupleTableSlot *slot;
+	List	   *recheck;
+
+	Assert(IsTransactionState() && n_events > 0);
+	if (queue.events.rel == NULL)
+		queue_begin();
+	slot = queue.tx_slot;
+	ExecClearTuple(slot);
+	slot->tts_values[0] = CStringGetTextDatum(tx->source_id);
+	slot->tts_values[1] = Int64GetDatum(first_seq);
+	slot->tts_values[2] = Int64GetDatum(tx->tx_key);
+	slot->tts_values[3] = Int32GetDatum(n_events);
+	slot->tts_values[4] = LSNGetDatum(tx->commit_lsn);
+	slot->tts_values[5] = FullTransactionIdGetDatum(FullTransactionIdFromU64(tx->full_xid));
+	slot->tts_values[6] = TimestampTzGetDatum(tx->commit_time);
+	slot->tts_values[7] = tx->snapshot ? tx->snapshot_datum : (Datum) 0;
+	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_TX_NATTS);
+	slot->tts_isnull[7] = !tx->snapshot;
+	ExecStoreVirtualTuple(slot);
+	ExecMaterializeSlot(slot);
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	table_tuple_insert(queue.transactions.rel, slot, GetCurrentCommandId(true), 0, NULL);
+	ResetPerTupleExprContext(queue.transactions.estate);
+	recheck = pgcdc_insert_index_tuples(queue.transactions.rri, slot, queue.transactions.estate);
+	list_free(recheck);
+	PopActiveSnapshot();
+	ExecClearTuple(slot);
 }
 
 /* Write the buffered events to the heap and their index entries. */
@@ -190,18 +262,19 @@ queue_flush(void)
 	int			i;
 	CommandId	cid;
 
-	if (queue.rel == NULL || queue.nused == 0)
+	if (queue.events.rel == NULL || queue.nused == 0)
 		return;
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	cid = GetCurrentCommandId(true);
-	table_multi_insert(queue.rel, queue.slots, queue.nused, cid, 0, queue.bistate);
+	table_multi_insert(queue.events.rel, queue.slots, queue.nused, cid, 0, queue.bistate);
 	for (i = 0; i < queue.nused; i++)
 	{
 		List	   *recheck;
 
-		ResetPerTupleExprContext(queue.estate);
-		recheck = pgcdc_insert_index_tuples(queue.rri, queue.slots[i], queue.estate);
+		ResetPerTupleExprContext(queue.events.estate);
+		recheck = pgcdc_insert_index_tuples(queue.events.rri, queue.slots[i],
+											queue.events.estate);
 		list_free(recheck);
 		ExecClearTuple(queue.slots[i]);
 	}
@@ -217,16 +290,76 @@ pgcdc_queue_end(void)
 {
 	int			i;
 
-	if (queue.rel == NULL)
+	if (queue.events.rel == NULL)
 		return;
 	queue_flush();
 	for (i = 0; i < queue.nslots; i++)
 		ExecDropSingleTupleTableSlot(queue.slots[i]);
+	ExecDropSingleTupleTableSlot(queue.tx_slot);
 	FreeBulkInsertState(queue.bistate);
-	ExecCloseIndices(queue.rri);
-	FreeExecutorState(queue.estate);
-	table_close(queue.rel, NoLock);
+	close_queue_rel(&queue.events);
+	close_queue_rel(&queue.transactions);
 	memset(&queue, 0, sizeof(queue));
+}
+
+/*
+ * Forget what an aborted local transaction left of the queue's state (its
+ * memory and relations went with the transaction).
+ */
+void
+pgcdc_queue_reset(void)
+{
+	memset(&queue, 0, sizeof(queue));
+}
+
+/*
+ * Remove the queued events of a transaction that was never finished:
+ * those of key tx_key from tx_index from_index on (a subtransaction's
+ * abort), or, with tx_key < 0, every event without a transaction row (the
+ * chunks of streamed transactions a restart will stream again).  Returns
+ * the largest key in use, from which the worker numbers new ones.
+ */
+int64
+pgcdc_queue_discard(const char *source_id, int64 tx_key, int from_index)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[3] = {TEXTOID, INT8OID, INT4OID};
+	Datum		values[3];
+	int64		max_key = 0;
+
+	lookup_queue_relations();
+	/* rows buffered in this local transaction go first */
+	queue_flush();
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = Int64GetDatum(tx_key);
+	values[2] = Int32GetDatum(from_index);
+	if (tx_key >= 0)
+	{
+		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events "
+								  "WHERE source_id = $1 AND tx_key = $2 AND tx_index >= $3",
+								  3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove events of an aborted transaction");
+	}
+	else
+	{
+		bool		isnull;
+		Datum		d;
+
+		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events e WHERE e.source_id = $1 "
+								  "AND NOT EXISTS (SELECT 1 FROM pgcdc_drasi.queue_transactions t "
+								  "                WHERE t.source_id = $1 AND t.tx_key = e.tx_key)",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove events of unfinished transactions");
+		if (SPI_execute_with_args("SELECT max(tx_key) FROM pgcdc_drasi.queue_transactions "
+								  "WHERE source_id = $1",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pgcdc_drasi.queue_transactions");
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		max_key = isnull ? 0 : DatumGetInt64(d);
+	}
+	pgcdc_catalog_end(&access);
+	return max_key;
 }
 
 /*
@@ -249,9 +382,11 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		min_acked;
-	uint64		removed;
+	uint64		removed = 0;
 	Relation	rel;
 	TransactionId horizon;
+	bool		isnull;
+	Datum		cut;
 
 	if (!pgcdc_catalog_min_acked_seq(source_id, &min_acked))
 	{
@@ -265,27 +400,54 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
 	values[3] = Int32GetDatum(retention_secs);
 
 	lookup_queue_relations();
-	rel = table_open(events_relid, AccessShareLock);
+	rel = table_open(transactions_relid, AccessShareLock);
 	horizon = GetOldestNonRemovableTransactionId(rel);
 	table_close(rel, AccessShareLock);
 	values[4] = TransactionIdGetDatum(horizon);
 
 	pgcdc_catalog_begin(&access);
-	if (SPI_execute_with_args(
-							  "WITH first AS (SELECT seq FROM pgcdc_drasi.events WHERE source_id = $1 "
-							  "               ORDER BY seq LIMIT $3), "
-							  "cut AS (SELECT CASE WHEN $2 IS NOT NULL THEN $2 "
-							  "               ELSE (SELECT max(e.seq) FROM pgcdc_drasi.events e "
-							  "                     WHERE e.source_id = $1 AND e.seq <= (SELECT max(seq) FROM first) "
-							  "                     AND e.commit_time < now() - make_interval(secs => $4)) "
-							  "               END AS seq) "
-							  "DELETE FROM pgcdc_drasi.events e USING cut "
-							  "WHERE e.source_id = $1 AND e.seq <= cut.seq "
-							  "AND e.seq <= (SELECT max(seq) FROM first) "
-							  "AND pg_catalog.age(e.xmin) > pg_catalog.age($5)",
-							  5, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not remove old events");
-	removed = SPI_processed;
+	/* the last seq to remove: acknowledged by all, or old enough */
+	if (SPI_execute_with_args("SELECT CASE WHEN $2 IS NOT NULL THEN $2 "
+							  "ELSE (SELECT max(t.first_seq + t.n_events - 1) "
+							  "      FROM (SELECT * FROM pgcdc_drasi.queue_transactions "
+							  "            WHERE source_id = $1 ORDER BY first_seq LIMIT $3) t "
+							  "      WHERE t.commit_time < now() - make_interval(secs => $4)) END",
+							  5, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.queue_transactions");
+	cut = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		values[1] = cut;
+		nulls[1] = ' ';
+
+		/*
+		 * A batch of events up to the cut, of transactions every running
+		 * transaction sees; then the rows of transactions left empty.
+		 */
+		if (SPI_execute_with_args(
+								  "WITH v AS (SELECT e.ctid FROM "
+								  "   (SELECT tx_key, first_seq FROM pgcdc_drasi.queue_transactions t "
+								  "    WHERE t.source_id = $1 AND t.first_seq <= $2 "
+								  "    AND pg_catalog.age(t.xmin) > pg_catalog.age($5) "
+								  "    ORDER BY t.first_seq LIMIT $3) t "
+								  "   CROSS JOIN LATERAL (SELECT e.ctid FROM pgcdc_drasi.queue_events e "
+								  "      WHERE e.source_id = $1 AND e.tx_key = t.tx_key "
+								  "      AND e.tx_index <= $2 - t.first_seq ORDER BY e.tx_index LIMIT $3) e "
+								  "   LIMIT $3) "
+								  "DELETE FROM pgcdc_drasi.queue_events e USING v "
+								  "WHERE e.ctid = v.ctid",
+								  5, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove old events");
+		removed = SPI_processed;
+		if (SPI_execute_with_args(
+								  "DELETE FROM pgcdc_drasi.queue_transactions t "
+								  "WHERE t.source_id = $1 AND t.first_seq <= $2 "
+								  "AND pg_catalog.age(t.xmin) > pg_catalog.age($5) "
+								  "AND NOT EXISTS (SELECT 1 FROM pgcdc_drasi.queue_events e "
+								  "                WHERE e.source_id = $1 AND e.tx_key = t.tx_key)",
+								  5, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove old events");
+	}
 	pgcdc_catalog_end(&access);
 	return removed >= (uint64) batch;
 }
@@ -297,16 +459,25 @@ pgcdc_queue_first_seq(const char *source_id, int64 *first_seq)
 	PgcdcCatalogAccess access;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
-	bool		isnull;
+	bool		isnull = true;
 	Datum		d;
 
 	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
-	if (SPI_execute_with_args("SELECT min(seq) FROM pgcdc_drasi.events WHERE source_id = $1",
+	if (SPI_execute_with_args("SELECT t.first_seq + (SELECT e.tx_index FROM pgcdc_drasi.queue_events e "
+							  "  WHERE e.source_id = $1 AND e.tx_key = t.tx_key "
+							  "  ORDER BY e.tx_index LIMIT 1) "
+							  "FROM pgcdc_drasi.queue_transactions t "
+							  "WHERE t.source_id = $1 ORDER BY t.first_seq LIMIT 1",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgcdc_drasi.events");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	*first_seq = isnull ? 0 : DatumGetInt64(d);
+		elog(ERROR, "could not read pgcdc_drasi.queue_transactions");
+	if (SPI_processed > 0)
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		*first_seq = isnull ? 0 : DatumGetInt64(d);
+	}
+	else
+		*first_seq = 0;
 	pgcdc_catalog_end(&access);
 	return !isnull;
 }
@@ -321,53 +492,132 @@ pgcdc_queue_purge(const char *source_id)
 
 	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
-	if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.events WHERE source_id = $1",
+	if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events WHERE source_id = $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE ||
+		SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_transactions WHERE source_id = $1",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not remove the events of source \"%s\"", source_id);
 	pgcdc_catalog_end(&access);
 }
 
 /*
- * An open read of the queue: a cursor, found again by its portal's name
- * for each batch (the portal lives until the transaction ends or it is
- * closed), so a reader never holds more than one batch in memory.
+ * An open read of the queue.  Each batch is one query that starts where
+ * the previous one stopped: the transactions from the one holding the
+ * next seq on, a batch of each one's events in tx_index order, through the
+ * primary keys of both tables, so a reader never holds more than one batch
+ * in memory nor reads more rows than it returns, however large a
+ * transaction is.  The queries run in the caller's snapshot.
  */
 struct PgcdcQueueCursor
 {
-	char		portal_name[NAMEDATALEN];
+	char	   *source_id;
+	int64		next_seq;		/* the next seq to return */
+	int64		last_seq;		/* the last seq of the range */
+	int64		remaining;		/* events still to return at most */
+	char	   *snapshot;		/* a late joiner's, or NULL */
+	bool		done;
 };
 
-/* Open a cursor on a query of the queue, as the superuser like every access. */
+/*
+ * The events of a source from seq $2 to $3, at most $4, in seq order; with
+ * a snapshot $5, those of transactions and snapshots it shows left out.
+ * At most $4 + 1 transactions are read: each has at least one event (a
+ * transaction row goes when its last event goes), the first one perhaps
+ * none left at or after $2.
+ */
+#define QUEUE_READ_SQL(columns) \
+	"SELECT " columns " FROM " \
+	"  (SELECT * FROM pgcdc_drasi.queue_transactions t " \
+	"   WHERE t.source_id = $1 AND t.first_seq <= $3 " \
+	"   AND t.first_seq >= coalesce((SELECT max(t0.first_seq) FROM pgcdc_drasi.queue_transactions t0 " \
+	"                                WHERE t0.source_id = $1 AND t0.first_seq <= $2), 0) " \
+	"   AND ($5 IS NULL OR CASE WHEN t.snapshot IS NULL " \
+	"        THEN NOT pg_visible_in_snapshot(t.xid, $5::pg_snapshot) " \
+	"        ELSE NOT pgcdc_drasi._snapshot_within(t.snapshot, $5::pg_snapshot) END) " \
+	"   ORDER BY t.first_seq LIMIT $4 + 1) t " \
+	"CROSS JOIN LATERAL (SELECT e.* FROM pgcdc_drasi.queue_events e " \
+	"   WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key " \
+	"   AND e.tx_index >= $2 - t.first_seq AND e.tx_index <= $3 - t.first_seq " \
+	"   ORDER BY e.tx_index LIMIT $4) e " \
+	"ORDER BY t.first_seq, e.tx_index LIMIT $4"
+
+/* The columns of the view pgcdc_drasi.events. */
+#define QUEUE_EVENT_COLUMNS \
+	"t.first_seq + e.tx_index, t.source_id, t.lsn, t.xid, e.tx_index, t.commit_time, " \
+	"e.op, e.label, e.element_id, " \
+"pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns, " \
+	"   e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index, t.xid, " \
+	"   e.tx_index, t.snapshot IS NOT NULL)" \
+	", t.snapshot"
+
+/* What the targets send: seq and payload text. */
+#define QUEUE_PAYLOAD_COLUMNS \
+	"t.first_seq + e.tx_index, " \
+"pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns, " \
+	"   e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index, t.xid, " \
+	"   e.tx_index, t.snapshot IS NOT NULL)" \
+	"::pg_catalog.text"
+
+/* Start a read of seqs first_seq to last_seq, at most max_events. */
 static PgcdcQueueCursor *
-open_cursor(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls)
+open_cursor(const char *source_id, int64 first_seq, int64 last_seq, int64 max_events,
+			const char *snapshot)
 {
 	PgcdcQueueCursor *cursor = palloc0(sizeof(PgcdcQueueCursor));
-	PgcdcCatalogAccess access;
-	Portal		portal;
 
-	pgcdc_catalog_begin(&access);
-	portal = SPI_cursor_open_with_args(NULL, sql, nargs, argtypes, values, nulls, true,
-									   CURSOR_OPT_FAST_PLAN | CURSOR_OPT_NO_SCROLL);
-	if (portal == NULL)
-		elog(ERROR, "could not read pgcdc_drasi.events");
-	strlcpy(cursor->portal_name, portal->name, NAMEDATALEN);
-	pgcdc_catalog_end(&access);
+	cursor->source_id = pstrdup(source_id);
+	cursor->next_seq = Max(first_seq, 0);
+	cursor->last_seq = last_seq;
+	cursor->remaining = max_events;
+	cursor->snapshot = snapshot ? pstrdup(snapshot) : NULL;
+	cursor->done = (cursor->next_seq > last_seq || max_events <= 0);
 	return cursor;
+}
+
+/*
+ * Run the query of the next batch of at most max rows (SPI connected, as
+ * the superuser); returns how many rows it found, in SPI_tuptable.
+ */
+static uint64
+fetch_batch(PgcdcQueueCursor *cursor, const char *sql, int max)
+{
+	Oid			argtypes[5] = {TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	int64		n = Min((int64) max, cursor->remaining);
+	uint64		found;
+	bool		isnull;
+
+	Assert(n > 0);
+	values[0] = CStringGetTextDatum(cursor->source_id);
+	values[1] = Int64GetDatum(cursor->next_seq);
+	values[2] = Int64GetDatum(cursor->last_seq);
+	values[3] = Int64GetDatum(n);
+	if (cursor->snapshot != NULL)
+		values[4] = CStringGetTextDatum(cursor->snapshot);
+	else
+		nulls[4] = 'n';
+	if (SPI_execute_with_args(sql, 5, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.queue_events");
+	found = SPI_processed;
+	if (found > 0)
+	{
+		int64		last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[found - 1],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+
+		cursor->next_seq = last + 1;
+		cursor->remaining -= found;
+	}
+	if ((int64) found < n || cursor->remaining <= 0 || cursor->next_seq > cursor->last_seq)
+		cursor->done = true;
+	return found;
 }
 
 /* The events of a source from first_seq to last_seq, in seq order. */
 PgcdcQueueCursor *
 pgcdc_queue_open_range(const char *source_id, int64 first_seq, int64 last_seq)
 {
-	Oid			argtypes[3] = {TEXTOID, INT8OID, INT8OID};
-	Datum		values[3];
-
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(first_seq);
-	values[2] = Int64GetDatum(last_seq);
-	return open_cursor("SELECT e.* FROM pgcdc_drasi.events e "
-					   "WHERE e.source_id = $1 AND e.seq >= $2 AND e.seq <= $3 ORDER BY e.seq",
-					   3, argtypes, values, NULL);
+	return open_cursor(source_id, first_seq, last_seq, PG_INT64_MAX, NULL);
 }
 
 /*
@@ -380,24 +630,8 @@ PgcdcQueueCursor *
 pgcdc_queue_open_after(const char *source_id, int64 after_seq, int max_events,
 					   const char *snapshot)
 {
-	Oid			argtypes[4] = {TEXTOID, INT8OID, INT4OID, TEXTOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(after_seq);
-	values[2] = Int32GetDatum(max_events);
-	if (snapshot != NULL)
-		values[3] = CStringGetTextDatum(snapshot);
-	else
-		nulls[3] = 'n';
-	return open_cursor("SELECT e.* FROM pgcdc_drasi.events e "
-					   "WHERE e.source_id = $1 AND e.seq > $2 "
-					   "AND ($4 IS NULL OR CASE WHEN e.snapshot IS NULL "
-					   "     THEN NOT pg_visible_in_snapshot(e.xid, $4::pg_snapshot) "
-					   "     ELSE NOT pgcdc_drasi._snapshot_within(e.snapshot, $4::pg_snapshot) END) "
-					   "ORDER BY e.seq LIMIT $3",
-					   4, argtypes, values, nulls);
+	return open_cursor(source_id, after_seq == PG_INT64_MAX ? after_seq : after_seq + 1,
+					   PG_INT64_MAX, max_events, snapshot);
 }
 
 /*
@@ -410,7 +644,6 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 				  HeapTuple *rows, int max)
 {
 	PgcdcCatalogAccess access;
-	Portal		portal = SPI_cursor_find(cursor->portal_name);
 	MemoryContext old;
 	Datum	   *values;
 	bool	   *nulls;
@@ -418,15 +651,14 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 	uint64		i;
 
 	Assert(max > 0);
-	if (portal == NULL)
+	if (cursor->done)
 		return 0;
 	pgcdc_catalog_begin(&access);
-	SPI_cursor_fetch(portal, true, max);
-	n = SPI_processed;
+	n = fetch_batch(cursor, QUEUE_READ_SQL(QUEUE_EVENT_COLUMNS), max);
 	if (n > 0 && SPI_tuptable->tupdesc->natts != desc->natts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table pgcdc_drasi.events does not have the expected columns"),
+				 errmsg("view pgcdc_drasi.events does not have the expected columns"),
 				 errhint("Update the extension with ALTER EXTENSION pgcdc_drasi UPDATE.")));
 	old = MemoryContextSwitchTo(mcxt);
 	values = palloc(sizeof(Datum) * Max(1, desc->natts));
@@ -449,16 +681,9 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 PgcdcQueueCursor *
 pgcdc_queue_open_payloads(const char *source_id, int64 after_seq, int max_events)
 {
-	Oid			argtypes[3] = {TEXTOID, INT8OID, INT4OID};
-	Datum		values[3];
-
 	Assert(max_events > 0);
-	values[0] = CStringGetTextDatum(source_id);
-	values[1] = Int64GetDatum(after_seq);
-	values[2] = Int32GetDatum(max_events);
-	return open_cursor("SELECT e.seq, e.payload::pg_catalog.text FROM pgcdc_drasi.events e "
-					   "WHERE e.source_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
-					   3, argtypes, values, NULL);
+	return open_cursor(source_id, after_seq == PG_INT64_MAX ? after_seq : after_seq + 1,
+					   PG_INT64_MAX, max_events, NULL);
 }
 
 /*
@@ -470,16 +695,14 @@ pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt, int64 *
 						   char **payloads, int max)
 {
 	PgcdcCatalogAccess access;
-	Portal		portal = SPI_cursor_find(cursor->portal_name);
 	uint64		n;
 	uint64		i;
 
 	Assert(max > 0);
-	if (portal == NULL)
+	if (cursor->done)
 		return 0;
 	pgcdc_catalog_begin(&access);
-	SPI_cursor_fetch(portal, true, max);
-	n = SPI_processed;
+	n = fetch_batch(cursor, QUEUE_READ_SQL(QUEUE_PAYLOAD_COLUMNS), max);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -501,12 +724,9 @@ pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt, int64 *
 	return (int) n;
 }
 
-/* Close a cursor, unless the transaction's end already did. */
+/* End a read. */
 void
 pgcdc_queue_close(PgcdcQueueCursor *cursor)
 {
-	Portal		portal = SPI_cursor_find(cursor->portal_name);
-
-	if (portal != NULL)
-		SPI_cursor_close(portal);
+	cursor->done = true;
 }

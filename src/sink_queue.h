@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * sink_queue.h
- *		The queue sink and the queue table pgcdc_drasi.events: writing
+ *		The queue sink and its tables (read as the view pgcdc_drasi.events): writing
  *		events, removing those nobody needs, and reading them back.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
@@ -20,7 +20,10 @@
 
 /* Writing, inside the worker's local transaction */
 extern void pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event);
+extern void pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events);
 extern void pgcdc_queue_end(void);
+extern void pgcdc_queue_reset(void);
+extern int64 pgcdc_queue_discard(const char *source_id, int64 tx_key, int from_index);
 
 /* Retention, between local transactions */
 extern bool pgcdc_queue_trim(const char *source_id, int retention_secs, int batch);

@@ -26,6 +26,7 @@
 #include "utils/builtins.h"
 
 #include "compat.h"
+#include "proto.h"
 #include "walstream.h"
 
 struct PgcdcStream
@@ -170,15 +171,19 @@ pgcdc_stream_check_slot(const char *source_id, const char *slot_name)
 						 source_id)));
 }
 
-/* Start streaming the publication from startpos (or the slot's position). */
+/*
+ * Start streaming the publication from startpos (or the slot's position);
+ * with streaming, large transactions arrive in chunks before they commit.
+ */
 void
 pgcdc_stream_start(PgcdcStream *stream, const char *slot_name,
-				   const char *publication, XLogRecPtr startpos)
+				   const char *publication, XLogRecPtr startpos, bool streaming)
 {
 	WalRcvStreamOptions options;
 
+	pgcdc_proto_reset();
 	pgcdc_stream_options_init(&options, pstrdup(slot_name), startpos,
-							  list_make1(makeString(pstrdup(publication))));
+							  list_make1(makeString(pstrdup(publication))), streaming);
 	if (!walrcv_startstreaming(stream->conn, &options))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),

@@ -22,7 +22,7 @@ extern char *pgcdc_stream_conninfo(const char *override, const char *dbname,
 								   const char *username);
 extern PgcdcStream *pgcdc_stream_connect(const char *conninfo, const char *appname);
 extern void pgcdc_stream_start(PgcdcStream *stream, const char *slot_name,
-							   const char *publication, XLogRecPtr startpos);
+							   const char *publication, XLogRecPtr startpos, bool streaming);
 extern int	pgcdc_stream_receive(PgcdcStream *stream, char **buf, pgsocket *wait_fd);
 extern void pgcdc_stream_send_feedback(PgcdcStream *stream, XLogRecPtr write_lsn,
 									   XLogRecPtr flush_lsn, bool request_reply);

@@ -32,6 +32,20 @@
  * arrival; a source transaction made only of them writes nothing and
  * commits nothing, so even a FOR ALL TABLES publication cannot loop.
  *
+ * STREAMING
+ *
+ * A transaction larger than logical_decoding_work_mem arrives in chunks
+ * before it commits (protocol 2, streaming on).  Each chunk's events are
+ * written in a local transaction of their own, under the transaction's
+ * queue key; readers see none of them, because they join event rows to
+ * transaction rows and it has none yet.  Stream Commit writes its row,
+ * numbering its events from the next seq, in the local transaction that
+ * moves the origin past it: exactly once as for any transaction.  Stream
+ * Abort removes its rows, or those of an aborted subtransaction (from
+ * the subtransaction's first event on, as savepoints nest).  A restart
+ * removes the rows of every transaction without a row: the server sends
+ * those transactions again, whole (docs/design.md, "Streaming").
+ *
  * Each pgoutput message has its handler (handle_begin, handle_commit,
  * ...), as in PostgreSQL's own apply worker; snapshots taken between
  * transactions live in snapshot_sync.c.
@@ -44,6 +58,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <sys/stat.h>
 
 #include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
@@ -114,6 +130,31 @@ static XLogRecPtr standby_pending_wal = InvalidXLogRecPtr;
 /* The source transaction being decoded, and the local one being written. */
 static bool in_remote_xact = false;
 static PgcdcTxContext tx;
+static bool tx_queued = false;	/* some of tx's events went to the queue */
+static int64 last_tx_key = 0;	/* queue keys of transactions given so far */
+
+/*
+ * Transactions being streamed (protocol 2) and the one whose chunk is
+ * being read; the transaction context changes go to (tx, or a streamed
+ * one's).
+ */
+typedef struct PgcdcSubxact
+{
+	TransactionId xid;
+	int			first_index;	/* tx_index of its first event */
+} PgcdcSubxact;
+
+typedef struct PgcdcStreamXact
+{
+	TransactionId xid;
+	PgcdcTxContext tx;			/* its key, tx_index: events so far */
+	List	   *subxacts;		/* PgcdcSubxact, in order of first change */
+} PgcdcStreamXact;
+
+static bool streaming_on = false;
+static List *stream_xacts = NIL;
+static PgcdcStreamXact *cur_stream = NULL;
+static PgcdcTxContext *cur_tx = &tx;
 static bool local_xact_open = false;
 static int	group_xacts = 0;
 static int	group_events = 0;
@@ -140,6 +181,7 @@ static struct
 }			errctx;
 
 static void maybe_run_retention(void);
+static void note_subxact(PgcdcMessage *m);
 static void check_receive_timeout(void);
 static void poll_config_generation(void);
 
@@ -283,6 +325,8 @@ load_config(const char *source_id, XLogRecPtr *startpos, bool *needs_snapshot,
 				 errhint("Restore pgcdc_drasi.source_progress, or drop and create the source again.")));
 	MySourceConfig = config;
 	tx.last_seq = progress.last_seq;
+	/* chunks of transactions streamed before a restart: sent again whole */
+	last_tx_key = pgcdc_queue_discard(source_id, -1, 0);
 	*needs_snapshot = config->bootstrap && XLogRecPtrIsInvalid(progress.snapshot_lsn);
 	*needs_resync = pgcdc_catalog_resync_requested(source_id);
 	pgcdc_sync_restore(&progress);
@@ -503,13 +547,19 @@ pgcdc_worker_publish(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
 	bool		to_queue = (MySourceConfig->sink & PGCDC_SINK_QUEUE) != 0;
 
 	Assert(local_xact_open);
-	if ((MySourceConfig->sink & PGCDC_SINK_NOTIFY) && !MySourceConfig->wakeup)
+	if (txc != &tx)
+		to_queue = true;		/* streamed: notified, if at all, by seq range */
+	else if ((MySourceConfig->sink & PGCDC_SINK_NOTIFY) && !MySourceConfig->wakeup)
 	{
 		if (pgcdc_notify_event(MySourceConfig->channel, txc, event, to_queue))
 			to_queue = true;
 	}
 	if (to_queue)
+	{
 		pgcdc_queue_append(txc, event);
+		if (txc == &tx)
+			tx_queued = true;
+	}
 	group_events++;
 }
 
@@ -556,6 +606,8 @@ static void
 handle_begin(PgcdcMessage *m)
 {
 	in_remote_xact = true;
+	tx.tx_key = ++last_tx_key;
+	tx_queued = false;
 	tx.xid = m->begin.xid;
 	tx.full_xid = full_xid(m->begin.xid);
 	tx.commit_lsn = m->begin.final_lsn;
@@ -581,6 +633,8 @@ handle_commit(PgcdcMessage *m)
 	in_remote_xact = false;
 	if (tx.tx_index > 0)
 		pgcdc_sync_note_published(tx.xid);
+	if (tx_queued)
+		pgcdc_queue_end_tx(&tx, tx.last_seq - tx.tx_index + 1, tx.tx_index);
 	group_end = m->commit.end_lsn;
 	group_commit_time = m->commit.committime;
 	last_received = Max(last_received, m->commit.end_lsn);
@@ -629,8 +683,8 @@ publish_change(PgcdcMessage *m)
 	ensure_local_xact();
 	if (group_events == 0)
 		pgstat_report_activity(STATE_RUNNING, "publishing changes");
-	tx.received_at = GetCurrentTimestamp();
-	pgcdc_map_change(relcache, &tx, m, pgcdc_worker_publish, NULL);
+	cur_tx->received_at = GetCurrentTimestamp();
+	pgcdc_map_change(relcache, cur_tx, m, pgcdc_worker_publish, NULL);
 }
 
 /*
@@ -642,7 +696,8 @@ handle_row_change(PgcdcMessage *m)
 {
 	require_remote_xact(m);
 	errctx.relid = m->relid;
-	if (pgcdc_sync_shows_change(m->relid, tx.full_xid))
+	note_subxact(m);
+	if (pgcdc_sync_shows_change(m->relid, cur_tx->full_xid))
 		return;
 	publish_change(m);
 }
@@ -654,14 +709,298 @@ handle_truncate(PgcdcMessage *m)
 	ListCell   *lc;
 
 	require_remote_xact(m);
+	note_subxact(m);
 	foreach(lc, m->truncated)
 	{
-		if (pgcdc_sync_shows_change(lfirst_oid(lc), tx.full_xid))
+		if (pgcdc_sync_shows_change(lfirst_oid(lc), cur_tx->full_xid))
 			m->truncated = foreach_delete_current(m->truncated, lc);
 	}
 	if (m->truncated == NIL)
 		return;
 	publish_change(m);
+}
+
+/*
+ * Can large transactions be streamed to this source's sinks?  Full NOTIFY
+ * payloads carry each event's seq, known only at the source commit, and
+ * are sent at the local commit that writes the events: those sources
+ * receive transactions whole.
+ */
+static bool
+sink_allows_streaming(void)
+{
+	return !(MySourceConfig->sink & PGCDC_SINK_NOTIFY) || MySourceConfig->wakeup;
+}
+
+/* The streamed transaction xid, or NULL. */
+static PgcdcStreamXact *
+find_stream_xact(TransactionId xid)
+{
+	ListCell   *lc;
+
+	foreach(lc, stream_xacts)
+	{
+		PgcdcStreamXact *sx = lfirst(lc);
+
+		if (sx->xid == xid)
+			return sx;
+	}
+	return NULL;
+}
+
+/* Forget a streamed transaction, committed or aborted. */
+static void
+forget_stream_xact(PgcdcStreamXact *sx)
+{
+	stream_xacts = list_delete_ptr(stream_xacts, sx);
+	list_free_deep(sx->subxacts);
+	pfree(sx);
+}
+
+/*
+ * In a chunk, a change of a subtransaction: remember where its events
+ * start, the first time, so that its abort can remove them.
+ */
+static void
+note_subxact(PgcdcMessage *m)
+{
+	PgcdcSubxact *sub;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (cur_stream == NULL || m->xid == cur_stream->xid)
+		return;
+	/* the last one, or (xids being assigned in order) a new one */
+	if (cur_stream->subxacts != NIL)
+	{
+		sub = llast(cur_stream->subxacts);
+		if (sub->xid == m->xid)
+			return;
+		if (!TransactionIdFollows(m->xid, sub->xid))
+		{
+			foreach(lc, cur_stream->subxacts)
+			{
+				if (((PgcdcSubxact *) lfirst(lc))->xid == m->xid)
+					return;
+			}
+		}
+	}
+	old = MemoryContextSwitchTo(PgcdcWorkerContext);
+	sub = palloc(sizeof(PgcdcSubxact));
+	sub->xid = m->xid;
+	sub->first_index = cur_stream->tx.tx_index;
+	cur_stream->subxacts = lappend(cur_stream->subxacts, sub);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * STREAM START: a chunk of a transaction in progress.  Its events are
+ * written in a local transaction of their own, committed at STREAM STOP.
+ */
+static void
+handle_stream_start(PgcdcMessage *m)
+{
+	PgcdcStreamXact *sx;
+
+	if (in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("STREAM START inside a transaction")));
+	/* what was grouped so far commits first: this chunk is not part of it */
+	if (local_xact_open)
+		commit_group();
+
+	sx = find_stream_xact(m->xid);
+	if (sx == NULL)
+	{
+		MemoryContext old;
+
+		if (!m->first_segment)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg_internal("STREAM START of transaction %u without its first chunk",
+									 m->xid)));
+		old = MemoryContextSwitchTo(PgcdcWorkerContext);
+		sx = palloc0(sizeof(PgcdcStreamXact));
+		sx->xid = m->xid;
+		sx->tx.source_id = tx.source_id;
+		sx->tx.tx_key = ++last_tx_key;
+		sx->tx.xid = m->xid;
+		sx->tx.full_xid = full_xid(m->xid);
+		stream_xacts = lappend(stream_xacts, sx);
+		MemoryContextSwitchTo(old);
+	}
+	else if (m->first_segment)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("transaction %u streamed twice", m->xid)));
+
+	ensure_local_xact();
+	if (!sink_allows_streaming())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" must reconnect to receive transactions whole",
+						MySourceConfig->source_id),
+				 errdetail("Its sink now sends full NOTIFY payloads, which need each event's seq before the source transaction commits."),
+				 errhint("The worker restarts and reconnects without streaming.")));
+	in_remote_xact = true;
+	cur_stream = sx;
+	cur_tx = &sx->tx;
+	errctx.xid = m->xid;
+	errctx.finish_lsn = InvalidXLogRecPtr;
+	pgstat_report_activity(STATE_RUNNING, "writing a chunk of a streamed transaction");
+}
+
+/* STREAM STOP: the chunk is written; its rows wait for the commit. */
+static void
+handle_stream_stop(PgcdcMessage *m)
+{
+	if (cur_stream == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("STREAM STOP without STREAM START")));
+	Assert(local_xact_open);
+	pgcdc_queue_end();
+	/* invisible until the transaction row exists: no origin, no flush wait */
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(PgcdcWorkerContext);
+	local_xact_open = false;
+	in_remote_xact = false;
+	cur_stream = NULL;
+	cur_tx = &tx;
+	group_xacts = 0;
+	group_events = 0;
+	errctx.xid = InvalidTransactionId;
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+#ifdef USE_ASSERT_CHECKING
+/*
+ * Tests only (assert-enabled builds): while the file
+ * pgcdc_drasi_test_stream_commit_wait exists in the data directory (for
+ * at most a minute), wait here, between the source commit of a streamed
+ * transaction and its local commit, so a test can kill the worker at this
+ * point (039_streaming.pl).
+ */
+static void
+test_wait_before_stream_commit(void)
+{
+	struct stat st;
+	int			i;
+
+	if (stat("pgcdc_drasi_test_stream_commit_wait", &st) != 0)
+		return;
+	pgstat_report_activity(STATE_RUNNING, "waiting before the local commit of a streamed transaction");
+	for (i = 0; i < 600 && stat("pgcdc_drasi_test_stream_commit_wait", &st) == 0; i++)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+#endif
+
+/*
+ * STREAM COMMIT: the streamed transaction committed.  Its row numbers its
+ * events from the next seq and is committed with the origin past it.
+ */
+static void
+handle_stream_commit(PgcdcMessage *m)
+{
+	PgcdcStreamXact *sx;
+	int			n;
+
+	if (in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("STREAM COMMIT inside a transaction")));
+	sx = find_stream_xact(m->xid);
+	if (sx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("STREAM COMMIT of transaction %u that was not streamed",
+								 m->xid)));
+	errctx.xid = m->xid;
+	errctx.finish_lsn = m->commit.commit_lsn;
+	n = sx->tx.tx_index;
+	sx->tx.commit_lsn = m->commit.commit_lsn;
+	sx->tx.commit_time = m->commit.committime;
+	ensure_local_xact();
+	if (n > 0)
+	{
+		pgcdc_queue_end_tx(&sx->tx, tx.last_seq + 1, n);
+		tx.last_seq += n;
+		group_events += n;
+		pgcdc_sync_note_published(sx->xid);
+	}
+	forget_stream_xact(sx);
+	group_end = m->commit.end_lsn;
+	group_commit_time = m->commit.committime;
+	last_received = Max(last_received, m->commit.end_lsn);
+	group_xacts++;
+#ifdef USE_ASSERT_CHECKING
+	test_wait_before_stream_commit();
+#endif
+	commit_group();
+	errctx.xid = InvalidTransactionId;
+}
+
+/*
+ * STREAM ABORT: a streamed transaction, or one of its subtransactions,
+ * rolled back: its events go, from the subtransaction's first on.
+ */
+static void
+handle_stream_abort(PgcdcMessage *m)
+{
+	PgcdcStreamXact *sx;
+	int			from = -1;
+
+	if (in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg_internal("STREAM ABORT inside a transaction")));
+	sx = find_stream_xact(m->xid);
+	if (sx == NULL)
+		return;					/* nothing of it was streamed to us */
+	if (m->subxid == m->xid)
+		from = 0;
+	else
+	{
+		ListCell   *lc;
+
+		foreach(lc, sx->subxacts)
+		{
+			PgcdcSubxact *sub = lfirst(lc);
+
+			if (sub->xid == m->subxid)
+			{
+				from = sub->first_index;
+				/* it and every subtransaction that started after it */
+				sx->subxacts = list_truncate(sx->subxacts, foreach_current_index(lc));
+				break;
+			}
+		}
+	}
+	if (from >= 0 && from < sx->tx.tx_index)
+	{
+		bool		own = !local_xact_open;
+
+		if (own)
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+		}
+		(void) pgcdc_queue_discard(MySourceConfig->source_id, sx->tx.tx_key, from);
+		if (own)
+		{
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(PgcdcWorkerContext);
+		}
+		sx->tx.tx_index = from;
+	}
+	if (m->subxid == m->xid)
+		forget_stream_xact(sx);
 }
 
 /* Read one pgoutput message and hand it to its handler. */
@@ -694,6 +1033,18 @@ apply_dispatch(StringInfo msg)
 			break;
 		case LOGICAL_REP_MSG_TRUNCATE:
 			handle_truncate(&m);
+			break;
+		case LOGICAL_REP_MSG_STREAM_START:
+			handle_stream_start(&m);
+			break;
+		case LOGICAL_REP_MSG_STREAM_STOP:
+			handle_stream_stop(&m);
+			break;
+		case LOGICAL_REP_MSG_STREAM_COMMIT:
+			handle_stream_commit(&m);
+			break;
+		case LOGICAL_REP_MSG_STREAM_ABORT:
+			handle_stream_abort(&m);
 			break;
 		default:
 			/* Type, Origin and Message carry nothing we publish. */
@@ -908,6 +1259,8 @@ pgcdc_worker_begin_snapshot_group(XLogRecPtr lsn)
 	Assert(IsTransactionState() && !local_xact_open && !in_remote_xact);
 	begin_group();
 	tx.snapshot = true;
+	tx.tx_key = ++last_tx_key;
+	tx_queued = false;
 	tx.xid = XidFromFullTransactionId(fxid);
 	tx.full_xid = U64FromFullTransactionId(fxid);
 	tx.commit_lsn = lsn;
@@ -927,6 +1280,8 @@ pgcdc_worker_end_snapshot_group(XLogRecPtr origin_lsn)
 	int64		first = group_first_seq;
 
 	Assert(local_xact_open && tx.snapshot);
+	if (tx_queued)
+		pgcdc_queue_end_tx(&tx, first, tx.tx_index);
 	group_end = origin_lsn;
 	group_commit_time = tx.commit_time;
 	commit_group();
@@ -978,8 +1333,9 @@ run_source(Oid dboid, const char *source_id)
 	startpos = pgcdc_sync_prepare_start(startpos, needs_snapshot, needs_resync);
 	pgcdc_stream_check_slot(MySourceConfig->source_id, MySourceConfig->slot_name);
 	pgcdc_stream_set_slot_failover(MyStream, MySourceConfig->slot_name, MySourceConfig->failover);
+	streaming_on = sink_allows_streaming();
 	pgcdc_stream_start(MyStream, MySourceConfig->slot_name, MySourceConfig->publication,
-					   startpos);
+					   startpos, streaming_on);
 
 	streaming_started = true;
 	last_recv_time = GetCurrentTimestamp();

@@ -252,7 +252,7 @@ async function resetOrders()
  */
 async function quiesce()
 {
-	await src.query('TRUNCATE pgcdc_drasi.events');
+	await src.query('TRUNCATE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions');
 	await src.query('VACUUM (ANALYZE) orders, bench_fence');
 	await dst.query('VACUUM (ANALYZE) orders, bench_fence');
 	await src.query('CHECKPOINT');
@@ -532,7 +532,7 @@ async function dropConsumer(c)
 		const exists = (await one(src, 'SELECT count(*)::int AS n FROM pgcdc_drasi.sources WHERE source_id = $1', [SOURCE_ID[c]])).n > 0;
 		if (exists)
 		{
-			await soft(src.query('TRUNCATE pgcdc_drasi.events'));
+			await soft(src.query('TRUNCATE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions'));
 			await soft(src.query('SELECT pgcdc_drasi.drop_source($1)', [SOURCE_ID[c]]));
 		}
 		return;
@@ -956,7 +956,7 @@ async function latency(result)
 	}
 	finally
 	{
-		await src.query('TRUNCATE pgcdc_drasi.events');
+		await src.query('TRUNCATE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions');
 		await src.query("SELECT pgcdc_drasi.drop_source('bench_lat')");
 		await src.query('DELETE FROM orders WHERE id >= $1', [LATENCY_ID_START]);
 	}

@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS pgcdc_drasi;
 SELECT plan(22);
 
 SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
-SELECT has_table('pgcdc_drasi', 'events', 'queue table pgcdc_drasi.events exists');
+SELECT has_view('pgcdc_drasi', 'events', 'queue view pgcdc_drasi.events exists');
 SELECT has_table('pgcdc_drasi', 'source_progress', 'table pgcdc_drasi.source_progress exists');
 SELECT has_table('pgcdc_drasi', 'consumers', 'table pgcdc_drasi.consumers exists');
 SELECT has_table('pgcdc_drasi', 'snapshot_requests', 'table pgcdc_drasi.snapshot_requests exists');

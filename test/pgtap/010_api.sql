@@ -15,18 +15,18 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(230);
+SELECT plan(232);
 
 ----------------------------------------------------------------------
 -- Schema objects
 ----------------------------------------------------------------------
 SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
 SELECT tables_are('pgcdc_drasi',
-	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'events', 'targets',
+	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'queue_transactions', 'queue_events', 'targets',
 	      'relation_options', 'relations', 'table_modes'],
-	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, events, targets, relation_options, relations, table_modes');
-SELECT views_are('pgcdc_drasi', ARRAY['status', 'consumer_status', 'target_status'],
-	'pgcdc_drasi has exactly the views status, consumer_status and target_status');
+	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, queue_transactions, queue_events, targets, relation_options, relations, table_modes');
+SELECT views_are('pgcdc_drasi', ARRAY['events', 'status', 'consumer_status', 'target_status'],
+	'pgcdc_drasi has exactly the views events, status, consumer_status and target_status');
 SELECT results_eq(
 	$$SELECT c.relname::text COLLATE "default", d.refobjid::regclass::text, a.attname::text COLLATE "default"
 	  FROM pg_class c
@@ -198,9 +198,18 @@ SELECT col_type_is('pgcdc_drasi', 'events', 'label', 'text', 'events.label is te
 SELECT col_type_is('pgcdc_drasi', 'events', 'element_id', 'text', 'events.element_id is text');
 SELECT col_type_is('pgcdc_drasi', 'events', 'payload', 'jsonb', 'events.payload is jsonb');
 SELECT col_type_is('pgcdc_drasi', 'events', 'snapshot', 'pg_snapshot', 'events.snapshot is pg_snapshot');
-SELECT col_is_pk('pgcdc_drasi', 'events', ARRAY['source_id', 'seq'], 'events primary key is (source_id, seq)');
+SELECT col_is_pk('pgcdc_drasi', 'queue_transactions', ARRAY['source_id', 'first_seq'], 'queue_transactions primary key is (source_id, first_seq)');
+SELECT col_is_pk('pgcdc_drasi', 'queue_events', ARRAY['source_id', 'tx_key', 'tx_index'], 'queue_events primary key is (source_id, tx_key, tx_index)');
 SELECT col_is_null('pgcdc_drasi', 'events', 'element_id', 'events.element_id is nullable (truncate events)');
 SELECT col_is_null('pgcdc_drasi', 'events', 'snapshot', 'events.snapshot is nullable (set on snapshot events only)');
+
+-- the payload assembled from a queue row: a relation's (payload.source.table "rel") as well
+SELECT is(pgcdc_drasi._payload('i', 'L', 'L:1', '{"_table": "rel", "endId": "a", "startId": "b", "properties": {}}',
+								NULL, 1, 2, 's', '0/10', '2026-01-01 00:00:00+00', 5, '7', 0, false),
+	'{"op": "i", "payload": {"after": {"id": "L:1", "endId": "a", "labels": ["L"], "startId": "b", "properties": {}},
+	  "source": {"db": "s", "lsn": 16, "table": "rel", "ts_ns": 1767225600000000000}},
+	  "metadata": {"seq": 5, "xid": 7, "txIndex": 0}, "reactivatorEnd_ns": 2, "reactivatorStart_ns": 1}'::jsonb,
+	'_payload puts back id, labels, source, metadata and the build times');
 
 -- status view: names, types and order of its columns
 SELECT results_eq(
@@ -237,7 +246,7 @@ SELECT results_eq(
 
 -- functions: exact list, signatures (with defaults), return types, strictness
 SELECT functions_are('pgcdc_drasi',
-	ARRAY['_sources_changed', '_snapshot_within', '_guard_publication_drop', '_guard_ddl',
+	ARRAY['_sources_changed', '_snapshot_within', '_payload', '_guard_publication_drop', '_guard_ddl',
 	      'create_source', 'alter_source', 'drop_source', 'pause_source', 'resume_source', 'resync_source',
 	      'set_table_key', 'drop_table_key', 'set_table_label', 'set_excluded_columns', 'wait_for_catchup',
 	      'source_status', 'create_consumer', 'drop_consumer', 'read', 'ack', 'get_events', 'bootstrap',
@@ -253,6 +262,8 @@ SELECT results_eq(
 	$$VALUES
 	  ('_guard_ddl', '', 'event_trigger', false, 'v', false),
 	  ('_guard_publication_drop', '', 'event_trigger', false, 'v', true),
+	  ('_payload', 'op text, label text, element_id text, body jsonb, unavailable jsonb, start_ns bigint, end_ns bigint, source_id text, lsn pg_lsn, commit_time timestamp with time zone, seq bigint, xid xid8, tx_index integer, snapshot boolean',
+	   'jsonb', false, 'i', false),
 	  ('_snapshot_within', 'a pg_snapshot, b pg_snapshot', 'boolean', true, 'i', false),
 	  ('_sources_changed', '', 'trigger', false, 'v', false),
 	  ('ack', 'consumer text, seq bigint', 'void', false, 'v', false),
@@ -351,8 +362,9 @@ SELECT results_eq(
 	  WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace AND (l.lanname <> 'c' OR p.proconfig IS NOT NULL)
 	  ORDER BY p.proname$$,
 	$$VALUES ('_guard_publication_drop', 'plpgsql', ARRAY['search_path=pg_catalog, pg_temp']),
+	         ('_payload', 'sql', NULL),
 	         ('_snapshot_within', 'sql', ARRAY['search_path=pg_catalog, pg_temp'])$$,
-	'every function of pgcdc_drasi is written in C except the snapshot comparison (SQL) and the publication drop guard (PL/pgSQL), which pin their search_path');
+	'every function of pgcdc_drasi is written in C except the snapshot comparison (SQL) and the publication drop guard (PL/pgSQL), which pin their search_path, and the payload assembly (SQL, every name qualified, so that it is inlined in the queries that read the queue)');
 
 -- event triggers: the publication guards
 SELECT results_eq(

@@ -58,7 +58,7 @@ SELECT results_eq(
 	         has_function_privilege('pgcdc_drasi_reader', p.oid, 'EXECUTE')
 	  FROM pg_proc p WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace ORDER BY 1$$,
 	$$VALUES ('_guard_ddl', false, false), ('_guard_publication_drop', false, false),
-	         ('_snapshot_within', false, false), ('_sources_changed', false, false),
+	         ('_payload', true, true), ('_snapshot_within', false, false), ('_sources_changed', false, false),
 	         ('ack', true, true), ('alter_source', true, false), ('alter_target', true, false),
 	         ('bootstrap', true, true),
 	         ('create_consumer', true, true), ('create_source', true, false), ('create_target', true, false),
@@ -72,7 +72,7 @@ SELECT results_eq(
 	         ('set_table_key', true, false), ('set_table_label', true, false), ('set_table_mode', true, false),
 	         ('source_status', true, true),
 	         ('target_worker_status', true, true), ('wait_for_catchup', true, true)$$,
-	'EXECUTE: admin every API function; reader source_status, wait_for_catchup, bootstrap and the consumer functions; nobody the internal ones');
+	'EXECUTE: admin every API function; reader source_status, wait_for_catchup, bootstrap and the consumer functions; nobody the internal ones but the payload assembly of the events view');
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default",
 	         has_column_privilege('pgcdc_drasi_admin', 'pgcdc_drasi.sources', attname, 'SELECT'),
@@ -143,8 +143,8 @@ SELECT throws_ok($$UPDATE pgcdc_drasi.sources SET enabled = false$$,
 	'42501', 'permission denied for table sources', 'admin: cannot UPDATE sources directly');
 SELECT throws_ok($$INSERT INTO pgcdc_drasi.table_keys VALUES ('priv_src', 'priv_open', ARRAY['v'])$$,
 	'42501', 'permission denied for table table_keys', 'admin: cannot INSERT into table_keys directly');
-SELECT throws_ok($$DELETE FROM pgcdc_drasi.events$$,
-	'42501', 'permission denied for table events', 'admin: cannot DELETE events directly');
+SELECT throws_ok($$DELETE FROM pgcdc_drasi.queue_events$$,
+	'42501', 'permission denied for table queue_events', 'admin: cannot DELETE events directly');
 SELECT throws_ok($$UPDATE pgcdc_drasi.source_progress SET last_seq = 0$$,
 	'42501', 'permission denied for table source_progress', 'admin: cannot move source_progress.last_seq');
 SELECT throws_ok($$UPDATE pgcdc_drasi.consumers SET acked_seq = 0$$,
@@ -338,8 +338,8 @@ SELECT throws_ok($$SELECT source_id FROM pgcdc_drasi.sources$$,
 	'42501', 'permission denied for table sources', 'reader: cannot SELECT sources');
 SELECT throws_ok($$SELECT * FROM pgcdc_drasi.table_keys$$,
 	'42501', 'permission denied for table table_keys', 'reader: cannot SELECT table_keys');
-SELECT throws_ok($$DELETE FROM pgcdc_drasi.events$$,
-	'42501', 'permission denied for table events', 'reader: cannot DELETE events');
+SELECT throws_ok($$DELETE FROM pgcdc_drasi.queue_events$$,
+	'42501', 'permission denied for table queue_events', 'reader: cannot DELETE events');
 RESET ROLE;
 
 ----------------------------------------------------------------------
@@ -377,7 +377,7 @@ RESET ROLE;
 GRANT USAGE ON SCHEMA pgcdc_drasi TO priv_none;
 SET ROLE priv_none;
 SELECT throws_ok($$SELECT count(*) FROM pgcdc_drasi.events$$,
-	'42501', 'permission denied for table events', 'none with USAGE: cannot SELECT events');
+	'42501', 'permission denied for view events', 'none with USAGE: cannot SELECT events');
 SELECT throws_ok($$SELECT count(*) FROM pgcdc_drasi.status$$,
 	'42501', 'permission denied for view status', 'none with USAGE: cannot SELECT status');
 SELECT throws_ok($$SELECT pgcdc_drasi.wait_for_catchup('priv_src')$$,

@@ -65,7 +65,7 @@ CREATE PUBLICATION rs_q_pub FOR TABLE rs_q;
 CREATE FUNCTION rs_fetched()
 RETURNS bigint LANGUAGE sql AS $$
 	SELECT sum(pg_catalog.pg_stat_get_xact_tuples_fetched(indexrelid))::bigint
-	FROM pg_catalog.pg_index WHERE indrelid = 'pgcdc_drasi.events'::regclass
+	FROM pg_catalog.pg_index WHERE indrelid = 'pgcdc_drasi.queue_events'::regclass
 $$;
 
 SELECT plan(35);
@@ -202,8 +202,10 @@ SELECT is((NULLIF(:'rs_shadow', '')::text[])[1:2],
 ----------------------------------------------------------------------
 SELECT lives_ok($$SELECT pgcdc_drasi.create_source('rs_q', 'rs_q_pub', enabled => false, bootstrap => false)$$,
 	'a source whose queue the test fills');
-INSERT INTO pgcdc_drasi.events (seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload)
-SELECT g, 'rs_q', '0/1', '1', g - 1, now(), 'i', 'rs_q', 'rs_q:' || g, jsonb_build_object('n', g)
+INSERT INTO pgcdc_drasi.queue_transactions (source_id, first_seq, tx_key, n_events, lsn, xid, commit_time)
+VALUES ('rs_q', 1, 1, 3000, '0/1', '1', now());
+INSERT INTO pgcdc_drasi.queue_events (tx_key, start_ns, end_ns, tx_index, source_id, op, label, element_id, body)
+SELECT 1, 0, 0, g - 1, 'rs_q', 'i', 'rs_q', 'rs_q:' || g, jsonb_build_object('n', g)
 FROM generate_series(1, 3000) g;
 SELECT pgcdc_drasi.create_consumer('rs_c', 'rs_q');
 
@@ -230,8 +232,10 @@ SELECT results_eq($$SELECT count(*)::int, min(seq), max(seq) FROM pgcdc_drasi.ge
 	$$VALUES (1003, 999::bigint, 2001::bigint)$$, 'get_events across batch boundaries');
 SELECT results_eq($$SELECT count(*)::int, min(seq), max(seq) FROM pgcdc_drasi.read('rs_c', 2500)$$,
 	$$VALUES (2500, 1::bigint, 2500::bigint)$$, 'read stops at max_events across batches');
-SELECT results_eq($$SELECT seq, element_id, payload FROM pgcdc_drasi.read('rs_c', 2) UNION ALL SELECT seq, element_id, payload FROM pgcdc_drasi.get_events('rs_q', 3000)$$,
-	$$VALUES (1::bigint, 'rs_q:1', '{"n": 1}'::jsonb), (2, 'rs_q:2', '{"n": 2}'), (3000, 'rs_q:3000', '{"n": 3000}')$$,
+SELECT results_eq($$SELECT seq, element_id, payload -> 'payload' -> 'after', payload -> 'metadata' FROM pgcdc_drasi.read('rs_c', 2) UNION ALL SELECT seq, element_id, payload -> 'payload' -> 'after', payload -> 'metadata' FROM pgcdc_drasi.get_events('rs_q', 3000)$$,
+	$$VALUES (1::bigint, 'rs_q:1', '{"n": 1, "id": "rs_q:1", "labels": ["rs_q"]}'::jsonb, '{"seq": 1, "xid": 1, "txIndex": 0}'::jsonb),
+			 (2, 'rs_q:2', '{"n": 2, "id": "rs_q:2", "labels": ["rs_q"]}', '{"seq": 2, "xid": 1, "txIndex": 1}'),
+			 (3000, 'rs_q:3000', '{"n": 3000, "id": "rs_q:3000", "labels": ["rs_q"]}', '{"seq": 3000, "xid": 1, "txIndex": 2999}')$$,
 	'the streamed rows carry every column');
 
 ----------------------------------------------------------------------

@@ -58,10 +58,11 @@ SELECT * FROM check_events('bs');
 SELECT count(*) AS events,
 	   count(*) FILTER (WHERE e.lsn = p.snapshot_lsn) AS at_snapshot_lsn,
 	   count(DISTINCT e.xid) AS xids,
-	   count(*) FILTER (WHERE e.xid::text::bigint % 4294967296 = e.xmin::text::bigint) AS written_by_xid,
+	   count(*) FILTER (WHERE e.xid::text::bigint % 4294967296 = t.xmin::text::bigint) AS written_by_xid,
 	   count(*) FILTER (WHERE (e.payload->'metadata'->'snapshot') = 'true') AS marked_snapshot,
 	   min(e.tx_index) AS first_index, max(e.tx_index) AS last_index
 FROM pgcdc_drasi.events e JOIN pgcdc_drasi.source_progress p USING (source_id)
+JOIN pgcdc_drasi.queue_transactions t ON t.source_id = e.source_id AND t.first_seq = e.seq - e.tx_index
 WHERE e.source_id = 'bs';
 SELECT s.restart_lsn <= p.snapshot_lsn AS slot_starts_before,
 	   s.confirmed_flush_lsn >= p.snapshot_lsn AS slot_confirmed_from,

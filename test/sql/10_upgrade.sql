@@ -1,6 +1,7 @@
 --
 -- Upgrade from version 0.1: ALTER EXTENSION UPDATE keeps every source,
--- consumer, table option and queued event, the worker streams on across
+-- consumer, table option and queued event (moved into the compact queue,
+-- read back with the same columns and payloads), the worker streams after
 -- it, and the result has exactly the objects of a fresh install.
 --
 CREATE DATABASE pgcdc_upgrade;
@@ -18,20 +19,35 @@ SELECT pgcdc_drasi.create_source('up', publication => 'up_pub', enabled => false
 SELECT pgcdc_drasi.set_table_label('up', 'item', 'Item');
 SELECT pgcdc_drasi.set_excluded_columns('up', 'item', ARRAY['secret']);
 SELECT pgcdc_drasi.set_table_key('up', 'item', ARRAY['id']);
-SELECT pgcdc_drasi.resume_source('up');
--- the initial snapshot is in before the stream's changes
-SELECT pgcdc_drasi.wait_for_catchup('up', '60s');
-SELECT pgcdc_drasi.create_consumer('reader', 'up');
-INSERT INTO item VALUES (2, 'two', 's2');
-UPDATE item SET name = 'uno' WHERE id = 1;
-SELECT pgcdc_drasi.wait_for_catchup('up', '60s');
+
+-- This library's worker writes the 0.2 queue, so the source stays paused
+-- until the update; what a 0.1 worker queued and a 0.1 consumer read is
+-- written here as 0.1 wrote it: a snapshot event, then a transaction of
+-- two events, the first acknowledged.
+INSERT INTO pgcdc_drasi.events
+	(seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload, snapshot)
+VALUES
+	(1, 'up', '0/1A2B3C0', '740', 0, '2026-01-02 03:04:05.123456+00', 'i', 'Item', 'item:1',
+	 '{"op": "i", "payload": {"after": {"id": "item:1", "labels": ["Item"], "properties": {"id": 1, "name": "one"}}, "source": {"db": "up", "lsn": 27440064, "table": "node", "ts_ns": 1767323045123456000}}, "metadata": {"seq": 1, "xid": 740, "txIndex": 0, "snapshot": true}, "reactivatorEnd_ns": 1767323045200000000, "reactivatorStart_ns": 1767323045100000000}',
+	 '740:740:'),
+	(2, 'up', '0/1A2B4D8', '741', 0, '2026-01-02 03:04:06.5+00', 'i', 'Item', 'item:2',
+	 '{"op": "i", "payload": {"after": {"id": "item:2", "labels": ["Item"], "properties": {"id": 2, "name": "two"}}, "source": {"db": "up", "lsn": 27440344, "table": "node", "ts_ns": 1767323046500000000}}, "metadata": {"seq": 2, "xid": 741, "txIndex": 0}, "reactivatorEnd_ns": 1767323046600000000, "reactivatorStart_ns": 1767323046550000000}',
+	 NULL),
+	(3, 'up', '0/1A2B4D8', '741', 1, '2026-01-02 03:04:06.5+00', 'u', 'Item', 'item:1',
+	 '{"op": "u", "payload": {"after": {"id": "item:1", "labels": ["Item"], "properties": {"id": 1, "name": "uno"}}, "source": {"db": "up", "lsn": 27440344, "table": "node", "ts_ns": 1767323046500000000}}, "metadata": {"seq": 3, "xid": 741, "txIndex": 1}, "reactivatorEnd_ns": 1767323046600000000, "reactivatorStart_ns": 1767323046550000000}',
+	 NULL);
+UPDATE pgcdc_drasi.source_progress SET last_seq = 3 WHERE source_id = 'up';
+INSERT INTO pgcdc_drasi.consumers (consumer, source_id, acked_seq, owner)
+VALUES ('reader', 'up', 0, (SELECT oid FROM pg_roles WHERE rolname = current_user));
 
 -- what 0.1 holds
 CREATE TEMP TABLE events_before AS
-	SELECT seq, op, label, element_id, payload -> 'payload' -> 'after' AS after
+	SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload,
+		snapshot::text AS snapshot
 	FROM pgcdc_drasi.events WHERE source_id = 'up';
-SELECT seq, op, label, element_id, after FROM events_before ORDER BY seq;
-SELECT pgcdc_drasi.ack('reader', 3);
+SELECT seq, op, label, element_id, payload -> 'payload' -> 'after' AS after
+FROM events_before ORDER BY seq;
+SELECT pgcdc_drasi.ack('reader', 1);
 
 -- a member of a role under 0.1 (USAGE came with the role)
 CREATE ROLE regress_up_member;
@@ -53,11 +69,22 @@ SELECT source_id, last_seq, snapshot_lsn IS NOT NULL AS snapshot_taken FROM pgcd
 SELECT source_id, table_id, label, exclude_columns, exclude_attnums FROM pgcdc_drasi.table_options;
 SELECT source_id, table_id, key_columns, key_attnums FROM pgcdc_drasi.table_keys;
 SELECT consumer, source_id, acked_seq, lag_events FROM pgcdc_drasi.consumer_status;
+-- every column and payload of the queued events as they were
 SELECT count(*) AS events_kept FROM (
-	SELECT seq, op, label, element_id, payload -> 'payload' -> 'after' FROM pgcdc_drasi.events
+	SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload,
+		snapshot::text FROM pgcdc_drasi.events
 	WHERE source_id = 'up'
 	INTERSECT
 	SELECT * FROM events_before) k;
+-- stored once per transaction
+SELECT source_id, first_seq, n_events, lsn, xid, snapshot FROM pgcdc_drasi.queue_transactions
+ORDER BY first_seq;
+SELECT seq, op, element_id FROM pgcdc_drasi.read('reader', 10);
+
+-- the worker starts now: its initial snapshot follows the queued events
+SELECT pgcdc_drasi.resume_source('up');
+SELECT pgcdc_drasi.wait_for_catchup('up', '60s');
+SELECT pgcdc_drasi.ack('reader', 3);
 
 -- converted: owners are regrole (names in a dump), the raw publication oid
 -- is gone, and the slot the worker made is recorded as the source's own

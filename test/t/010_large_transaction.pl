@@ -125,7 +125,7 @@ my @samples;
 my @ws_samples;
 my $seen_writing = 0;
 my $queue_size_before = $node->safe_psql('postgres',
-	"SELECT pg_relation_size('pgcdc_drasi.events')");
+	"SELECT pg_relation_size('pgcdc_drasi.queue_events')");
 my $deadline = time() + 600;
 while (time() < $deadline)
 {
@@ -133,7 +133,7 @@ while (time() < $deadline)
 		'postgres', qq{
 SELECT coalesce(published_lsn >= '$target', false),
        coalesce(pid, 0),
-       pg_relation_size('pgcdc_drasi.events') > $queue_size_before,
+       pg_relation_size('pgcdc_drasi.queue_events') > $queue_size_before,
        events_published
   FROM pgcdc_drasi.status WHERE source_id = 'big'});
 	my ($done, $cur_pid, $growing, $published) = split /\|/, $st;

@@ -5,7 +5,7 @@
 #   2. A source without consumers: events older than pgcdc_drasi.retention
 #      seconds (2 here) are deleted; retention = -1 keeps them.
 #   3. A steady stream for about 60 s with a consumer reading and acking:
-#      the size of pgcdc_drasi.events (table, indexes, TOAST) stays flat.
+#      the size of the queue tables (with indexes, TOAST) stays flat.
 #      The numbers are printed with note().
 #
 # autovacuum_naptime is 1 s: the queue table's own autovacuum settings ask
@@ -205,7 +205,7 @@ foreach my $i (1 .. $duration / 5)
 	Time::HiRes::sleep($at - $now) if $at > $now;
 	my ($size, $rows, $lag, $seq) = split /\|/, $node->safe_psql(
 		'postgres', q{
-SELECT pg_total_relation_size('pgcdc_drasi.events'),
+SELECT pg_total_relation_size('pgcdc_drasi.queue_events') + pg_total_relation_size('pgcdc_drasi.queue_transactions'),
        (SELECT count(*) FROM pgcdc_drasi.events WHERE source_id = 'steady'),
        (SELECT lag_events FROM pgcdc_drasi.consumer_status WHERE consumer = 'cs'),
        (SELECT last_seq FROM pgcdc_drasi.source_progress WHERE source_id = 'steady')});
@@ -232,15 +232,15 @@ my ($stat_ok, $stats) = (0, '');
 foreach (1 .. 300)
 {
 	$stats = $node->safe_psql('postgres',
-		"SELECT n_tup_ins || ':' || n_tup_del FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.events'::regclass");
+		"SELECT n_tup_ins || ':' || n_tup_del FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass");
 	my ($ins, $del) = split /:/, $stats;
 	if ($ins >= $written && $del >= $written) { $stat_ok = 1; last; }
 	usleep(100_000);
 }
 ok($stat_ok, "the worker reports its inserts and deletes to the statistics system while it runs (n_tup_ins:n_tup_del = $stats)");
-note('pg_stat_user_tables of pgcdc_drasi.events: ' . $node->safe_psql('postgres',
+note('pg_stat_user_tables of pgcdc_drasi.queue_events: ' . $node->safe_psql('postgres',
 	"SELECT format('n_tup_ins=%s n_tup_del=%s n_dead_tup=%s autovacuum_count=%s last_autovacuum=%s', n_tup_ins, n_tup_del, n_dead_tup, autovacuum_count, last_autovacuum)
-	   FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.events'::regclass"));
+	   FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass"));
 
 my $final = $samples[-1]{size};
 my $max = 0;

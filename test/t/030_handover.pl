@@ -109,8 +109,11 @@ SELECT count(*) FILTER (WHERE snap),
        count(*) FILTER (WHERE snap AND xid::text::bigint % 4294967296 = wxmin::text::bigint),
        count(*) FILTER (WHERE NOT snap),
        coalesce(max(seq) FILTER (WHERE snap) < min(seq) FILTER (WHERE NOT snap), false)
-  FROM (SELECT e.*, e.xmin AS wxmin, coalesce((e.payload->'metadata'->>'snapshot')::boolean, false) AS snap
-          FROM pgcdc_drasi.events e WHERE e.source_id = $src) e,
+  FROM (SELECT e.*, t.xmin AS wxmin, coalesce((e.payload->'metadata'->>'snapshot')::boolean, false) AS snap
+          FROM pgcdc_drasi.events e
+          JOIN pgcdc_drasi.queue_transactions t
+            ON t.source_id = e.source_id AND t.first_seq = e.seq - e.tx_index
+         WHERE e.source_id = $src) e,
        pgcdc_drasi.source_progress p
  WHERE p.source_id = $src});
 note("$nsnap snapshot events, $nstream stream events");

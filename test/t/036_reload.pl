@@ -81,7 +81,9 @@ for my $i (0 .. 4)
 	for (1 .. 3000)
 	{
 		$xmin = $node->safe_psql('postgres',
-			"SELECT xmin FROM pgcdc_drasi.events WHERE source_id = 'big' AND element_id = 'big:$id'");
+			"SELECT t.xmin FROM pgcdc_drasi.events e JOIN pgcdc_drasi.queue_transactions t "
+			  . "ON t.source_id = e.source_id AND t.first_seq = e.seq - e.tx_index "
+			  . "WHERE e.source_id = 'big' AND e.element_id = 'big:$id'");
 		last if $xmin ne '';
 		usleep(10_000);
 	}

@@ -108,6 +108,8 @@ max_replication_slots = 10
 max_connections = 40
 shared_buffers = 32MB
 max_wal_size = 512MB
+# transactions over 64 kB of changes are streamed before they commit
+logical_decoding_work_mem = 64kB
 });
 	$node->append_conf('postgresql.conf',
 		'restart_after_crash = ' . ($opts{restart_after_crash} ? 'on' : 'off'));
@@ -434,7 +436,8 @@ After a large transaction that started after $lsn_before has committed, wait
 it: it has received changes past $lsn_before and has been inside the same
 local write transaction (same backend_xid) for at least min_ms (default
 300) milliseconds, which the one-row transactions of a concurrent writer
-never take.  Returns true if that was observed; the caller kills something
+never take; or, streamed, it has written chunks of a transaction not yet
+committed (event rows without a transaction row).  Returns true if that was observed; the caller kills something
 either way (the crash is then merely less interesting).
 
 =cut
@@ -448,6 +451,14 @@ sub wait_mid_publication
 	my ($xid, $since);
 	while (time() < $deadline)
 	{
+		# A streamed transaction: its chunks commit one by one, so its
+		# written but uncommitted rows are what shows it.
+		my ($sret, $sout) = $node->psql('postgres', qq{
+SELECT count(*) > 0 FROM pgcdc_drasi.queue_events e
+ WHERE e.source_id = $src
+   AND NOT EXISTS (SELECT 1 FROM pgcdc_drasi.queue_transactions t
+                    WHERE t.source_id = e.source_id AND t.tx_key = e.tx_key)});
+		return 1 if $sret == 0 && defined $sout && $sout eq 't';
 		my ($ret, $out) = $node->psql('postgres', qq{
 SELECT a.backend_xid
   FROM pgcdc_drasi.status s JOIN pg_stat_activity a ON a.pid = s.pid
