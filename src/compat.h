@@ -71,7 +71,7 @@ pgcdc_stream_options_init(WalRcvStreamOptions *options, char *slot_name,
 	options->proto.logical.publication_names = publications;
 	options->proto.logical.binary = false;
 #if PG_VERSION_NUM >= 160000
-	options->proto.logical.streaming_str = streaming ? "on" : NULL;	/* NULL: "off" */
+	options->proto.logical.streaming_str = streaming ? "on" : NULL; /* NULL: "off" */
 	options->proto.logical.origin = NULL;	/* "any" */
 #else
 	options->proto.logical.streaming = streaming;

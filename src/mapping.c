@@ -712,7 +712,11 @@ pgcdc_map_event_body(PgcdcEvent *ev, Jsonb **unavailable)
 	int			i;
 
 	Assert(ev->root->type == jbvObject && ev->root->val.object.nPairs == 5);
-	/* root: op, payload (element first: "after"/"before" < "source"), metadata, ... */
+
+	/*
+	 * root: op, payload (element first: "after"/"before" < "source"),
+	 * metadata, ...
+	 */
 	element = &ev->root->val.object.pairs[1].value.val.object.pairs[0].value;
 	meta = &ev->root->val.object.pairs[2].value;
 
