@@ -14,6 +14,11 @@
  *                   batch size, against the same redis-server: the rate
  *                   Redis itself takes such entries at.  The ratio
  *                   redis_rate / redis_benchmark is the figure to read.
+ *   http_rate       the same backlog delivered by an HTTP target (format
+ *                   drasi-http, batch endpoint) to the local receiver of the
+ *                   tests (test/node/http_receiver.js, Drasi's HTTP source
+ *                   contract, counting only), once per batch size in
+ *                   HTTP_BATCHES: events per second.
  *   redis_latency   commit-to-Redis latency: a writer commits single-row
  *                   transactions at LATENCY_TPS per second while a reader
  *                   blocks in XREAD on the stream; latency is the time
@@ -27,8 +32,10 @@
  * Environment (set by targets.sh):
  *   BENCH_SOCKDIR, BENCH_PORT, BENCH_PGBIN, BENCH_WORK, BENCH_RESULTS,
  *   BENCH_REDIS_SOCK            redis-server's unix socket
+ *   BENCH_HTTP_PORT             the HTTP receiver's port (127.0.0.1)
  *   BENCH_MACHINE               machine description lines
- *   RUNS (3), SCALE (1), LATENCY_TPS (200), LATENCY_SECONDS (5), BATCH (500)
+ *   RUNS (3), SCALE (1), LATENCY_TPS (200), LATENCY_SECONDS (5), BATCH (500),
+ *   HTTP_BATCHES ("100 500 1000")
  */
 'use strict';
 
@@ -50,6 +57,8 @@ const SCALE = Number(env.SCALE || 1);
 const LATENCY_TPS = Number(env.LATENCY_TPS || 200);
 const LATENCY_SECONDS = Number(env.LATENCY_SECONDS || 5);
 const BATCH = Number(env.BATCH || 500);
+const HTTP_PORT = Number(env.BENCH_HTTP_PORT);
+const HTTP_BATCHES = (env.HTTP_BATCHES || '100 500 1000').split(/\s+/).filter(Boolean).map(Number);
 const N2 = Math.max(400, Math.round(100000 * SCALE / 4) * 4);
 const DB = 'bench_targets';
 
@@ -163,6 +172,14 @@ async function redisRate(run_no, result)
 					options => jsonb_build_object('stream', $2::text, 'batch_size', $3::int, 'start_at', 'latest'))`,
 				   [`unix://${REDIS_SOCK}`, stream, BATCH]);
 	await pg.query("SELECT pgcdc_drasi.pause_target('redis-rate')");
+	for (const bs of HTTP_BATCHES)
+	{
+		/* paused until their turn; they keep the backlog from retention */
+		await pg.query(`SELECT pgcdc_drasi.create_target($1, 'bt', kind => 'http', url => $2,
+						options => jsonb_build_object('format', 'drasi-http', 'batch_size', $3::int, 'start_at', 'latest'))`,
+					   [`http-${bs}`, `http://127.0.0.1:${HTTP_PORT}/sources/bt/events`, bs]);
+		await pg.query('SELECT pgcdc_drasi.pause_target($1)', [`http-${bs}`]);
+	}
 	await pg.query('COMMIT');
 	const first = await lastSeq();
 	await w2Inserts();
@@ -187,6 +204,8 @@ async function redisRate(run_no, result)
 	await r.quit();
 	await pg.query("SELECT pgcdc_drasi.drop_target('redis-rate')");
 	result.events = events;
+	result.first_seq = first;
+	result.last_seq = last;
 	result.entry_bytes = entryBytes;
 	result.redis_rate = events / (t1 - t0);
 	log(`redis target: ${events} events in ${(t1 - t0).toFixed(2)} s = ${result.redis_rate.toFixed(0)} events/s (entries of ${entryBytes} bytes)`);
@@ -213,6 +232,30 @@ async function redisBenchmark(run_no, result)
 	result.redis_benchmark = rps;
 	result.ratio = result.redis_rate / rps;
 	log(`redis-benchmark XADD -P ${BATCH}: ${rps.toFixed(0)} entries/s; target / redis-benchmark = ${result.ratio.toFixed(2)}`);
+}
+
+/* The HTTP target's delivery rate of the same backlog, per batch size. */
+async function httpRate(run_no, result)
+{
+	const control = (path, method = 'GET') =>
+		fetch(`http://127.0.0.1:${HTTP_PORT}${path}`, { method }).then((r) => r.json());
+	result.http = {};
+	for (const bs of HTTP_BATCHES)
+	{
+		const target = `http-${bs}`;
+		await control('/_control/clear', 'POST');
+		const before = (await control('/_stats')).accepted_events;
+		const t0 = now();
+		await pg.query('SELECT pgcdc_drasi.resume_target($1)', [target]);
+		const t1 = await waitUntil(`${target} delivered`, async () =>
+			Number((await pg.query('SELECT delivered_seq FROM pgcdc_drasi.target_status WHERE target_id = $1', [target])).rows[0].delivered_seq) >= result.last_seq, 5);
+		const accepted = (await control('/_stats')).accepted_events - before;
+		if (accepted < result.events)
+			throw new Error(`${target}: the receiver accepted ${accepted} events, expected ${result.events}`);
+		await pg.query('SELECT pgcdc_drasi.drop_target($1)', [target]);
+		result.http[bs] = result.events / (t1 - t0);
+		log(`http target, batch_size ${bs}: ${result.events} events in ${(t1 - t0).toFixed(2)} s = ${result.http[bs].toFixed(0)} events/s`);
+	}
 }
 
 /* Commit-to-Redis latency at LATENCY_TPS transactions per second. */
@@ -303,6 +346,7 @@ function report(runs)
 		`| Redis target: delivery of W2's ${N2} queued events | ${f(m('redis_rate'))} events/s |`,
 		`| redis-benchmark: pipelined XADD (-c 1 -P ${BATCH}), entries of ${f(m('entry_bytes'))} bytes | ${f(m('redis_benchmark'))} entries/s |`,
 		`| ratio target / redis-benchmark | ${f(m('ratio'), 2)} |`,
+		...HTTP_BATCHES.map((bs) => `| HTTP target (drasi-http, batch endpoint, batch_size ${bs}) to the local receiver: delivery of the same events | ${f(median(runs.map((r) => r.http[bs])))} events/s |`),
 		`| commit-to-Redis latency at ${LATENCY_TPS} txn/s: p50 | ${f(m('p50_ms'), 2)} ms |`,
 		`| commit-to-Redis latency at ${LATENCY_TPS} txn/s: p99 | ${f(m('p99_ms'), 2)} ms |`,
 		'',
@@ -320,6 +364,7 @@ async function main()
 		const result = {};
 		await redisRate(i, result);
 		await redisBenchmark(i, result);
+		await httpRate(i, result);
 		await redisLatency(i, result);
 		runs.push(result);
 	}

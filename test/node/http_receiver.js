@@ -1,5 +1,5 @@
 // http_receiver.js: an HTTP receiver for the HTTP target tests
-// (test/t/071_http_target.pl) and the HTTP benchmark (bench/http.sh).
+// (test/t/071_http_target.pl) and the delivery benchmark (bench/targets.sh).
 //
 //   node http_receiver.js <port> <source_id> [--quiet] [--tls <key.pem> <cert.pem>]
 //
@@ -7,8 +7,7 @@
 // key and certificate.)
 //
 // It implements the contract of Drasi's HTTP source (drasi-core
-// components/sources/http; ../shared/research/drasi.md 3.4 and
-// anchors-2026-12.md 2.2):
+// components/sources/http):
 //
 //   POST /sources/<source_id>/events        one event
 //   POST /sources/<source_id>/events/batch  {"events": [...]}
