@@ -341,6 +341,44 @@ ok( $node->poll_query_until(
 			'4-0 u rs_t:2 b2 change'),
 		'the stream starts with the initial snapshot, then the change');
 }
+
+# ------------------------------------------------------------------------
+# 6. A foreign-key relation reaches the stream as a "rel" event with its
+#    ends, the layout Drasi's platform source reads
+# ------------------------------------------------------------------------
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_source('rs')");
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE rs_c (id int PRIMARY KEY);
+CREATE TABLE rs_o (id int PRIMARY KEY, c_id int REFERENCES rs_c);
+ALTER PUBLICATION rs_pub ADD TABLE rs_c, rs_o;
+SELECT pgcdc_drasi.set_relations('rs', 'foreign_keys');
+SELECT pgcdc_drasi.resume_source('rs');
+});
+wait_streaming($node, 'rs');
+$node->safe_psql('postgres', "INSERT INTO rs_c VALUES (1); INSERT INTO rs_o VALUES (7, 1)");
+catchup($node, 'rs');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT lag_events = 0 AND delivered_seq = 7 FROM pgcdc_drasi.target_status WHERE target_id = 'rs'"),
+	'the relation events are delivered');
+{
+	my @lines = split /\n/, rcli('XRANGE', 'rs-stream', '5-0', '+');
+	my @got;
+	for (my $i = 0; $i + 2 < @lines; $i += 3)
+	{
+		my $ev = decode_json($lines[ $i + 2 ])->{data}[0];
+		my $el = $ev->{payload}{after};
+		push @got, join(' ', $lines[$i], $ev->{op}, $ev->{payload}{source}{table}, $el->{id},
+			@{ $el->{labels} }, $el->{startId} // '-', $el->{endId} // '-');
+	}
+	is( join("\n", @got),
+		join("\n",
+			'5-0 i node rs_c:1 rs_c - -',
+			'6-0 i node rs_o:7 rs_o - -',
+			'7-0 i rel rs_o->C:7 C rs_o:7 rs_c:1'),
+		'a relation is a "rel" event with startId and endId in the stream');
+}
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.drop_target('rs')");
 
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.drop_target('rt')");

@@ -17,7 +17,9 @@
 #      batch (Drasi took the rest) and stops, saying so;
 #   7. the webhook format (our events in a JSON array);
 #   8. HTTPS to a receiver with a self-signed certificate: refused (and
-#      retried) with the system's CAs, delivered with it as ca_file.
+#      retried) with the system's CAs, delivered with it as ca_file;
+#   9. a foreign-key relation: Drasi's relation element (type relation,
+#      from, to), and its delete by id.
 #
 # After each step the receiver's log, read back, must hold every event
 # 1..last_seq at least once, in order, with the queue's id and operation;
@@ -440,6 +442,47 @@ wait_delivered('HTTPS with ca_file');
 is($node->safe_psql('postgres', "SELECT state FROM pgcdc_drasi.target_status"),
 	'streaming', 'with its certificate as ca_file the target streams');
 $tls_receiver->kill_kill;
+
+# ------------------------------------------------------------------------
+# 9. Relations: a foreign key becomes a Drasi HTTP relation element
+# ------------------------------------------------------------------------
+$node->safe_psql('postgres',
+	    "SELECT pgcdc_drasi.alter_target('h1', url => '$base/sources/ht/events', "
+	  . "options => '{\"headers\": {\"Authorization\": \"$secret\"}}')");
+wait_delivered('back on HTTP');
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_source('ht')");
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE ht_c (id int PRIMARY KEY, name text);
+CREATE TABLE ht_o (id int PRIMARY KEY, c_id int REFERENCES ht_c);
+ALTER PUBLICATION ht_pub ADD TABLE ht_c, ht_o;
+SELECT pgcdc_drasi.set_relations('ht', 'foreign_keys');
+SELECT pgcdc_drasi.resume_source('ht');
+});
+wait_streaming($node, 'ht');
+$node->safe_psql('postgres', "INSERT INTO ht_c VALUES (1, 'a'); INSERT INTO ht_o VALUES (7, 1)");
+$node->safe_psql('postgres', "DELETE FROM ht_o WHERE id = 7");
+wait_delivered('relations');
+{
+	my @rel;
+	foreach my $req (@{ receiver_get('/_log') })
+	{
+		next if $req->{path} eq '/webhook';
+		foreach my $e (@{ $req->{events} })
+		{
+			my $id = $e->{operation} eq 'delete' ? $e->{id} : $e->{element}{id};
+			next unless $id =~ /->/;
+			push @rel,
+			  $e->{operation} eq 'delete'
+			  ? "delete $e->{id} @{ $e->{labels} }"
+			  : "$e->{operation} $e->{element}{type} $e->{element}{id} @{ $e->{element}{labels} } "
+			  . "$e->{element}{from} $e->{element}{to}";
+		}
+	}
+	is( join("\n", @rel),
+		"insert relation ht_o->C:7 C ht_o:7 ht_c:1\ndelete ht_o->C:7 C",
+		'a relation reaches Drasi\'s HTTP format as type relation with from and to, and its delete by id');
+}
 
 # The header never reaches the log.
 my $slog = join("\n", grep { !/statement:|STATEMENT:/ } split(/\n/, slurp_file($node->logfile)));
