@@ -93,12 +93,17 @@ bench_postgres()
 # Build from clean (objects of another version may be in the tree) and
 # install.  PGXS reads some variables from the environment (PROFILE, for
 # one): keep the benchmarks' own out.
+#
+# EXTENSION_TREE=<dir> builds the extension from another checkout (an older
+# commit, for a before/after comparison with the same benchmark code).
 bench_build()
 {
-	heading "Building and installing pgcdc_drasi"
-	env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$REPO" -s clean PG_CONFIG="$PG_CONFIG"
-	env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$REPO" -s PG_CONFIG="$PG_CONFIG"
-	env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$REPO" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+	local tree=${EXTENSION_TREE:-$REPO}
+
+	heading "Building and installing pgcdc_drasi from $tree"
+	env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$tree" -s clean PG_CONFIG="$PG_CONFIG"
+	env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$tree" -s PG_CONFIG="$PG_CONFIG"
+	env -u PERF -u PROFILE -u RUNS -u SCALE make -C "$tree" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 }
 
 # A throwaway cluster in a mktemp directory, unix socket only, PostgreSQL's
@@ -135,9 +140,9 @@ bench_machine()
 		printf 'PostgreSQL: %s\n' "$("$PGBIN/postgres" --version)"
 		printf 'Node.js: %s, pg %s\n' "$(node --version)" "$(node -p "require('$BENCH/node/node_modules/pg/package.json').version")"
 		printf 'pgcdc_drasi: git %s%s, sha256 of src/*.[ch] %s, of the installed library %s\n' \
-			"$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')" \
-			"$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')" \
-			"$(cat "$REPO"/src/*.c "$REPO"/src/*.h | sha256sum | cut -c1-12)" \
+			"$(git -C "${EXTENSION_TREE:-$REPO}" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+			"$(git -C "${EXTENSION_TREE:-$REPO}" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')" \
+			"$(cat "${EXTENSION_TREE:-$REPO}"/src/*.c "${EXTENSION_TREE:-$REPO}"/src/*.h | sha256sum | cut -c1-12)" \
 			"$(sha256sum "$("$PG_CONFIG" --pkglibdir)/pgcdc_drasi.so" | cut -c1-12)"
 	)
 	printf '%s\n' "$MACHINE"

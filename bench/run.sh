@@ -31,6 +31,8 @@
 #                     source packages by scripts/install-pg.sh (without
 #                     assertions) into /var/cache/pgcdc_drasi, cached
 #   RESULTS_DIR=...   where latest.md / latest.json go (default bench/results)
+#   EXTENSION_TREE=.. build the extension from that checkout instead (an
+#                     older commit: before/after with the same benchmark)
 #   SKIP_DEPS=1       skip package installation (reruns)
 #   KEEP=1            keep the scratch directory (server log) on exit
 #
@@ -47,7 +49,7 @@ BENCH=$REPO/bench
 
 # Root (or a sudoer: the script then runs itself again through sudo).
 . "$REPO/scripts/as-root.sh"
-as_root "PG_VERSION RUNS SCALE CONCURRENT_W2 LATENCY_TPS LATENCY_SECONDS PERF PHASES RESULTS_DIR SKIP_DEPS KEEP" "${BASH_SOURCE[0]}" "$@"
+as_root "PG_VERSION RUNS SCALE CONCURRENT_W2 LATENCY_TPS LATENCY_SECONDS PERF PHASES RESULTS_DIR SKIP_DEPS KEEP EXTENSION_TREE" "${BASH_SOURCE[0]}" "$@"
 
 RUNS=${RUNS:-3}
 SCALE=${SCALE:-1}

@@ -57,6 +57,9 @@ const WAIT_TIMEOUT = Number(env.BENCH_WAIT_TIMEOUT || 1800);	/* seconds, any sin
  */
 let SUB_STREAMING = 'on';
 
+/* Empties the queue: its tables (0.2) or its table (0.1, an older build). Set in main(). */
+let QUEUE_TRUNCATE = 'TRUNCATE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions';
+
 const SRC_DB = 'bench';
 const DST_DB = 'bench_sub';
 const PUB = 'bench_pub';
@@ -252,7 +255,7 @@ async function resetOrders()
  */
 async function quiesce()
 {
-	await src.query('TRUNCATE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions');
+	await src.query(QUEUE_TRUNCATE);
 	await src.query('VACUUM (ANALYZE) orders, bench_fence');
 	await dst.query('VACUUM (ANALYZE) orders, bench_fence');
 	await src.query('CHECKPOINT');
@@ -532,7 +535,7 @@ async function dropConsumer(c)
 		const exists = (await one(src, 'SELECT count(*)::int AS n FROM pgcdc_drasi.sources WHERE source_id = $1', [SOURCE_ID[c]])).n > 0;
 		if (exists)
 		{
-			await soft(src.query('TRUNCATE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions'));
+			await soft(src.query(QUEUE_TRUNCATE));
 			await soft(src.query('SELECT pgcdc_drasi.drop_source($1)', [SOURCE_ID[c]]));
 		}
 		return;
@@ -956,7 +959,7 @@ async function latency(result)
 	}
 	finally
 	{
-		await src.query('TRUNCATE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions');
+		await src.query(QUEUE_TRUNCATE);
 		await src.query("SELECT pgcdc_drasi.drop_source('bench_lat')");
 		await src.query('DELETE FROM orders WHERE id >= $1', [LATENCY_ID_START]);
 	}
@@ -1181,6 +1184,8 @@ async function main()
 	if (Number((await one(src, "SELECT current_setting('server_version_num') AS v")).v) >= 160000)
 		SUB_STREAMING = 'parallel';
 	results.config.subscription_streaming = SUB_STREAMING;
+	if ((await one(src, "SELECT to_regclass('pgcdc_drasi.queue_events') IS NULL AS old")).old)
+		QUEUE_TRUNCATE = 'TRUNCATE pgcdc_drasi.events';
 	results.settings = (await src.query(
 		`SELECT name, setting, unit FROM pg_settings
 		 WHERE name IN ('shared_buffers', 'wal_level', 'synchronous_commit', 'max_wal_size', 'checkpoint_timeout',
