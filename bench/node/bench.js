@@ -578,6 +578,13 @@ async function verify(c, w, rows, opts = {})
 	const expected = rows;
 	if (c === 'pgcdc_queue')
 	{
+		/*
+		 * Fresh statistics first: the events view joins the queue's two
+		 * tables, and with none (tables just filled) the planner picks a
+		 * nested loop over sequential scans, quadratic in the transactions.
+		 */
+		if (QUEUE_TRUNCATE !== 'TRUNCATE pgcdc_drasi.events')
+			await src.query('ANALYZE pgcdc_drasi.queue_events, pgcdc_drasi.queue_transactions');
 		const n = Number((await one(src, "SELECT count(*) AS n FROM pgcdc_drasi.events WHERE source_id = $1 AND label = 'orders'", [SOURCE_ID[c]])).n);
 		if (n !== expected)
 			throw new Error(`${c} ${w}: ${n} events in the queue, expected ${expected}`);
