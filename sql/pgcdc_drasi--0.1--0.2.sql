@@ -520,7 +520,8 @@ CREATE TABLE pgcdc_drasi.queue_transactions (
 	xid			xid8 NOT NULL,
 	commit_time	timestamptz NOT NULL,
 	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
-	PRIMARY KEY (source_id, first_seq)
+	PRIMARY KEY (source_id, first_seq),
+	UNIQUE (source_id, tx_key)	/* the events' way to their transaction */
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
 		autovacuum_vacuum_cost_delay = 0);
 

@@ -15,7 +15,7 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(232);
+SELECT plan(233);
 
 ----------------------------------------------------------------------
 -- Schema objects
@@ -199,6 +199,7 @@ SELECT col_type_is('pgcdc_drasi', 'events', 'element_id', 'text', 'events.elemen
 SELECT col_type_is('pgcdc_drasi', 'events', 'payload', 'jsonb', 'events.payload is jsonb');
 SELECT col_type_is('pgcdc_drasi', 'events', 'snapshot', 'pg_snapshot', 'events.snapshot is pg_snapshot');
 SELECT col_is_pk('pgcdc_drasi', 'queue_transactions', ARRAY['source_id', 'first_seq'], 'queue_transactions primary key is (source_id, first_seq)');
+SELECT col_is_unique('pgcdc_drasi', 'queue_transactions', ARRAY['source_id', 'tx_key'], 'queue_transactions is unique on (source_id, tx_key): the events view joins on it');
 SELECT col_is_pk('pgcdc_drasi', 'queue_events', ARRAY['source_id', 'tx_key', 'tx_index'], 'queue_events primary key is (source_id, tx_key, tx_index)');
 SELECT col_is_null('pgcdc_drasi', 'events', 'element_id', 'events.element_id is nullable (truncate events)');
 SELECT col_is_null('pgcdc_drasi', 'events', 'snapshot', 'events.snapshot is nullable (set on snapshot events only)');
