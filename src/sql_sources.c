@@ -508,6 +508,14 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 	bool		slot_exists;
 
 	pgcdc_shmem_require_preloaded();
+
+	/*
+	 * The worker goes first: in a re-snapshot it holds the claimed request
+	 * row and then updates source_progress, rows the delete below locks too,
+	 * in the other order.  Stopped, it holds nothing; a rollback of this
+	 * transaction has the launcher start it again.
+	 */
+	pgcdc_sql_stop_worker(source_id);
 	slot_lsn = pgcdc_catalog_get_slot_lsn(source_id);
 	if (!pgcdc_catalog_delete_source(source_id, &slot_name, &origin_name))
 		ereport(ERROR,
@@ -515,7 +523,6 @@ pgcdc_drasi_drop_source(PG_FUNCTION_ARGS)
 				 errmsg("source \"%s\" does not exist", source_id)));
 	pgcdc_queue_purge(source_id);
 
-	pgcdc_sql_stop_worker(source_id);
 	replorigin_drop_by_name(origin_name, true, false);
 	if (pgcdc_stream_slot_is_ours(slot_name, slot_lsn, &slot_exists))
 		ReplicationSlotDrop(slot_name, false);

@@ -16,6 +16,7 @@
 #    show yet (committed locally, waiting for a synchronous standby) when
 #    the re-snapshot is asked for: the worker may wait until it is visible
 #    or take the snapshot anyway, but the result must still show it.
+# 5. drop_source while a re-snapshot is being taken: no deadlock.
 
 use strict;
 use warnings;
@@ -265,6 +266,28 @@ ok( bs_wait_until($node,
 	're-snapshot of acct taken');
 catchup($node, $source4, desc => 'caught up after the synchronous standby wait');
 check_all('re-snapshot while a published transaction was not visible', $source4);
+
+# 5. drop_source while the worker is taking a re-snapshot of every table:
+# the worker holds the claimed request row and is about to record its skip
+# state in source_progress, rows the drop deletes too.  The drop stops the
+# worker first, so the two never wait for each other.
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.resnapshot($src4)");
+ok( bs_wait_until($node,
+		"SELECT state = 'snapshot' FROM pgcdc_drasi.status WHERE source_id = $src4",
+		timeout => 60),
+	'second source taking a re-snapshot of every table');
+my $log_offset = -s $node->logfile;
+my ($rc, $out, $err) = $node->psql('postgres', "SELECT pgcdc_drasi.drop_source($src4)");
+is($rc, 0, 'drop_source during a re-snapshot succeeds') or diag($err);
+is( $node->safe_psql('postgres', qq{
+SELECT (SELECT count(*) FROM pgcdc_drasi.sources WHERE source_id = $src4)
+     + (SELECT count(*) FROM pgcdc_drasi.snapshot_requests WHERE source_id = $src4)
+     + (SELECT count(*) FROM pgcdc_drasi.queue_transactions WHERE source_id = $src4)
+     + (SELECT count(*) FROM pgcdc_drasi.queue_events WHERE source_id = $src4)}),
+	0, 'the dropped source, its request and its queue are gone');
+unlike(slurp_file($node->logfile, $log_offset), qr/deadlock detected/,
+	'no deadlock between drop_source and the re-snapshot');
+catchup($node, $source, desc => 'the other source streams on after the drop');
 
 $node->stop;
 done_testing();
