@@ -25,6 +25,7 @@
 #   PERF=0            1: after the runs, one more W1 drain of the queue sink
 #                     under perf (worker + its walsender); top functions go
 #                     into the report.  RUNS=0 PERF=1 profiles only.
+#   PERF_WORKLOAD=W1  the workload PERF=1 drains (W2, W3)
 #   PHASES=0          1: after the runs, when the first change of W1 reaches
 #                     pg_recvlogical with protocol 1 and with streaming.
 #   PG_VERSION=15     15: Debian's packages; 17 or 18: built from Debian's
@@ -49,7 +50,7 @@ BENCH=$REPO/bench
 
 # Root (or a sudoer: the script then runs itself again through sudo).
 . "$REPO/scripts/as-root.sh"
-as_root "PG_VERSION RUNS SCALE CONCURRENT_W2 LATENCY_TPS LATENCY_SECONDS PERF PHASES RESULTS_DIR SKIP_DEPS KEEP EXTENSION_TREE" "${BASH_SOURCE[0]}" "$@"
+as_root "PG_VERSION RUNS SCALE CONCURRENT_W2 LATENCY_TPS LATENCY_SECONDS PERF PERF_WORKLOAD PHASES RESULTS_DIR SKIP_DEPS KEEP EXTENSION_TREE" "${BASH_SOURCE[0]}" "$@"
 
 RUNS=${RUNS:-3}
 SCALE=${SCALE:-1}
@@ -74,7 +75,7 @@ bench_machine
 heading "Benchmark (RUNS=$RUNS SCALE=$SCALE)"
 BENCH_SOCKDIR=$WORK BENCH_PORT=$PORT BENCH_PGBIN=$PGBIN BENCH_WORK=$WORK \
 BENCH_SERVER_LOG=$WORK/server.log BENCH_RESULTS=$RESULTS_DIR BENCH_MACHINE=$MACHINE \
-RUNS=$RUNS SCALE=$SCALE PERF=$PERF PHASES=$PHASES \
+RUNS=$RUNS SCALE=$SCALE PERF=$PERF PERF_WORKLOAD=${PERF_WORKLOAD:-W1} PHASES=$PHASES \
 	node "$BENCH/node/bench.js"
 
 echo

@@ -17,6 +17,7 @@
  *   BENCH_RESULTS               directory for latest.md / latest.json
  *   RUNS (3), SCALE (1), CONCURRENT_W2 (1), LATENCY_TPS (200), LATENCY_SECONDS (5),
  *   PERF (0): 1 adds a W1 drain of the queue sink under perf after the runs
+ *   PERF_WORKLOAD (W1): the workload PERF drains instead (W2, W3)
  *   PHASES (0): 1 adds, after the runs, when the first change of W1 reaches
  *               pg_recvlogical with protocol 1 and with streaming
  *   BENCH_MACHINE               machine description lines (from run.sh)
@@ -47,6 +48,9 @@ const CONCURRENT_W2 = intEnv('CONCURRENT_W2', 1) !== 0;
 const LATENCY_TPS = intEnv('LATENCY_TPS', 200);
 const LATENCY_SECONDS = Number(env.LATENCY_SECONDS || 5);
 const PERF = intEnv('PERF', 0) !== 0;
+const PERF_WORKLOAD = process.env.PERF_WORKLOAD || 'W1';
+if (!['W1', 'W2', 'W3'].includes(PERF_WORKLOAD))
+	throw new Error(`PERF_WORKLOAD must be W1, W2 or W3, not ${PERF_WORKLOAD}`);
 const PHASES = intEnv('PHASES', 0) !== 0;
 const WAIT_TIMEOUT = Number(env.BENCH_WAIT_TIMEOUT || 1800);	/* seconds, any single wait */
 
@@ -1183,7 +1187,7 @@ async function main()
 	const results = {
 		started: new Date().toISOString(),
 		machine: env.BENCH_MACHINE || '',
-		config: { RUNS, SCALE, N1, N2, N3, CONCURRENT_W2, LATENCY_TPS, LATENCY_SECONDS, PERF, PHASES },
+		config: { RUNS, SCALE, N1, N2, N3, CONCURRENT_W2, LATENCY_TPS, LATENCY_SECONDS, PERF, PERF_WORKLOAD, PHASES },
 		runs: [],
 	};
 	await setupSchema();
@@ -1212,10 +1216,12 @@ async function main()
 		}
 		if (PERF)
 		{
-			log('==== profile: W1 drain of the queue sink under perf');
+			log(`==== profile: ${PERF_WORKLOAD} drain of the queue sink under perf`);
 			await resetOrders();
-			results.profile = {};
-			await drain('W1', results.profile, { only: ['pgcdc_queue'], perf: true });
+			results.profile = { workload: PERF_WORKLOAD };
+			if (PERF_WORKLOAD !== 'W1')		/* W2 and W3 change W1's rows */
+				await drain('W1', {}, { only: ['pgcdc_queue'] });
+			await drain(PERF_WORKLOAD, results.profile, { only: ['pgcdc_queue'], perf: true });
 		}
 		if (PHASES)
 		{
@@ -1445,7 +1451,7 @@ function report(results)
 	if (results.profile && results.profile.profile)
 	{
 		const p = results.profile.profile;
-		L.push('## Profile: W1 drain of the queue sink under perf (not part of the timings)');
+		L.push(`## Profile: ${results.profile.workload || 'W1'} drain of the queue sink under perf (not part of the timings)`);
 		L.push('');
 		L.push(`Drain time under perf: ${fx(results.profile.pgcdc_queue?.seconds)} s. Percentages are of each process\'s own samples (cpu-clock, 997 Hz, frame-pointer call graphs). Addresses without a name are static functions of the stripped postgres binary.`);
 		L.push('');
