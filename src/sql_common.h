@@ -17,6 +17,7 @@
 #define PGCDC_SQL_COMMON_H
 
 #include "fmgr.h"
+#include "utils/relcache.h"
 
 /* The caller's identity, saved while we act as the superuser. */
 typedef struct PgcdcSavedUser
@@ -33,6 +34,7 @@ extern void pgcdc_sql_require_arg(FunctionCallInfo fcinfo, int argno, const char
 extern char *pgcdc_sql_text_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 extern uint64 pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							bool read_only, int expected);
+extern Relation pgcdc_sql_open_table(Oid relid, bool need_select);
 extern void pgcdc_sql_create_slot(const char *slot_name, bool failover);
 extern void pgcdc_sql_stop_worker(const char *source_id);
 extern void pgcdc_sql_stop_target_worker(const char *target_id);

@@ -69,23 +69,12 @@ pgcdc_drasi_set_relations(PG_FUNCTION_ARGS)
 static void
 check_relation_table(Oid relid, const char *source_id, const char *publication)
 {
-	Relation	rel = try_relation_open(relid, AccessShareLock);
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		values[2];
 	PgcdcSavedUser saved;
 	uint64		n;
 
-	if (rel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table with OID %u does not exist", relid)));
-	if ((rel->rd_rel->relkind != RELKIND_RELATION &&
-		 rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
-		IsCatalogRelation(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
-	relation_close(rel, AccessShareLock);
+	relation_close(pgcdc_sql_open_table(relid, false), AccessShareLock);
 
 	values[0] = CStringGetTextDatum(publication);
 	values[1] = ObjectIdGetDatum(relid);

@@ -665,21 +665,7 @@ pgcdc_drasi_set_table_key(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("key_columns must not contain NULL")));
 
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table with OID %u does not exist", relid)));
-	if ((rel->rd_rel->relkind != RELKIND_RELATION &&
-		 rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
-		IsCatalogRelation(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	rel = pgcdc_sql_open_table(relid, true);
 	check_key_columns(rel, names, nnames);
 	relation_close(rel, AccessShareLock);
 
@@ -712,32 +698,6 @@ pgcdc_drasi_drop_table_key(PG_FUNCTION_ARGS)
 }
 
 /*
- * Check a table named in a per-table setting: it exists, is a table, and
- * the caller can read it.  Returns it open; the caller closes it.
- */
-static Relation
-open_config_table(Oid relid)
-{
-	Relation	rel = try_relation_open(relid, AccessShareLock);
-
-	if (rel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table with OID %u does not exist", relid)));
-	if ((rel->rd_rel->relkind != RELKIND_RELATION &&
-		 rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
-		IsCatalogRelation(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
-	return rel;
-}
-
-/*
  * set_table_label(source_id, table, label): the label of a table's nodes
  * instead of its name (NULL: back to the name).  Ids keep the table name,
  * so they stay stable when a label changes.
@@ -749,7 +709,7 @@ pgcdc_drasi_set_table_label(PG_FUNCTION_ARGS)
 	Relation	rel;
 
 	pgcdc_sql_require_arg(fcinfo, 1, "table");
-	rel = open_config_table(PG_GETARG_OID(1));
+	rel = pgcdc_sql_open_table(PG_GETARG_OID(1), true);
 	if (!PG_ARGISNULL(2) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(2)) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -785,7 +745,7 @@ pgcdc_drasi_set_excluded_columns(PG_FUNCTION_ARGS)
 	bool		none = PG_ARGISNULL(2);
 
 	pgcdc_sql_require_arg(fcinfo, 1, "table");
-	rel = open_config_table(PG_GETARG_OID(1));
+	rel = pgcdc_sql_open_table(PG_GETARG_OID(1), true);
 	if (!none)
 	{
 		Datum	   *names;
