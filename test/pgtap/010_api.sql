@@ -23,8 +23,8 @@ SELECT plan(232);
 SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
 SELECT tables_are('pgcdc_drasi',
 	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'queue_transactions', 'queue_events', 'targets',
-	      'relation_options', 'relations', 'table_modes'],
-	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, queue_transactions, queue_events, targets, relation_options, relations, table_modes');
+	      'source_redis', 'relation_options', 'relations', 'table_modes'],
+	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, queue_transactions, queue_events, targets, source_redis, relation_options, relations, table_modes');
 SELECT views_are('pgcdc_drasi', ARRAY['events', 'status', 'consumer_status', 'target_status'],
 	'pgcdc_drasi has exactly the views events, status, consumer_status and target_status');
 SELECT results_eq(
@@ -251,7 +251,8 @@ SELECT functions_are('pgcdc_drasi',
 	      'set_table_key', 'drop_table_key', 'set_table_label', 'set_excluded_columns', 'wait_for_catchup',
 	      'source_status', 'create_consumer', 'drop_consumer', 'read', 'ack', 'get_events', 'bootstrap',
 	      'resnapshot', 'create_target', 'alter_target', 'pause_target', 'resume_target', 'drop_target',
-	      'target_worker_status', 'set_relations', 'set_relation', 'drop_relation', 'set_table_mode'],
+	      'target_worker_status', 'set_relations', 'set_relation', 'drop_relation', 'set_table_mode',
+	      'set_source_redis'],
 	'pgcdc_drasi has exactly the expected functions');
 SELECT results_eq(
 	$$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
@@ -297,6 +298,7 @@ SELECT results_eq(
 	  ('resume_target', 'target_id text', 'void', false, 'v', false),
 	  ('resync_source', 'source_id text, snapshot boolean DEFAULT true', 'void', false, 'v', false),
 	  ('set_excluded_columns', 'source_id text, "table" regclass, columns text[]', 'void', false, 'v', false),
+	  ('set_source_redis', 'source_id text, url text, options jsonb DEFAULT ''{}''::jsonb', 'void', false, 'v', false),
 	  ('set_relation',
 	   'source_id text, "table" regclass, columns text[], references_table regclass, label text DEFAULT NULL::text',
 	   'void', false, 'v', false),
