@@ -150,9 +150,6 @@ async function setup()
 	await pg.query("SELECT pgcdc_drasi.create_source('bt', publication => 'bench_pub', bootstrap => false)");
 	await waitUntil('source bt streaming', async () =>
 		(await pg.query("SELECT state FROM pgcdc_drasi.status WHERE source_id = 'bt'")).rows[0]?.state === 'streaming', 20, 120);
-	/* the redis sink source, paused until its turn (directRate) */
-	await pg.query(`SELECT pgcdc_drasi.create_source('bd', publication => 'bench_pub', sink => 'redis',
-					enabled => false, bootstrap => false)`);
 }
 
 async function lastSeq()
@@ -184,9 +181,12 @@ async function directRate(run_no, result)
 	const stream = `bd-rate-${run_no}`;
 	const wal = async () => (await pg.query('SELECT pg_current_wal_lsn() AS l')).rows[0].l;
 	const walDiff = async (a, b) => Number((await pg.query('SELECT pg_wal_lsn_diff($1, $2) AS d', [b, a])).rows[0].d);
+	/* made now, paused: its slot starts here */
+	await pg.query(`SELECT pgcdc_drasi.create_source('bd', publication => 'bench_pub', sink => 'redis',
+					enabled => false, bootstrap => false)`);
 	await pg.query(`SELECT pgcdc_drasi.set_source_redis('bd', $1, jsonb_build_object('stream', $2::text, 'batch_size', $3::int))`,
 				   [`unix://${REDIS_SOCK}`, stream, BATCH]);
-	await pg.query("SELECT pgcdc_drasi.pause_source('bd'); SELECT pgcdc_drasi.pause_source('bt')");
+	await pg.query("SELECT pgcdc_drasi.pause_source('bt')");
 	await waitUntil('bt and bd paused', async () =>
 		Number((await pg.query("SELECT count(pid) AS n FROM pgcdc_drasi.status WHERE source_id IN ('bt', 'bd')")).rows[0].n) === 0, 20, 120);
 	const first = await lastSeq();
@@ -207,6 +207,7 @@ async function directRate(run_no, result)
 	const t3 = now();
 	const l3 = await wal();
 	const events = (await lastSeq()) - first;
+	await pg.query("SELECT pgcdc_drasi.drop_source('bd')");
 
 	const r = await redis();
 	const xlen = Number(await r.sendCommand(['XLEN', stream]));
