@@ -643,3 +643,26 @@ GRANT EXECUTE ON FUNCTION pgcdc_drasi.read(text, integer),
 	pgcdc_drasi.get_events(text, bigint, bigint),
 	pgcdc_drasi._payload(text, text, text, jsonb, jsonb, bigint, bigint, text, pg_lsn, timestamptz, bigint, xid8, integer, boolean)
 	TO pgcdc_drasi_admin, pgcdc_drasi_reader;
+
+-- The redis sink: sources that write their events straight to a Redis
+-- stream, with no queue rows; their URL and options, superuser only.
+ALTER TABLE pgcdc_drasi.sources DROP CONSTRAINT sources_sink_check;
+ALTER TABLE pgcdc_drasi.sources ADD CONSTRAINT sources_sink_check
+	CHECK (sink IN ('queue', 'notify', 'both', 'redis'));
+CREATE TABLE pgcdc_drasi.source_redis (
+	source_id	text PRIMARY KEY REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	url			text NOT NULL,
+	options		jsonb NOT NULL DEFAULT '{}'
+);
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.source_redis', '');
+REVOKE ALL ON pgcdc_drasi.source_redis FROM PUBLIC;
+
+CREATE FUNCTION pgcdc_drasi.set_source_redis(
+	source_id text,
+	url text,
+	options jsonb DEFAULT '{}')
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_source_redis'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+REVOKE ALL ON FUNCTION pgcdc_drasi.set_source_redis(text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgcdc_drasi.set_source_redis(text, text, jsonb) TO pgcdc_drasi_admin;

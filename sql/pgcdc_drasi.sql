@@ -39,7 +39,7 @@ CREATE TABLE pgcdc_drasi.sources (
 	conninfo	text,
 	enabled		boolean NOT NULL DEFAULT true,
 	sink		text NOT NULL DEFAULT 'queue'
-				CHECK (sink IN ('queue', 'notify', 'both')),
+				CHECK (sink IN ('queue', 'notify', 'both', 'redis')),
 	channel		text NOT NULL,
 	notify_payload text NOT NULL DEFAULT 'full'
 				CHECK (notify_payload IN ('full', 'wakeup')),
@@ -113,6 +113,16 @@ CREATE TABLE pgcdc_drasi.targets (
 	created_at	timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX ON pgcdc_drasi.targets (source_id);
+
+/*
+ * Where a source with the redis sink writes its events (set_source_redis):
+ * url may hold a password, so no role but the superuser reads this table.
+ */
+CREATE TABLE pgcdc_drasi.source_redis (
+	source_id	text PRIMARY KEY REFERENCES pgcdc_drasi.sources ON DELETE CASCADE,
+	url			text NOT NULL,
+	options		jsonb NOT NULL DEFAULT '{}'
+);
 
 /*
  * Key columns chosen per table, overriding the primary key.  key_attnums
@@ -249,6 +259,7 @@ SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.source_progress', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_options', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.consumers', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.targets', '');
+SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.source_redis', '');
 
 /*
  * Does snapshot a show nothing that b does not?  Snapshots taken at
@@ -306,6 +317,14 @@ CREATE FUNCTION pgcdc_drasi.alter_source(
 	failover boolean DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_alter_source_0_2'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+
+CREATE FUNCTION pgcdc_drasi.set_source_redis(
+	source_id text,
+	url text,
+	options jsonb DEFAULT '{}')
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_set_source_redis'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
 CREATE FUNCTION pgcdc_drasi.drop_source(source_id text)
@@ -634,6 +653,7 @@ GRANT SELECT ON pgcdc_drasi.target_status TO pgcdc_drasi_admin, pgcdc_drasi_read
 GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.create_source(text, text, text, text, boolean, text, text, text, boolean, boolean, boolean),
 	pgcdc_drasi.alter_source(text, text, text, text, boolean, boolean),
+	pgcdc_drasi.set_source_redis(text, text, jsonb),
 	pgcdc_drasi.set_table_label(text, regclass, text),
 	pgcdc_drasi.set_excluded_columns(text, regclass, text[]),
 	pgcdc_drasi.resnapshot(text, regclass[]),

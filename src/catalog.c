@@ -214,10 +214,12 @@ pgcdc_catalog_sink_from_name(const char *name)
 		return PGCDC_SINK_NOTIFY;
 	if (strcmp(name, "both") == 0)
 		return PGCDC_SINK_BOTH;
+	if (strcmp(name, "redis") == 0)
+		return PGCDC_SINK_REDIS;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid sink \"%s\"", name),
-			 errhint("Valid sinks are \"queue\", \"notify\" and \"both\".")));
+			 errhint("Valid sinks are \"queue\", \"notify\", \"both\" and \"redis\".")));
 	return PGCDC_SINK_QUEUE;	/* keep compiler quiet */
 }
 
@@ -233,6 +235,8 @@ pgcdc_catalog_sink_name(PgcdcSink sink)
 			return "notify";
 		case PGCDC_SINK_BOTH:
 			return "both";
+		case PGCDC_SINK_REDIS:
+			return "redis";
 	}
 	elog(ERROR, "invalid sink %d", (int) sink);
 	return NULL;				/* keep compiler quiet */
@@ -462,6 +466,51 @@ pgcdc_catalog_set_sink(const char *source_id, PgcdcSink sink, const char *channe
 	catalog_exec("UPDATE pgcdc_drasi.sources SET sink = $2, channel = $3, notify_payload = $4 "
 				 "WHERE source_id = $1",
 				 4, argtypes, values, NULL, false, SPI_OK_UPDATE);
+}
+
+/*
+ * The Redis URL and options (jsonb as text) of a source with the redis
+ * sink, from pgcdc_drasi.source_redis; false when it has none.  The url
+ * may hold a password: never log it.
+ */
+bool
+pgcdc_catalog_get_source_redis(const char *source_id, char **url, char **options)
+{
+	PgcdcCatalogAccess access;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found = false;
+
+	pgcdc_catalog_begin(&access);
+	values[0] = CStringGetTextDatum(source_id);
+	if (run("SELECT url, options FROM pgcdc_drasi.source_redis WHERE source_id = $1",
+			1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(access.caller_mcxt);
+
+		*url = get_text(1);
+		*options = get_text(2);
+		MemoryContextSwitchTo(old);
+		found = true;
+	}
+	pgcdc_catalog_end(&access);
+	return found;
+}
+
+/* Record (or replace) the Redis URL and options of a source. */
+void
+pgcdc_catalog_set_source_redis(const char *source_id, const char *url, const char *options)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(source_id);
+	values[1] = CStringGetTextDatum(url);
+	values[2] = CStringGetTextDatum(options);
+	catalog_exec("INSERT INTO pgcdc_drasi.source_redis (source_id, url, options) "
+				 "VALUES ($1, $2, $3::jsonb) ON CONFLICT (source_id) "
+				 "DO UPDATE SET url = EXCLUDED.url, options = EXCLUDED.options",
+				 3, argtypes, values, NULL, false, SPI_OK_INSERT);
 }
 
 /* Write a source's numeric values as JSON strings, or not. */

@@ -159,7 +159,8 @@ typedef enum PgcdcSink
 {
 	PGCDC_SINK_QUEUE = 1,
 	PGCDC_SINK_NOTIFY = 2,
-	PGCDC_SINK_BOTH = 3
+	PGCDC_SINK_BOTH = 3,
+	PGCDC_SINK_REDIS = 4		/* straight to Redis, no queue (sink_redis.c) */
 } PgcdcSink;
 
 /* A row of pgcdc_drasi.sources. */
@@ -252,6 +253,9 @@ extern bool pgcdc_catalog_delete_source(const char *source_id, char **slot_name,
 extern bool pgcdc_catalog_set_enabled(const char *source_id, bool enabled);
 extern void pgcdc_catalog_set_sink(const char *source_id, PgcdcSink sink, const char *channel,
 								   bool wakeup);
+extern bool pgcdc_catalog_get_source_redis(const char *source_id, char **url, char **options);
+extern void pgcdc_catalog_set_source_redis(const char *source_id, const char *url,
+										   const char *options);
 extern void pgcdc_catalog_set_numeric_as_string(const char *source_id, bool on);
 extern void pgcdc_catalog_set_failover(const char *source_id, bool failover);
 extern void pgcdc_catalog_list_sources(List **source_ids, List **enabled);

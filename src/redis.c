@@ -489,6 +489,20 @@ pgcdc_redis_close(PgcdcRedis *redis)
 bool
 pgcdc_redis_stream_top(PgcdcRedis *redis, const char *stream, uint64 *top_ms, char **error)
 {
+	uint64		top_seq;
+
+	return pgcdc_redis_stream_last_id(redis, stream, top_ms, &top_seq, error);
+}
+
+/*
+ * The last id a stream generated, both parts ("<ms>-<seq>"); 0-0 when the
+ * stream does not exist.  It stays when entries are trimmed or deleted,
+ * so it is the floor of every id Redis still accepts.
+ */
+bool
+pgcdc_redis_stream_last_id(PgcdcRedis *redis, const char *stream, uint64 *top_ms,
+						   uint64 *top_seq, char **error)
+{
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), redis->timeout_ms);
 	const char *argv[3] = {"XINFO", "STREAM", stream};
 	redisReply *reply;
@@ -496,6 +510,7 @@ pgcdc_redis_stream_top(PgcdcRedis *redis, const char *stream, uint64 *top_ms, ch
 	size_t		i;
 
 	*top_ms = 0;
+	*top_seq = 0;
 	if (redisAppendCommandArgv(redis->ctx, 3, argv, NULL) != REDIS_OK)
 	{
 		*error = context_error(redis, "could not send to Redis");
@@ -525,7 +540,11 @@ pgcdc_redis_stream_top(PgcdcRedis *redis, const char *stream, uint64 *top_ms, ch
 				strcmp(key->str, "last-generated-id") == 0 &&
 				(val->type == REDIS_REPLY_STRING || val->type == REDIS_REPLY_STATUS))
 			{
-				*top_ms = strtoull(val->str, NULL, 10);
+				char	   *end;
+
+				*top_ms = strtoull(val->str, &end, 10);
+				if (*end == '-')
+					*top_seq = strtoull(end + 1, NULL, 10);
 				ok = true;
 			}
 		}
@@ -551,9 +570,32 @@ pgcdc_redis_xadd_batch(PgcdcRedis *redis, const char *stream, int64 maxlen, int 
 					   const int64 *seqs, char **data, PgcdcXaddResult *results,
 					   char **error)
 {
+	uint64	   *ms = palloc(sizeof(uint64) * n);
+	bool		ok;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		Assert(seqs[i] > 0);
+		ms[i] = (uint64) seqs[i];
+	}
+	ok = pgcdc_redis_xadd_ids(redis, stream, maxlen, n, ms, NULL, data, results, error);
+	pfree(ms);
+	return ok;
+}
+
+/*
+ * The same with explicit ids "<ms[i]>-<seq[i]>" (seq NULL: all 0), which
+ * must rise strictly along the batch.
+ */
+bool
+pgcdc_redis_xadd_ids(PgcdcRedis *redis, const char *stream, int64 maxlen, int n,
+					 const uint64 *ms, const uint64 *seq, char **data,
+					 PgcdcXaddResult *results, char **error)
+{
 	TimestampTz deadline;
 	const char *argv[8];
-	char		id[32];
+	char		id[48];
 	char		maxlen_str[32];
 	redisReply *reply;
 	bool		ok = true;
@@ -570,9 +612,10 @@ pgcdc_redis_xadd_batch(PgcdcRedis *redis, const char *stream, int64 maxlen, int 
 	{
 		int			argc = 0;
 
-		Assert(seqs[i] > 0);
-		Assert(i == 0 || seqs[i] > seqs[i - 1]);
-		snprintf(id, sizeof(id), INT64_FORMAT "-0", seqs[i]);
+		Assert(i == 0 || ms[i] > ms[i - 1] ||
+			   (ms[i] == ms[i - 1] && seq != NULL && seq[i] > seq[i - 1]));
+		snprintf(id, sizeof(id), UINT64_FORMAT "-" UINT64_FORMAT, ms[i],
+				 seq ? seq[i] : (uint64) 0);
 		argv[argc++] = "XADD";
 		argv[argc++] = stream;
 		if (maxlen > 0)
@@ -637,7 +680,8 @@ pgcdc_redis_xadd_batch(PgcdcRedis *redis, const char *stream, int64 maxlen, int 
 		{
 			results[i] = PGCDC_XADD_FAILED;
 			if (*error == NULL)
-				*error = psprintf("Redis refused XADD of seq " INT64_FORMAT ": %s", seqs[i], r->str);
+				*error = psprintf("Redis refused XADD of id " UINT64_FORMAT "-" UINT64_FORMAT ": %s",
+								  ms[i], seq ? seq[i] : (uint64) 0, r->str);
 		}
 	}
 	freeReplyObject(reply);

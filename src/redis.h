@@ -48,6 +48,11 @@ extern PgcdcRedis *pgcdc_redis_connect(const PgcdcRedisUrl *url, int timeout_ms,
 extern void pgcdc_redis_close(PgcdcRedis *redis);
 extern bool pgcdc_redis_stream_top(PgcdcRedis *redis, const char *stream, uint64 *top_ms,
 								   char **error);
+extern bool pgcdc_redis_stream_last_id(PgcdcRedis *redis, const char *stream, uint64 *top_ms,
+									   uint64 *top_seq, char **error);
+extern bool pgcdc_redis_xadd_ids(PgcdcRedis *redis, const char *stream, int64 maxlen, int n,
+								 const uint64 *ms, const uint64 *seq, char **data,
+								 PgcdcXaddResult *results, char **error);
 extern bool pgcdc_redis_xadd_batch(PgcdcRedis *redis, const char *stream, int64 maxlen, int n,
 								   const int64 *seqs, char **data, PgcdcXaddResult *results,
 								   char **error);

@@ -136,6 +136,12 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 
 	pgcdc_shmem_require_preloaded();
 	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
+	if (source->sink == PGCDC_SINK_REDIS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" writes its events straight to Redis", source_id),
+				 errdetail("Consumers and targets read the queue, which a source with the redis sink does not write."),
+				 errhint("Create another source with the queue sink on the same publication.")));
 	if (source->sink == PGCDC_SINK_NOTIFY)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

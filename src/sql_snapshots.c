@@ -198,6 +198,12 @@ pgcdc_drasi_resnapshot(PG_FUNCTION_ARGS)
 
 	pgcdc_shmem_require_preloaded();
 	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	if (source->sink == PGCDC_SINK_REDIS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"%s\" with the redis sink cannot take snapshots", source_id),
+				 errdetail("Snapshot events need the queue: a source with the redis sink writes only changes, with stream ids made of their commit position."),
+				 errhint("Read the current state with pgcdc_drasi.bootstrap(), or use a source with the queue sink and a Redis target.")));
 	if (!PG_ARGISNULL(1))
 	{
 		Datum	   *elems;
@@ -281,6 +287,12 @@ resync_source(const char *source_id, bool snapshot)
 	Assert(source_id != NULL);
 	pgcdc_sql_begin(&saved);
 	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, false);
+	if (source->sink == PGCDC_SINK_REDIS && snapshot)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"%s\" with the redis sink cannot take snapshots", source_id),
+				 errdetail("Snapshot events need the queue: a source with the redis sink writes only changes, with stream ids made of their commit position."),
+				 errhint("Call pgcdc_drasi.resync_source('%s', snapshot => false).", source_id)));
 	slot_name = source->slot_name;
 	ours = pgcdc_stream_slot_is_ours(slot_name, pgcdc_catalog_get_slot_lsn(source_id),
 									 &slot_exists);

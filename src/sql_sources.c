@@ -30,6 +30,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
@@ -40,12 +41,14 @@
 #include "relation.h"
 #include "shmem.h"
 #include "sink_queue.h"
+#include "sink_redis.h"
 #include "sql_common.h"
 #include "walstream.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_create_source_0_2);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_alter_source);
+PG_FUNCTION_INFO_V1(pgcdc_drasi_set_source_redis);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_alter_source_0_2);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_drop_source);
 PG_FUNCTION_INFO_V1(pgcdc_drasi_pause_source);
@@ -109,11 +112,12 @@ default_slot_name(const char *source_id)
 static void
 check_sink_options(const char *sink, const char *channel, const char *notify_payload)
 {
-	if (strcmp(sink, "queue") != 0 && strcmp(sink, "notify") != 0 && strcmp(sink, "both") != 0)
+	if (strcmp(sink, "queue") != 0 && strcmp(sink, "notify") != 0 && strcmp(sink, "both") != 0 &&
+		strcmp(sink, "redis") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid sink \"%s\"", sink),
-				 errhint("Valid sinks are \"queue\", \"notify\" and \"both\".")));
+				 errhint("Valid sinks are \"queue\", \"notify\", \"both\" and \"redis\".")));
 	if (strcmp(notify_payload, "full") != 0 && strcmp(notify_payload, "wakeup") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -367,6 +371,14 @@ create_source(FunctionCallInfo fcinfo, int failover_arg)
 	check_source_id(source_id);
 	check_sink_options(sink, channel, notify_payload);
 	pgcdc_stream_check_failover(failover);
+	if (strcmp(sink, "redis") == 0 && (enabled || bootstrap))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\" with the redis sink must be created with enabled => false and bootstrap => false",
+						source_id),
+				 errdetail("The redis sink needs its Redis URL (set_source_redis) before it starts, and writes no snapshot."),
+				 errhint("Create it paused and without snapshot, call pgcdc_drasi.set_source_redis('%s', url => ...), then pgcdc_drasi.resume_source('%s').",
+						 source_id, source_id)));
 
 	/* The worker connects with the server's own credentials. */
 	if (conninfo != NULL && !superuser())
@@ -540,10 +552,57 @@ static void
 set_enabled(const char *source_id, bool enabled)
 {
 	pgcdc_shmem_require_preloaded();
+	if (enabled)
+	{
+		PgcdcSourceConfig *config = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_NONE, true);
+		char	   *url;
+		char	   *options;
+
+		if (config != NULL && config->sink == PGCDC_SINK_REDIS &&
+			!pgcdc_catalog_get_source_redis(source_id, &url, &options))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" has the redis sink but no Redis URL", source_id),
+					 errhint("Set it first with pgcdc_drasi.set_source_redis('%s', url => ...).",
+							 source_id)));
+	}
 	if (!pgcdc_catalog_set_enabled(source_id, enabled))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("source \"%s\" does not exist", source_id)));
+}
+
+/*
+ * set_source_redis(source_id, url, options): where a source with the redis
+ * sink writes its events.  The URL may hold a password: only superusers
+ * read it back, and no message repeats it.  A running worker restarts
+ * with the new settings; entries it wrote to another stream stay there.
+ */
+Datum
+pgcdc_drasi_set_source_redis(PG_FUNCTION_ARGS)
+{
+	char	   *source_id = pgcdc_sql_text_arg(fcinfo, 0, "source_id");
+	char	   *url = pgcdc_sql_text_arg(fcinfo, 1, "url");
+	char	   *options;
+	PgcdcSinkRedisOptions parsed;
+	PgcdcSourceConfig *config;
+
+	pgcdc_sql_require_arg(fcinfo, 2, "options");
+	options = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(2)));
+	pgcdc_shmem_require_preloaded();
+	config = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_UPDATE, false);
+	if (config->sink != PGCDC_SINK_REDIS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" does not have the redis sink", source_id),
+				 errdetail("Its sink is \"%s\".", pgcdc_catalog_sink_name(config->sink)),
+				 errhint("Create a source with sink => 'redis', enabled => false, bootstrap => false.")));
+	pgcdc_sink_redis_check_url(source_id, url);
+	pgcdc_sink_redis_parse_options(source_id, options, &parsed);
+	pgcdc_catalog_set_source_redis(source_id, url, options);
+	pgcdc_sql_stop_worker(source_id);
+	pgcdc_sql_wake_launcher_at_commit();
+	PG_RETURN_VOID();
 }
 
 /* pause_source(source_id): stop streaming; the slot keeps the changes. */
@@ -817,6 +876,13 @@ alter_source(FunctionCallInfo fcinfo, int failover_arg)
 	notify_payload = PG_ARGISNULL(3) ? pstrdup(config->wakeup ? "wakeup" : "full") :
 		text_to_cstring(PG_GETARG_TEXT_PP(3));
 	check_sink_options(sink, channel, notify_payload);
+	if ((strcmp(sink, "redis") == 0) != (config->sink == PGCDC_SINK_REDIS))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the sink of source \"%s\" cannot change from \"%s\" to \"%s\"",
+						source_id, pgcdc_catalog_sink_name(config->sink), sink),
+				 errdetail("A source with the redis sink writes no queue, and numbers its stream by commit position."),
+				 errhint("Create another source with the sink you want.")));
 	if (strcmp(sink, "notify") == 0 && pgcdc_catalog_source_has_consumers(source_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -633,21 +633,33 @@ read_batch(void)
 		return n;
 	}
 
-	/*
-	 * The platform source's layout: a CloudEvent whose data is the array of
-	 * events, here one.  Source ids need no JSON escaping (check_source_id).
-	 */
 	old = MemoryContextSwitchTo(batch_mcxt);
 	for (i = 0; i < n; i++)
 	{
+		char		event_id[32];
+
 		Assert(i == 0 || batch_seqs[i] == batch_seqs[i - 1] + 1);
-		batch_data[i] = psprintf("{\"data\": [%s], \"id\": \"%s:" INT64_FORMAT "\", "
-								 "\"type\": \"pgcdc_drasi.change\", \"source\": \"pgcdc_drasi/%s\", "
-								 "\"specversion\": \"1.0\", \"datacontenttype\": \"application/json\"}",
-								 payloads[i], config->source_id, batch_seqs[i], config->source_id);
+		snprintf(event_id, sizeof(event_id), INT64_FORMAT, batch_seqs[i]);
+		batch_data[i] = pgcdc_target_redis_entry(config->source_id, event_id, payloads[i]);
 	}
 	MemoryContextSwitchTo(old);
 	return n;
+}
+
+/*
+ * The data field of a Redis stream entry, in the platform source's layout
+ * (shared by targets and the redis sink of sources, sink_redis.c): a
+ * CloudEvent whose data is the array of events, here one, and whose id is
+ * "<source_id>:<event_id>".  Source ids need no JSON escaping
+ * (check_source_id); event_id is made of digits and "-".
+ */
+char *
+pgcdc_target_redis_entry(const char *source_id, const char *event_id, const char *payload)
+{
+	return psprintf("{\"data\": [%s], \"id\": \"%s:%s\", "
+					"\"type\": \"pgcdc_drasi.change\", \"source\": \"pgcdc_drasi/%s\", "
+					"\"specversion\": \"1.0\", \"datacontenttype\": \"application/json\"}",
+					payload, source_id, event_id, source_id);
 }
 
 /* Move the delivered position to seq, in a local transaction. */

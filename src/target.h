@@ -68,6 +68,8 @@ extern PgcdcHttpOutcome pgcdc_target_http_send(struct PgcdcHttp *http,
 											   const char *url, const char *source_id,
 											   int n, const int64 *seqs, char **payloads,
 											   int *sent, char **message, char **detail);
+extern char *pgcdc_target_redis_entry(const char *source_id, const char *event_id,
+									  const char *payload);
 extern PGDLLEXPORT void pgcdc_target_main(Datum main_arg);
 
 #endif							/* PGCDC_TARGET_H */

@@ -46,6 +46,17 @@
  * removes the rows of every transaction without a row: the server sends
  * those transactions again, whole (docs/design.md, "Streaming").
  *
+ * REDIS SINK
+ *
+ * A source with the redis sink writes no queue row: its events go from
+ * the stream to a Redis stream (sink_redis.c), flushed before the group's
+ * local transaction commits, and the origin moves past the group only
+ * then, in memory, and on disk at most every ORIGIN_COMMIT_MS (an xid
+ * makes the otherwise empty local commit write a commit record).  Redis
+ * refuses what a restart sends again (ids rise with the commit LSN), so
+ * the origin may lag; such a source receives transactions whole
+ * (docs/design.md, "Direct mode for Redis").
+ *
  * Each pgoutput message has its handler (handle_begin, handle_commit,
  * ...), as in PostgreSQL's own apply worker; snapshots taken between
  * transactions live in snapshot_sync.c.
@@ -84,6 +95,7 @@
 #include "shmem.h"
 #include "sink_notify.h"
 #include "sink_queue.h"
+#include "sink_redis.h"
 #include "snapshot_sync.h"
 #include "value.h"
 #include "walstream.h"
@@ -96,6 +108,7 @@
 #define MAX_GROUP_XACTS			1000
 #define RETENTION_INTERVAL_MS	1000
 #define RETENTION_BATCH			10000
+#define ORIGIN_COMMIT_MS		1000	/* redis sink: origin saved this often */
 
 MemoryContext PgcdcWorkerContext = NULL;
 PgcdcSource *MySource = NULL;
@@ -162,6 +175,7 @@ static int64 group_first_seq = 0;
 static XLogRecPtr group_end = InvalidXLogRecPtr;
 static TimestampTz group_commit_time = 0;
 static TimestampTz group_started = 0;
+static TimestampTz last_origin_commit = 0;	/* redis sink */
 
 static uint32 seen_config_generation = 0;
 static bool config_dirty = false;
@@ -325,6 +339,8 @@ load_config(const char *source_id, XLogRecPtr *startpos, bool *needs_snapshot,
 				 errhint("Restore pgcdc_drasi.source_progress, or drop and create the source again.")));
 	MySourceConfig = config;
 	tx.last_seq = progress.last_seq;
+	if (config->sink == PGCDC_SINK_REDIS)
+		pgcdc_sink_redis_start(source_id);
 	/* chunks of transactions streamed before a restart: sent again whole */
 	last_tx_key = pgcdc_queue_discard(source_id, -1, 0);
 	*needs_snapshot = config->bootstrap && XLogRecPtrIsInvalid(progress.snapshot_lsn);
@@ -480,7 +496,26 @@ commit_group(void)
 		return;
 	Assert(IsTransactionState());
 
-	if (tx.last_seq >= group_first_seq)
+	if (MySourceConfig->sink == PGCDC_SINK_REDIS)
+	{
+		/*
+		 * Redis holds the group's events once this returns.  The origin moves
+		 * past them in memory at every group and on disk at most every
+		 * ORIGIN_COMMIT_MS, in a local commit that writes nothing else (an
+		 * xid forces its commit record, which carries the origin). A crash
+		 * loses at most that much of the origin's progress, and the replay is
+		 * refused by Redis: nothing is written twice.
+		 */
+		pgcdc_sink_redis_flush();
+		if (group_end != InvalidXLogRecPtr &&
+			TimestampDifferenceExceeds(last_origin_commit, GetCurrentTimestamp(),
+									   ORIGIN_COMMIT_MS))
+		{
+			(void) GetTopTransactionId();
+			last_origin_commit = GetCurrentTimestamp();
+		}
+	}
+	else if (tx.last_seq >= group_first_seq)
 	{
 		if (MySourceConfig->sink & PGCDC_SINK_NOTIFY)
 			pgcdc_notify_end_group(MySourceConfig->channel, MySourceConfig->source_id,
@@ -505,6 +540,8 @@ commit_group(void)
 	MySource->values_unavailable += pgcdc_value_take_unavailable();
 	replorigin_session_origin_lsn = InvalidXLogRecPtr;
 	replorigin_session_origin_timestamp = 0;
+	if (!wrote && group_end != InvalidXLogRecPtr && MySourceConfig->sink == PGCDC_SINK_REDIS)
+		replorigin_session_advance(group_end, InvalidXLogRecPtr);
 
 	if (group_end != InvalidXLogRecPtr)
 	{
@@ -523,7 +560,7 @@ commit_group(void)
 		publish_position(group_end);
 	}
 	/* New queue rows: the source's targets deliver them now. */
-	if (wrote && tx.last_seq >= group_first_seq)
+	if (wrote && tx.last_seq >= group_first_seq && MySourceConfig->sink != PGCDC_SINK_REDIS)
 		pgcdc_shmem_wake_targets(MySource->dboid, MySourceConfig->source_id);
 	/* A keepalive that came while the group was open is ours now too. */
 	if (!in_remote_xact)
@@ -547,6 +584,13 @@ pgcdc_worker_publish(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
 	bool		to_queue = (MySourceConfig->sink & PGCDC_SINK_QUEUE) != 0;
 
 	Assert(local_xact_open);
+	if (MySourceConfig->sink == PGCDC_SINK_REDIS)
+	{
+		Assert(txc == &tx && !tx.snapshot);
+		pgcdc_sink_redis_add(txc, event);
+		group_events++;
+		return;
+	}
 	if (txc != &tx)
 		to_queue = true;		/* streamed: notified, if at all, by seq range */
 	else if ((MySourceConfig->sink & PGCDC_SINK_NOTIFY) && !MySourceConfig->wakeup)
@@ -613,6 +657,9 @@ handle_begin(PgcdcMessage *m)
 	tx.commit_lsn = m->begin.final_lsn;
 	tx.commit_time = m->begin.committime;
 	tx.tx_index = 0;
+	/* redis sink: no queue, metadata.seq numbers the transaction's events */
+	if (MySourceConfig->sink == PGCDC_SINK_REDIS)
+		tx.last_seq = 0;
 	errctx.xid = m->begin.xid;
 	errctx.finish_lsn = m->begin.final_lsn;
 }
@@ -723,12 +770,15 @@ handle_truncate(PgcdcMessage *m)
 /*
  * Can large transactions be streamed to this source's sinks?  Full NOTIFY
  * payloads carry each event's seq, known only at the source commit, and
- * are sent at the local commit that writes the events: those sources
- * receive transactions whole.
+ * are sent at the local commit that writes the events, and the redis sink
+ * writes to Redis directly: those sources receive transactions whole.
  */
 static bool
 sink_allows_streaming(void)
 {
+	/* the redis sink writes nothing before the source commit */
+	if (MySourceConfig->sink == PGCDC_SINK_REDIS)
+		return false;
 	return !(MySourceConfig->sink & PGCDC_SINK_NOTIFY) || MySourceConfig->wakeup;
 }
 

@@ -19,6 +19,14 @@
  *                   tests (test/node/http_receiver.js, Drasi's HTTP source
  *                   contract, counting only), once per batch size in
  *                   HTTP_BATCHES: events per second.
+ *   direct_rate     the redis sink of a source (direct mode, no queue):
+ *                   W2's transactions are written while it and the queue
+ *                   source are paused; it is resumed and timed until it
+ *                   caught up (every event in its stream), then the queue
+ *                   source likewise: events per second of each, and the
+ *                   WAL each wrote while draining, per event.  The queue
+ *                   path to Redis is the queue sink then the target
+ *                   (1 / (1/queue + 1/target)).
  *   redis_latency   commit-to-Redis latency: a writer commits single-row
  *                   transactions at LATENCY_TPS per second while a reader
  *                   blocks in XREAD on the stream; latency is the time
@@ -150,7 +158,7 @@ async function lastSeq()
 }
 
 /* W2's inserts: N2 single-row transactions from pgbench, 4 clients. */
-async function w2Inserts()
+async function w2Inserts(catchup = true)
 {
 	const script = path.join(WORK, 'targets_w2.sql');
 	fs.writeFileSync(script,
@@ -160,7 +168,67 @@ async function w2Inserts()
 		 '-t', String(N2 / 4), '-f', script, DB]);
 	if (r.code !== 0)
 		throw new Error(`pgbench failed: ${r.err}`);
+	if (catchup)
+		await pg.query("SELECT pgcdc_drasi.wait_for_catchup('bt', '30 min')");
+}
+
+/*
+ * The redis sink (direct mode) beside the queue sink: each drains the same
+ * backlog alone; events per second and WAL bytes per event of each.
+ */
+async function directRate(run_no, result)
+{
+	const stream = `bd-rate-${run_no}`;
+	const wal = async () => (await pg.query('SELECT pg_current_wal_lsn() AS l')).rows[0].l;
+	const walDiff = async (a, b) => Number((await pg.query('SELECT pg_wal_lsn_diff($1, $2) AS d', [b, a])).rows[0].d);
+	/* made now, paused: its slot starts here */
+	await pg.query(`SELECT pgcdc_drasi.create_source('bd', publication => 'bench_pub', sink => 'redis',
+					enabled => false, bootstrap => false)`);
+	await pg.query(`SELECT pgcdc_drasi.set_source_redis('bd', $1, jsonb_build_object('stream', $2::text, 'batch_size', $3::int))`,
+				   [`unix://${REDIS_SOCK}`, stream, BATCH]);
+	await pg.query("SELECT pgcdc_drasi.pause_source('bt')");
+	await waitUntil('bt and bd paused', async () =>
+		Number((await pg.query("SELECT count(pid) AS n FROM pgcdc_drasi.status WHERE source_id IN ('bt', 'bd')")).rows[0].n) === 0, 20, 120);
+	const first = await lastSeq();
+	const l0 = await wal();
+	await w2Inserts(false);
+	const l1 = await wal();
+
+	const t0 = now();
+	await pg.query("SELECT pgcdc_drasi.resume_source('bd')");
+	await pg.query("SELECT pgcdc_drasi.wait_for_catchup('bd', '30 min')");
+	const t1 = now();
+	const l2 = await wal();
+	await pg.query("SELECT pgcdc_drasi.pause_source('bd')");
+
+	const t2 = now();
+	await pg.query("SELECT pgcdc_drasi.resume_source('bt')");
 	await pg.query("SELECT pgcdc_drasi.wait_for_catchup('bt', '30 min')");
+	const t3 = now();
+	const l3 = await wal();
+	const events = (await lastSeq()) - first;
+	await pg.query("SELECT pgcdc_drasi.drop_source('bd')");
+
+	const r = await redis();
+	const xlen = Number(await r.sendCommand(['XLEN', stream]));
+	await r.sendCommand(['DEL', stream]);
+	await r.quit();
+	if (xlen !== events)
+		throw new Error(`stream ${stream} has ${xlen} entries, expected ${events}`);
+	result.direct_events = events;
+	result.direct_rate = events / (t1 - t0);
+	result.queue_sink_rate = events / (t3 - t2);
+	result.source_wal_per_event = (await walDiff(l0, l1)) / events;
+	result.direct_wal_per_event = (await walDiff(l1, l2)) / events;
+	result.queue_wal_per_event = (await walDiff(l2, l3)) / events;
+	result.direct_wal_ratio = result.direct_wal_per_event / result.queue_wal_per_event;
+	if (result.redis_rate)
+		result.queue_path_rate = 1 / (1 / result.queue_sink_rate + 1 / result.redis_rate);
+	log(`redis sink (direct): ${events} events in ${(t1 - t0).toFixed(2)} s = ${result.direct_rate.toFixed(0)} events/s, ` +
+		`${result.direct_wal_per_event.toFixed(1)} B WAL/event; queue sink: ${result.queue_sink_rate.toFixed(0)} events/s, ` +
+		`${result.queue_wal_per_event.toFixed(1)} B WAL/event (source: ${result.source_wal_per_event.toFixed(1)} B/event); ` +
+		`direct / queue WAL = ${(100 * result.direct_wal_ratio).toFixed(2)} %` +
+		(result.queue_path_rate ? `; queue sink + target path: ${result.queue_path_rate.toFixed(0)} events/s` : ''));
 }
 
 /* The target's delivery rate of a queued backlog. */
@@ -347,6 +415,11 @@ function report(runs)
 		`| redis-benchmark: pipelined XADD (-c 1 -P ${BATCH}), entries of ${f(m('entry_bytes'))} bytes | ${f(m('redis_benchmark'))} entries/s |`,
 		`| ratio target / redis-benchmark | ${f(m('ratio'), 2)} |`,
 		...HTTP_BATCHES.map((bs) => `| HTTP target (drasi-http, batch endpoint, batch_size ${bs}) to the local receiver: delivery of the same events | ${f(median(runs.map((r) => r.http[bs])))} events/s |`),
+		`| redis sink (direct mode): drain of W2's ${N2} events, alone | ${f(m('direct_rate'))} events/s |`,
+		`| queue sink: drain of the same events, alone | ${f(m('queue_sink_rate'))} events/s |`,
+		`| queue sink + Redis target path (1 / (1/queue sink + 1/target)) | ${f(m('queue_path_rate'))} events/s |`,
+		`| WAL per event: source transactions / redis sink / queue sink | ${f(m('source_wal_per_event'), 1)} / ${f(m('direct_wal_per_event'), 1)} / ${f(m('queue_wal_per_event'), 1)} bytes |`,
+		`| WAL of the redis sink / WAL of the queue sink | ${f(100 * (m('direct_wal_ratio') || 0), 2)} % |`,
 		`| commit-to-Redis latency at ${LATENCY_TPS} txn/s: p50 | ${f(m('p50_ms'), 2)} ms |`,
 		`| commit-to-Redis latency at ${LATENCY_TPS} txn/s: p99 | ${f(m('p99_ms'), 2)} ms |`,
 		'',
@@ -366,6 +439,7 @@ async function main()
 		await redisBenchmark(i, result);
 		await httpRate(i, result);
 		await redisLatency(i, result);
+		await directRate(i, result);
 		runs.push(result);
 	}
 	fs.mkdirSync(RESULTS, { recursive: true });

@@ -23,8 +23,8 @@ SELECT plan(235);
 SELECT has_schema('pgcdc_drasi', 'schema pgcdc_drasi exists');
 SELECT tables_are('pgcdc_drasi',
 	ARRAY['sources', 'source_progress', 'snapshot_requests', 'consumers', 'table_keys', 'table_options', 'queue_transactions', 'queue_events', 'targets',
-	      'relation_options', 'relations', 'table_modes'],
-	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, queue_transactions, queue_events, targets, relation_options, relations, table_modes');
+	      'source_redis', 'relation_options', 'relations', 'table_modes'],
+	'pgcdc_drasi has exactly the tables sources, source_progress, snapshot_requests, consumers, table_keys, table_options, queue_transactions, queue_events, targets, source_redis, relation_options, relations, table_modes');
 SELECT views_are('pgcdc_drasi', ARRAY['events', 'status', 'consumer_status', 'target_status'],
 	'pgcdc_drasi has exactly the views events, status, consumer_status and target_status');
 SELECT results_eq(
@@ -82,7 +82,7 @@ SELECT results_eq(
 	$$SELECT conname::text COLLATE "default", pg_get_constraintdef(oid) FROM pg_constraint
 	  WHERE conrelid = 'pgcdc_drasi.sources'::regclass AND contype = 'c' ORDER BY 1$$,
 	$$VALUES ('sources_notify_payload_check', 'CHECK ((notify_payload = ANY (ARRAY[''full''::text, ''wakeup''::text])))'),
-	         ('sources_sink_check', 'CHECK ((sink = ANY (ARRAY[''queue''::text, ''notify''::text, ''both''::text])))')$$,
+	         ('sources_sink_check', 'CHECK ((sink = ANY (ARRAY[''queue''::text, ''notify''::text, ''both''::text, ''redis''::text])))')$$,
 	'sources: CHECK constraints on sink and notify_payload');
 SELECT has_trigger('pgcdc_drasi', 'sources', 'sources_changed', 'sources has the trigger sources_changed');
 
@@ -168,6 +168,7 @@ SELECT results_eq(
 	         ('pgcdc_drasi.relations', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.snapshot_requests', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.source_progress', 'pgcdc_drasi.sources', 'c'),
+	         ('pgcdc_drasi.source_redis', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.table_keys', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.table_modes', 'pgcdc_drasi.sources', 'c'),
 	         ('pgcdc_drasi.table_options', 'pgcdc_drasi.sources', 'c'),
@@ -177,7 +178,7 @@ SELECT results_eq(
 	$$SELECT e.objid::regclass::text FROM pg_extension x
 	  CROSS JOIN LATERAL unnest(x.extconfig) AS e(objid) WHERE x.extname = 'pgcdc_drasi' ORDER BY 1$$,
 	$$VALUES ('pgcdc_drasi.consumers'), ('pgcdc_drasi.relation_options'), ('pgcdc_drasi.relations'),
-	         ('pgcdc_drasi.source_progress'), ('pgcdc_drasi.sources'),
+	         ('pgcdc_drasi.source_progress'), ('pgcdc_drasi.source_redis'), ('pgcdc_drasi.sources'),
 	         ('pgcdc_drasi.table_keys'), ('pgcdc_drasi.table_modes'), ('pgcdc_drasi.table_options'),
 	         ('pgcdc_drasi.targets')$$,
 	'pg_dump dumps the configuration tables (not the queue, nor pending snapshot requests)');
@@ -280,7 +281,8 @@ SELECT functions_are('pgcdc_drasi',
 	      'set_table_key', 'drop_table_key', 'set_table_label', 'set_excluded_columns', 'wait_for_catchup',
 	      'source_status', 'create_consumer', 'drop_consumer', 'read', 'ack', 'get_events', 'bootstrap',
 	      'resnapshot', 'create_target', 'alter_target', 'pause_target', 'resume_target', 'drop_target',
-	      'target_worker_status', 'set_relations', 'set_relation', 'drop_relation', 'set_table_mode'],
+	      'target_worker_status', 'set_relations', 'set_relation', 'drop_relation', 'set_table_mode',
+	      'set_source_redis'],
 	'pgcdc_drasi has exactly the expected functions');
 SELECT results_eq(
 	$$SELECT p.proname::text COLLATE "default", pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
@@ -330,6 +332,7 @@ SELECT results_eq(
 	   'source_id text, "table" regclass, columns text[], references_table regclass, label text DEFAULT NULL::text',
 	   'void', false, 'v', false),
 	  ('set_relations', 'source_id text, relations text', 'void', false, 'v', false),
+	  ('set_source_redis', 'source_id text, url text, options jsonb DEFAULT ''{}''::jsonb', 'void', false, 'v', false),
 	  ('set_table_key', 'source_id text, "table" regclass, key_columns text[]', 'void', false, 'v', false),
 	  ('set_table_label', 'source_id text, "table" regclass, label text', 'void', false, 'v', false),
 	  ('set_table_mode', 'source_id text, "table" regclass, mode text', 'void', false, 'v', false),

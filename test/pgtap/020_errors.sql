@@ -111,7 +111,7 @@ SELECT is((err_info($$SELECT pgcdc_drasi.create_source('err_nopub', 'Err Pub')$$
 -- create_source: sink, channel and notify_payload
 ----------------------------------------------------------------------
 SELECT is(err_info($$SELECT pgcdc_drasi.create_source('err_sink', 'err_pub', sink => 'queues')$$),
-	ARRAY['22023', 'invalid sink "queues"', '', 'Valid sinks are "queue", "notify" and "both".'],
+	ARRAY['22023', 'invalid sink "queues"', '', 'Valid sinks are "queue", "notify", "both" and "redis".'],
 	'create_source: invalid sink (message and hint)');
 SELECT throws_ok($$SELECT pgcdc_drasi.create_source('err_sink', 'err_pub', sink => 'QUEUE')$$,
 	'22023', 'invalid sink "QUEUE"', 'create_source: sink names are case-sensitive');
@@ -557,7 +557,7 @@ SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('err_nosuch', sink => 'both')
 SELECT throws_ok($$SELECT pgcdc_drasi.alter_source('ERR_MAIN', sink => 'both')$$,
 	'42704', 'source "ERR_MAIN" does not exist', 'alter_source: source ids are case-sensitive');
 SELECT is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', sink => 'all')$$),
-	ARRAY['22023', 'invalid sink "all"', '', 'Valid sinks are "queue", "notify" and "both".'],
+	ARRAY['22023', 'invalid sink "all"', '', 'Valid sinks are "queue", "notify", "both" and "redis".'],
 	'alter_source: invalid sink');
 SELECT is(err_info($$SELECT pgcdc_drasi.alter_source('err_main', notify_payload => 'none')$$),
 	ARRAY['22023', 'invalid notify_payload "none"', '', 'Valid values are "full" and "wakeup".'],

@@ -69,6 +69,7 @@ SELECT results_eq(
 	         ('resnapshot', true, false),
 	         ('resume_source', true, false), ('resume_target', true, false), ('resync_source', true, false),
 	         ('set_excluded_columns', true, false), ('set_relation', true, false), ('set_relations', true, false),
+	         ('set_source_redis', true, false),
 	         ('set_table_key', true, false), ('set_table_label', true, false), ('set_table_mode', true, false),
 	         ('source_status', true, true),
 	         ('target_worker_status', true, true), ('wait_for_catchup', true, true)$$,
