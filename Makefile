@@ -33,6 +33,7 @@ OBJS = \
 	src/sql_sources.o \
 	src/sql_consumers.o \
 	src/sql_snapshots.o \
+	src/sql_payload.o \
 	src/sql_targets.o \
 	src/role_guard.o \
 	src/target.o \

@@ -542,42 +542,15 @@ CREATE TABLE pgcdc_drasi.queue_events (
 
 /*
  * An event's payload (see the README's "Event format"), assembled from
- * its row and its transaction's.
+ * its row and its transaction's (src/sql_payload.c).
  */
 CREATE FUNCTION pgcdc_drasi._payload(op text, label text, element_id text, body jsonb,
 									 unavailable jsonb, start_ns bigint, end_ns bigint,
 									 source_id text, lsn pg_lsn, commit_time timestamptz,
 									 seq bigint, xid xid8, tx_index integer, snapshot boolean)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-	SELECT pg_catalog.jsonb_build_object(
-		'op', op,
-		'payload', pg_catalog.jsonb_build_object(
-			CASE WHEN op OPERATOR(pg_catalog.=) 'd' OR op OPERATOR(pg_catalog.=) 't'
-				 THEN 'before' ELSE 'after' END,
-			(body OPERATOR(pg_catalog.-) '_table'::pg_catalog.text) OPERATOR(pg_catalog.||)
-				pg_catalog.jsonb_build_object('labels', pg_catalog.jsonb_build_array(label))
-				OPERATOR(pg_catalog.||)
-				CASE WHEN element_id IS NULL THEN '{}'::pg_catalog.jsonb
-					 ELSE pg_catalog.jsonb_build_object('id', element_id) END,
-			'source', pg_catalog.jsonb_build_object(
-				'db', source_id,
-				'lsn', lsn OPERATOR(pg_catalog.-) '0/0'::pg_catalog.pg_lsn,
-				'table', coalesce(body OPERATOR(pg_catalog.->>) '_table', 'node'),
-				'ts_ns', (EXTRACT(epoch FROM commit_time)
-						  OPERATOR(pg_catalog.*) 1000000000)::pg_catalog.int8)),
-		'metadata', pg_catalog.jsonb_build_object(
-				'seq', seq, 'xid', xid::pg_catalog.text::pg_catalog.numeric, 'txIndex', tx_index)
-			OPERATOR(pg_catalog.||)
-			CASE WHEN snapshot THEN '{"snapshot": true}'::pg_catalog.jsonb
-				 ELSE '{}'::pg_catalog.jsonb END
-			OPERATOR(pg_catalog.||)
-			CASE WHEN unavailable IS NULL THEN '{}'::pg_catalog.jsonb
-				 ELSE pg_catalog.jsonb_build_object('unavailable', unavailable) END,
-		'reactivatorEnd_ns', end_ns,
-		'reactivatorStart_ns', start_ns)
-$$;
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_payload'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 /*
  * The queue as one row per change event.  seq numbers each source's

@@ -394,9 +394,8 @@ SELECT results_eq(
 	  WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace AND (l.lanname <> 'c' OR p.proconfig IS NOT NULL)
 	  ORDER BY p.proname$$,
 	$$VALUES ('_guard_publication_drop', 'plpgsql', ARRAY['search_path=pg_catalog, pg_temp']),
-	         ('_payload', 'sql', NULL),
 	         ('_snapshot_within', 'sql', ARRAY['search_path=pg_catalog, pg_temp'])$$,
-	'every function of pgcdc_drasi is written in C except the snapshot comparison (SQL) and the publication drop guard (PL/pgSQL), which pin their search_path, and the payload assembly (SQL, every name qualified, so that it is inlined in the queries that read the queue)');
+	'every function of pgcdc_drasi is written in C except the snapshot comparison (SQL) and the publication drop guard (PL/pgSQL), which pin their search_path');
 
 -- event triggers: the publication guards
 SELECT results_eq(
