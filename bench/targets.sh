@@ -22,6 +22,7 @@
 # Environment: RUNS=3 SCALE=1 LATENCY_TPS=200 LATENCY_SECONDS=5 BATCH=500
 #   HTTP_BATCHES="100 500 1000" PG_VERSION=15 (17, 18) RESULTS_DIR
 #   (bench/results) SKIP_DEPS=1 (reruns) KEEP=1 (keep the scratch directory)
+#   REDIS_APPENDFSYNC=always (everysec, no: what Redis's fsyncs cost)
 
 set -euo pipefail
 
@@ -40,10 +41,12 @@ bench_cleanup_extra()
 }
 
 . "$REPO/scripts/as-root.sh"
-as_root "PG_VERSION RUNS SCALE LATENCY_TPS LATENCY_SECONDS BATCH HTTP_BATCHES RESULTS_DIR SKIP_DEPS KEEP EXTENSION_TREE" "${BASH_SOURCE[0]}" "$@"
+as_root "PG_VERSION REDIS_APPENDFSYNC RUNS SCALE LATENCY_TPS LATENCY_SECONDS BATCH HTTP_BATCHES RESULTS_DIR SKIP_DEPS KEEP EXTENSION_TREE" "${BASH_SOURCE[0]}" "$@"
 
 RUNS=${RUNS:-3}
 SCALE=${SCALE:-1}
+REDIS_APPENDFSYNC=${REDIS_APPENDFSYNC:-always}
+[[ $REDIS_APPENDFSYNC =~ ^(always|everysec|no)$ ]] || die "REDIS_APPENDFSYNC must be always, everysec or no"
 RESULTS_DIR=${RESULTS_DIR:-$BENCH/results}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
 [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || die "SCALE must be a positive number"
@@ -59,7 +62,7 @@ bench_cluster </dev/null
 heading "redis-server and the HTTP receiver"
 mkdir "$WORK/redis"
 redis-server --port 0 --unixsocket "$WORK/redis.sock" --unixsocketperm 777 --dir "$WORK/redis" \
-	--appendonly yes --appendfsync always --save '' --daemonize yes \
+	--appendonly yes --appendfsync "$REDIS_APPENDFSYNC" --save '' --daemonize yes \
 	--pidfile "$WORK/redis/redis.pid" --logfile "$WORK/redis/redis.log"
 for _ in $(seq 1 100); do
 	redis-cli -s "$WORK/redis.sock" ping >/dev/null 2>&1 && break
@@ -78,6 +81,7 @@ bench_machine
 heading "Benchmark (RUNS=$RUNS SCALE=$SCALE)"
 BENCH_SOCKDIR=$WORK BENCH_PORT=$PORT BENCH_PGBIN=$PGBIN BENCH_WORK=$WORK BENCH_RESULTS=$RESULTS_DIR \
 BENCH_REDIS_SOCK=$WORK/redis.sock BENCH_HTTP_PORT=$HTTP_PORT BENCH_MACHINE=$MACHINE RUNS=$RUNS SCALE=$SCALE \
+	REDIS_APPENDFSYNC=$REDIS_APPENDFSYNC \
 	node "$BENCH/node/targets.js"
 echo
 echo "bench: written $RESULTS_DIR/targets.md and targets.json"

@@ -407,7 +407,7 @@ function report(runs)
 		'```',
 		'',
 		`Medians of ${runs.length} run(s); W2 = ${N2} single-row INSERT transactions (pgbench, 4 clients);`,
-		`batch ${BATCH}; redis-server with appendonly yes, appendfsync always, on a unix socket.`,
+		`batch ${BATCH}; redis-server with appendonly yes, appendfsync ${process.env.REDIS_APPENDFSYNC || "always"}, on a unix socket.`,
 		'',
 		'| measure | value |',
 		'|---|---|',
