@@ -83,32 +83,6 @@ static uint64 *batch_seq = NULL;
 static char **batch_data = NULL;
 static PgcdcXaddResult *batch_results = NULL;
 
-/* An integer option: a JSON number without a fraction, within bounds. */
-static int64
-option_int(const char *source_id, const char *key, JsonbValue *v, int64 min, int64 max)
-{
-	char	   *text;
-	char	   *end;
-	int64		n = 0;
-
-	if (v->type == jbvNumeric)
-	{
-		text = DatumGetCString(DirectFunctionCall1(numeric_out,
-												   NumericGetDatum(v->val.numeric)));
-
-		errno = 0;
-		n = strtoll(text, &end, 10);
-		if (errno == 0 && *end == '\0' && n >= min && n <= max)
-			return n;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid option \"%s\" of the redis sink of source \"%s\"", key, source_id),
-			 errdetail("\"%s\" must be an integer between " INT64_FORMAT " and " INT64_FORMAT ".",
-					   key, min, max)));
-	return 0;					/* keep the compiler quiet */
-}
-
 /*
  * Parse and check the options of a source's redis sink (a JSON object:
  * stream, maxlen, batch_size, timeout_ms); unknown keys are refused.
@@ -121,6 +95,7 @@ pgcdc_sink_redis_parse_options(const char *source_id, const char *options_json,
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken r;
+	char	   *owner = psprintf("the redis sink of source \"%s\"", source_id);
 
 	out->stream = pstrdup(source_id);
 	out->maxlen = 0;
@@ -145,11 +120,11 @@ pgcdc_sink_redis_parse_options(const char *source_id, const char *options_json,
 		r = JsonbIteratorNext(&it, &val, true);
 		Assert(r == WJB_VALUE);
 		if (strcmp(key, "batch_size") == 0)
-			out->batch_size = (int) option_int(source_id, key, &val, 1, SINK_REDIS_MAX_BATCH);
+			out->batch_size = (int) pgcdc_target_option_int(owner, key, &val, 1, SINK_REDIS_MAX_BATCH);
 		else if (strcmp(key, "timeout_ms") == 0)
-			out->timeout_ms = (int) option_int(source_id, key, &val, 10, 3600 * 1000);
+			out->timeout_ms = (int) pgcdc_target_option_int(owner, key, &val, 10, 3600 * 1000);
 		else if (strcmp(key, "maxlen") == 0)
-			out->maxlen = option_int(source_id, key, &val, 0, PG_INT64_MAX);
+			out->maxlen = pgcdc_target_option_int(owner, key, &val, 0, PG_INT64_MAX);
 		else if (strcmp(key, "stream") == 0)
 		{
 			if (val.type != jbvString || val.val.string.len == 0)

@@ -37,6 +37,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "catalog.h"
 #include "compat.h"
 #include "pgcdc_drasi.h"
 #include "shmem.h"
@@ -376,6 +377,28 @@ pgcdc_sql_open_table(Oid relid, bool need_select)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
 	return rel;
+}
+
+/*
+ * Refuse a reader of the queue (a consumer, a target) for a source that
+ * writes no queue rows; detail, if any, says what the reader needs.
+ */
+void
+pgcdc_sql_require_queue(const PgcdcSourceConfig *source, const char *detail)
+{
+	if (source->sink == PGCDC_SINK_REDIS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" writes its events straight to Redis", source->source_id),
+				 errdetail("Consumers and targets read the queue, which a source with the redis sink does not write."),
+				 errhint("Create another source with the queue sink on the same publication.")));
+	if (source->sink == PGCDC_SINK_NOTIFY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" does not write its events to the queue", source->source_id),
+				 detail ? errdetail("%s", detail) : 0,
+				 errhint("Add the queue sink first: pgcdc_drasi.alter_source('%s', sink => 'both').",
+						 source->source_id)));
 }
 
 /* Stop a source's worker and wait until it has let go of its origin. */

@@ -19,6 +19,8 @@
 #include "fmgr.h"
 #include "utils/relcache.h"
 
+#include "catalog.h"
+
 /* The caller's identity, saved while we act as the superuser. */
 typedef struct PgcdcSavedUser
 {
@@ -35,6 +37,7 @@ extern char *pgcdc_sql_text_arg(FunctionCallInfo fcinfo, int argno, const char *
 extern uint64 pgcdc_sql_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							bool read_only, int expected);
 extern Relation pgcdc_sql_open_table(Oid relid, bool need_select);
+extern void pgcdc_sql_require_queue(const PgcdcSourceConfig *source, const char *detail);
 extern void pgcdc_sql_create_slot(const char *slot_name, bool failover);
 extern void pgcdc_sql_stop_worker(const char *source_id);
 extern void pgcdc_sql_stop_target_worker(const char *target_id);

@@ -136,18 +136,7 @@ pgcdc_drasi_create_consumer(PG_FUNCTION_ARGS)
 
 	pgcdc_shmem_require_preloaded();
 	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
-	if (source->sink == PGCDC_SINK_REDIS)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" writes its events straight to Redis", source_id),
-				 errdetail("Consumers and targets read the queue, which a source with the redis sink does not write."),
-				 errhint("Create another source with the queue sink on the same publication.")));
-	if (source->sink == PGCDC_SINK_NOTIFY)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" does not write its events to the queue", source_id),
-				 errhint("Add the queue sink first: pgcdc_drasi.alter_source('%s', sink => 'both').",
-						 source_id)));
+	pgcdc_sql_require_queue(source, NULL);
 	if (!pgcdc_catalog_get_progress(source_id, &progress))
 		progress.last_seq = 0;
 	queued = pgcdc_queue_first_seq(source_id, &acked);

@@ -131,15 +131,15 @@ pgcdc_drasi_payload(PG_FUNCTION_ARGS)
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
 	text	   *op = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
-	char	   *opstr = op ? text_to_cstring(op) : NULL;
-	bool		before = opstr && (strcmp(opstr, "d") == 0 || strcmp(opstr, "t") == 0);
+	bool		before = op && VARSIZE_ANY_EXHDR(op) == 1 &&
+	(*VARDATA_ANY(op) == 'd' || *VARDATA_ANY(op) == 't');
 	Jsonb	   *body = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	char	   *table = NULL;
 	int			table_len = 0;
 	JsonbValue	v;
 
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "op", opstr, opstr ? strlen(opstr) : 0);
+	push_string(&st, "op", op ? VARDATA_ANY(op) : NULL, op ? VARSIZE_ANY_EXHDR(op) : 0);
 
 	/* payload: the element (before or after) and where it comes from */
 	push_key(&st, "payload");

@@ -118,19 +118,7 @@ pgcdc_drasi_create_target(PG_FUNCTION_ARGS)
 
 	pgcdc_shmem_require_preloaded();
 	source = pgcdc_catalog_get_source(source_id, PGCDC_LOCK_KEY_SHARE, false);
-	if (source->sink == PGCDC_SINK_REDIS)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" writes its events straight to Redis", source_id),
-				 errdetail("Consumers and targets read the queue, which a source with the redis sink does not write."),
-				 errhint("Create another source with the queue sink on the same publication.")));
-	if (source->sink == PGCDC_SINK_NOTIFY)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" does not write its events to the queue", source_id),
-				 errdetail("A target delivers the events of its source's queue."),
-				 errhint("Add the queue sink first: pgcdc_drasi.alter_source('%s', sink => 'both').",
-						 source_id)));
+	pgcdc_sql_require_queue(source, "A target delivers the events of its source's queue.");
 	if (pgcdc_catalog_get_target(target_id, PGCDC_LOCK_NONE, true) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),

@@ -129,9 +129,14 @@ target_error_callback(void *arg)
 		errcontext("pgcdc_drasi target \"%s\" of source \"%s\"", target_id, source_id);
 }
 
-/* An integer option: a JSON number without a fraction, within bounds. */
-static int64
-option_int(const char *target_id, const char *key, JsonbValue *v, int64 min, int64 max)
+/*
+ * An integer option of a JSON options object: a number without a
+ * fraction, within bounds.  owner names what the options belong to in
+ * the error ("target \"t\"", "the redis sink of source \"s\""); shared
+ * with sink_redis.c, whose options follow the same rules.
+ */
+int64
+pgcdc_target_option_int(const char *owner, const char *key, JsonbValue *v, int64 min, int64 max)
 {
 	char	   *text;
 	char	   *end;
@@ -149,7 +154,7 @@ option_int(const char *target_id, const char *key, JsonbValue *v, int64 min, int
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid option \"%s\" of target \"%s\"", key, target_id),
+			 errmsg("invalid option \"%s\" of %s", key, owner),
 			 errdetail("\"%s\" must be an integer between " INT64_FORMAT " and " INT64_FORMAT ".",
 					   key, min, max)));
 	return 0;					/* keep the compiler quiet */
@@ -272,6 +277,7 @@ pgcdc_target_parse_options(const char *target_id, PgcdcTargetKind kind,
 	JsonbValue	v;
 	JsonbIteratorToken r;
 	bool		http = kind == PGCDC_TARGET_HTTP;
+	char	   *owner = psprintf("target \"%s\"", target_id);
 
 	memset(out, 0, sizeof(*out));
 	out->kind = kind;
@@ -298,9 +304,9 @@ pgcdc_target_parse_options(const char *target_id, PgcdcTargetKind kind,
 		r = JsonbIteratorNext(&it, &val, true);
 		Assert(r == WJB_VALUE);
 		if (strcmp(key, "batch_size") == 0)
-			out->batch_size = (int) option_int(target_id, key, &val, 1, TARGET_MAX_BATCH);
+			out->batch_size = (int) pgcdc_target_option_int(owner, key, &val, 1, TARGET_MAX_BATCH);
 		else if (strcmp(key, "timeout_ms") == 0)
-			out->timeout_ms = (int) option_int(target_id, key, &val, 10, 3600 * 1000);
+			out->timeout_ms = (int) pgcdc_target_option_int(owner, key, &val, 10, 3600 * 1000);
 		else if (strcmp(key, "start_at") == 0)
 		{
 			char	   *start = option_string(target_id, key, &val);
@@ -315,7 +321,7 @@ pgcdc_target_parse_options(const char *target_id, PgcdcTargetKind kind,
 		else if (!http && strcmp(key, "stream") == 0)
 			out->stream = option_string(target_id, key, &val);
 		else if (!http && strcmp(key, "maxlen") == 0)
-			out->maxlen = option_int(target_id, key, &val, 0, PG_INT64_MAX);
+			out->maxlen = pgcdc_target_option_int(owner, key, &val, 0, PG_INT64_MAX);
 		else if (http && strcmp(key, "format") == 0)
 		{
 			char	   *format = option_string(target_id, key, &val);

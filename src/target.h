@@ -16,6 +16,7 @@
 #define PGCDC_TARGET_H
 
 #include "fmgr.h"
+#include "utils/jsonb.h"
 
 typedef enum PgcdcTargetKind
 {
@@ -61,6 +62,8 @@ struct PgcdcHttp;
 extern PgcdcTargetKind pgcdc_target_kind(const char *kind);
 extern void pgcdc_target_parse_options(const char *target_id, PgcdcTargetKind kind,
 									   const char *options_json, PgcdcTargetOptions *out);
+extern int64 pgcdc_target_option_int(const char *owner, const char *key, JsonbValue *v,
+									 int64 min, int64 max);
 extern void pgcdc_target_check_url(const char *target_id, PgcdcTargetKind kind,
 								   const char *url);
 extern PgcdcHttpOutcome pgcdc_target_http_send(struct PgcdcHttp *http,

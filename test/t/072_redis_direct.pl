@@ -28,6 +28,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 use PgcdcDrasiTest;
+use PgcdcRedis;
 
 if (system('command -v redis-server >/dev/null 2>&1') != 0)
 {
@@ -37,70 +38,10 @@ if (system('command -v redis-server >/dev/null 2>&1') != 0)
 # ------------------------------------------------------------------------
 # Redis, started by the test
 # ------------------------------------------------------------------------
-my $rdir = File::Spec->rel2abs(PostgreSQL::Test::Utils::tempdir());
-my $rport = PostgreSQL::Test::Cluster::get_free_port();
 my $stream = 'dr-stream';
 
-sub rcli
-{
-	my @args = @_;
-	my ($out, $err) = run_command([ 'redis-cli', '-h', '127.0.0.1', '-p', $rport, '--raw', @args ]);
-	chomp $out;
-	return $out;
-}
-
-sub redis_pid
-{
-	open(my $fh, '<', "$rdir/redis.pid") or return undef;
-	my $pid = <$fh>;
-	close $fh;
-	chomp $pid if defined $pid;
-	return $pid;
-}
-
-sub redis_start
-{
-	system_or_bail(
-		'redis-server', '--port', $rport, '--bind', '127.0.0.1',
-		'--dir', $rdir, '--appendonly', 'yes', '--appendfsync', 'always',
-		'--save', '', '--daemonize', 'yes', '--pidfile', "$rdir/redis.pid",
-		'--logfile', "$rdir/redis.log");
-	for (my $i = 0; $i < 300; $i++)
-	{
-		return if rcli('PING') eq 'PONG';
-		usleep(100_000);
-	}
-	BAIL_OUT("redis-server did not start on port $rport");
-}
-
-sub redis_wait_gone
-{
-	my ($pid) = @_;
-	for (my $i = 0; $i < 300; $i++)
-	{
-		return if !kill(0, $pid);
-		usleep(100_000);
-	}
-	BAIL_OUT("redis-server $pid did not stop");
-}
-
-sub redis_shutdown
-{
-	my $pid = redis_pid();
-	rcli('SHUTDOWN');
-	redis_wait_gone($pid);
-}
-
-sub redis_kill9
-{
-	my $pid = redis_pid();
-	kill('KILL', $pid);
-	redis_wait_gone($pid);
-	unlink("$rdir/redis.pid");
-}
-
 redis_start();
-END { redis_shutdown() if defined $rport && defined redis_pid() && kill(0, redis_pid()); }
+my $rport = redis_port();
 
 # ------------------------------------------------------------------------
 # PostgreSQL: the oracle "dq" (queue) and the direct source "dr"
