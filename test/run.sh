@@ -88,6 +88,22 @@ pg_prefix() {
 	esac
 }
 
+# The failing assertions of a run's log (a "not ok" line and the "#" lines
+# after it, a timeout, a failed regress test), at most 30 per failed item:
+# printed again in the matrix summary, at the end of the output.
+failure_digest() {
+	awk '/^(PASS|FAIL): / {
+			if ($1 == "FAIL:") {
+				print $2 ":"
+				for (i = 1; i <= n && i <= 30; i++) print "  " buf[i]
+			}
+			n = 0; indiag = 0; next
+		}
+		/^not ok / || /killed after/ || /\.\.\. *(FAILED|failed)/ { buf[++n] = $0; indiag = 1; next }
+		indiag && /^#/ { buf[++n] = $0; next }
+		{ indiag = 0 }' "$1"
+}
+
 if [ "$PG_VERSION" = all ]; then
 	MATRIX_START=$(date +%s)
 	MATRIX_LOG=$(mktemp -d /tmp/pgcdc_drasi_matrix.XXXXXX)
@@ -121,6 +137,8 @@ if [ "$PG_VERSION" = all ]; then
 		total_fail=$((total_fail + f))
 		lines+=("PostgreSQL $v: $summary in $(( ($(date +%s) - vstart) / 60 )) min")
 		while IFS= read -r l; do lines+=("  $l"); done < <(grep -A1000 '^failed: ' "$MATRIX_LOG/run$v.log" | grep -E '^failed: ' || true)
+		# What failed, in the summary too: CI shows only the end of the output.
+		while IFS= read -r l; do lines+=("    $l"); done < <(failure_digest "$MATRIX_LOG/run$v.log")
 	done
 	rm -rf "$MATRIX_LOG"
 	printf '\n=== matrix summary (%d min)\n' $(( ($(date +%s) - MATRIX_START) / 60 ))
