@@ -63,6 +63,7 @@ struct PgcdcHttp
 	TimestampTz timer_set_at;
 	StringInfoData response;
 	char		errbuf[CURL_ERROR_SIZE];
+	uint64		connections;	/* new connections made so far */
 };
 
 static bool curl_initialized = false;
@@ -421,6 +422,18 @@ run_transfer(PgcdcHttp *http, char **error)
 }
 
 /*
+ * How many connections the handle has opened: curl keeps one alive between
+ * requests and opens a new one when the server closed it, after a reset or
+ * a timeout (the target's reconnects).
+ */
+uint64
+pgcdc_http_connections(PgcdcHttp *http)
+{
+	Assert(http != NULL);
+	return http->connections;
+}
+
+/*
  * POST body (JSON) to url with an Idempotency-Key header (NULL: none).
  * True when a response came, with its status and the start of its body
  * in *response; false, with *error, when none did (connection refused or
@@ -493,6 +506,14 @@ pgcdc_http_post(PgcdcHttp *http, const char *url, const char *idempotency_key,
 							  http->errbuf[0] ? ": " : "", http->errbuf);
 			ok = false;
 		}
+	}
+	{
+		long		connects = 0;
+
+		/* also after a failure: a connection may have been made */
+		if (curl_easy_getinfo(http->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK &&
+			connects > 0)
+			http->connections += connects;
 	}
 	curl_multi_remove_handle(http->multi, http->easy);
 	curl_easy_setopt(http->easy, CURLOPT_HTTPHEADER, NULL);

@@ -36,6 +36,7 @@ extern bool pgcdc_http_check_header(const char *name, const char *value, char **
 extern PgcdcHttp *pgcdc_http_create(int timeout_ms, const char *ca_file, int nheaders,
 									char **headers, PgcdcHttpCheck check, char **error);
 extern void pgcdc_http_close(PgcdcHttp *http);
+extern uint64 pgcdc_http_connections(PgcdcHttp *http);
 extern bool pgcdc_http_post(PgcdcHttp *http, const char *url, const char *idempotency_key,
 							const char *body, size_t len, long *status, char **response,
 							char **error);

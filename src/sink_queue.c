@@ -29,7 +29,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "storage/procarray.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
@@ -363,10 +365,14 @@ pgcdc_queue_discard(const char *source_id, int64 tx_key, int from_index)
 }
 
 /*
- * Remove up to batch queue rows of a source that nobody needs any more:
+ * Remove up to batch queue events of a source that nobody needs any more:
  * those every consumer has acknowledged or, for a source without
- * consumers, those older than retention_secs (-1: keep them).  Returns
- * true when there may be more to remove.
+ * consumers, those older than retention_secs (-1: keep them), and the
+ * rows of the transactions they leave empty.  Returns the number of
+ * events removed, and in *more whether a next call would find more to
+ * remove now.  The work is proportional to batch, never to the length of
+ * the queue: the worker calls this between messages of the stream
+ * (worker.c, maybe_run_retention).
  *
  * Only rows every running transaction sees are removed (written before
  * the oldest xmin of the database): a consumer being created in a
@@ -374,30 +380,57 @@ pgcdc_queue_discard(const char *source_id, int64 tx_key, int from_index)
  * every event its snapshot does not show, whatever the others
  * acknowledged meanwhile (docs/design.md, "Retention").
  */
-bool
-pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
+uint64
+pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *more)
 {
 	PgcdcCatalogAccess access;
 	Oid			argtypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, XIDOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int64		min_acked;
+	int64		cut;
 	uint64		removed = 0;
+	int			budget = batch;
 	Relation	rel;
 	TransactionId horizon;
 	bool		isnull;
-	Datum		cut;
+	Datum		d;
+	SPITupleTable *txs;
+	uint64		ntxs;
+	Datum	   *full_keys;
+	Datum	   *full_seqs;
+	int			nfull = 0;
+	int64		min_key = PG_INT64_MAX;
+	int64		max_key = PG_INT64_MIN;
+	int64		part_key = -1;
+	int64		part_first = 0;
+	int64		part_upto = 0;
+	bool		part_whole = false;
 
+	Assert(batch > 0);
+	*more = false;
 	if (!pgcdc_catalog_min_acked_seq(source_id, &min_acked))
 	{
 		if (retention_secs < 0)
-			return false;
+			return 0;
 		nulls[1] = 'n';
 	}
 	values[0] = CStringGetTextDatum(source_id);
 	values[1] = Int64GetDatum(min_acked);
 	values[2] = Int32GetDatum(batch);
 	values[3] = Int32GetDatum(retention_secs);
+
+	/*
+	 * Index scans in key order only, whatever the statistics say: they lag
+	 * behind a queue that grows by thousands of rows a second, and a plan
+	 * made for the few rows they still count (a bitmap of every row of the
+	 * source, then a sort) turns a piece of a millisecond into tens.  For
+	 * this transaction alone.
+	 */
+	(void) set_config_option("enable_seqscan", "off", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 
 	lookup_queue_relations();
 	rel = table_open(transactions_relid, AccessShareLock);
@@ -414,42 +447,126 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch)
 							  "      WHERE t.commit_time < now() - make_interval(secs => $4)) END",
 							  5, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pgcdc_drasi.queue_transactions");
-	cut = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
 	{
-		values[1] = cut;
-		nulls[1] = ' ';
+		pgcdc_catalog_end(&access);
+		return 0;
+	}
+	cut = DatumGetInt64(d);
+	values[1] = Int64GetDatum(cut);
+	nulls[1] = ' ';
 
-		/*
-		 * A batch of events up to the cut, of transactions every running
-		 * transaction sees; then the rows of transactions left empty.
-		 */
-		if (SPI_execute_with_args(
-								  "WITH v AS (SELECT e.ctid FROM "
-								  "   (SELECT tx_key, first_seq FROM pgcdc_drasi.queue_transactions t "
-								  "    WHERE t.source_id = $1 AND t.first_seq <= $2 "
-								  "    AND pg_catalog.age(t.xmin) > pg_catalog.age($5) "
-								  "    ORDER BY t.first_seq LIMIT $3) t "
-								  "   CROSS JOIN LATERAL (SELECT e.ctid FROM pgcdc_drasi.queue_events e "
-								  "      WHERE e.source_id = $1 AND e.tx_key = t.tx_key "
-								  "      AND e.tx_index <= $2 - t.first_seq ORDER BY e.tx_index LIMIT $3) e "
-								  "   LIMIT $3) "
-								  "DELETE FROM pgcdc_drasi.queue_events e USING v "
-								  "WHERE e.ctid = v.ctid",
-								  5, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+	/*
+	 * The source's oldest transactions up to the cut (its primary key, in
+	 * order).  Only those every running transaction sees: the walk stops at
+	 * the first one that is not.
+	 */
+	if (SPI_execute_with_args("SELECT tx_key, first_seq, n_events, "
+							  "       pg_catalog.age(xmin) > pg_catalog.age($5) "
+							  "FROM pgcdc_drasi.queue_transactions "
+							  "WHERE source_id = $1 AND first_seq <= $2 "
+							  "ORDER BY first_seq LIMIT $3",
+							  5, argtypes, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgcdc_drasi.queue_transactions");
+	txs = SPI_tuptable;
+	ntxs = SPI_processed;
+	*more = (ntxs == (uint64) batch);
+	full_keys = palloc(sizeof(Datum) * (ntxs + 1));
+	full_seqs = palloc(sizeof(Datum) * (ntxs + 1));
+	for (uint64 i = 0; i < ntxs && budget > 0; i++)
+	{
+		HeapTuple	tup = txs->vals[i];
+		int64		tx_key = DatumGetInt64(SPI_getbinval(tup, txs->tupdesc, 1, &isnull));
+		int64		first = DatumGetInt64(SPI_getbinval(tup, txs->tupdesc, 2, &isnull));
+		int32		n = DatumGetInt32(SPI_getbinval(tup, txs->tupdesc, 3, &isnull));
+		int64		last = first + n - 1;
+
+		if (!DatumGetBool(SPI_getbinval(tup, txs->tupdesc, 4, &isnull)))
+		{
+			*more = false;		/* not before the horizon moves */
+			break;
+		}
+		if (last <= cut && n <= budget)
+		{
+			/* the whole transaction (what is left of it) */
+			full_keys[nfull] = Int64GetDatum(tx_key);
+			full_seqs[nfull++] = Int64GetDatum(first);
+			min_key = Min(min_key, tx_key);
+			max_key = Max(max_key, tx_key);
+			budget -= Max(n, 1);
+			if (budget <= 0)
+				*more = true;
+			continue;
+		}
+		/* straddling the cut, or larger than what is left of the piece */
+		*more = true;
+		part_key = tx_key;
+		part_first = first;
+		part_upto = Min(last, cut);
+		part_whole = (last <= cut);
+		break;
+	}
+
+	/*
+	 * Ranges, not only lists: the planner always makes a range on the second
+	 * column of a primary key an index condition, whereas with statistics
+	 * that lag behind the queue's growth it may scan all of a source's rows
+	 * rather than probe an array of keys.
+	 */
+	if (nfull > 0)
+	{
+		Oid			fulltypes[4] = {TEXTOID, INT8OID, INT8OID, INT8ARRAYOID};
+		Datum		fullvalues[4];
+
+		fullvalues[0] = values[0];
+		fullvalues[1] = Int64GetDatum(min_key);
+		fullvalues[2] = Int64GetDatum(max_key);
+		fullvalues[3] = PointerGetDatum(construct_array(full_keys, nfull, INT8OID, sizeof(int64),
+														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events "
+								  "WHERE source_id = $1 AND tx_key BETWEEN $2 AND $3 "
+								  "AND tx_key = ANY ($4)",
+								  4, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not remove old events");
-		removed = SPI_processed;
-		if (SPI_execute_with_args(
-								  "DELETE FROM pgcdc_drasi.queue_transactions t "
-								  "WHERE t.source_id = $1 AND t.first_seq <= $2 "
-								  "AND pg_catalog.age(t.xmin) > pg_catalog.age($5) "
+		removed += SPI_processed;
+		/* the first nfull rows of the source: every row in between */
+		fullvalues[1] = full_seqs[0];
+		fullvalues[2] = full_seqs[nfull - 1];
+		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_transactions "
+								  "WHERE source_id = $1 AND first_seq BETWEEN $2 AND $3",
+								  3, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove old events");
+	}
+	if (part_key >= 0 && budget > 0)
+	{
+		Oid			parttypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, INT8OID};
+		Datum		partvalues[5];
+
+		/* its oldest events, as many as the piece has left */
+		partvalues[0] = values[0];
+		partvalues[1] = Int64GetDatum(part_key);
+		partvalues[2] = Int32GetDatum((int32) (part_upto - part_first));
+		partvalues[3] = Int32GetDatum(budget);
+		partvalues[4] = Int64GetDatum(part_first);
+		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events "
+								  "WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
+								  "AND tx_index < (SELECT min(tx_index) FROM pgcdc_drasi.queue_events "
+								  "                WHERE source_id = $1 AND tx_key = $2) + $4",
+								  4, parttypes, partvalues, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not remove old events");
+		removed += SPI_processed;
+		/* all of it gone: its row too */
+		if (part_whole &&
+			SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_transactions t "
+								  "WHERE t.source_id = $1 AND t.first_seq = $5 "
 								  "AND NOT EXISTS (SELECT 1 FROM pgcdc_drasi.queue_events e "
-								  "                WHERE e.source_id = $1 AND e.tx_key = t.tx_key)",
-								  5, argtypes, values, nulls, false, 0) != SPI_OK_DELETE)
+								  "                WHERE e.source_id = $1 AND e.tx_key = $2)",
+								  5, parttypes, partvalues, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not remove old events");
 	}
 	pgcdc_catalog_end(&access);
-	return removed >= (uint64) batch;
+	return removed;
 }
 
 /* The oldest queued seq of a source; false when its queue is empty. */

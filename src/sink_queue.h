@@ -26,7 +26,8 @@ extern void pgcdc_queue_reset(void);
 extern int64 pgcdc_queue_discard(const char *source_id, int64 tx_key, int from_index);
 
 /* Retention, between local transactions */
-extern bool pgcdc_queue_trim(const char *source_id, int retention_secs, int batch);
+extern uint64 pgcdc_queue_trim(const char *source_id, int retention_secs, int batch,
+							   bool *more);
 
 /* For the SQL functions */
 extern bool pgcdc_queue_first_seq(const char *source_id, int64 *first_seq);

@@ -95,6 +95,8 @@ static PgcdcRedis *redis = NULL;
 static PgcdcHttp *http = NULL;
 static char *http_where = NULL; /* the url without its secrets */
 static bool ever_connected = false;
+static bool http_connected_once = false;	/* a first HTTP connection made */
+static uint64 http_connections_seen = 0;	/* of the current handle */
 static int	failures = 0;
 static bool stopped = false;	/* stop_delivery since the last delivery */
 
@@ -559,6 +561,7 @@ ensure_connected(void)
 		/* curl connects (again) by itself on each request as needed */
 		http = pgcdc_http_create(options.timeout_ms, options.ca_file, options.nheaders,
 								 options.headers, exit_if_not_wanted, &error);
+		http_connections_seen = 0;
 		if (http == NULL)
 		{
 			wait_to_retry(error, NULL);
@@ -737,6 +740,25 @@ deliver_batch(int n)
 }
 
 /*
+ * Count the connections curl made for the last request in reconnects (all
+ * but the worker's first): curl opens them by itself as needed.
+ */
+static void
+count_http_connections(void)
+{
+	uint64		now = pgcdc_http_connections(http);
+	uint64		added = now - http_connections_seen;
+
+	http_connections_seen = now;
+	if (added > 0 && !http_connected_once)
+	{
+		http_connected_once = true;
+		added--;
+	}
+	MyTarget->reconnects += added;
+}
+
+/*
  * Send a batch of n events to an HTTP target in one request, and move
  * the position past them only after a 2xx.  A failure to retry keeps the
  * batch (pending_n), so that the retry is the same request with the same
@@ -761,6 +783,7 @@ deliver_http(int n)
 									 batch_seqs, batch_data, &sent, &message, &detail);
 	MemoryContextSwitchTo(old);
 	errctx.first_seq = 0;
+	count_http_connections();
 	if (outcome == PGCDC_HTTP_RETRY)
 	{
 		wait_to_retry(message, detail);

@@ -106,8 +106,12 @@
 #define FEEDBACK_MIN_MS			200 /* at most this often when things move */
 #define KEEPALIVE_MS			200 /* during a re-snapshot */
 #define MAX_GROUP_XACTS			1000
-#define RETENTION_INTERVAL_MS	1000
-#define RETENTION_BATCH			10000
+#define RETENTION_INTERVAL_MS	1000	/* look for rows to remove this often */
+#define RETENTION_PIECE_MS		2	/* what one piece of retention may take */
+#define RETENTION_BUSY_GAP_MS	10	/* a stream that never pauses: pieces this
+									 * far apart at least */
+#define RETENTION_MIN_BATCH		16
+#define RETENTION_MAX_BATCH		2000
 #define ORIGIN_COMMIT_MS		1000	/* redis sink: origin saved this often */
 
 MemoryContext PgcdcWorkerContext = NULL;
@@ -181,6 +185,7 @@ static uint32 seen_config_generation = 0;
 static bool config_dirty = false;
 static TimestampTz last_retention = 0;
 static bool retention_more = false;
+static double retention_events_per_ms = 50.0;	/* measured: sizes a piece */
 
 /* What the worker was doing, for the context of any error it raises. */
 static struct
@@ -194,7 +199,7 @@ static struct
 	const char *phase;			/* a snapshot being taken, or NULL */
 }			errctx;
 
-static void maybe_run_retention(void);
+static void maybe_run_retention(bool idle);
 static void note_subxact(PgcdcMessage *m);
 static void check_receive_timeout(void);
 static void poll_config_generation(void);
@@ -571,7 +576,6 @@ commit_group(void)
 	/* Table statistics drive autovacuum of the queue; the call is cheap. */
 	pgstat_report_stat(false);
 	exit_if_not_wanted();
-	maybe_run_retention();
 }
 
 /*
@@ -608,28 +612,54 @@ pgcdc_worker_publish(PgcdcTxContext *txc, PgcdcEvent *event, void *arg)
 }
 
 /*
- * Remove queue rows nobody needs any more, in small batches in short
- * transactions between groups, so readers and the stream are never held
- * up (sink_queue.c decides which).
+ * Remove queue rows nobody needs any more (sink_queue.c decides which),
+ * off the path of the stream: in pieces of about RETENTION_PIECE_MS,
+ * between local transactions, when the socket has nothing to read (idle;
+ * the caller checks the socket again between pieces), or, on a stream
+ * that never pauses, at most one piece every RETENTION_BUSY_GAP_MS.  A
+ * piece's size follows the rate measured on the last ones.  Its commit
+ * does not wait for the disk or a synchronous standby: rows removed by a
+ * commit lost in a crash are removed again.  A change that arrives while
+ * a piece runs waits for at most that piece (docs/design.md, "Retention
+ * off the stream path").
  */
 static void
-maybe_run_retention(void)
+maybe_run_retention(bool idle)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz end;
+	uint64		removed;
+	int			batch;
+	long		secs;
+	int			usecs;
+	double		ms;
 
 	if (local_xact_open || in_remote_xact)
 		return;
-	if (!retention_more &&
-		!TimestampDifferenceExceeds(last_retention, now, RETENTION_INTERVAL_MS))
+	if (!TimestampDifferenceExceeds(last_retention, now,
+									!retention_more ? RETENTION_INTERVAL_MS :
+									idle ? 0 : RETENTION_BUSY_GAP_MS))
 		return;
-	last_retention = now;
+	batch = (int) Min(Max(retention_events_per_ms * RETENTION_PIECE_MS,
+						  RETENTION_MIN_BATCH), RETENTION_MAX_BATCH);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	retention_more = pgcdc_queue_trim(MySourceConfig->source_id, pgcdc_retention,
-									  RETENTION_BATCH);
+	(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	removed = pgcdc_queue_trim(MySourceConfig->source_id, pgcdc_retention, batch,
+							   &retention_more);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(PgcdcWorkerContext);
+
+	end = GetCurrentTimestamp();
+	if (removed >= RETENTION_MIN_BATCH)
+	{
+		TimestampDifference(now, end, &secs, &usecs);
+		ms = Max(secs * 1000.0 + usecs / 1000.0, 0.05);
+		retention_events_per_ms = (retention_events_per_ms + removed / ms) / 2;
+	}
+	last_retention = end;
 	pgstat_report_stat(false);
 }
 
@@ -1248,6 +1278,8 @@ stream_loop(void)
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(message_mcxt);
 			send_feedback(false, false);
+			/* a stream that does not pause: retention between groups */
+			maybe_run_retention(false);
 			continue;
 		}
 		if (len < 0)
@@ -1262,13 +1294,14 @@ stream_loop(void)
 		exit_if_not_wanted();
 		check_receive_timeout();
 		send_feedback(false, false);
-		maybe_run_retention();
+		maybe_run_retention(true);
 		poll_config_generation();
 		pgcdc_sync_between_transactions();
 
+		/* more to remove: only look at the socket before the next piece */
 		rc = WaitLatchOrSocket(MyLatch,
 							   WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   fd, 1000, PG_WAIT_EXTENSION);
+							   fd, retention_more ? 0 : 1000, PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);
 	}

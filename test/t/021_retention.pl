@@ -2,6 +2,9 @@
 #
 #   1. A source with consumers: events are deleted once every consumer has
 #      acknowledged them, and never before, however old they are.
+#   1b. In pieces: a transaction larger than any piece among many
+#      single-event ones, acknowledged at points that cut into both; the
+#      events and the transaction rows are exactly those not acknowledged.
 #   2. A source without consumers: events older than pgcdc_drasi.retention
 #      seconds (2 here) are deleted; retention = -1 keeps them.
 #   3. A steady stream for about 60 s with a consumer reading and acking:
@@ -36,6 +39,8 @@ CREATE PUBLICATION acked_pub FOR TABLE acked_t;
 CREATE TABLE aged_t (id int PRIMARY KEY);
 CREATE PUBLICATION aged_pub FOR TABLE aged_t;
 CREATE TABLE steady_t (id bigint PRIMARY KEY, pad text);
+CREATE TABLE pieces_t (id int PRIMARY KEY);
+CREATE PUBLICATION pieces_pub FOR TABLE pieces_t;
 CREATE PUBLICATION steady_pub FOR TABLE steady_t;
 });
 is($node->safe_psql('postgres', "SELECT current_setting('pgcdc_drasi.retention')"), '2s', 'retention is 2 s');
@@ -91,6 +96,40 @@ $node->safe_psql('postgres', 'INSERT INTO acked_t VALUES (11)');
 catchup($node, 'acked');
 is( $node->safe_psql('postgres', "SELECT string_agg(seq || ':' || element_id, ',') FROM pgcdc_drasi.read('c1')"),
 	'11:acked_t:11', 'the next event is seq 11');
+
+# ------------------------------------------------------------------------
+# 1b. In pieces
+# ------------------------------------------------------------------------
+create_source($node, 'pieces', 'pieces_pub');
+wait_streaming($node, 'pieces');
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.create_consumer('p1', 'pieces')");
+# 1500 single-row transactions, one of 5000 rows, 1500 single-row ones
+$node->safe_psql('postgres',
+	join('', map { "INSERT INTO pieces_t VALUES ($_);\n" } 1 .. 1500)
+	  . "INSERT INTO pieces_t SELECT g FROM generate_series(1501, 6500) g;\n"
+	  . join('', map { "INSERT INTO pieces_t VALUES ($_);\n" } 6501 .. 8000));
+catchup($node, 'pieces');
+is(events_of('pieces'), '8000:1:8000', '8000 events queued');
+
+sub pieces_txs
+{
+	return $node->safe_psql('postgres',
+		"SELECT count(*) || ':' || coalesce(sum(n_events), 0) FROM pgcdc_drasi.queue_transactions WHERE source_id = 'pieces'");
+}
+is(pieces_txs(), '3001:8000', '3001 transaction rows');
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.ack('p1', 1000)");
+poll_events('pieces', '7000:1001:8000', 'acked up to 1000: single-event transactions deleted');
+is(pieces_txs(), '2001:7000', '... with their transaction rows');
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.ack('p1', 3000)");
+poll_events('pieces', '5000:3001:8000', 'acked into the large transaction: its first events deleted');
+is(pieces_txs(), '1501:6500', '... its row kept');
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.ack('p1', 6600)");
+poll_events('pieces', '1400:6601:8000', 'acked past it: the rest of it and 100 more deleted');
+is(pieces_txs(), '1400:1400', '... its row too');
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.ack('p1', 8000)");
+poll_events('pieces', '0:0:0', 'all acknowledged: nothing left');
+is(pieces_txs(), '0:0', 'no transaction row left');
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.drop_source('pieces')");
 
 # ------------------------------------------------------------------------
 # 2. No consumers: pgcdc_drasi.retention

@@ -253,7 +253,8 @@ is($node->safe_psql('postgres',
 # ------------------------------------------------------------------------
 # 2. 503, 429, 500, timeouts, resets
 # ------------------------------------------------------------------------
-my $retries0 = $node->safe_psql('postgres', "SELECT retries FROM pgcdc_drasi.target_status");
+my ($retries0, $reconnects0) = split /\|/,
+  $node->safe_psql('postgres', "SELECT retries, reconnects FROM pgcdc_drasi.target_status");
 control('/_control/faults',
 	[ { mode => '503', count => 3 }, { mode => 'timeout', count => 2 },
 	  { mode => 'reset', count => 2 }, { mode => '429', count => 1 },
@@ -269,6 +270,11 @@ check_receiver('after 503, timeouts, resets, 429 and 500', 0);
 is(receiver_get('/_stats')->{pending_faults}, 0, 'every fault was met');
 my $retries1 = $node->safe_psql('postgres', "SELECT retries FROM pgcdc_drasi.target_status");
 ok($retries1 - $retries0 >= 7, 'each failure was retried (' . ($retries1 - $retries0) . ' retries)');
+# curl keeps the connection alive across 503, 429 and 500, but not across
+# a reset or a timeout: each of those four makes it connect again.
+my $reconnects1 = $node->safe_psql('postgres', "SELECT reconnects FROM pgcdc_drasi.target_status");
+ok($reconnects1 - $reconnects0 >= 4,
+	'the connections after resets and timeouts are counted (' . ($reconnects1 - $reconnects0) . ' reconnects)');
 is($node->safe_psql('postgres', "SELECT state FROM pgcdc_drasi.target_status"),
 	'streaming', 'the target streams again');
 my $loglines = slurp_file($node->logfile);
