@@ -556,13 +556,16 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 								  4, parttypes, partvalues, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not remove old events");
 		removed += SPI_processed;
-		/* all of it gone: its row too */
-		if (part_whole &&
-			SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_transactions t "
-								  "WHERE t.source_id = $1 AND t.first_seq = $5 "
-								  "AND NOT EXISTS (SELECT 1 FROM pgcdc_drasi.queue_events e "
-								  "                WHERE e.source_id = $1 AND e.tx_key = $2)",
-								  5, parttypes, partvalues, NULL, false, 0) != SPI_OK_DELETE)
+		if (SPI_processed >= (uint64) budget)
+			*more = true;		/* more of it */
+		else if (!part_whole)
+			*more = false;		/* cut inside it: rest till it moves */
+		/* all of it gone: its row too, and what follows may go next */
+		else if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_transactions t "
+									   "WHERE t.source_id = $1 AND t.first_seq = $5 "
+									   "AND NOT EXISTS (SELECT 1 FROM pgcdc_drasi.queue_events e "
+									   "                WHERE e.source_id = $1 AND e.tx_key = $2)",
+									   5, parttypes, partvalues, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not remove old events");
 	}
 	pgcdc_catalog_end(&access);

@@ -52,6 +52,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -72,6 +73,7 @@ static bool ever_connected = false;
 static int	failures = 0;
 
 /* The last id the stream holds, as far as we know (valid once connected). */
+static bool top_known = false;
 static uint64 top_ms = 0;
 static uint64 top_seq = 0;
 
@@ -213,6 +215,14 @@ wait_to_retry(const char *message)
 
 	disconnect();
 	failures++;
+
+	/*
+	 * The group's local transaction stays open while Redis is away, maybe for
+	 * hours: let go of its catalog snapshot, so that it holds back no xmin
+	 * horizon (vacuum everywhere in the database would wait for it). What it
+	 * needs again it reads with a new one.
+	 */
+	InvalidateCatalogSnapshot();
 	detail = psprintf("Redis at %s, stream \"%s\".", pgcdc_redis_describe(&url), options.stream);
 	pgcdc_shmem_record_error(MySource, message, detail,
 							 "The worker retries until Redis accepts the events; nothing is confirmed meanwhile.",
@@ -240,6 +250,33 @@ wait_to_retry(const char *message)
 }
 
 /*
+ * The stream's last id is below one Redis acknowledged before: Redis lost
+ * entries (restarted without its append-only file or with appendfsync
+ * other than always, or the stream was deleted).  The source has moved
+ * past them and cannot send them again: say so, in the log and in status,
+ * and go on with the next events.
+ */
+static void
+stream_went_back(uint64 last_ms, uint64 last_seq)
+{
+	char	   *message;
+	char	   *detail;
+	const char *hint = "Run Redis with appendonly yes and appendfsync always; bootstrap the Drasi sources that read the stream to recover what it lost.";
+
+	message = psprintf("Redis stream \"%s\" of source \"%s\" went back from id " UINT64_FORMAT "-" UINT64_FORMAT " to " UINT64_FORMAT "-" UINT64_FORMAT,
+					   options.stream, MySourceConfig->source_id, top_ms, top_seq, last_ms, last_seq);
+	detail = psprintf("Redis at %s no longer holds entries it acknowledged; the source has moved past them and does not send them again.",
+					  pgcdc_redis_describe(&url));
+	ereport(WARNING,
+			(errmsg_internal("%s", message),
+			 errdetail_internal("%s", detail),
+			 errhint("%s", hint)));
+	pgcdc_shmem_record_error(MySource, message, detail, hint, NULL);
+	/* streaming again after the next write */
+	failures = Max(failures, 1);
+}
+
+/*
  * Connect and read the stream's last id.  A last id beyond the server's
  * WAL cannot be ours (the stream was written by someone else): refused,
  * since every event would be taken for a duplicate.  False on failure,
@@ -251,6 +288,8 @@ ensure_connected(void)
 	char	   *error = NULL;
 	XLogRecPtr	insert = GetXLogInsertRecPtr();
 	MemoryContext old;
+	uint64		last_ms;
+	uint64		last_seq;
 
 	if (redis != NULL)
 		return true;
@@ -266,11 +305,16 @@ ensure_connected(void)
 	if (ever_connected)
 		MySource->reconnects++;
 	ever_connected = true;
-	if (!pgcdc_redis_stream_last_id(redis, options.stream, &top_ms, &top_seq, &error))
+	if (!pgcdc_redis_stream_last_id(redis, options.stream, &last_ms, &last_seq, &error))
 	{
 		wait_to_retry(error);
 		return false;
 	}
+	if (top_known && (last_ms < top_ms || (last_ms == top_ms && last_seq < top_seq)))
+		stream_went_back(last_ms, last_seq);
+	top_ms = last_ms;
+	top_seq = last_seq;
+	top_known = true;
 	if (top_ms > (uint64) insert)
 	{
 		wait_to_retry(psprintf("stream \"%s\" holds ids up to " UINT64_FORMAT "-" UINT64_FORMAT ", beyond this server's WAL (%X/%X); it was written by someone else: delete it or choose another stream with set_source_redis",

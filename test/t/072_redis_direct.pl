@@ -8,7 +8,8 @@
 #      server reinitialises);
 #   3. Redis shut down and started again; then Redis killed (kill -9) and
 #      down for 30 s while changes go on: status shows the error;
-#   4. a PostgreSQL immediate restart in the middle of a backlog.
+#   4. a PostgreSQL immediate restart in the middle of a backlog;
+#   6. Redis losing acknowledged entries: a WARNING and status say so.
 #
 # The oracle is an ordinary queue-sink source on the same publication:
 # after each step the stream must hold exactly its events (same commit
@@ -222,6 +223,19 @@ ok( $node->poll_query_until(
 		"SELECT state = 'error' AND last_error IS NOT NULL FROM pgcdc_drasi.status WHERE source_id = 'dr'"),
 	'Redis killed: status shows the error')
   or diag('status: ' . dr_row());
+# Waiting for Redis, the worker keeps its local transaction open, but it
+# must not hold back the database's xmin horizon meanwhile (sampled over
+# several retries).
+my @xmins;
+for (1 .. 10)
+{
+	push @xmins, $node->safe_psql('postgres',
+		"SELECT coalesce(backend_xmin::text, 'none') FROM pg_stat_activity "
+		  . "WHERE pid = (SELECT pid FROM pgcdc_drasi.status WHERE source_id = 'dr')");
+	usleep(300_000);
+}
+is(join(',', @xmins), join(',', ('none') x 10),
+	'waiting for Redis, the worker holds no xmin');
 sleep(1) while time() - $t0 < 30;
 redis_start();
 check_stream('after Redis was killed and down for 30 s');
@@ -282,7 +296,31 @@ note(sprintf('WAL per event (%d one-row transactions): source %.1f B, redis sink
 check_stream('after the measurement');
 
 # ------------------------------------------------------------------------
-# 6. The password never reaches the log nor status
+# 6. Redis loses acknowledged entries (here the stream is deleted, then
+#    Redis restarted): at its next connection the worker sees the stream's
+#    last id go back, says so in the log and in status, and goes on
+# ------------------------------------------------------------------------
+my $top_before = (split /\n/, rcli('XREVRANGE', $stream, '+', '-', 'COUNT', '1'))[0];
+my $log_offset = -s $node->logfile;
+rcli('DEL', $stream);
+redis_shutdown();
+redis_start();
+insert_rows(3, 3);
+ok( $node->wait_for_log(
+		qr/WARNING:  Redis stream "$stream" of source "dr" went back from id \Q$top_before\E to 0-0/,
+		$log_offset),
+	'the loss is logged as a WARNING, with the ids');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT state = 'streaming' AND last_error LIKE 'Redis stream \"$stream\" of source \"dr\" went back from id %' "
+		  . "FROM pgcdc_drasi.status WHERE source_id = 'dr'"),
+	'status shows it as the last error, and the source streams')
+  or diag('status: ' . dr_row());
+catchup($node, 'dr');
+is(rcli('XLEN', $stream), '3', 'the next events are written after the loss');
+
+# ------------------------------------------------------------------------
+# 7. The password never reaches the log nor status
 # ------------------------------------------------------------------------
 $node->safe_psql('postgres',
 	"SELECT pgcdc_drasi.set_source_redis('dr', 'redis://:hunter2secret\@127.0.0.1:$rport/0')");
