@@ -398,7 +398,8 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 	SPITupleTable *txs;
 	uint64		ntxs;
 	Datum	   *full_keys;
-	Datum	   *full_seqs;
+	int64		full_first_seq = 0;
+	int64		full_last_seq = 0;
 	int			nfull = 0;
 	int64		min_key = PG_INT64_MAX;
 	int64		max_key = PG_INT64_MIN;
@@ -473,7 +474,6 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 	ntxs = SPI_processed;
 	*more = (ntxs == (uint64) batch);
 	full_keys = palloc(sizeof(Datum) * (ntxs + 1));
-	full_seqs = palloc(sizeof(Datum) * (ntxs + 1));
 	for (uint64 i = 0; i < ntxs && budget > 0; i++)
 	{
 		HeapTuple	tup = txs->vals[i];
@@ -490,8 +490,10 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 		if (last <= cut && n <= budget)
 		{
 			/* the whole transaction (what is left of it) */
-			full_keys[nfull] = Int64GetDatum(tx_key);
-			full_seqs[nfull++] = Int64GetDatum(first);
+			if (nfull == 0)
+				full_first_seq = first;
+			full_last_seq = first;
+			full_keys[nfull++] = Int64GetDatum(tx_key);
 			min_key = Min(min_key, tx_key);
 			max_key = Max(max_key, tx_key);
 			budget -= Max(n, 1);
@@ -531,8 +533,8 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 			elog(ERROR, "could not remove old events");
 		removed += SPI_processed;
 		/* the first nfull rows of the source: every row in between */
-		fullvalues[1] = full_seqs[0];
-		fullvalues[2] = full_seqs[nfull - 1];
+		fullvalues[1] = Int64GetDatum(full_first_seq);
+		fullvalues[2] = Int64GetDatum(full_last_seq);
 		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_transactions "
 								  "WHERE source_id = $1 AND first_seq BETWEEN $2 AND $3",
 								  3, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_DELETE)
