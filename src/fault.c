@@ -48,6 +48,8 @@ static const char *const fault_points[] = {
 								 * transaction */
 	"source_origin",			/* source worker, shared lock held, in
 								 * run_source */
+	"source_commit",			/* source worker, a group about to commit,
+								 * origin position set */
 	"source_committed",			/* source worker, a group committed, before
 								 * the explicit flush */
 	"launcher_locked",			/* launcher, shared lock held, marking a

@@ -534,6 +534,8 @@ commit_group(void)
 		replorigin_session_origin_lsn = group_end;
 		replorigin_session_origin_timestamp = group_commit_time;
 		pgcdc_worker_require_durable_commit();
+		/* Tests: a commit that fails with the origin position set. */
+		PGCDC_FAULT("source_commit");
 	}
 	CommitTransactionCommand();
 	/* Tests: the commit is visible; is it on disk yet? */
@@ -1442,6 +1444,25 @@ source_on_exit(int code, Datum arg)
 	pgcdc_shmem_detach_source(MySource);
 }
 
+/*
+ * At exit, before the open transaction is aborted: forget the source
+ * position a commit was about to record.  PostgreSQL writes the session's
+ * origin position into abort records too and moves the origin to it, so
+ * a local commit that fails after the position was set (an ERROR or a
+ * terminate while its commit waits for the NOTIFY lock, for instance)
+ * would move the origin past source transactions whose events were
+ * rolled back, and the next worker would start after them: lost.
+ * Registered after the connection is made, so it runs before
+ * PostgreSQL's own exit callback aborts the transaction.
+ */
+static void
+source_forget_origin_position(int code, Datum arg)
+{
+	replorigin_session_origin = InvalidRepOriginId;
+	replorigin_session_origin_lsn = InvalidXLogRecPtr;
+	replorigin_session_origin_timestamp = 0;
+}
+
 /* Main of a source worker. */
 void
 pgcdc_source_main(Datum main_arg)
@@ -1465,6 +1486,7 @@ pgcdc_source_main(Datum main_arg)
 	before_shmem_exit(source_on_exit, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	before_shmem_exit(source_forget_origin_position, (Datum) 0);
 	pgcdc_shmem_set_connected(MySource);
 
 	PgcdcWorkerContext = AllocSetContextCreate(TopMemoryContext, "pgcdc_drasi source",
