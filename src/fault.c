@@ -52,6 +52,8 @@ static const char *const fault_points[] = {
 								 * origin position set */
 	"source_committed",			/* source worker, a group committed, before
 								 * the explicit flush */
+	"resnapshot_taken",			/* source worker, a re-snapshot committed with
+								 * its skip state */
 	"launcher_locked",			/* launcher, shared lock held, marking a
 								 * source starting */
 	"launcher_registered",		/* launcher, a source worker registered */

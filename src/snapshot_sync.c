@@ -46,6 +46,7 @@
 
 #include "catalog.h"
 #include "compat.h"
+#include "fault.h"
 #include "mapping.h"
 #include "proto.h"
 #include "relation.h"
@@ -573,6 +574,8 @@ maybe_run_resnapshot(void)
 	nevents = pgcdc_worker_end_snapshot_group(resync_startpos);
 	snap_tx = NULL;
 	resync_startpos = InvalidXLogRecPtr;
+	/* Tests: the re-snapshot and its skip state are committed. */
+	PGCDC_FAULT("resnapshot_taken");
 	end_snapshot_report();
 	pgcdc_shmem_set_state(MySource, PGCDC_STATE_STREAMING);
 	ereport(LOG,

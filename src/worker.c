@@ -192,7 +192,7 @@ static struct
 {
 	LogicalRepMsgType command;	/* 0: not applying a message */
 	LogicalRepRelId relid;		/* the relation of a change, or Invalid */
-	const char *relname;		/* a snapshot's table, or NULL */
+	char		relname[NAMEDATALEN];	/* a snapshot's table, or "" */
 	TransactionId xid;			/* of the source transaction */
 	XLogRecPtr	finish_lsn;		/* its commit LSN */
 	XLogRecPtr	message_lsn;	/* where the current message starts */
@@ -223,7 +223,7 @@ apply_error_callback(void *arg)
 
 	if (errctx.phase != NULL)
 	{
-		if (errctx.relname != NULL)
+		if (errctx.relname[0] != '\0')
 			errcontext("pgcdc_drasi source \"%s\" taking %s, table \"%s\"",
 					   source_id, errctx.phase, errctx.relname);
 		else
@@ -245,13 +245,16 @@ apply_error_callback(void *arg)
 
 /*
  * Name what a snapshot is doing for the error context: phase is e.g.
- * "its initial snapshot" (NULL when it is done), relname the table.
+ * "its initial snapshot" (NULL when it is done; a string that lives as
+ * long as the process), relname the table.  The name is copied: the
+ * caller's copy goes with the snapshot's transaction, and a message
+ * logged after its commit must not read freed memory.
  */
 void
 pgcdc_worker_set_error_phase(const char *phase, const char *relname)
 {
 	errctx.phase = phase;
-	errctx.relname = relname;
+	strlcpy(errctx.relname, relname ? relname : "", sizeof(errctx.relname));
 }
 
 /* Stop cleanly when the source was paused or dropped. */

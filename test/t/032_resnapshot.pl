@@ -26,6 +26,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgcdcDrasiTest;
 use PgcdcBootstrapTest;
+use PgcdcFault;
 
 my $source = 'resnap';
 my $src = q_lit($source);
@@ -152,8 +153,12 @@ INSERT INTO filler SELECT g, repeat('x', 50) FROM generate_series(1, 300000) g;}
 # edge; then acct is re-snapshotted and the source resumed.  The worker
 # takes the re-snapshot first, then streams what was committed during the
 # pause: acct changes it must skip, edge changes it must publish.  The
-# large transaction keeps it busy long enough to restart the server while
-# the skip state is in use.
+# large transaction keeps it busy; in builds with fault injection (CI) the
+# worker also waits 10 s right after the re-snapshot's commit (fault
+# "resnapshot_taken"), so the server is certainly stopped while the skip
+# state is in use: without the wait, a worker that streamed the backlog
+# before the stop had already finished with it (seen in CI on 15).
+my $hold = fault_available($node);
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_source($src)");
 ok( bs_wait_until($node, "SELECT pid IS NULL FROM pgcdc_drasi.status WHERE source_id = $src"),
 	'worker stopped by pause_source');
@@ -165,6 +170,7 @@ INSERT INTO edge SELECT 1000 + g % 1000, g / 1000, jsonb_build_object('bulk', g)
   FROM generate_series(0, 99999) g});
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.resnapshot($src, ARRAY['acct']::regclass[])");
 my $before = max_seq();
+set_fault($node, 'resnapshot_taken:sleep:10000') if $hold;
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.resume_source($src)");
 ok( bs_wait_until($node, qq{
 SELECT count(*) = 0 FROM pgcdc_drasi.snapshot_requests WHERE source_id = $src}),
@@ -178,6 +184,7 @@ note("bulk rows published before the restart: $bulk_seen");
 $node->stop('fast');
 bs_stop_writers($node, $writers, expect_killed => 1);
 $node->start;
+set_fault($node, '') if $hold;
 is( $node->safe_psql('postgres',
 		"SELECT coalesce(resnapshot::text, '') FROM pgcdc_drasi.source_progress WHERE source_id = $src"),
 	$skip, 'skip state still there after the restart');
