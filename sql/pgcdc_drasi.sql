@@ -163,6 +163,13 @@ CREATE TABLE pgcdc_drasi.table_options (
  * by chunk, but no transaction row until its commit: readers join the
  * two, so they see nothing of it before then.  Its row numbers it at the
  * commit: seq = first_seq + tx_index, contiguous in commit order.
+ *
+ * A row of queue_events holds up to 64 consecutive events of one
+ * transaction (n_events; tx_index is its first one's), each column an
+ * array with one element per event (ops: one letter per event), as long
+ * as the row stays within one half of a page: one heap tuple and one
+ * index entry for many events, never compressed nor moved to TOAST unless
+ * a single event is that large.
  */
 CREATE TABLE pgcdc_drasi.queue_transactions (
 	source_id	text NOT NULL,
@@ -179,19 +186,21 @@ CREATE TABLE pgcdc_drasi.queue_transactions (
 
 CREATE TABLE pgcdc_drasi.queue_events (
 	tx_key		bigint NOT NULL,
-	start_ns	bigint NOT NULL,	/* reactivatorStart_ns */
-	end_ns		bigint NOT NULL,	/* reactivatorEnd_ns */
-	tx_index	integer NOT NULL,
+	tx_index	integer NOT NULL,	/* of the row's first event */
+	n_events	integer NOT NULL,
 	source_id	text NOT NULL,
-	op			text NOT NULL,
-	label		text NOT NULL,
-	element_id	text,
-	body		jsonb NOT NULL,	/* the element without id and labels;
-								 * _table: payload.source.table if not node */
-	unavailable	jsonb,			/* metadata.unavailable */
+	ops			text NOT NULL,		/* 'i', 'u', 'd' or 't' per event */
+	labels		text[] NOT NULL,
+	element_ids	text[] NOT NULL,	/* NULL elements: truncations */
+	bodies		jsonb[] NOT NULL,	/* each: the element without id and
+									 * labels; _table: payload.source.table
+									 * if not node */
+	unavailable	jsonb[],		/* metadata.unavailable; NULL: none */
+	start_ns	bigint[] NOT NULL,	/* reactivatorStart_ns */
+	end_ns		bigint[] NOT NULL,	/* reactivatorEnd_ns */
 	PRIMARY KEY (source_id, tx_key, tx_index)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
-		autovacuum_vacuum_cost_delay = 0);
+		autovacuum_vacuum_cost_delay = 0, toast_tuple_target = 4080);
 
 /*
  * An event's payload (see the README's "Event format"), assembled from
@@ -208,23 +217,28 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 /*
  * The queue as one row per change event.  seq numbers each source's
  * events 1, 2, 3, ... in commit order, then order within the transaction.
- * Each transaction row fetches its events by the primary key of
+ * Each transaction row fetches its rows of events by the primary key of
  * queue_events (OFFSET 0 keeps the planner from flattening the join):
  * a plain join, planned before the tables are analyzed, could loop over
  * sequential scans, and an index from events to transactions would cost
- * the worker an index entry per source transaction.
+ * the worker an index entry per source transaction.  unnest takes the
+ * events out of each row.
  */
 CREATE VIEW pgcdc_drasi.events AS
-SELECT t.first_seq + e.tx_index AS seq, t.source_id, t.lsn, t.xid, e.tx_index,
-	   t.commit_time, e.op, e.label, e.element_id,
-	   pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns,
-							e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index,
-							t.xid, e.tx_index, t.snapshot IS NOT NULL) AS payload,
+SELECT t.first_seq + e.tx_index + u.i - 1 AS seq, t.source_id, t.lsn, t.xid,
+	   (e.tx_index + u.i - 1)::integer AS tx_index, t.commit_time,
+	   substr(e.ops, u.i::integer, 1) AS op, u.label, u.element_id,
+	   pgcdc_drasi._payload(substr(e.ops, u.i::integer, 1), u.label, u.element_id, u.body,
+							u.unavailable, u.start_ns, u.end_ns, t.source_id, t.lsn,
+							t.commit_time, t.first_seq + e.tx_index + u.i - 1, t.xid,
+							(e.tx_index + u.i - 1)::integer, t.snapshot IS NOT NULL) AS payload,
 	   t.snapshot
 FROM pgcdc_drasi.queue_transactions t
 CROSS JOIN LATERAL (SELECT * FROM pgcdc_drasi.queue_events e
 					WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key
-					OFFSET 0) e;
+					OFFSET 0) e
+CROSS JOIN LATERAL unnest(e.labels, e.element_ids, e.bodies, e.unavailable, e.start_ns, e.end_ns)
+	WITH ORDINALITY AS u(label, element_id, body, unavailable, start_ns, end_ns, i);
 
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');

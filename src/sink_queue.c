@@ -5,11 +5,14 @@
  *		inserts, retention, and reading events back for the SQL functions
  *		and the delivery workers of targets.
  *
- * Events are buffered and written with the heap's multi-insert, as COPY
- * does, then indexed.  The buffer holds at most pgcdc_drasi.batch_size
- * events, so memory stays flat however large a source transaction is:
- * the rows go to the table (inside the still open local transaction),
- * not to memory.  Triggers and rules on the queue table are not fired.
+ * Consecutive events of a transaction share a row of queue_events (one
+ * array element each), so that a large transaction costs one heap tuple
+ * and one index entry per many events.  Rows are buffered and written
+ * with the heap's multi-insert, as COPY does, then indexed.  The buffer
+ * holds at most pgcdc_drasi.batch_size rows, so memory stays flat however
+ * large a source transaction is: the rows go to the table (inside the
+ * still open local transaction), not to memory.  Triggers and rules on
+ * the queue table are not fired.
  *
  * This file is the only C code that touches pgcdc_drasi.events; the
  * configuration tables belong to catalog.c, whose access rules (bootstrap
@@ -43,14 +46,37 @@
 #include "pgcdc_drasi.h"
 #include "sink_queue.h"
 
-#define QUEUE_NATTS 10			/* of queue_events */
+#define QUEUE_NATTS 11			/* of queue_events */
 #define QUEUE_TX_NATTS 8		/* of queue_transactions */
 
 /*
- * The buffer is also written once its payloads reach this many bytes, so
- * that events of many megabytes are not held a batch_size at a time.
+ * A row of queue_events holds at most this many events, and events of at
+ * most QUEUE_ROW_BYTES: with the row's own fields it stays under the
+ * table's toast_tuple_target (4080), so that two rows fill a page and
+ * none is compressed or moved to TOAST unless one event alone is larger.
+ */
+#define QUEUE_ROW_EVENTS 64
+#define QUEUE_ROW_BYTES 3600
+
+/*
+ * The buffer is also written once its rows reach this many bytes, so that
+ * events of many megabytes are not held a batch_size at a time.
  */
 #define QUEUE_FLUSH_BYTES (4 * 1024 * 1024)
+
+/*
+ * SET list of an UPDATE of queue_events that keeps, of each row, the keep
+ * events after its first skip (SQL expressions over the row's columns).
+ */
+#define QUEUE_SLICE_SET(skip, keep) \
+	"tx_index = tx_index + " skip ", n_events = " keep ", " \
+	"ops = substr(ops, " skip " + 1, " keep "), " \
+	"labels = labels[" skip " + 1 : " skip " + " keep "], " \
+	"element_ids = element_ids[" skip " + 1 : " skip " + " keep "], " \
+	"bodies = bodies[" skip " + 1 : " skip " + " keep "], " \
+	"unavailable = unavailable[" skip " + 1 : " skip " + " keep "], " \
+	"start_ns = start_ns[" skip " + 1 : " skip " + " keep "], " \
+	"end_ns = end_ns[" skip " + 1 : " skip " + " keep "]"
 
 /* A queue table opened for inserts by the worker. */
 typedef struct PgcdcQueueRel
@@ -60,6 +86,29 @@ typedef struct PgcdcQueueRel
 	ResultRelInfo *rri;
 	TupleDesc	desc;			/* private copy: slots outlive no pin */
 } PgcdcQueueRel;
+
+/*
+ * The row of queue_events being filled: consecutive events of one
+ * transaction, their values in the batch context until the row is formed.
+ */
+typedef struct PgcdcQueueRow
+{
+	const char *source_id;
+	int64		tx_key;
+	int			first_index;	/* tx_index of its first event */
+	int			n;				/* events so far */
+	Size		nbytes;			/* their values' bytes */
+	bool		any_unavailable;
+	char		ops[QUEUE_ROW_EVENTS + 1];
+	Datum		labels[QUEUE_ROW_EVENTS];
+	Datum		element_ids[QUEUE_ROW_EVENTS];
+	bool		element_id_nulls[QUEUE_ROW_EVENTS];
+	Datum		bodies[QUEUE_ROW_EVENTS];
+	Datum		unavailable[QUEUE_ROW_EVENTS];
+	bool		unavailable_nulls[QUEUE_ROW_EVENTS];
+	Datum		start_ns[QUEUE_ROW_EVENTS];
+	Datum		end_ns[QUEUE_ROW_EVENTS];
+} PgcdcQueueRow;
 
 /* State of the queue for the current local transaction. */
 typedef struct PgcdcQueue
@@ -72,8 +121,9 @@ typedef struct PgcdcQueue
 	int			capacity;		/* length of slots */
 	int			nslots;			/* allocated */
 	int			nused;			/* filled, waiting for flush */
-	Size		nbytes;			/* payload bytes of the filled slots */
+	Size		nbytes;			/* bytes of the filled slots */
 	MemoryContext batch_mcxt;	/* values of the buffered rows */
+	PgcdcQueueRow row;			/* the row being filled */
 } PgcdcQueue;
 
 static PgcdcQueue queue;
@@ -109,7 +159,8 @@ open_queue_rel(PgcdcQueueRel *qr, Oid relid, int natts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("table pgcdc_drasi.%s does not have the expected columns",
-						RelationGetRelationName(qr->rel))));
+						RelationGetRelationName(qr->rel)),
+				 errhint("Update the extension with ALTER EXTENSION pgcdc_drasi UPDATE.")));
 	qr->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
@@ -158,34 +209,41 @@ queue_begin(void)
 	queue.bistate = GetBulkInsertState();
 	queue.nslots = 0;
 	queue.nused = 0;
-	queue.capacity = pgcdc_batch_size;
+	queue.capacity = Max(pgcdc_batch_size, 2);
 	queue.slots = palloc0(sizeof(TupleTableSlot *) * queue.capacity);
+	queue.row.n = 0;
 	MemoryContextSwitchTo(old);
 }
 
-/*
- * Buffer one event of the open local transaction (opening the queue at
- * its first event); the buffer is written once it is full, in rows or in
- * bytes.  The row holds the event's own values only (see
- * pgcdc_map_event_body); its transaction's are written once, by
- * pgcdc_queue_end_tx.
- */
-void
-pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
+/* An array of n values of a type (with NULLs if nulls is given). */
+static Datum
+make_array(Datum *values, bool *nulls, int n, Oid elmtype)
 {
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elmtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elmtype,
+											  typlen, typbyval, typalign));
+}
+
+/*
+ * Form the row being filled into a slot of the buffer (pgcdc_queue_append
+ * keeps one free for it).
+ */
+static void
+queue_close_row(void)
+{
+	PgcdcQueueRow *row = &queue.row;
 	TupleTableSlot *slot;
 	MemoryContext old;
-	char		opstr[2] = {event->op, '\0'};
-	Jsonb	   *body;
-	Jsonb	   *unavailable;
 
-	Assert(IsTransactionState());
-	if (queue.events.rel == NULL)
-		queue_begin();
-	if (queue.nused >= queue.capacity)
-		queue_flush();
+	if (row->n == 0)
+		return;
 	Assert(queue.nused < queue.capacity);
-
 	if (queue.nused >= queue.nslots)
 	{
 		old = MemoryContextSwitchTo(CurTransactionContext);
@@ -197,26 +255,89 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	ExecClearTuple(slot);
 
 	old = MemoryContextSwitchTo(queue.batch_mcxt);
-	body = pgcdc_map_event_body(event, &unavailable);
-	slot->tts_values[0] = Int64GetDatum(tx->tx_key);
-	slot->tts_values[1] = Int64GetDatum(event->start_ns);
-	slot->tts_values[2] = Int64GetDatum(event->end_ns);
-	slot->tts_values[3] = Int32GetDatum(event->tx_index);
-	slot->tts_values[4] = CStringGetTextDatum(tx->source_id);
-	slot->tts_values[5] = CStringGetTextDatum(opstr);
-	slot->tts_values[6] = CStringGetTextDatum(event->label);
-	slot->tts_values[7] = event->element_id ? CStringGetTextDatum(event->element_id) : (Datum) 0;
-	slot->tts_values[8] = PointerGetDatum(body);
-	slot->tts_values[9] = PointerGetDatum(unavailable);
+	row->ops[row->n] = '\0';
+	slot->tts_values[0] = Int64GetDatum(row->tx_key);
+	slot->tts_values[1] = Int32GetDatum(row->first_index);
+	slot->tts_values[2] = Int32GetDatum(row->n);
+	slot->tts_values[3] = CStringGetTextDatum(row->source_id);
+	slot->tts_values[4] = CStringGetTextDatum(row->ops);
+	slot->tts_values[5] = make_array(row->labels, NULL, row->n, TEXTOID);
+	slot->tts_values[6] = make_array(row->element_ids, row->element_id_nulls, row->n, TEXTOID);
+	slot->tts_values[7] = make_array(row->bodies, NULL, row->n, JSONBOID);
+	slot->tts_values[8] = row->any_unavailable ?
+		make_array(row->unavailable, row->unavailable_nulls, row->n, JSONBOID) : (Datum) 0;
+	slot->tts_values[9] = make_array(row->start_ns, NULL, row->n, INT8OID);
+	slot->tts_values[10] = make_array(row->end_ns, NULL, row->n, INT8OID);
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_NATTS);
-	slot->tts_isnull[7] = (event->element_id == NULL);
-	slot->tts_isnull[9] = (unavailable == NULL);
+	slot->tts_isnull[8] = !row->any_unavailable;
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
-	queue.nbytes += VARSIZE(body);
-	if (queue.nbytes >= QUEUE_FLUSH_BYTES)
+	queue.nbytes += row->nbytes;
+	row->n = 0;
+}
+
+/*
+ * Buffer one event of the open local transaction (opening the queue at
+ * its first event) in the row being filled; a new row starts with another
+ * transaction, or when the row is full.  The row holds the event's own
+ * values only (see pgcdc_map_event_body); its transaction's are written
+ * once, by pgcdc_queue_end_tx.
+ */
+void
+pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
+{
+	PgcdcQueueRow *row = &queue.row;
+	MemoryContext old;
+	Jsonb	   *body;
+	Jsonb	   *unavailable;
+	Datum		label;
+	Datum		element_id = (Datum) 0;
+	Size		nbytes;
+	int			i;
+
+	Assert(IsTransactionState());
+	if (queue.events.rel == NULL)
+		queue_begin();
+	/* a full buffer is written (the row being filled ends early) */
+	if (queue.nused >= queue.capacity - 1 || queue.nbytes >= QUEUE_FLUSH_BYTES)
 		queue_flush();
+	Assert(queue.nused < queue.capacity - 1);
+
+	old = MemoryContextSwitchTo(queue.batch_mcxt);
+	body = pgcdc_map_event_body(event, &unavailable);
+	label = CStringGetTextDatum(event->label);
+	if (event->element_id)
+		element_id = CStringGetTextDatum(event->element_id);
+	MemoryContextSwitchTo(old);
+	nbytes = VARSIZE(body) + VARSIZE(DatumGetPointer(label)) + 2 * sizeof(int64) +
+		(event->element_id ? VARSIZE(DatumGetPointer(element_id)) : 0) +
+		(unavailable ? VARSIZE(unavailable) : 0) + 12;
+
+	if (row->n > 0 &&
+		(row->tx_key != tx->tx_key || row->first_index + row->n != event->tx_index ||
+		 row->n >= QUEUE_ROW_EVENTS || row->nbytes + nbytes > QUEUE_ROW_BYTES))
+		queue_close_row();
+	if (row->n == 0)
+	{
+		row->source_id = tx->source_id;
+		row->tx_key = tx->tx_key;
+		row->first_index = event->tx_index;
+		row->nbytes = 0;
+		row->any_unavailable = false;
+	}
+	i = row->n++;
+	row->ops[i] = event->op;
+	row->labels[i] = label;
+	row->element_ids[i] = element_id;
+	row->element_id_nulls[i] = (event->element_id == NULL);
+	row->bodies[i] = PointerGetDatum(body);
+	row->unavailable[i] = PointerGetDatum(unavailable);
+	row->unavailable_nulls[i] = (unavailable == NULL);
+	row->any_unavailable |= (unavailable != NULL);
+	row->start_ns[i] = Int64GetDatum(event->start_ns);
+	row->end_ns[i] = Int64GetDatum(event->end_ns);
+	row->nbytes += nbytes;
 }
 
 /*
@@ -257,13 +378,14 @@ pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
 	ExecClearTuple(slot);
 }
 
-/* Write the buffered events to the heap and their index entries. */
+/* Write the buffered rows to the heap and their index entries. */
 static void
-queue_flush(void)
+queue_write_rows(void)
 {
 	int			i;
 	CommandId	cid;
 
+	Assert(queue.row.n == 0);
 	if (queue.events.rel == NULL || queue.nused == 0)
 		return;
 
@@ -284,6 +406,16 @@ queue_flush(void)
 	queue.nused = 0;
 	queue.nbytes = 0;
 	MemoryContextReset(queue.batch_mcxt);
+}
+
+/* Write everything buffered, the row being filled too. */
+static void
+queue_flush(void)
+{
+	if (queue.events.rel == NULL)
+		return;
+	queue_close_row();
+	queue_write_rows();
 }
 
 /* Flush and close the queue before the local transaction commits. */
@@ -338,9 +470,15 @@ pgcdc_queue_discard(const char *source_id, int64 tx_key, int from_index)
 	values[2] = Int32GetDatum(from_index);
 	if (tx_key >= 0)
 	{
+		/* the rows from from_index on, and the end of the row holding it */
 		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events "
 								  "WHERE source_id = $1 AND tx_key = $2 AND tx_index >= $3",
-								  3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+								  3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("UPDATE pgcdc_drasi.queue_events SET "
+								  QUEUE_SLICE_SET("0", "($3 - tx_index)") " "
+								  "WHERE source_id = $1 AND tx_key = $2 AND tx_index < $3 "
+								  "AND tx_index + n_events > $3",
+								  3, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not remove events of an aborted transaction");
 	}
 	else
@@ -362,6 +500,18 @@ pgcdc_queue_discard(const char *source_id, int64 tx_key, int from_index)
 	}
 	pgcdc_catalog_end(&access);
 	return max_key;
+}
+
+/* The number in the one row, one column of a count query. */
+static uint64
+count_of(SPITupleTable *tuptable)
+{
+	bool		isnull;
+	Datum		d;
+
+	Assert(tuptable != NULL && tuptable->numvals == 1);
+	d = SPI_getbinval(tuptable->vals[0], tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : (uint64) DatumGetInt64(d);
 }
 
 /*
@@ -526,12 +676,13 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 		fullvalues[2] = Int64GetDatum(max_key);
 		fullvalues[3] = PointerGetDatum(construct_array(full_keys, nfull, INT8OID, sizeof(int64),
 														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events "
-								  "WHERE source_id = $1 AND tx_key BETWEEN $2 AND $3 "
-								  "AND tx_key = ANY ($4)",
-								  4, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_DELETE)
+		if (SPI_execute_with_args("WITH d AS (DELETE FROM pgcdc_drasi.queue_events "
+								  "  WHERE source_id = $1 AND tx_key BETWEEN $2 AND $3 "
+								  "  AND tx_key = ANY ($4) RETURNING n_events) "
+								  "SELECT coalesce(sum(n_events), 0)::bigint FROM d",
+								  4, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not remove old events");
-		removed += SPI_processed;
+		removed += count_of(SPI_tuptable);
 		/* the first nfull rows of the source: every row in between */
 		fullvalues[1] = Int64GetDatum(full_first_seq);
 		fullvalues[2] = Int64GetDatum(full_last_seq);
@@ -545,20 +696,50 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 		Oid			parttypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, INT8OID};
 		Datum		partvalues[5];
 
-		/* its oldest events, as many as the piece has left */
+		uint64		part_removed;
+
+		/*
+		 * Its oldest rows that end at the cut, as many as the piece has left,
+		 * then the events up to the cut of the row that holds it.
+		 */
 		partvalues[0] = values[0];
 		partvalues[1] = Int64GetDatum(part_key);
 		partvalues[2] = Int32GetDatum((int32) (part_upto - part_first));
 		partvalues[3] = Int32GetDatum(budget);
 		partvalues[4] = Int64GetDatum(part_first);
-		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_events "
-								  "WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
-								  "AND tx_index < (SELECT min(tx_index) FROM pgcdc_drasi.queue_events "
-								  "                WHERE source_id = $1 AND tx_key = $2) + $4",
-								  4, parttypes, partvalues, NULL, false, 0) != SPI_OK_DELETE)
+		if (SPI_execute_with_args("WITH d AS (DELETE FROM pgcdc_drasi.queue_events "
+								  "  WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
+								  "  AND tx_index + n_events - 1 <= $3 "
+								  "  AND tx_index < (SELECT min(tx_index) FROM pgcdc_drasi.queue_events "
+								  "                  WHERE source_id = $1 AND tx_key = $2) + $4 "
+								  "  RETURNING n_events) "
+								  "SELECT coalesce(sum(n_events), 0)::bigint FROM d",
+								  4, parttypes, partvalues, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not remove old events");
-		removed += SPI_processed;
-		if (SPI_processed >= (uint64) budget)
+		part_removed = count_of(SPI_tuptable);
+		if (part_removed < (uint64) budget)
+		{
+			/* the row holding the cut: how much of it goes, then that */
+			if (SPI_execute_with_args("SELECT coalesce(sum($3 + 1 - tx_index), 0)::bigint "
+									  "FROM pgcdc_drasi.queue_events "
+									  "WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
+									  "AND tx_index + n_events - 1 > $3",
+									  3, parttypes, partvalues, NULL, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not read pgcdc_drasi.queue_events");
+			if (count_of(SPI_tuptable) > 0)
+			{
+				part_removed += count_of(SPI_tuptable);
+				if (SPI_execute_with_args("UPDATE pgcdc_drasi.queue_events SET "
+										  QUEUE_SLICE_SET("($3 + 1 - tx_index)",
+														  "(n_events - ($3 + 1 - tx_index))") " "
+										  "WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
+										  "AND tx_index + n_events - 1 > $3",
+										  3, parttypes, partvalues, NULL, false, 0) != SPI_OK_UPDATE)
+					elog(ERROR, "could not remove old events");
+			}
+		}
+		removed += part_removed;
+		if (part_removed >= (uint64) budget)
 			*more = true;		/* more of it */
 		else if (!part_whole)
 			*more = false;		/* cut inside it: rest till it moves */
@@ -645,7 +826,10 @@ struct PgcdcQueueCursor
  * a snapshot $5, those of transactions and snapshots it shows left out.
  * At most $4 + 1 transactions are read: each has at least one event (a
  * transaction row goes when its last event goes), the first one perhaps
- * none left at or after $2.
+ * none left at or after $2.  Of each, only the rows that can hold its
+ * first $4 events from $2 on: the row holding $2 (or its first), and
+ * those after it up to $4 - 1 events further (a transaction the snapshot
+ * leaves out does not count, so the bound is per transaction).
  */
 #define QUEUE_READ_SQL(columns) \
 	"SELECT " columns " FROM " \
@@ -659,26 +843,33 @@ struct PgcdcQueueCursor
 	"   ORDER BY t.first_seq LIMIT $4 + 1) t " \
 	"CROSS JOIN LATERAL (SELECT e.* FROM pgcdc_drasi.queue_events e " \
 	"   WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key " \
-	"   AND e.tx_index >= $2 - t.first_seq AND e.tx_index <= $3 - t.first_seq " \
+	"   AND e.tx_index >= coalesce((SELECT max(e0.tx_index) FROM pgcdc_drasi.queue_events e0 " \
+	"                               WHERE e0.source_id = t.source_id AND e0.tx_key = t.tx_key " \
+	"                               AND e0.tx_index <= $2 - t.first_seq), 0) " \
+	"   AND e.tx_index <= least($3 - t.first_seq, greatest($2 - t.first_seq, 0) + ($4 - 1)) " \
 	"   ORDER BY e.tx_index LIMIT $4) e " \
-	"ORDER BY t.first_seq, e.tx_index LIMIT $4"
+	"CROSS JOIN LATERAL unnest(e.labels, e.element_ids, e.bodies, e.unavailable, e.start_ns, e.end_ns) " \
+	"   WITH ORDINALITY AS u(label, element_id, body, unavailable, start_ns, end_ns, i) " \
+	"WHERE t.first_seq + e.tx_index + u.i - 1 BETWEEN $2 AND $3 " \
+	"ORDER BY t.first_seq, e.tx_index, u.i LIMIT $4"
+
+/* An event's seq, tx_index, op and payload, from the columns above. */
+#define QUEUE_SEQ "t.first_seq + e.tx_index + u.i - 1"
+#define QUEUE_TX_INDEX "(e.tx_index + u.i - 1)::integer"
+#define QUEUE_OP "substr(e.ops, u.i::integer, 1)"
+#define QUEUE_PAYLOAD \
+	"pgcdc_drasi._payload(" QUEUE_OP ", u.label, u.element_id, u.body, u.unavailable, " \
+	"   u.start_ns, u.end_ns, t.source_id, t.lsn, t.commit_time, " QUEUE_SEQ ", t.xid, " \
+	"   " QUEUE_TX_INDEX ", t.snapshot IS NOT NULL)"
 
 /* The columns of the view pgcdc_drasi.events. */
 #define QUEUE_EVENT_COLUMNS \
-	"t.first_seq + e.tx_index, t.source_id, t.lsn, t.xid, e.tx_index, t.commit_time, " \
-	"e.op, e.label, e.element_id, " \
-"pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns, " \
-	"   e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index, t.xid, " \
-	"   e.tx_index, t.snapshot IS NOT NULL)" \
-	", t.snapshot"
+	QUEUE_SEQ ", t.source_id, t.lsn, t.xid, " QUEUE_TX_INDEX ", t.commit_time, " \
+	QUEUE_OP ", u.label, u.element_id, " QUEUE_PAYLOAD ", t.snapshot"
 
 /* What the targets send: seq and payload text. */
 #define QUEUE_PAYLOAD_COLUMNS \
-	"t.first_seq + e.tx_index, " \
-"pgcdc_drasi._payload(e.op, e.label, e.element_id, e.body, e.unavailable, e.start_ns, " \
-	"   e.end_ns, t.source_id, t.lsn, t.commit_time, t.first_seq + e.tx_index, t.xid, " \
-	"   e.tx_index, t.snapshot IS NOT NULL)" \
-	"::pg_catalog.text"
+	QUEUE_SEQ ", " QUEUE_PAYLOAD "::pg_catalog.text"
 
 /* Start a read of seqs first_seq to last_seq, at most max_events. */
 static PgcdcQueueCursor *
@@ -711,6 +902,16 @@ fetch_batch(PgcdcQueueCursor *cursor, const char *sql, int max)
 	bool		isnull;
 
 	Assert(n > 0);
+
+	/*
+	 * No source numbers an event this high (seqs count from 1, one per
+	 * event): stop here rather than let the query's bounds overflow.
+	 */
+	if (cursor->next_seq > PG_INT64_MAX / 2)
+	{
+		cursor->done = true;
+		return 0;
+	}
 	values[0] = CStringGetTextDatum(cursor->source_id);
 	values[1] = Int64GetDatum(cursor->next_seq);
 	values[2] = Int64GetDatum(cursor->last_seq);

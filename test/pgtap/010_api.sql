@@ -209,9 +209,11 @@ SELECT col_is_null('pgcdc_drasi', 'events', 'snapshot', 'events.snapshot is null
 -- of queue_events, never a loop over sequential scans.
 INSERT INTO pgcdc_drasi.queue_transactions (source_id, first_seq, tx_key, n_events, lsn, xid, commit_time)
 SELECT 'api-plan', g, g + 7, 1, '0/10', '7', '2026-01-01 00:00:00+00' FROM generate_series(1, 20000) g;
-INSERT INTO pgcdc_drasi.queue_events (tx_key, start_ns, end_ns, tx_index, source_id, op, label, element_id, body)
-SELECT g + 7, 1, 2, 0, 'api-plan', 'i', CASE WHEN g % 4 = 0 THEN 'A' ELSE 'B' END, 'A:' || g,
-	   '{"properties": {}}' FROM generate_series(1, 20000) g;
+INSERT INTO pgcdc_drasi.queue_events (tx_key, tx_index, n_events, source_id, ops, labels, element_ids,
+									  bodies, start_ns, end_ns)
+SELECT g + 7, 0, 1, 'api-plan', 'i', ARRAY[CASE WHEN g % 4 = 0 THEN 'A' ELSE 'B' END], ARRAY['A:' || g],
+	   ARRAY['{"properties": {}}'::jsonb], ARRAY[1::bigint], ARRAY[2::bigint]
+FROM generate_series(1, 20000) g;
 CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	line text;

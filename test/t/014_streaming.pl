@@ -74,7 +74,11 @@ SELECT count(*) = max(seq) - min(seq) + 1 AND count(DISTINCT seq) = count(*)
 my $rows = "repeat('x', 100)";
 my @expected;
 
-# 1. Savepoints and rollbacks to savepoint.
+# 1. Savepoints and rollbacks to savepoint.  A queue row holds many events:
+# a subtransaction whose first event is inside a row cuts that row short
+# (an UPDATE of queue_events), which this scenario must exercise.
+my $upd0 = $node->safe_psql('postgres',
+	"SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass");
 $node->safe_psql('postgres', qq{
 BEGIN;
 INSERT INTO s SELECT g, $rows FROM generate_series(1, 2000) g;
@@ -100,6 +104,9 @@ ok( $node->poll_query_until('postgres',
 		"SELECT sum(stream_txns) > 0 FROM pg_stat_replication_slots"),
 	'the transaction was streamed');
 is(pending_rows(), 0, 'savepoints: no rows left of the rolled back subtransactions');
+ok( $node->poll_query_until('postgres',
+		"SELECT n_tup_upd > $upd0 FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass"),
+	'savepoints: a rolled back subtransaction started inside a queue row, which was cut short');
 
 # 2. An aborted streamed transaction, then a small one.
 $node->safe_psql('postgres', qq{

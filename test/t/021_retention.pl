@@ -282,12 +282,15 @@ my ($stat_ok, $stats) = (0, '');
 foreach (1 .. 300)
 {
 	$stats = $node->safe_psql('postgres',
-		"SELECT n_tup_ins || ':' || n_tup_del FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass");
-	my ($ins, $del) = split /:/, $stats;
-	if ($ins >= $written && $del >= $written) { $stat_ok = 1; last; }
+		"SELECT n_tup_ins || ':' || n_tup_del || ':' || (SELECT count(*) FROM pgcdc_drasi.queue_events) "
+		  . "FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass");
+	my ($ins, $del, $left) = split /:/, $stats;
+	# a row holds 1 to 64 events; every row inserted is deleted by now but
+	# those still queued (other sources of this test)
+	if ($ins >= $written / 64 && $del >= $ins - $left) { $stat_ok = 1; last; }
 	usleep(100_000);
 }
-ok($stat_ok, "the worker reports its inserts and deletes to the statistics system while it runs (n_tup_ins:n_tup_del = $stats)");
+ok($stat_ok, "the worker reports its inserts and deletes to the statistics system while it runs (n_tup_ins:n_tup_del:rows left = $stats)");
 note('pg_stat_user_tables of pgcdc_drasi.queue_events: ' . $node->safe_psql('postgres',
 	"SELECT format('n_tup_ins=%s n_tup_del=%s n_dead_tup=%s autovacuum_count=%s last_autovacuum=%s', n_tup_ins, n_tup_del, n_dead_tup, autovacuum_count, last_autovacuum)
 	   FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass"));
