@@ -27,6 +27,7 @@ OBJS = \
 	src/value.o \
 	src/snapshot.o \
 	src/sink_queue.o \
+	src/queue_row.o \
 	src/sink_redis.o \
 	src/sink_notify.o \
 	src/sql_common.o \

@@ -165,11 +165,10 @@ CREATE TABLE pgcdc_drasi.table_options (
  * commit: seq = first_seq + tx_index, contiguous in commit order.
  *
  * A row of queue_events holds up to 64 consecutive events of one
- * transaction (n_events; tx_index is its first one's), each column an
- * array with one element per event (ops: one letter per event), as long
- * as the row stays within one half of a page: one heap tuple and one
- * index entry for many events, never compressed nor moved to TOAST unless
- * a single event is that large.
+ * transaction (n_events; tx_index is its first one's), packed into one
+ * bytea (src/queue_row.c), as long as the row stays within half a page:
+ * one heap tuple and one index entry for many events, never compressed
+ * nor moved to TOAST unless a single event is that large.
  */
 CREATE TABLE pgcdc_drasi.queue_transactions (
 	source_id	text NOT NULL,
@@ -189,15 +188,11 @@ CREATE TABLE pgcdc_drasi.queue_events (
 	tx_index	integer NOT NULL,	/* of the row's first event */
 	n_events	integer NOT NULL,
 	source_id	text NOT NULL,
-	ops			text NOT NULL,		/* 'i', 'u', 'd' or 't' per event */
-	labels		text[] NOT NULL,
-	element_ids	text[] NOT NULL,	/* NULL elements: truncations */
-	bodies		jsonb[] NOT NULL,	/* each: the element without id and
-									 * labels; _table: payload.source.table
-									 * if not node */
-	unavailable	jsonb[],		/* metadata.unavailable; NULL: none */
-	start_ns	bigint[] NOT NULL,	/* reactivatorStart_ns */
-	end_ns		bigint[] NOT NULL,	/* reactivatorEnd_ns */
+	events		bytea NOT NULL,	/* per event: op, label, element_id, body
+								 * (the element without id and labels;
+								 * _table: payload.source.table if not
+								 * node), metadata.unavailable,
+								 * reactivatorStart_ns and End_ns */
 	PRIMARY KEY (source_id, tx_key, tx_index)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
 		autovacuum_vacuum_cost_delay = 0, toast_tuple_target = 4080);
@@ -214,6 +209,27 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pgcdc_drasi_payload'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+/* The events of a queue_events row, in order (src/queue_row.c). */
+CREATE FUNCTION pgcdc_drasi._unpack(events bytea, OUT i integer, OUT op text, OUT label text,
+									OUT element_id text, OUT body jsonb, OUT unavailable jsonb,
+									OUT start_ns bigint, OUT end_ns bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_unpack'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 16;
+
+/* The keep events of a queue_events row after its first skip. */
+CREATE FUNCTION pgcdc_drasi._slice(events bytea, skip integer, keep integer)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_slice'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+/* One event packed as a queue_events row holds it; rows concatenate them. */
+CREATE FUNCTION pgcdc_drasi._pack(op text, label text, element_id text, body jsonb,
+								  unavailable jsonb, start_ns bigint, end_ns bigint)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pgcdc_drasi_pack'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 /*
  * The queue as one row per change event.  seq numbers each source's
  * events 1, 2, 3, ... in commit order, then order within the transaction.
@@ -221,24 +237,22 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
  * queue_events (OFFSET 0 keeps the planner from flattening the join):
  * a plain join, planned before the tables are analyzed, could loop over
  * sequential scans, and an index from events to transactions would cost
- * the worker an index entry per source transaction.  unnest takes the
+ * the worker an index entry per source transaction.  _unpack takes the
  * events out of each row.
  */
 CREATE VIEW pgcdc_drasi.events AS
 SELECT t.first_seq + e.tx_index + u.i - 1 AS seq, t.source_id, t.lsn, t.xid,
-	   (e.tx_index + u.i - 1)::integer AS tx_index, t.commit_time,
-	   substr(e.ops, u.i::integer, 1) AS op, u.label, u.element_id,
-	   pgcdc_drasi._payload(substr(e.ops, u.i::integer, 1), u.label, u.element_id, u.body,
-							u.unavailable, u.start_ns, u.end_ns, t.source_id, t.lsn,
-							t.commit_time, t.first_seq + e.tx_index + u.i - 1, t.xid,
-							(e.tx_index + u.i - 1)::integer, t.snapshot IS NOT NULL) AS payload,
+	   e.tx_index + u.i - 1 AS tx_index, t.commit_time, u.op, u.label, u.element_id,
+	   pgcdc_drasi._payload(u.op, u.label, u.element_id, u.body, u.unavailable, u.start_ns,
+							u.end_ns, t.source_id, t.lsn, t.commit_time,
+							t.first_seq + e.tx_index + u.i - 1, t.xid, e.tx_index + u.i - 1,
+							t.snapshot IS NOT NULL) AS payload,
 	   t.snapshot
 FROM pgcdc_drasi.queue_transactions t
 CROSS JOIN LATERAL (SELECT * FROM pgcdc_drasi.queue_events e
 					WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key
 					OFFSET 0) e
-CROSS JOIN LATERAL unnest(e.labels, e.element_ids, e.bodies, e.unavailable, e.start_ns, e.end_ns)
-	WITH ORDINALITY AS u(label, element_id, body, unavailable, start_ns, end_ns, i);
+CROSS JOIN LATERAL pgcdc_drasi._unpack(e.events) u;
 
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');
@@ -665,6 +679,7 @@ GRANT EXECUTE ON FUNCTION
 	pgcdc_drasi.ack(text, bigint),
 	pgcdc_drasi.get_events(text, bigint, bigint),
 	pgcdc_drasi._payload(text, text, text, jsonb, jsonb, bigint, bigint, text, pg_lsn, timestamptz, bigint, xid8, integer, boolean),
+	pgcdc_drasi._unpack(bytea),
 	pgcdc_drasi.bootstrap(text, text[]),
 	pgcdc_drasi.target_worker_status()
 	TO pgcdc_drasi_admin, pgcdc_drasi_reader;

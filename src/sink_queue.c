@@ -44,19 +44,20 @@
 #include "compat.h"
 #include "mapping.h"
 #include "pgcdc_drasi.h"
+#include "queue_row.h"
 #include "sink_queue.h"
 
-#define QUEUE_NATTS 11			/* of queue_events */
+#define QUEUE_NATTS 5			/* of queue_events */
 #define QUEUE_TX_NATTS 8		/* of queue_transactions */
 
 /*
- * A row of queue_events holds at most this many events, and events of at
- * most QUEUE_ROW_BYTES: with the row's own fields it stays under the
+ * A row of queue_events holds at most this many events, packed into at
+ * most QUEUE_ROW_BYTES: with the row's other columns it stays under the
  * table's toast_tuple_target (4080), so that two rows fill a page and
  * none is compressed or moved to TOAST unless one event alone is larger.
  */
 #define QUEUE_ROW_EVENTS 64
-#define QUEUE_ROW_BYTES 3600
+#define QUEUE_ROW_BYTES 3800
 
 /*
  * The buffer is also written once its rows reach this many bytes, so that
@@ -70,13 +71,7 @@
  */
 #define QUEUE_SLICE_SET(skip, keep) \
 	"tx_index = tx_index + " skip ", n_events = " keep ", " \
-	"ops = substr(ops, " skip " + 1, " keep "), " \
-	"labels = labels[" skip " + 1 : " skip " + " keep "], " \
-	"element_ids = element_ids[" skip " + 1 : " skip " + " keep "], " \
-	"bodies = bodies[" skip " + 1 : " skip " + " keep "], " \
-	"unavailable = unavailable[" skip " + 1 : " skip " + " keep "], " \
-	"start_ns = start_ns[" skip " + 1 : " skip " + " keep "], " \
-	"end_ns = end_ns[" skip " + 1 : " skip " + " keep "]"
+	"events = pgcdc_drasi._slice(events, " skip ", " keep ")"
 
 /* A queue table opened for inserts by the worker. */
 typedef struct PgcdcQueueRel
@@ -89,7 +84,7 @@ typedef struct PgcdcQueueRel
 
 /*
  * The row of queue_events being filled: consecutive events of one
- * transaction, their values in the batch context until the row is formed.
+ * transaction, packed (queue_row.c) into a bytea in the batch context.
  */
 typedef struct PgcdcQueueRow
 {
@@ -97,17 +92,7 @@ typedef struct PgcdcQueueRow
 	int64		tx_key;
 	int			first_index;	/* tx_index of its first event */
 	int			n;				/* events so far */
-	Size		nbytes;			/* their values' bytes */
-	bool		any_unavailable;
-	char		ops[QUEUE_ROW_EVENTS + 1];
-	Datum		labels[QUEUE_ROW_EVENTS];
-	Datum		element_ids[QUEUE_ROW_EVENTS];
-	bool		element_id_nulls[QUEUE_ROW_EVENTS];
-	Datum		bodies[QUEUE_ROW_EVENTS];
-	Datum		unavailable[QUEUE_ROW_EVENTS];
-	bool		unavailable_nulls[QUEUE_ROW_EVENTS];
-	Datum		start_ns[QUEUE_ROW_EVENTS];
-	Datum		end_ns[QUEUE_ROW_EVENTS];
+	StringInfoData buf;			/* varlena header, then the entries */
 } PgcdcQueueRow;
 
 /* State of the queue for the current local transaction. */
@@ -215,21 +200,6 @@ queue_begin(void)
 	MemoryContextSwitchTo(old);
 }
 
-/* An array of n values of a type (with NULLs if nulls is given). */
-static Datum
-make_array(Datum *values, bool *nulls, int n, Oid elmtype)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(elmtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elmtype,
-											  typlen, typbyval, typalign));
-}
-
 /*
  * Form the row being filled into a slot of the buffer (pgcdc_queue_append
  * keeps one free for it).
@@ -255,26 +225,19 @@ queue_close_row(void)
 	ExecClearTuple(slot);
 
 	old = MemoryContextSwitchTo(queue.batch_mcxt);
-	row->ops[row->n] = '\0';
+	SET_VARSIZE(row->buf.data, row->buf.len);
 	slot->tts_values[0] = Int64GetDatum(row->tx_key);
 	slot->tts_values[1] = Int32GetDatum(row->first_index);
 	slot->tts_values[2] = Int32GetDatum(row->n);
 	slot->tts_values[3] = CStringGetTextDatum(row->source_id);
-	slot->tts_values[4] = CStringGetTextDatum(row->ops);
-	slot->tts_values[5] = make_array(row->labels, NULL, row->n, TEXTOID);
-	slot->tts_values[6] = make_array(row->element_ids, row->element_id_nulls, row->n, TEXTOID);
-	slot->tts_values[7] = make_array(row->bodies, NULL, row->n, JSONBOID);
-	slot->tts_values[8] = row->any_unavailable ?
-		make_array(row->unavailable, row->unavailable_nulls, row->n, JSONBOID) : (Datum) 0;
-	slot->tts_values[9] = make_array(row->start_ns, NULL, row->n, INT8OID);
-	slot->tts_values[10] = make_array(row->end_ns, NULL, row->n, INT8OID);
+	slot->tts_values[4] = PointerGetDatum(row->buf.data);
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_NATTS);
-	slot->tts_isnull[8] = !row->any_unavailable;
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
-	queue.nbytes += row->nbytes;
+	queue.nbytes += row->buf.len;
 	row->n = 0;
+	row->buf.data = NULL;
 }
 
 /*
@@ -289,12 +252,8 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 {
 	PgcdcQueueRow *row = &queue.row;
 	MemoryContext old;
-	Jsonb	   *body;
-	Jsonb	   *unavailable;
-	Datum		label;
-	Datum		element_id = (Datum) 0;
+	PgcdcPackedEvent ev;
 	Size		nbytes;
-	int			i;
 
 	Assert(IsTransactionState());
 	if (queue.events.rel == NULL)
@@ -305,39 +264,31 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	Assert(queue.nused < queue.capacity - 1);
 
 	old = MemoryContextSwitchTo(queue.batch_mcxt);
-	body = pgcdc_map_event_body(event, &unavailable);
-	label = CStringGetTextDatum(event->label);
-	if (event->element_id)
-		element_id = CStringGetTextDatum(event->element_id);
-	MemoryContextSwitchTo(old);
-	nbytes = VARSIZE(body) + VARSIZE(DatumGetPointer(label)) + 2 * sizeof(int64) +
-		(event->element_id ? VARSIZE(DatumGetPointer(element_id)) : 0) +
-		(unavailable ? VARSIZE(unavailable) : 0) + 12;
+	ev.op = event->op;
+	ev.label = event->label;
+	ev.element_id = event->element_id;
+	ev.body = pgcdc_map_event_body(event, &ev.unavailable);
+	ev.start_ns = event->start_ns;
+	ev.end_ns = event->end_ns;
+	nbytes = pgcdc_packed_event_size(&ev);
 
 	if (row->n > 0 &&
 		(row->tx_key != tx->tx_key || row->first_index + row->n != event->tx_index ||
-		 row->n >= QUEUE_ROW_EVENTS || row->nbytes + nbytes > QUEUE_ROW_BYTES))
+		 row->n >= QUEUE_ROW_EVENTS || row->buf.len + nbytes > QUEUE_ROW_BYTES))
 		queue_close_row();
 	if (row->n == 0)
 	{
 		row->source_id = tx->source_id;
 		row->tx_key = tx->tx_key;
 		row->first_index = event->tx_index;
-		row->nbytes = 0;
-		row->any_unavailable = false;
+		/* room for a full row, and the varlena header first */
+		initStringInfo(&row->buf);
+		enlargeStringInfo(&row->buf, Max(QUEUE_ROW_BYTES, VARHDRSZ + nbytes));
+		appendStringInfoSpaces(&row->buf, VARHDRSZ);
 	}
-	i = row->n++;
-	row->ops[i] = event->op;
-	row->labels[i] = label;
-	row->element_ids[i] = element_id;
-	row->element_id_nulls[i] = (event->element_id == NULL);
-	row->bodies[i] = PointerGetDatum(body);
-	row->unavailable[i] = PointerGetDatum(unavailable);
-	row->unavailable_nulls[i] = (unavailable == NULL);
-	row->any_unavailable |= (unavailable != NULL);
-	row->start_ns[i] = Int64GetDatum(event->start_ns);
-	row->end_ns[i] = Int64GetDatum(event->end_ns);
-	row->nbytes += nbytes;
+	pgcdc_pack_event(&row->buf, &ev);
+	row->n++;
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -848,24 +799,22 @@ struct PgcdcQueueCursor
 	"                               AND e0.tx_index <= $2 - t.first_seq), 0) " \
 	"   AND e.tx_index <= least($3 - t.first_seq, greatest($2 - t.first_seq, 0) + ($4 - 1)) " \
 	"   ORDER BY e.tx_index LIMIT $4) e " \
-	"CROSS JOIN LATERAL unnest(e.labels, e.element_ids, e.bodies, e.unavailable, e.start_ns, e.end_ns) " \
-	"   WITH ORDINALITY AS u(label, element_id, body, unavailable, start_ns, end_ns, i) " \
+	"CROSS JOIN LATERAL pgcdc_drasi._unpack(e.events) u " \
 	"WHERE t.first_seq + e.tx_index + u.i - 1 BETWEEN $2 AND $3 " \
 	"ORDER BY t.first_seq, e.tx_index, u.i LIMIT $4"
 
-/* An event's seq, tx_index, op and payload, from the columns above. */
+/* An event's seq, tx_index and payload, from the columns above. */
 #define QUEUE_SEQ "t.first_seq + e.tx_index + u.i - 1"
 #define QUEUE_TX_INDEX "(e.tx_index + u.i - 1)::integer"
-#define QUEUE_OP "substr(e.ops, u.i::integer, 1)"
 #define QUEUE_PAYLOAD \
-	"pgcdc_drasi._payload(" QUEUE_OP ", u.label, u.element_id, u.body, u.unavailable, " \
+	"pgcdc_drasi._payload(u.op, u.label, u.element_id, u.body, u.unavailable, " \
 	"   u.start_ns, u.end_ns, t.source_id, t.lsn, t.commit_time, " QUEUE_SEQ ", t.xid, " \
 	"   " QUEUE_TX_INDEX ", t.snapshot IS NOT NULL)"
 
 /* The columns of the view pgcdc_drasi.events. */
 #define QUEUE_EVENT_COLUMNS \
 	QUEUE_SEQ ", t.source_id, t.lsn, t.xid, " QUEUE_TX_INDEX ", t.commit_time, " \
-	QUEUE_OP ", u.label, u.element_id, " QUEUE_PAYLOAD ", t.snapshot"
+	"u.op, u.label, u.element_id, " QUEUE_PAYLOAD ", t.snapshot"
 
 /* What the targets send: seq and payload text. */
 #define QUEUE_PAYLOAD_COLUMNS \

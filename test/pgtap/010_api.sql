@@ -15,7 +15,7 @@ CREATE TABLE api_users (id int PRIMARY KEY, email text NOT NULL, name text);
 ALTER TABLE api_users REPLICA IDENTITY FULL;
 CREATE PUBLICATION api_pub FOR TABLE api_orders, api_users;
 
-SELECT plan(235);
+SELECT plan(242);
 
 ----------------------------------------------------------------------
 -- Schema objects
@@ -209,10 +209,9 @@ SELECT col_is_null('pgcdc_drasi', 'events', 'snapshot', 'events.snapshot is null
 -- of queue_events, never a loop over sequential scans.
 INSERT INTO pgcdc_drasi.queue_transactions (source_id, first_seq, tx_key, n_events, lsn, xid, commit_time)
 SELECT 'api-plan', g, g + 7, 1, '0/10', '7', '2026-01-01 00:00:00+00' FROM generate_series(1, 20000) g;
-INSERT INTO pgcdc_drasi.queue_events (tx_key, tx_index, n_events, source_id, ops, labels, element_ids,
-									  bodies, start_ns, end_ns)
-SELECT g + 7, 0, 1, 'api-plan', 'i', ARRAY[CASE WHEN g % 4 = 0 THEN 'A' ELSE 'B' END], ARRAY['A:' || g],
-	   ARRAY['{"properties": {}}'::jsonb], ARRAY[1::bigint], ARRAY[2::bigint]
+INSERT INTO pgcdc_drasi.queue_events (tx_key, tx_index, n_events, source_id, events)
+SELECT g + 7, 0, 1, 'api-plan',
+	   pgcdc_drasi._pack('i', CASE WHEN g % 4 = 0 THEN 'A' ELSE 'B' END, 'A:' || g, '{"properties": {}}', NULL, 1, 2)
 FROM generate_series(1, 20000) g;
 CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -242,6 +241,33 @@ SELECT is(pgcdc_drasi._payload('i', 'L', 'L:1', '{"_table": "rel", "endId": "a",
 	  "source": {"db": "s", "lsn": 16, "table": "rel", "ts_ns": 1767225600000000000}},
 	  "metadata": {"seq": 5, "xid": 7, "txIndex": 0}, "reactivatorEnd_ns": 2, "reactivatorStart_ns": 1}'::jsonb,
 	'_payload puts back id, labels, source, metadata and the build times');
+
+-- the packed events of a queue row: entries concatenate, come back in order, cut exactly
+SELECT results_eq(
+	$$SELECT i, op, label, element_id, body, unavailable, start_ns, end_ns
+	  FROM pgcdc_drasi._unpack(pgcdc_drasi._pack('i', 'L', 'L:1', '{"properties": {"a": 1}}', NULL, 1, 2)
+							   || pgcdc_drasi._pack('t', repeat('x', 300), NULL, '{}', '["v"]', -5, 9223372036854775807)
+							   || pgcdc_drasi._pack('d', 'L', 'L:2', '{"properties": {}}', NULL, 3, 4))$$,
+	$$VALUES (1, 'i', 'L', 'L:1', '{"properties": {"a": 1}}'::jsonb, NULL::jsonb, 1::bigint, 2::bigint),
+			 (2, 't', repeat('x', 300), NULL, '{}', '["v"]', -5, 9223372036854775807),
+			 (3, 'd', 'L', 'L:2', '{"properties": {}}', NULL, 3, 4)$$,
+	'_unpack returns the packed events in order, every value as packed');
+SELECT results_eq(
+	$$SELECT i, element_id FROM pgcdc_drasi._unpack(pgcdc_drasi._slice(
+		pgcdc_drasi._pack('i', 'L', 'L:1', '{}', NULL, 1, 2) || pgcdc_drasi._pack('i', 'L', 'L:2', '{}', '[]', 1, 2)
+		|| pgcdc_drasi._pack('i', 'L', 'L:3', '{}', NULL, 1, 2), 1, 1))$$,
+	$$VALUES (1, 'L:2')$$,
+	'_slice keeps the events asked for');
+SELECT throws_ok($$SELECT * FROM pgcdc_drasi._unpack('\x6901'::bytea)$$,
+	'XX001', 'invalid packed events in pgcdc_drasi.queue_events', '_unpack refuses a row that is not a sequence of entries');
+SELECT throws_ok($$SELECT pgcdc_drasi._slice(pgcdc_drasi._pack('i', 'L', 'L:1', '{}', NULL, 1, 2), 0, 2)$$,
+	'XX001', 'invalid packed events in pgcdc_drasi.queue_events', '_slice refuses to keep more events than the row has');
+SELECT throws_ok($$SELECT pgcdc_drasi._slice(pgcdc_drasi._pack('i', 'L', 'L:1', '{}', NULL, 1, 2), -1, 1)$$,
+	'22023', 'cannot cut 1 events after -1 from a queue row', '_slice refuses a negative count');
+SELECT throws_ok($$SELECT pgcdc_drasi._pack('x', 'L', 'L:1', '{}', NULL, 1, 2)$$,
+	'22023', 'invalid event op "x"', '_pack refuses an unknown op');
+SELECT throws_ok($$SELECT pgcdc_drasi._pack('i', NULL, 'L:1', '{}', NULL, 1, 2)$$,
+	'22004', 'only element_id and unavailable of a packed event can be NULL', '_pack refuses a NULL label');
 
 -- status view: names, types and order of its columns
 SELECT results_eq(
@@ -279,6 +305,7 @@ SELECT results_eq(
 -- functions: exact list, signatures (with defaults), return types, strictness
 SELECT functions_are('pgcdc_drasi',
 	ARRAY['_sources_changed', '_snapshot_within', '_payload', '_guard_publication_drop', '_guard_ddl',
+	      '_unpack', '_slice', '_pack',
 	      'create_source', 'alter_source', 'drop_source', 'pause_source', 'resume_source', 'resync_source',
 	      'set_table_key', 'drop_table_key', 'set_table_label', 'set_excluded_columns', 'wait_for_catchup',
 	      'source_status', 'create_consumer', 'drop_consumer', 'read', 'ack', 'get_events', 'bootstrap',
@@ -295,10 +322,15 @@ SELECT results_eq(
 	$$VALUES
 	  ('_guard_ddl', '', 'event_trigger', false, 'v', false),
 	  ('_guard_publication_drop', '', 'event_trigger', false, 'v', true),
+	  ('_pack', 'op text, label text, element_id text, body jsonb, unavailable jsonb, start_ns bigint, end_ns bigint',
+	   'bytea', false, 'i', false),
 	  ('_payload', 'op text, label text, element_id text, body jsonb, unavailable jsonb, start_ns bigint, end_ns bigint, source_id text, lsn pg_lsn, commit_time timestamp with time zone, seq bigint, xid xid8, tx_index integer, snapshot boolean',
 	   'jsonb', false, 'i', false),
+	  ('_slice', 'events bytea, skip integer, keep integer', 'bytea', true, 'i', false),
 	  ('_snapshot_within', 'a pg_snapshot, b pg_snapshot', 'boolean', true, 'i', false),
 	  ('_sources_changed', '', 'trigger', false, 'v', false),
+	  ('_unpack', 'events bytea, OUT i integer, OUT op text, OUT label text, OUT element_id text, OUT body jsonb, OUT unavailable jsonb, OUT start_ns bigint, OUT end_ns bigint',
+	   'SETOF record', true, 'i', false),
 	  ('ack', 'consumer text, seq bigint', 'void', false, 'v', false),
 	  ('alter_source',
 	   'source_id text, sink text DEFAULT NULL::text, channel text DEFAULT NULL::text, notify_payload text DEFAULT NULL::text, numeric_as_string boolean DEFAULT NULL::boolean, failover boolean DEFAULT NULL::boolean',

@@ -58,7 +58,8 @@ SELECT results_eq(
 	         has_function_privilege('pgcdc_drasi_reader', p.oid, 'EXECUTE')
 	  FROM pg_proc p WHERE p.pronamespace = 'pgcdc_drasi'::regnamespace ORDER BY 1$$,
 	$$VALUES ('_guard_ddl', false, false), ('_guard_publication_drop', false, false),
-	         ('_payload', true, true), ('_snapshot_within', false, false), ('_sources_changed', false, false),
+	         ('_pack', false, false), ('_payload', true, true), ('_slice', false, false),
+	         ('_snapshot_within', false, false), ('_sources_changed', false, false), ('_unpack', true, true),
 	         ('ack', true, true), ('alter_source', true, false), ('alter_target', true, false),
 	         ('bootstrap', true, true),
 	         ('create_consumer', true, true), ('create_source', true, false), ('create_target', true, false),

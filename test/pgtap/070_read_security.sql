@@ -205,12 +205,11 @@ SELECT lives_ok($$SELECT pgcdc_drasi.create_source('rs_q', 'rs_q_pub', enabled =
 INSERT INTO pgcdc_drasi.queue_transactions (source_id, first_seq, tx_key, n_events, lsn, xid, commit_time)
 VALUES ('rs_q', 1, 1, 3000, '0/1', '1', now());
 -- 60 rows of 50 events, as the worker packs them
-INSERT INTO pgcdc_drasi.queue_events (tx_key, tx_index, n_events, source_id, ops, labels, element_ids,
-									  bodies, start_ns, end_ns)
-SELECT 1, r * 50, 50, 'rs_q', repeat('i', 50), array_fill('rs_q'::text, ARRAY[50]),
-	   (SELECT array_agg('rs_q:' || g ORDER BY g) FROM generate_series(r * 50 + 1, r * 50 + 50) g),
-	   (SELECT array_agg(jsonb_build_object('n', g) ORDER BY g) FROM generate_series(r * 50 + 1, r * 50 + 50) g),
-	   array_fill(0::bigint, ARRAY[50]), array_fill(0::bigint, ARRAY[50])
+INSERT INTO pgcdc_drasi.queue_events (tx_key, tx_index, n_events, source_id, events)
+SELECT 1, r * 50, 50, 'rs_q',
+	   (SELECT string_agg(pgcdc_drasi._pack('i', 'rs_q', 'rs_q:' || g, jsonb_build_object('n', g), NULL, 0, 0),
+						  '' ORDER BY g)
+		FROM generate_series(r * 50 + 1, r * 50 + 50) g)
 FROM generate_series(0, 59) r;
 SELECT pgcdc_drasi.create_consumer('rs_c', 'rs_q');
 
