@@ -108,6 +108,7 @@ typedef struct PgcdcQueue
 	int			nused;			/* filled, waiting for flush */
 	Size		nbytes;			/* bytes of the filled slots */
 	MemoryContext batch_mcxt;	/* values of the buffered rows */
+	MemoryContext event_mcxt;	/* one event's values until it is packed */
 	PgcdcQueueRow row;			/* the row being filled */
 } PgcdcQueue;
 
@@ -186,6 +187,8 @@ queue_begin(void)
 
 	queue.batch_mcxt = AllocSetContextCreate(CurTransactionContext, "pgcdc_drasi queue batch",
 											 ALLOCSET_DEFAULT_SIZES);
+	queue.event_mcxt = AllocSetContextCreate(CurTransactionContext, "pgcdc_drasi queue event",
+											 ALLOCSET_DEFAULT_SIZES);
 
 	old = MemoryContextSwitchTo(CurTransactionContext);
 	open_queue_rel(&queue.events, events_relid, QUEUE_NATTS);
@@ -263,7 +266,13 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 		queue_flush();
 	Assert(queue.nused < queue.capacity - 1);
 
-	old = MemoryContextSwitchTo(queue.batch_mcxt);
+	/*
+	 * The event's body is built in a context of its own, reset at the next
+	 * event: a buffer of rows holds many times batch_size events, whose
+	 * temporary values must not stay until it is written.
+	 */
+	MemoryContextReset(queue.event_mcxt);
+	old = MemoryContextSwitchTo(queue.event_mcxt);
 	ev.op = event->op;
 	ev.label = event->label;
 	ev.element_id = event->element_id;
@@ -282,6 +291,7 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 		row->tx_key = tx->tx_key;
 		row->first_index = event->tx_index;
 		/* room for a full row, and the varlena header first */
+		MemoryContextSwitchTo(queue.batch_mcxt);
 		initStringInfo(&row->buf);
 		enlargeStringInfo(&row->buf, Max(QUEUE_ROW_BYTES, VARHDRSZ + nbytes));
 		appendStringInfoSpaces(&row->buf, VARHDRSZ);
