@@ -290,10 +290,9 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 		row->source_id = tx->source_id;
 		row->tx_key = tx->tx_key;
 		row->first_index = event->tx_index;
-		/* room for a full row, and the varlena header first */
+		/* the varlena header first; the buffer grows with the row */
 		MemoryContextSwitchTo(queue.batch_mcxt);
 		initStringInfo(&row->buf);
-		enlargeStringInfo(&row->buf, Max(QUEUE_ROW_BYTES, VARHDRSZ + nbytes));
 		appendStringInfoSpaces(&row->buf, VARHDRSZ);
 	}
 	pgcdc_pack_event(&row->buf, &ev);
@@ -656,8 +655,9 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 	{
 		Oid			parttypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, INT8OID};
 		Datum		partvalues[5];
-
+		Oid			slicetypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, INT4OID};
 		uint64		part_removed;
+		bool		left_before_cut = false;
 
 		/*
 		 * Its oldest rows that end at the cut, as many as the piece has left,
@@ -678,29 +678,41 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 								  4, parttypes, partvalues, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not remove old events");
 		part_removed = count_of(SPI_tuptable);
-		if (part_removed < (uint64) budget)
+
+		/*
+		 * The first row left: if it ends at the cut too, the piece stopped
+		 * before the cut; if it holds the cut, its events up to the cut go.
+		 */
+		if (SPI_execute_with_args("SELECT tx_index, n_events FROM pgcdc_drasi.queue_events "
+								  "WHERE source_id = $1 AND tx_key = $2 ORDER BY tx_index LIMIT 1",
+								  2, parttypes, partvalues, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pgcdc_drasi.queue_events");
+		if (SPI_processed > 0)
 		{
-			/* the row holding the cut: how much of it goes, then that */
-			if (SPI_execute_with_args("SELECT coalesce(sum($3 + 1 - tx_index), 0)::bigint "
-									  "FROM pgcdc_drasi.queue_events "
-									  "WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
-									  "AND tx_index + n_events - 1 > $3",
-									  3, parttypes, partvalues, NULL, true, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not read pgcdc_drasi.queue_events");
-			if (count_of(SPI_tuptable) > 0)
+			bool		isnull;
+			int32		first = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull));
+			int32		n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 2, &isnull));
+			int32		cut_index = (int32) (part_upto - part_first);
+
+			if (first + n - 1 <= cut_index)
+				left_before_cut = true;
+			else if (first <= cut_index && part_removed < (uint64) budget)
 			{
-				part_removed += count_of(SPI_tuptable);
+				partvalues[4] = Int32GetDatum(first);
 				if (SPI_execute_with_args("UPDATE pgcdc_drasi.queue_events SET "
 										  QUEUE_SLICE_SET("($3 + 1 - tx_index)",
 														  "(n_events - ($3 + 1 - tx_index))") " "
-										  "WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
-										  "AND tx_index + n_events - 1 > $3",
-										  3, parttypes, partvalues, NULL, false, 0) != SPI_OK_UPDATE)
+										  "WHERE source_id = $1 AND tx_key = $2 AND tx_index = $5",
+										  5, slicetypes, partvalues, NULL, false, 0) != SPI_OK_UPDATE)
 					elog(ERROR, "could not remove old events");
+				partvalues[4] = Int64GetDatum(part_first);
+				part_removed += cut_index + 1 - first;
 			}
 		}
 		removed += part_removed;
-		if (part_removed >= (uint64) budget)
+		if (part_removed >= (uint64) budget || left_before_cut)
 			*more = true;		/* more of it */
 		else if (!part_whole)
 			*more = false;		/* cut inside it: rest till it moves */
