@@ -689,7 +689,6 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 			elog(ERROR, "could not read pgcdc_drasi.queue_events");
 		if (SPI_processed > 0)
 		{
-			bool		isnull;
 			int32		first = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 															SPI_tuptable->tupdesc, 1, &isnull));
 			int32		n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
