@@ -5,9 +5,9 @@
  *		inserts, retention, and reading events back for the SQL functions
  *		and the delivery workers of targets.
  *
- * Consecutive events of a transaction share a row of queue_events (one
- * array element each), so that a large transaction costs one heap tuple
- * and one index entry per many events.  Rows are buffered and written
+ * Consecutive events of a transaction share a row of queue_events,
+ * packed into one bytea (queue_row.c), so that a large transaction costs
+ * one heap tuple and one index entry per many events.  Rows are buffered and written
  * with the heap's multi-insert, as COPY does, then indexed.  The buffer
  * holds at most pgcdc_drasi.batch_size rows, so memory stays flat however
  * large a source transaction is: the rows go to the table (inside the
@@ -655,7 +655,8 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 	{
 		Oid			parttypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, INT8OID};
 		Datum		partvalues[5];
-		Oid			slicetypes[5] = {TEXTOID, INT8OID, INT4OID, INT4OID, INT4OID};
+		Oid			slicetypes[4] = {TEXTOID, INT8OID, INT4OID, INT4OID};
+		Datum		slicevalues[4];
 		uint64		part_removed;
 		bool		left_before_cut = false;
 
@@ -699,14 +700,16 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 				left_before_cut = true;
 			else if (first <= cut_index && part_removed < (uint64) budget)
 			{
-				partvalues[4] = Int32GetDatum(first);
+				slicevalues[0] = partvalues[0];
+				slicevalues[1] = partvalues[1];
+				slicevalues[2] = partvalues[2];
+				slicevalues[3] = Int32GetDatum(first);
 				if (SPI_execute_with_args("UPDATE pgcdc_drasi.queue_events SET "
 										  QUEUE_SLICE_SET("($3 + 1 - tx_index)",
 														  "(n_events - ($3 + 1 - tx_index))") " "
-										  "WHERE source_id = $1 AND tx_key = $2 AND tx_index = $5",
-										  5, slicetypes, partvalues, NULL, false, 0) != SPI_OK_UPDATE)
+										  "WHERE source_id = $1 AND tx_key = $2 AND tx_index = $4",
+										  4, slicetypes, slicevalues, NULL, false, 0) != SPI_OK_UPDATE)
 					elog(ERROR, "could not remove old events");
-				partvalues[4] = Int64GetDatum(part_first);
 				part_removed += cut_index + 1 - first;
 			}
 		}
@@ -826,7 +829,7 @@ struct PgcdcQueueCursor
 
 /* An event's seq, tx_index and payload, from the columns above. */
 #define QUEUE_SEQ "t.first_seq + e.tx_index + u.i - 1"
-#define QUEUE_TX_INDEX "(e.tx_index + u.i - 1)::integer"
+#define QUEUE_TX_INDEX "(e.tx_index + u.i - 1)"
 #define QUEUE_PAYLOAD \
 	"pgcdc_drasi._payload(u.op, u.label, u.element_id, u.body, u.unavailable, " \
 	"   u.start_ns, u.end_ns, t.source_id, t.lsn, t.commit_time, " QUEUE_SEQ ", t.xid, " \
