@@ -149,6 +149,8 @@ static bool in_remote_xact = false;
 static PgcdcTxContext tx;
 static bool tx_queued = false;	/* some of tx's events went to the queue */
 static int64 last_tx_key = 0;	/* queue keys of transactions given so far */
+static XLogRecPtr last_snapshot_lsn = InvalidXLogRecPtr;	/* lsn of the last
+															 * snapshot group */
 
 /*
  * Transactions being streamed (protocol 2) and the one whose chunk is
@@ -690,6 +692,8 @@ handle_begin(PgcdcMessage *m)
 	tx.xid = m->begin.xid;
 	tx.full_xid = full_xid(m->begin.xid);
 	tx.commit_lsn = m->begin.final_lsn;
+	/* a snapshot's position is before every transaction streamed after it */
+	Assert(tx.commit_lsn > last_snapshot_lsn);
 	tx.commit_time = m->begin.committime;
 	tx.tx_index = 0;
 	/* redis sink: no queue, metadata.seq numbers the transaction's events */
@@ -1010,6 +1014,7 @@ handle_stream_commit(PgcdcMessage *m)
 	errctx.finish_lsn = m->commit.commit_lsn;
 	n = sx->tx.tx_index;
 	sx->tx.commit_lsn = m->commit.commit_lsn;
+	Assert(sx->tx.commit_lsn > last_snapshot_lsn);
 	sx->tx.commit_time = m->commit.committime;
 	ensure_local_xact();
 	if (n > 0)
@@ -1335,9 +1340,13 @@ pgcdc_worker_published_lsn(void)
 
 /*
  * Make the open local transaction (the caller's, in REPEATABLE READ) the
- * group of a snapshot: its events carry this transaction's xid and lsn
- * as their position, and are marked as snapshot events.  Returns the
- * transaction context the snapshot's events are built in.
+ * group of a snapshot taken at stream position lsn: its events carry this
+ * transaction's xid and lsn - 1 as their position, and are marked as
+ * snapshot events.  One byte before: every transaction published before
+ * the snapshot ended at or before lsn (its commit lsn is a whole commit
+ * record earlier), but the next one may commit exactly at lsn, and
+ * (lsn, tx_index) must stay unique and in seq order (design §37).
+ * Returns the transaction context the snapshot's events are built in.
  */
 PgcdcTxContext *
 pgcdc_worker_begin_snapshot_group(XLogRecPtr lsn)
@@ -1351,7 +1360,9 @@ pgcdc_worker_begin_snapshot_group(XLogRecPtr lsn)
 	tx_queued = false;
 	tx.xid = XidFromFullTransactionId(fxid);
 	tx.full_xid = U64FromFullTransactionId(fxid);
-	tx.commit_lsn = lsn;
+	Assert(lsn > 1);
+	tx.commit_lsn = lsn - 1;
+	last_snapshot_lsn = tx.commit_lsn;
 	tx.commit_time = GetCurrentTimestamp();
 	tx.received_at = tx.commit_time;
 	tx.tx_index = 0;

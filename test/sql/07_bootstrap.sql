@@ -52,11 +52,12 @@ FROM pgcdc_drasi.status WHERE source_id = 'bs';
 SELECT * FROM show_events('bs');
 SELECT * FROM check_events('bs');
 
--- All of them are at the slot's consistent point (recorded as
--- snapshot_lsn, where the slot starts), in one transaction: the worker's
--- own, the one that wrote them.  The origin is at the consistent point.
+-- All of them are one byte before the slot's consistent point (recorded
+-- as snapshot_lsn, where the slot starts: a transaction may commit exactly
+-- there), in one transaction: the worker's own, the one that wrote them.
+-- The origin is at the consistent point.
 SELECT count(*) AS events,
-	   count(*) FILTER (WHERE e.lsn = p.snapshot_lsn) AS at_snapshot_lsn,
+	   count(*) FILTER (WHERE e.lsn = p.snapshot_lsn - 1) AS before_snapshot_lsn,
 	   count(DISTINCT e.xid) AS xids,
 	   count(*) FILTER (WHERE e.xid::text::bigint % 4294967296 = t.xmin::text::bigint) AS written_by_xid,
 	   count(*) FILTER (WHERE (e.payload->'metadata'->'snapshot') = 'true') AS marked_snapshot,
