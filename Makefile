@@ -28,6 +28,7 @@ OBJS = \
 	src/snapshot.o \
 	src/sink_queue.o \
 	src/queue_row.o \
+	src/queue_read.o \
 	src/sink_redis.o \
 	src/sink_notify.o \
 	src/sql_common.o \

@@ -2,10 +2,11 @@
  *
  * queue_row.c
  *		The packed events of a queue_events row (its bytea column events):
- *		packing them (the queue sink) and the SQL functions that take them
- *		apart (_unpack, read by the view pgcdc_drasi.events and every
- *		reader), cut them (_slice, for aborts and retention) and pack one
- *		(_pack, for the upgrade from 0.1 and the tests).
+ *		packing them (the queue sink), taking them apart (the readers in C,
+ *		queue_read.c, and _unpack, which the view pgcdc_drasi.events
+ *		calls), and the SQL functions that cut them (_slice, for aborts and
+ *		retention) and pack one (_pack, for the upgrade from 0.1 and the
+ *		tests).
  *
  * A row holds consecutive events of one transaction, one entry each, one
  * after the other, nothing before the first:
@@ -178,66 +179,46 @@ get_bytes(const char **p, const char *end, uint32 *len)
 	return start;
 }
 
-/* A jsonb datum of len bytes stored without their header. */
-static Datum
-jsonb_from_bytes(const char *data, uint32 len)
+/*
+ * A jsonb value of a row (len bytes stored without their header), copied
+ * so that it has its header and is aligned.
+ */
+Jsonb *
+pgcdc_unpacked_jsonb(const char *data, uint32 len)
 {
-	bytea	   *v = palloc(VARHDRSZ + len);
+	Jsonb	   *v = palloc(VARHDRSZ + len);
 
 	SET_VARSIZE(v, VARHDRSZ + len);
 	memcpy(VARDATA(v), data, len);
-	return PointerGetDatum(v);
+	return v;
 }
 
 /*
- * Decode the entry at *p into the columns of _unpack (i is filled by the
- * caller), or, with values NULL, only step over it.
+ * Decode the entry at *p (not reading past end) and step over it.  A row
+ * whose entry runs past its end is corrupt: an error, never a read past it.
  */
-static void
-unpack_entry(const char **p, const char *end, Datum *values, bool *nulls)
+void
+pgcdc_unpack_event(const char **p, const char *end, PgcdcUnpackedEvent *ev)
 {
-	char		op;
 	char		flags;
-	int64		start_ns;
-	int64		end_ns;
-	const char *s;
-	uint32		len;
 
 	if ((Size) (end - *p) < ENTRY_FIXED_BYTES)
 		report_corrupted();
-	op = (*p)[0];
+	ev->op = (*p)[0];
 	flags = (*p)[1];
-	memcpy(&start_ns, *p + 2, sizeof(int64));
-	memcpy(&end_ns, *p + 2 + sizeof(int64), sizeof(int64));
+	memcpy(&ev->start_ns, *p + 2, sizeof(int64));
+	memcpy(&ev->end_ns, *p + 2 + sizeof(int64), sizeof(int64));
 	*p += ENTRY_FIXED_BYTES;
-	if (values != NULL)
-	{
-		values[1] = PointerGetDatum(cstring_to_text_with_len(&op, 1));
-		values[6] = Int64GetDatum(start_ns);
-		values[7] = Int64GetDatum(end_ns);
-	}
-	s = get_bytes(p, end, &len);
-	if (values != NULL)
-		values[2] = PointerGetDatum(cstring_to_text_with_len(s, len));
+	ev->label = get_bytes(p, end, &ev->label_len);
+	ev->element_id = NULL;
+	ev->element_id_len = 0;
 	if (flags & ENTRY_HAS_ID)
-	{
-		s = get_bytes(p, end, &len);
-		if (values != NULL)
-			values[3] = PointerGetDatum(cstring_to_text_with_len(s, len));
-	}
-	else if (values != NULL)
-		nulls[3] = true;
-	s = get_bytes(p, end, &len);
-	if (values != NULL)
-		values[4] = jsonb_from_bytes(s, len);
+		ev->element_id = get_bytes(p, end, &ev->element_id_len);
+	ev->body = get_bytes(p, end, &ev->body_len);
+	ev->unavailable = NULL;
+	ev->unavailable_len = 0;
 	if (flags & ENTRY_HAS_UNAVAILABLE)
-	{
-		s = get_bytes(p, end, &len);
-		if (values != NULL)
-			values[5] = jsonb_from_bytes(s, len);
-	}
-	else if (values != NULL)
-		nulls[5] = true;
+		ev->unavailable = get_bytes(p, end, &ev->unavailable_len);
 }
 
 /* Where _unpack is in a row, between its calls. */
@@ -258,6 +239,7 @@ pgcdc_drasi_unpack(PG_FUNCTION_ARGS)
 {
 	FuncCallContext *funcctx;
 	UnpackState *state;
+	PgcdcUnpackedEvent ev;
 	Datum		values[8];
 	bool		nulls[8] = {0};
 
@@ -283,8 +265,21 @@ pgcdc_drasi_unpack(PG_FUNCTION_ARGS)
 	state = funcctx->user_fctx;
 	if (state->p >= state->end)
 		SRF_RETURN_DONE(funcctx);
-	unpack_entry(&state->p, state->end, values, nulls);
+	pgcdc_unpack_event(&state->p, state->end, &ev);
 	values[0] = Int32GetDatum(++state->i);
+	values[1] = PointerGetDatum(cstring_to_text_with_len(&ev.op, 1));
+	values[2] = PointerGetDatum(cstring_to_text_with_len(ev.label, ev.label_len));
+	if (ev.element_id != NULL)
+		values[3] = PointerGetDatum(cstring_to_text_with_len(ev.element_id, ev.element_id_len));
+	else
+		nulls[3] = true;
+	values[4] = PointerGetDatum(pgcdc_unpacked_jsonb(ev.body, ev.body_len));
+	if (ev.unavailable != NULL)
+		values[5] = PointerGetDatum(pgcdc_unpacked_jsonb(ev.unavailable, ev.unavailable_len));
+	else
+		nulls[5] = true;
+	values[6] = Int64GetDatum(ev.start_ns);
+	values[7] = Int64GetDatum(ev.end_ns);
 	SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
 															   values, nulls)));
 }
@@ -304,6 +299,7 @@ pgcdc_drasi_slice(PG_FUNCTION_ARGS)
 	const char *end = p + VARSIZE_ANY_EXHDR(row);
 	const char *from;
 	bytea	   *result;
+	PgcdcUnpackedEvent ev;
 	int			i;
 
 	if (skip < 0 || keep < 0)
@@ -311,10 +307,10 @@ pgcdc_drasi_slice(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot cut %d events after %d from a queue row", keep, skip)));
 	for (i = 0; i < skip; i++)
-		unpack_entry(&p, end, NULL, NULL);
+		pgcdc_unpack_event(&p, end, &ev);
 	from = p;
 	for (i = 0; i < keep; i++)
-		unpack_entry(&p, end, NULL, NULL);
+		pgcdc_unpack_event(&p, end, &ev);
 	result = palloc(VARHDRSZ + (p - from));
 	SET_VARSIZE(result, VARHDRSZ + (p - from));
 	memcpy(VARDATA(result), from, p - from);

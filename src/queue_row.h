@@ -30,7 +30,29 @@ typedef struct PgcdcPackedEvent
 	int64		end_ns;
 } PgcdcPackedEvent;
 
+/*
+ * One event of a row as it is read: its strings and jsonb values point
+ * into the row (not terminated, not aligned: a jsonb value must be copied
+ * before jsonb functions read it).
+ */
+typedef struct PgcdcUnpackedEvent
+{
+	char		op;
+	const char *label;
+	uint32		label_len;
+	const char *element_id;		/* NULL: none */
+	uint32		element_id_len;
+	const char *body;
+	uint32		body_len;
+	const char *unavailable;	/* NULL: none */
+	uint32		unavailable_len;
+	int64		start_ns;
+	int64		end_ns;
+} PgcdcUnpackedEvent;
+
 extern Size pgcdc_packed_event_size(const PgcdcPackedEvent *ev);
 extern void pgcdc_pack_event(StringInfo buf, const PgcdcPackedEvent *ev);
+extern void pgcdc_unpack_event(const char **p, const char *end, PgcdcUnpackedEvent *ev);
+extern Jsonb *pgcdc_unpacked_jsonb(const char *data, uint32 len);
 
 #endif							/* PGCDC_QUEUE_ROW_H */

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * sink_queue.h
- *		The queue sink and its tables (read as the view pgcdc_drasi.events): writing
- *		events, removing those nobody needs, and reading them back.
+ *		The queue sink and its tables (read as the view pgcdc_drasi.events):
+ *		writing events and removing those nobody needs (queue_read.h reads
+ *		them back).
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -32,20 +33,5 @@ extern uint64 pgcdc_queue_trim(const char *source_id, int retention_secs, int ba
 /* For the SQL functions */
 extern bool pgcdc_queue_first_seq(const char *source_id, int64 *first_seq);
 extern void pgcdc_queue_purge(const char *source_id);
-
-/* Reading events through a cursor, a batch at a time */
-typedef struct PgcdcQueueCursor PgcdcQueueCursor;
-
-extern PgcdcQueueCursor *pgcdc_queue_open_range(const char *source_id, int64 first_seq,
-												int64 last_seq);
-extern PgcdcQueueCursor *pgcdc_queue_open_after(const char *source_id, int64 after_seq,
-												int max_events, const char *snapshot);
-extern int	pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
-							  HeapTuple *rows, int max);
-extern PgcdcQueueCursor *pgcdc_queue_open_payloads(const char *source_id, int64 after_seq,
-												   int max_events);
-extern int	pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt,
-									   int64 *seqs, char **payloads, int max);
-extern void pgcdc_queue_close(PgcdcQueueCursor *cursor);
 
 #endif							/* PGCDC_SINK_QUEUE_H */

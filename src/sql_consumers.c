@@ -25,6 +25,7 @@
 
 #include "catalog.h"
 #include "shmem.h"
+#include "queue_read.h"
 #include "sink_queue.h"
 #include "sql_common.h"
 

@@ -11,7 +11,9 @@
  * jsonb orders the keys.  An SQL version of the same expression built a
  * jsonb datum per operator (jsonb_build_object, ||, -) and took about
  * two thirds of a delivery worker's time per event.  The result is the
- * same jsonb, key for key (README, "Event format").
+ * same jsonb, key for key (README, "Event format").  The readers in C
+ * build it with pgcdc_payload_build() directly, without a call through
+ * SQL per event.
  *
  * Copyright (c) 2026, pgcdc_drasi developers
  *
@@ -30,6 +32,8 @@
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
+
+#include "sql_payload.h"
 
 PG_FUNCTION_INFO_V1(pgcdc_drasi_payload);
 
@@ -119,33 +123,29 @@ push_jsonb(JsonbParseState **st, const char *key, Jsonb *jb)
 }
 
 /*
- * _payload(op, label, element_id, body, unavailable, start_ns, end_ns,
- *			source_id, lsn, commit_time, seq, xid, tx_index, snapshot)
- *
- * Not strict: element_id and unavailable are often NULL; any other NULL
- * gives a JSON null where its value goes.
+ * The payload of one event from its values (sql_payload.h says which may
+ * be missing).  The readers in C (queue_read.c) call it for each event
+ * they unpack; _payload() below is the same for SQL.
  */
-Datum
-pgcdc_drasi_payload(PG_FUNCTION_ARGS)
+Jsonb *
+pgcdc_payload_build(const PgcdcPayloadInput *in)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
-	text	   *op = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
-	bool		before = op && VARSIZE_ANY_EXHDR(op) == 1 &&
-	(*VARDATA_ANY(op) == 'd' || *VARDATA_ANY(op) == 't');
-	Jsonb	   *body = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	bool		before = in->op != NULL && in->op_len == 1 &&
+	(in->op[0] == 'd' || in->op[0] == 't');
 	char	   *table = NULL;
 	int			table_len = 0;
 	JsonbValue	v;
 
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "op", op ? VARDATA_ANY(op) : NULL, op ? VARSIZE_ANY_EXHDR(op) : 0);
+	push_string(&st, "op", in->op, in->op_len);
 
 	/* payload: the element (before or after) and where it comes from */
 	push_key(&st, "payload");
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	push_key(&st, before ? "before" : "after");
-	if (body == NULL)
+	if (in->body == NULL)
 	{
 		v.type = jbvNull;
 		(void) pushJsonbValue(&st, WJB_VALUE, &v);
@@ -156,12 +156,12 @@ pgcdc_drasi_payload(PG_FUNCTION_ARGS)
 		JsonbIteratorToken r;
 		JsonbValue	k;
 
-		if (!JB_ROOT_IS_OBJECT(body) || JB_ROOT_IS_SCALAR(body))
+		if (!JB_ROOT_IS_OBJECT(in->body) || JB_ROOT_IS_SCALAR(in->body))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("body of a queued event must be a JSON object")));
 		(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		it = JsonbIteratorInit(&body->root);
+		it = JsonbIteratorInit(&in->body->root);
 		while ((r = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
 		{
 			if (r != WJB_KEY)
@@ -182,67 +182,115 @@ pgcdc_drasi_payload(PG_FUNCTION_ARGS)
 		}
 		push_key(&st, "labels");
 		(void) pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-		if (PG_ARGISNULL(1))
+		if (in->label == NULL)
 			v.type = jbvNull;
 		else
 		{
-			text	   *label = PG_GETARG_TEXT_PP(1);
-
 			v.type = jbvString;
-			v.val.string.val = VARDATA_ANY(label);
-			v.val.string.len = VARSIZE_ANY_EXHDR(label);
+			v.val.string.val = (char *) in->label;
+			v.val.string.len = in->label_len;
 		}
 		(void) pushJsonbValue(&st, WJB_ELEM, &v);
 		(void) pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-		if (!PG_ARGISNULL(2))
-		{
-			text	   *id = PG_GETARG_TEXT_PP(2);
-
-			push_string(&st, "id", VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
-		}
+		if (in->element_id != NULL)
+			push_string(&st, "id", in->element_id, in->element_id_len);
 		(void) pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	push_key(&st, "source");
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	if (PG_ARGISNULL(7))
-		push_string(&st, "db", NULL, 0);
-	else
-	{
-		text	   *db = PG_GETARG_TEXT_PP(7);
-
-		push_string(&st, "db", VARDATA_ANY(db), VARSIZE_ANY_EXHDR(db));
-	}
-	push_numeric(&st, "lsn", PG_ARGISNULL(8) ? NULL : uint64_numeric(PG_GETARG_LSN(8)));
+	push_string(&st, "db", in->source_id, in->source_id_len);
+	push_numeric(&st, "lsn", in->lsn_null ? NULL : uint64_numeric(in->lsn));
 	if (table != NULL)
 		push_string(&st, "table", table, table_len);
 	else
 		push_string(&st, "table", "node", 4);
-	push_numeric(&st, "ts_ns", PG_ARGISNULL(9) ? NULL :
-				 int64_to_numeric((PG_GETARG_TIMESTAMPTZ(9) + UNIX_TO_PG_EPOCH_USECS) * 1000));
+	push_numeric(&st, "ts_ns", in->commit_time_null ? NULL :
+				 int64_to_numeric((in->commit_time + UNIX_TO_PG_EPOCH_USECS) * 1000));
 	(void) pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	(void) pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 
 	/* metadata: the event's place in the queue and in its transaction */
 	push_key(&st, "metadata");
 	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_numeric(&st, "seq", PG_ARGISNULL(10) ? NULL : int64_to_numeric(PG_GETARG_INT64(10)));
-	push_numeric(&st, "xid", PG_ARGISNULL(11) ? NULL :
-				 uint64_numeric(U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(11))));
-	push_numeric(&st, "txIndex", PG_ARGISNULL(12) ? NULL : int64_to_numeric(PG_GETARG_INT32(12)));
-	if (!PG_ARGISNULL(13) && PG_GETARG_BOOL(13))
+	push_numeric(&st, "seq", in->seq_null ? NULL : int64_to_numeric(in->seq));
+	push_numeric(&st, "xid", in->xid_null ? NULL : uint64_numeric(in->xid));
+	push_numeric(&st, "txIndex", in->tx_index_null ? NULL : int64_to_numeric(in->tx_index));
+	if (in->snapshot)
 	{
 		push_key(&st, "snapshot");
 		v.type = jbvBool;
 		v.val.boolean = true;
 		(void) pushJsonbValue(&st, WJB_VALUE, &v);
 	}
-	if (!PG_ARGISNULL(4))
-		push_jsonb(&st, "unavailable", PG_GETARG_JSONB_P(4));
+	if (in->unavailable != NULL)
+		push_jsonb(&st, "unavailable", in->unavailable);
 	(void) pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 
-	push_numeric(&st, "reactivatorEnd_ns", PG_ARGISNULL(6) ? NULL : int64_to_numeric(PG_GETARG_INT64(6)));
-	push_numeric(&st, "reactivatorStart_ns", PG_ARGISNULL(5) ? NULL : int64_to_numeric(PG_GETARG_INT64(5)));
+	push_numeric(&st, "reactivatorEnd_ns", in->end_ns_null ? NULL : int64_to_numeric(in->end_ns));
+	push_numeric(&st, "reactivatorStart_ns", in->start_ns_null ? NULL :
+				 int64_to_numeric(in->start_ns));
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * _payload(op, label, element_id, body, unavailable, start_ns, end_ns,
+ *			source_id, lsn, commit_time, seq, xid, tx_index, snapshot)
+ *
+ * Not strict: element_id and unavailable are often NULL; any other NULL
+ * gives a JSON null where its value goes.
+ */
+Datum
+pgcdc_drasi_payload(PG_FUNCTION_ARGS)
+{
+	PgcdcPayloadInput in = {0};
+
+	if (!PG_ARGISNULL(0))
+	{
+		text	   *op = PG_GETARG_TEXT_PP(0);
+
+		in.op = VARDATA_ANY(op);
+		in.op_len = VARSIZE_ANY_EXHDR(op);
+	}
+	if (!PG_ARGISNULL(1))
+	{
+		text	   *label = PG_GETARG_TEXT_PP(1);
+
+		in.label = VARDATA_ANY(label);
+		in.label_len = VARSIZE_ANY_EXHDR(label);
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		text	   *id = PG_GETARG_TEXT_PP(2);
+
+		in.element_id = VARDATA_ANY(id);
+		in.element_id_len = VARSIZE_ANY_EXHDR(id);
+	}
+	in.body = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	in.unavailable = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	in.start_ns_null = PG_ARGISNULL(5);
+	in.start_ns = in.start_ns_null ? 0 : PG_GETARG_INT64(5);
+	in.end_ns_null = PG_ARGISNULL(6);
+	in.end_ns = in.end_ns_null ? 0 : PG_GETARG_INT64(6);
+	if (!PG_ARGISNULL(7))
+	{
+		text	   *db = PG_GETARG_TEXT_PP(7);
+
+		in.source_id = VARDATA_ANY(db);
+		in.source_id_len = VARSIZE_ANY_EXHDR(db);
+	}
+	in.lsn_null = PG_ARGISNULL(8);
+	in.lsn = in.lsn_null ? InvalidXLogRecPtr : PG_GETARG_LSN(8);
+	in.commit_time_null = PG_ARGISNULL(9);
+	in.commit_time = in.commit_time_null ? 0 : PG_GETARG_TIMESTAMPTZ(9);
+	in.seq_null = PG_ARGISNULL(10);
+	in.seq = in.seq_null ? 0 : PG_GETARG_INT64(10);
+	in.xid_null = PG_ARGISNULL(11);
+	in.xid = in.xid_null ? 0 : U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(11));
+	in.tx_index_null = PG_ARGISNULL(12);
+	in.tx_index = in.tx_index_null ? 0 : PG_GETARG_INT32(12);
+	in.snapshot = !PG_ARGISNULL(13) && PG_GETARG_BOOL(13);
+
+	PG_RETURN_JSONB_P(pgcdc_payload_build(&in));
 }

@@ -67,6 +67,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "common/pg_prng.h"
@@ -74,7 +75,7 @@
 #include "pgcdc_drasi.h"
 #include "redis.h"
 #include "shmem.h"
-#include "sink_queue.h"
+#include "queue_read.h"
 #include "target.h"
 
 #define TARGET_IDLE_POLL_MS		1000	/* fallback when no wake-up comes */

@@ -68,7 +68,7 @@ RETURNS bigint LANGUAGE sql AS $$
 	FROM pg_catalog.pg_index WHERE indrelid = 'pgcdc_drasi.queue_events'::regclass
 $$;
 
-SELECT plan(35);
+SELECT plan(37);
 
 -- The source of the database settings test, created before them.
 SET ROLE rs_admin;
@@ -243,6 +243,32 @@ SELECT results_eq($$SELECT seq, element_id, payload -> 'payload' -> 'after', pay
 			 (2, 'rs_q:2', '{"n": 2, "id": "rs_q:2", "labels": ["rs_q"]}', '{"seq": 2, "xid": 1, "txIndex": 1}'),
 			 (3000, 'rs_q:3000', '{"n": 3000, "id": "rs_q:3000", "labels": ["rs_q"]}', '{"seq": 3000, "xid": 1, "txIndex": 2999}')$$,
 	'the streamed rows carry every column');
+
+-- read() and get_events() unpack rows and build payloads in C; the view
+-- does it in SQL (_unpack, _payload): the same rows, column for column,
+-- for every kind of event: a snapshot's 't' (no element id), a relation
+-- table's '_table', metadata.unavailable, a 'd' (before), and an event
+-- too large for a row of its own (in TOAST).
+INSERT INTO pgcdc_drasi.queue_transactions (source_id, first_seq, tx_key, n_events, lsn, xid, commit_time, snapshot)
+VALUES ('rs_q', 3001, 2, 4, '0/2A', '4294967301', '2026-01-02 03:04:05.678901+00', pg_current_snapshot());
+INSERT INTO pgcdc_drasi.queue_events (tx_key, tx_index, n_events, source_id, events)
+VALUES (2, 0, 2, 'rs_q',
+		pgcdc_drasi._pack('t', 'rs_t', NULL, '{}', NULL, 1234567890123, 1234567890999) ||
+		pgcdc_drasi._pack('i', 'KNOWS', 'rs_r:1', '{"w": 1.5, "_table": "rel"}', '["secret"]', 5, 6)),
+	   (2, 2, 1, 'rs_q', pgcdc_drasi._pack('d', 'rs_t', 'rs_t:2', '{"k": null}', NULL, 7, 8)),
+	   (2, 3, 1, 'rs_q',
+		pgcdc_drasi._pack('u', 'rs_t', 'rs_t:3',
+						  jsonb_build_object('big', (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 4000) g)),
+						  NULL, 9, 10));
+SELECT results_eq($$SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload, snapshot::text
+					  FROM pgcdc_drasi.get_events('rs_q', 3001, 3004)$$,
+	$$SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload, snapshot::text
+		FROM pgcdc_drasi.events WHERE source_id = 'rs_q' AND seq >= 3001 ORDER BY seq$$,
+	'get_events (unpacked in C) returns what the view returns (unpacked in SQL), column for column');
+SELECT results_eq($$SELECT seq, tx_index, payload FROM pgcdc_drasi.get_events('rs_q', 2999, 3002)$$,
+	$$SELECT seq, tx_index, payload FROM pgcdc_drasi.events
+		WHERE source_id = 'rs_q' AND seq BETWEEN 2999 AND 3002 ORDER BY seq$$,
+	'get_events from inside one row to inside a row of the next transaction');
 
 ----------------------------------------------------------------------
 -- clean up
