@@ -87,9 +87,10 @@ struct PgcdcQueueCursor
 	"   ORDER BY t.first_seq LIMIT $4 + 1) t " \
 	"CROSS JOIN LATERAL (SELECT e.tx_index, e.events FROM pgcdc_drasi.queue_events e " \
 	"   WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key " \
-	"   AND e.tx_index >= coalesce((SELECT max(e0.tx_index) FROM pgcdc_drasi.queue_events e0 " \
-	"                               WHERE e0.source_id = t.source_id AND e0.tx_key = t.tx_key " \
-	"                               AND e0.tx_index <= $2 - t.first_seq), 0) " \
+	"   AND e.tx_index >= CASE WHEN t.first_seq >= $2 THEN 0 " \
+	"        ELSE coalesce((SELECT max(e0.tx_index) FROM pgcdc_drasi.queue_events e0 " \
+	"                       WHERE e0.source_id = t.source_id AND e0.tx_key = t.tx_key " \
+	"                       AND e0.tx_index <= $2 - t.first_seq), 0) END " \
 	"   AND e.tx_index <= least($3 - t.first_seq, greatest($2 - t.first_seq, 0) + ($4 - 1)) " \
 	"   ORDER BY e.tx_index LIMIT $4) e " \
 	"ORDER BY t.first_seq, e.tx_index LIMIT $4 + 1"
