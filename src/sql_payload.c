@@ -27,6 +27,7 @@
 #include "access/transam.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/pg_lsn.h"
@@ -232,6 +233,238 @@ pgcdc_payload_build(const PgcdcPayloadInput *in)
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 
 	return JsonbValueToJsonb(res);
+}
+
+/* Append a JSON string of len bytes (jsonb's escaping). */
+static void
+text_string(StringInfo out, const char *s, int len)
+{
+	char	   *z = pnstrdup(s, len);
+
+	escape_json(out, z);
+	pfree(z);
+}
+
+/* Append "key": (a key of the payload: plain ASCII, nothing to escape). */
+static void
+text_key(StringInfo out, const char *key, bool first)
+{
+	if (!first)
+		appendBinaryStringInfo(out, ", ", 2);
+	appendStringInfoChar(out, '"');
+	appendStringInfoString(out, key);
+	appendBinaryStringInfo(out, "\": ", 3);
+}
+
+/* Append a JSON value of the element's stored body, as jsonb prints it. */
+static void
+text_value(StringInfo out, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case jbvString:
+			text_string(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			appendStringInfoString(out,
+								   DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(v->val.numeric))));
+			break;
+		case jbvBool:
+			if (v->val.boolean)
+				appendBinaryStringInfo(out, "true", 4);
+			else
+				appendBinaryStringInfo(out, "false", 5);
+			break;
+		case jbvBinary:
+			(void) JsonbToCString(out, v->val.binary.data, v->val.binary.len);
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d in a queued event", (int) v->type);
+	}
+}
+
+/* Does key a sort before key b in a jsonb object (shorter first)? */
+static bool
+key_sorts_before(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return alen < blen;
+	return memcmp(a, b, alen) < 0;
+}
+
+/*
+ * The payload of one event as JSON text, exactly as jsonb's output
+ * prints pgcdc_payload_build's result (keys in jsonb's order: shorter
+ * first, then bytewise; ", " and ": " between), without building the
+ * jsonb: what the delivery workers send.  Assert builds compare the two
+ * for every event a reader builds (queue_read.c).
+ */
+void
+pgcdc_payload_text(StringInfo out, const PgcdcPayloadInput *in)
+{
+	bool		before = in->op != NULL && in->op_len == 1 &&
+	(in->op[0] == 'd' || in->op[0] == 't');
+	char	   *table = NULL;
+	int			table_len = 0;
+
+	appendStringInfoChar(out, '{');
+	text_key(out, "op", true);
+	if (in->op == NULL)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		text_string(out, in->op, in->op_len);
+
+	text_key(out, "payload", false);
+	appendStringInfoChar(out, '{');
+	text_key(out, before ? "before" : "after", true);
+	if (in->body == NULL)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+	{
+		JsonbIterator *it;
+		JsonbIteratorToken r;
+		JsonbValue	k;
+		JsonbValue	v;
+		bool		first = true;
+		bool		id_done = (in->element_id == NULL);
+		bool		labels_done = false;
+
+		if (!JB_ROOT_IS_OBJECT(in->body) || JB_ROOT_IS_SCALAR(in->body))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("body of a queued event must be a JSON object")));
+		appendStringInfoChar(out, '{');
+		it = JsonbIteratorInit(&in->body->root);
+		for (;;)
+		{
+			r = JsonbIteratorNext(&it, &k, true);
+			if (r == WJB_KEY)
+			{
+				r = JsonbIteratorNext(&it, &v, true);
+				Assert(r == WJB_VALUE);
+				if (k.val.string.len == 6 && memcmp(k.val.string.val, "_table", 6) == 0)
+				{
+					if (v.type == jbvString)
+					{
+						table = v.val.string.val;
+						table_len = v.val.string.len;
+					}
+					continue;
+				}
+
+				/*
+				 * the event's own id and labels win, as the last value in
+				 * jsonb
+				 */
+				if ((in->element_id != NULL && k.val.string.len == 2 &&
+					 memcmp(k.val.string.val, "id", 2) == 0) ||
+					(k.val.string.len == 6 && memcmp(k.val.string.val, "labels", 6) == 0))
+					continue;
+			}
+			else if (r != WJB_DONE)
+				continue;
+
+			/* id and labels go where jsonb's key order puts them */
+			if (!id_done && (r == WJB_DONE ||
+							 key_sorts_before("id", 2, k.val.string.val, k.val.string.len)))
+			{
+				text_key(out, "id", first);
+				first = false;
+				text_string(out, in->element_id, in->element_id_len);
+				id_done = true;
+			}
+			if (!labels_done && (r == WJB_DONE ||
+								 key_sorts_before("labels", 6, k.val.string.val, k.val.string.len)))
+			{
+				text_key(out, "labels", first);
+				first = false;
+				appendStringInfoChar(out, '[');
+				if (in->label == NULL)
+					appendBinaryStringInfo(out, "null", 4);
+				else
+					text_string(out, in->label, in->label_len);
+				appendStringInfoChar(out, ']');
+				labels_done = true;
+			}
+			if (r == WJB_DONE)
+				break;
+			if (!first)
+				appendBinaryStringInfo(out, ", ", 2);
+			first = false;
+			text_string(out, k.val.string.val, k.val.string.len);
+			appendBinaryStringInfo(out, ": ", 2);
+			text_value(out, &v);
+		}
+		appendStringInfoChar(out, '}');
+	}
+	text_key(out, "source", false);
+	appendStringInfoChar(out, '{');
+	text_key(out, "db", true);
+	if (in->source_id == NULL)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		text_string(out, in->source_id, in->source_id_len);
+	text_key(out, "lsn", false);
+	if (in->lsn_null)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, UINT64_FORMAT, (uint64) in->lsn);
+	text_key(out, "table", false);
+	if (table != NULL)
+		text_string(out, table, table_len);
+	else
+		appendBinaryStringInfo(out, "\"node\"", 6);
+	text_key(out, "ts_ns", false);
+	if (in->commit_time_null)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, INT64_FORMAT, (in->commit_time + UNIX_TO_PG_EPOCH_USECS) * 1000);
+	appendBinaryStringInfo(out, "}}", 2);
+
+	text_key(out, "metadata", false);
+	appendStringInfoChar(out, '{');
+	text_key(out, "seq", true);
+	if (in->seq_null)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, INT64_FORMAT, in->seq);
+	text_key(out, "xid", false);
+	if (in->xid_null)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, UINT64_FORMAT, in->xid);
+	text_key(out, "txIndex", false);
+	if (in->tx_index_null)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, "%d", in->tx_index);
+	if (in->snapshot)
+	{
+		text_key(out, "snapshot", false);
+		appendBinaryStringInfo(out, "true", 4);
+	}
+	if (in->unavailable != NULL)
+	{
+		text_key(out, "unavailable", false);
+		(void) JsonbToCString(out, &in->unavailable->root, VARSIZE(in->unavailable));
+	}
+	appendStringInfoChar(out, '}');
+
+	text_key(out, "reactivatorEnd_ns", false);
+	if (in->end_ns_null)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, INT64_FORMAT, in->end_ns);
+	text_key(out, "reactivatorStart_ns", false);
+	if (in->start_ns_null)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, INT64_FORMAT, in->start_ns);
+	appendStringInfoChar(out, '}');
 }
 
 /*

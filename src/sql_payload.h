@@ -16,6 +16,7 @@
 
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 /*
@@ -54,5 +55,6 @@ typedef struct PgcdcPayloadInput
 } PgcdcPayloadInput;
 
 extern Jsonb *pgcdc_payload_build(const PgcdcPayloadInput *in);
+extern void pgcdc_payload_text(StringInfo out, const PgcdcPayloadInput *in);
 
 #endif							/* PGCDC_SQL_PAYLOAD_H */
