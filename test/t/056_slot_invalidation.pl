@@ -83,8 +83,13 @@ sub recover
 Invalidation reason: $reason.
 Call pgcdc_drasi.resync_source('s') to replace the slot and take a new snapshot of every table.},
 		"$label: the resumed worker reports the invalidated slot and the way out");
-	is($node->safe_psql('postgres', "SELECT state FROM pgcdc_drasi.status"),
-		'error', "$label: the source is in error, not streaming");
+	# The launcher starts the worker again after its backoff, so the state
+	# goes error, starting, error...: wait for error rather than read it once.
+	ok( $node->poll_query_until(
+			'postgres', "SELECT state = 'error' FROM pgcdc_drasi.status"),
+		"$label: the source is in error, not streaming");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM pgcdc_drasi.status WHERE state = 'streaming'"),
+		'0', "$label: the source does not stream with an invalidated slot");
 
 	my $before = $node->safe_psql('postgres',
 		"SELECT coalesce(max(seq), 0) FROM pgcdc_drasi.events WHERE source_id = 's'");
