@@ -423,18 +423,6 @@ pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 	return state.n;
 }
 
-/*
- * At most max_events events of a source after after_seq, in seq order, as
- * (seq, payload text): what a delivery worker sends (target.c).
- */
-PgcdcQueueCursor *
-pgcdc_queue_open_payloads(const char *source_id, int64 after_seq, int max_events)
-{
-	Assert(max_events > 0);
-	return open_cursor(source_id, after_seq == PG_INT64_MAX ? after_seq : after_seq + 1,
-					   PG_INT64_MAX, max_events, NULL);
-}
-
 /* Where pgcdc_queue_fetch_payloads puts the payloads it builds. */
 typedef struct FetchPayloadsState
 {
@@ -464,8 +452,9 @@ keep_payload(const QueueReadRow *row, int64 seq, int32 tx_index,
 }
 
 /*
- * The next rows of a cursor of pgcdc_queue_open_payloads, at most max:
- * their seqs and payload texts, allocated in mcxt.  Returns how many.
+ * The next events of a cursor, at most max, as what a delivery worker
+ * sends (target.c): their seqs and payload texts, allocated in mcxt.
+ * Returns how many.
  */
 int
 pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt, int64 *seqs,

@@ -25,8 +25,6 @@ extern PgcdcQueueCursor *pgcdc_queue_open_after(const char *source_id, int64 aft
 												int max_events, const char *snapshot);
 extern int	pgcdc_queue_fetch(PgcdcQueueCursor *cursor, TupleDesc desc, MemoryContext mcxt,
 							  HeapTuple *rows, int max);
-extern PgcdcQueueCursor *pgcdc_queue_open_payloads(const char *source_id, int64 after_seq,
-												   int max_events);
 extern int	pgcdc_queue_fetch_payloads(PgcdcQueueCursor *cursor, MemoryContext mcxt,
 									   int64 *seqs, char **payloads, int max);
 extern void pgcdc_queue_close(PgcdcQueueCursor *cursor);

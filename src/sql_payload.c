@@ -235,11 +235,18 @@ pgcdc_payload_build(const PgcdcPayloadInput *in)
 	return JsonbValueToJsonb(res);
 }
 
-/* Append a JSON string of len bytes (jsonb's escaping). */
+/* Append a JSON string of len bytes (jsonb's escaping), or null for NULL. */
 static void
 text_string(StringInfo out, const char *s, int len)
 {
-	char	   *z = pnstrdup(s, len);
+	char	   *z;
+
+	if (s == NULL)
+	{
+		appendBinaryStringInfo(out, "null", 4);
+		return;
+	}
+	z = pnstrdup(s, len);
 
 	escape_json(out, z);
 	pfree(z);
@@ -254,6 +261,28 @@ text_key(StringInfo out, const char *key, bool first)
 	appendStringInfoChar(out, '"');
 	appendStringInfoString(out, key);
 	appendBinaryStringInfo(out, "\": ", 3);
+}
+
+/* Append "key": and a signed number, or null. */
+static void
+text_int64(StringInfo out, const char *key, bool first, bool isnull, int64 value)
+{
+	text_key(out, key, first);
+	if (isnull)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, INT64_FORMAT, value);
+}
+
+/* Append "key": and an unsigned number (an LSN, an xid), or null. */
+static void
+text_uint64(StringInfo out, const char *key, bool isnull, uint64 value)
+{
+	text_key(out, key, false);
+	if (isnull)
+		appendBinaryStringInfo(out, "null", 4);
+	else
+		appendStringInfo(out, UINT64_FORMAT, value);
 }
 
 /* Append a JSON value of the element's stored body, as jsonb prints it. */
@@ -313,10 +342,7 @@ pgcdc_payload_text(StringInfo out, const PgcdcPayloadInput *in)
 
 	appendStringInfoChar(out, '{');
 	text_key(out, "op", true);
-	if (in->op == NULL)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		text_string(out, in->op, in->op_len);
+	text_string(out, in->op, in->op_len);
 
 	text_key(out, "payload", false);
 	appendStringInfoChar(out, '{');
@@ -383,10 +409,7 @@ pgcdc_payload_text(StringInfo out, const PgcdcPayloadInput *in)
 				text_key(out, "labels", first);
 				first = false;
 				appendStringInfoChar(out, '[');
-				if (in->label == NULL)
-					appendBinaryStringInfo(out, "null", 4);
-				else
-					text_string(out, in->label, in->label_len);
+				text_string(out, in->label, in->label_len);
 				appendStringInfoChar(out, ']');
 				labels_done = true;
 			}
@@ -404,44 +427,22 @@ pgcdc_payload_text(StringInfo out, const PgcdcPayloadInput *in)
 	text_key(out, "source", false);
 	appendStringInfoChar(out, '{');
 	text_key(out, "db", true);
-	if (in->source_id == NULL)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		text_string(out, in->source_id, in->source_id_len);
-	text_key(out, "lsn", false);
-	if (in->lsn_null)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		appendStringInfo(out, UINT64_FORMAT, (uint64) in->lsn);
+	text_string(out, in->source_id, in->source_id_len);
+	text_uint64(out, "lsn", in->lsn_null, (uint64) in->lsn);
 	text_key(out, "table", false);
 	if (table != NULL)
 		text_string(out, table, table_len);
 	else
 		appendBinaryStringInfo(out, "\"node\"", 6);
-	text_key(out, "ts_ns", false);
-	if (in->commit_time_null)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		appendStringInfo(out, INT64_FORMAT, (in->commit_time + UNIX_TO_PG_EPOCH_USECS) * 1000);
+	text_int64(out, "ts_ns", false, in->commit_time_null,
+			   (in->commit_time + UNIX_TO_PG_EPOCH_USECS) * 1000);
 	appendBinaryStringInfo(out, "}}", 2);
 
 	text_key(out, "metadata", false);
 	appendStringInfoChar(out, '{');
-	text_key(out, "seq", true);
-	if (in->seq_null)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		appendStringInfo(out, INT64_FORMAT, in->seq);
-	text_key(out, "xid", false);
-	if (in->xid_null)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		appendStringInfo(out, UINT64_FORMAT, in->xid);
-	text_key(out, "txIndex", false);
-	if (in->tx_index_null)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		appendStringInfo(out, "%d", in->tx_index);
+	text_int64(out, "seq", true, in->seq_null, in->seq);
+	text_uint64(out, "xid", in->xid_null, in->xid);
+	text_int64(out, "txIndex", false, in->tx_index_null, in->tx_index);
 	if (in->snapshot)
 	{
 		text_key(out, "snapshot", false);
@@ -454,16 +455,8 @@ pgcdc_payload_text(StringInfo out, const PgcdcPayloadInput *in)
 	}
 	appendStringInfoChar(out, '}');
 
-	text_key(out, "reactivatorEnd_ns", false);
-	if (in->end_ns_null)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		appendStringInfo(out, INT64_FORMAT, in->end_ns);
-	text_key(out, "reactivatorStart_ns", false);
-	if (in->start_ns_null)
-		appendBinaryStringInfo(out, "null", 4);
-	else
-		appendStringInfo(out, INT64_FORMAT, in->start_ns);
+	text_int64(out, "reactivatorEnd_ns", false, in->end_ns_null, in->end_ns);
+	text_int64(out, "reactivatorStart_ns", false, in->start_ns_null, in->start_ns);
 	appendStringInfoChar(out, '}');
 }
 

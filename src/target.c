@@ -623,7 +623,7 @@ read_batch(void)
 	payloads = MemoryContextAlloc(batch_mcxt, sizeof(char *) * options.batch_size);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	cursor = pgcdc_queue_open_payloads(config->source_id, delivered_seq, options.batch_size);
+	cursor = pgcdc_queue_open_after(config->source_id, delivered_seq, options.batch_size, NULL);
 	n = pgcdc_queue_fetch_payloads(cursor, batch_mcxt, batch_seqs, payloads, options.batch_size);
 	pgcdc_queue_close(cursor);
 	CommitTransactionCommand();
