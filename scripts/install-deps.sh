@@ -10,6 +10,8 @@ PACKAGES=(
 	postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl
 	libipc-run-perl
+	# test/t/072_redis_direct.pl decodes some 300,000 events
+	libjson-xs-perl
 	make
 	gcc
 	libc6-dev

@@ -100,12 +100,14 @@ typedef struct PgcdcQueue
 {
 	PgcdcQueueRel events;
 	PgcdcQueueRel transactions;
-	TupleTableSlot *tx_slot;
-	BulkInsertState bistate;
-	TupleTableSlot **slots;
-	int			capacity;		/* length of slots */
+	BulkInsertState bistate;	/* of queue_events */
+	TupleTableSlot **slots;		/* rows of queue_events */
+	TupleTableSlot **tx_slots;	/* rows of queue_transactions */
+	int			capacity;		/* length of slots and of tx_slots */
 	int			nslots;			/* allocated */
 	int			nused;			/* filled, waiting for flush */
+	int			tx_nslots;		/* the same for tx_slots */
+	int			tx_nused;
 	Size		nbytes;			/* bytes of the filled slots */
 	MemoryContext batch_mcxt;	/* values of the buffered rows */
 	MemoryContext event_mcxt;	/* one event's values until it is packed */
@@ -193,12 +195,14 @@ queue_begin(void)
 	old = MemoryContextSwitchTo(CurTransactionContext);
 	open_queue_rel(&queue.events, events_relid, QUEUE_NATTS);
 	open_queue_rel(&queue.transactions, transactions_relid, QUEUE_TX_NATTS);
-	queue.tx_slot = MakeSingleTupleTableSlot(queue.transactions.desc, &TTSOpsHeapTuple);
 	queue.bistate = GetBulkInsertState();
 	queue.nslots = 0;
 	queue.nused = 0;
+	queue.tx_nslots = 0;
+	queue.tx_nused = 0;
 	queue.capacity = Max(pgcdc_batch_size, 2);
 	queue.slots = palloc0(sizeof(TupleTableSlot *) * queue.capacity);
+	queue.tx_slots = palloc0(sizeof(TupleTableSlot *) * queue.capacity);
 	queue.row.n = 0;
 	MemoryContextSwitchTo(old);
 }
@@ -300,21 +304,35 @@ pgcdc_queue_append(PgcdcTxContext *tx, PgcdcEvent *event)
 	MemoryContextSwitchTo(old);
 }
 
+static void queue_write_tx_rows(void);
+
 /*
- * Write the row of a source transaction (or snapshot) whose events are
+ * Buffer the row of a source transaction (or snapshot) whose events are
  * queued under tx->tx_key: n_events events from first_seq on.  This makes
- * them visible to readers once the local transaction commits.
+ * them visible to readers once the local transaction commits.  The rows
+ * are written with the heap's multi-insert, like the events' rows: a group
+ * of one-event transactions would otherwise cost a heap insert (its WAL
+ * record, its buffer lock) and a snapshot per event.
  */
 void
 pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
 {
 	TupleTableSlot *slot;
-	List	   *recheck;
+	MemoryContext old;
 
 	Assert(IsTransactionState() && n_events > 0);
 	if (queue.events.rel == NULL)
 		queue_begin();
-	slot = queue.tx_slot;
+	if (queue.tx_nused >= queue.capacity)
+		queue_write_tx_rows();
+	if (queue.tx_nused >= queue.tx_nslots)
+	{
+		old = MemoryContextSwitchTo(CurTransactionContext);
+		queue.tx_slots[queue.tx_nslots++] =
+			MakeSingleTupleTableSlot(queue.transactions.desc, &TTSOpsHeapTuple);
+		MemoryContextSwitchTo(old);
+	}
+	slot = queue.tx_slots[queue.tx_nused++];
 	ExecClearTuple(slot);
 	slot->tts_values[0] = CStringGetTextDatum(tx->source_id);
 	slot->tts_values[1] = Int64GetDatum(first_seq);
@@ -327,15 +345,33 @@ pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_TX_NATTS);
 	slot->tts_isnull[7] = !tx->snapshot;
 	ExecStoreVirtualTuple(slot);
+	/* a copy in the slot's own memory: the values go with the caller's */
 	ExecMaterializeSlot(slot);
+}
 
+/* Write the buffered transaction rows to the heap and their index entries. */
+static void
+queue_write_tx_rows(void)
+{
+	int			i;
+
+	if (queue.transactions.rel == NULL || queue.tx_nused == 0)
+		return;
 	PushActiveSnapshot(GetTransactionSnapshot());
-	table_tuple_insert(queue.transactions.rel, slot, GetCurrentCommandId(true), 0, NULL);
-	ResetPerTupleExprContext(queue.transactions.estate);
-	recheck = pgcdc_insert_index_tuples(queue.transactions.rri, slot, queue.transactions.estate);
-	list_free(recheck);
+	table_multi_insert(queue.transactions.rel, queue.tx_slots, queue.tx_nused,
+					   GetCurrentCommandId(true), 0, NULL);
+	for (i = 0; i < queue.tx_nused; i++)
+	{
+		List	   *recheck;
+
+		ResetPerTupleExprContext(queue.transactions.estate);
+		recheck = pgcdc_insert_index_tuples(queue.transactions.rri, queue.tx_slots[i],
+											queue.transactions.estate);
+		list_free(recheck);
+		ExecClearTuple(queue.tx_slots[i]);
+	}
 	PopActiveSnapshot();
-	ExecClearTuple(slot);
+	queue.tx_nused = 0;
 }
 
 /* Write the buffered rows to the heap and their index entries. */
@@ -368,7 +404,11 @@ queue_write_rows(void)
 	MemoryContextReset(queue.batch_mcxt);
 }
 
-/* Write everything buffered, the row being filled too. */
+/*
+ * Write everything buffered, the row being filled and the transaction rows
+ * too (statements of this local transaction that read the queue tables
+ * come after this).
+ */
 static void
 queue_flush(void)
 {
@@ -376,6 +416,7 @@ queue_flush(void)
 		return;
 	queue_close_row();
 	queue_write_rows();
+	queue_write_tx_rows();
 }
 
 /* Flush and close the queue before the local transaction commits. */
@@ -389,7 +430,8 @@ pgcdc_queue_end(void)
 	queue_flush();
 	for (i = 0; i < queue.nslots; i++)
 		ExecDropSingleTupleTableSlot(queue.slots[i]);
-	ExecDropSingleTupleTableSlot(queue.tx_slot);
+	for (i = 0; i < queue.tx_nslots; i++)
+		ExecDropSingleTupleTableSlot(queue.tx_slots[i]);
 	FreeBulkInsertState(queue.bistate);
 	close_queue_rel(&queue.events);
 	close_queue_rel(&queue.transactions);

@@ -12,6 +12,9 @@
 #      window within microseconds, so this part guards the property but
 #      did not catch the old behaviour; 090_fault_durable_commit.pl does,
 #      by making the worker sleep between its commit and that flush.
+#   3. batch_size lowered to 10: a backlog of one-row transactions fills
+#      the worker's buffers of event rows and of transaction rows many
+#      times within one group; each event once, in order.
 
 use strict;
 use warnings;
@@ -96,6 +99,37 @@ SELECT count(*) FROM pg_get_wal_records_info('$lsn2', pg_current_wal_flush_lsn()
 }
 ok($durable_ok, '(2) every queue row was durable when it became visible');
 is(source_pid($node, 'big'), $pid, '(2) the same worker');
+
+##############################################################################
+# 3. batch_size = 10 again, and a backlog of 300 one-row transactions: the
+#    worker's groups of them (up to 10 * batch_size events) fill its buffers
+#    of event rows and of transaction rows (batch_size each) many times over
+##############################################################################
+
+$node->safe_psql('postgres', 'ALTER SYSTEM SET pgcdc_drasi.batch_size = 10');
+$node->reload;
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.pause_source('big')");
+ok($node->poll_query_until('postgres',
+		"SELECT pid IS NULL FROM pgcdc_drasi.status WHERE source_id = 'big'"),
+	'(3) paused');
+my $first3 = $next + 5;
+my $last3 = $first3 + 299;
+$node->safe_psql('postgres',
+	join('', map { "INSERT INTO big VALUES ($_);\n" } $first3 .. $last3));
+$node->safe_psql('postgres', "SELECT pgcdc_drasi.resume_source('big')");
+wait_streaming($node, 'big');
+catchup($node, 'big', desc => '(3) caught up with the 300 transactions');
+is( $node->safe_psql('postgres', qq{
+SELECT count(*) || ':' || count(DISTINCT xid) || ':' || (max(seq) - min(seq) + 1)
+  FROM pgcdc_drasi.events WHERE source_id = 'big' AND element_id ~ '^big:'
+   AND substr(element_id, 5)::int BETWEEN $first3 AND $last3}),
+	'300:300:300', '(3) 300 events of 300 transactions, contiguous in seq');
+is( $node->safe_psql('postgres', qq{
+SELECT count(*) FROM pgcdc_drasi.queue_transactions t
+ WHERE source_id = 'big' AND n_events <> (SELECT sum(e.n_events) FROM pgcdc_drasi.queue_events e
+                                           WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key)}),
+	'0', '(3) every transaction row counts the events queued under its key');
+check_invariants($node, 'big', '(3)');
 
 $node->stop;
 done_testing();

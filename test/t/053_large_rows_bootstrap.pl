@@ -1,4 +1,4 @@
-# 053_large_rows_bootstrap.pl: bootstrap() of 20 rows of 50 MB runs in memory bounded
+# 053_large_rows_bootstrap.pl: bootstrap() of 10 rows of 50 MB runs in memory bounded
 # by bytes, not by the number of rows (see PgcdcLargeRows.pm).
 
 use strict;

@@ -1,4 +1,4 @@
-# 054_large_rows_stream.pl: one transaction of 20 rows of 50 MB through the stream runs in memory bounded
+# 054_large_rows_stream.pl: one transaction of 10 rows of 50 MB through the stream runs in memory bounded
 # by bytes, not by the number of rows (see PgcdcLargeRows.pm).
 
 use strict;

@@ -23,7 +23,7 @@ use strict;
 use warnings;
 
 use File::Spec;
-use JSON::PP qw(decode_json);
+use JSON::XS qw(decode_json);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -104,6 +104,8 @@ sub dr_row
 		  . "FROM pgcdc_drasi.status WHERE source_id = 'dr'");
 }
 
+my $canonical = JSON::XS->new->canonical;
+
 # What identifies an event in both sinks: commit LSN, txIndex, op, element.
 sub event_key
 {
@@ -111,7 +113,7 @@ sub event_key
 	my $el = $ev->{payload}{after} // $ev->{payload}{before};
 	return join(' ',
 		$ev->{payload}{source}{lsn}, $ev->{metadata}{txIndex},
-		$ev->{op}, JSON::PP->new->canonical->encode($el));
+		$ev->{op}, $canonical->encode($el));
 }
 
 # Wait until both sources published everything, then compare the stream
