@@ -28,8 +28,9 @@
 # in 1., 450-520 MB in 2. and 390 MB in 3.  Holding all 10 rows exceeds each
 # limit: before batches were bounded by bytes the worker's peak in 1. was
 # about 13 GB for 20 rows; in 3., the queue buffer alone would hold 10
-# events of 67 MB of base64 each on top of one row's cost.  (20 rows took
-# three minutes per part and version in CI; 10 show the same.)
+# events of 67 MB of base64 each on top of one row's cost.  (With 20 rows
+# a part took up to three and a half minutes per version in CI; 10 rows
+# test the same bound in half the time.)
 
 package PgcdcLargeRows;
 
