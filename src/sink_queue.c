@@ -349,56 +349,49 @@ pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
 	ExecMaterializeSlot(slot);
 }
 
-/* Write the buffered transaction rows to the heap and their index entries. */
+/*
+ * Write n filled slots to a queue table with the heap's multi-insert, as
+ * COPY does, then their index entries; the slots are cleared.
+ */
+static void
+queue_insert_slots(PgcdcQueueRel *qr, TupleTableSlot **slots, int n,
+				   BulkInsertState bistate)
+{
+	int			i;
+
+	Assert(qr->rel != NULL && n > 0);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	table_multi_insert(qr->rel, slots, n, GetCurrentCommandId(true), 0, bistate);
+	for (i = 0; i < n; i++)
+	{
+		List	   *recheck;
+
+		ResetPerTupleExprContext(qr->estate);
+		recheck = pgcdc_insert_index_tuples(qr->rri, slots[i], qr->estate);
+		list_free(recheck);
+		ExecClearTuple(slots[i]);
+	}
+	PopActiveSnapshot();
+}
+
+/* Write the buffered transaction rows. */
 static void
 queue_write_tx_rows(void)
 {
-	int			i;
-
 	if (queue.transactions.rel == NULL || queue.tx_nused == 0)
 		return;
-	PushActiveSnapshot(GetTransactionSnapshot());
-	table_multi_insert(queue.transactions.rel, queue.tx_slots, queue.tx_nused,
-					   GetCurrentCommandId(true), 0, NULL);
-	for (i = 0; i < queue.tx_nused; i++)
-	{
-		List	   *recheck;
-
-		ResetPerTupleExprContext(queue.transactions.estate);
-		recheck = pgcdc_insert_index_tuples(queue.transactions.rri, queue.tx_slots[i],
-											queue.transactions.estate);
-		list_free(recheck);
-		ExecClearTuple(queue.tx_slots[i]);
-	}
-	PopActiveSnapshot();
+	queue_insert_slots(&queue.transactions, queue.tx_slots, queue.tx_nused, NULL);
 	queue.tx_nused = 0;
 }
 
-/* Write the buffered rows to the heap and their index entries. */
+/* Write the buffered event rows; their values go with the batch context. */
 static void
 queue_write_rows(void)
 {
-	int			i;
-	CommandId	cid;
-
 	Assert(queue.row.n == 0);
 	if (queue.events.rel == NULL || queue.nused == 0)
 		return;
-
-	PushActiveSnapshot(GetTransactionSnapshot());
-	cid = GetCurrentCommandId(true);
-	table_multi_insert(queue.events.rel, queue.slots, queue.nused, cid, 0, queue.bistate);
-	for (i = 0; i < queue.nused; i++)
-	{
-		List	   *recheck;
-
-		ResetPerTupleExprContext(queue.events.estate);
-		recheck = pgcdc_insert_index_tuples(queue.events.rri, queue.slots[i],
-											queue.events.estate);
-		list_free(recheck);
-		ExecClearTuple(queue.slots[i]);
-	}
-	PopActiveSnapshot();
+	queue_insert_slots(&queue.events, queue.slots, queue.nused, queue.bistate);
 	queue.nused = 0;
 	queue.nbytes = 0;
 	MemoryContextReset(queue.batch_mcxt);
