@@ -168,7 +168,10 @@ CREATE TABLE pgcdc_drasi.table_options (
  * transaction (n_events; tx_index is its first one's), packed into one
  * bytea (src/queue_row.c), as long as the row stays within half a page:
  * one heap tuple and one index entry for many events, never compressed
- * nor moved to TOAST unless a single event is that large.
+ * nor moved to TOAST unless a single event is that large.  A transaction
+ * whose events all fit one such row and are written at its commit (a
+ * small one, the usual case) keeps them in its own row instead (events),
+ * and has no rows in queue_events: one heap tuple and one index entry.
  */
 CREATE TABLE pgcdc_drasi.queue_transactions (
 	source_id	text NOT NULL,
@@ -179,9 +182,11 @@ CREATE TABLE pgcdc_drasi.queue_transactions (
 	xid			xid8 NOT NULL,
 	commit_time	timestamptz NOT NULL,
 	snapshot	pg_snapshot,	/* snapshot events: the snapshot they show */
+	events		bytea,			/* all its events, packed as in queue_events;
+								 * NULL: they are in queue_events */
 	PRIMARY KEY (source_id, first_seq)
 ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.05,
-		autovacuum_vacuum_cost_delay = 0);
+		autovacuum_vacuum_cost_delay = 0, toast_tuple_target = 4080);
 
 CREATE TABLE pgcdc_drasi.queue_events (
 	tx_key		bigint NOT NULL,
@@ -233,26 +238,26 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 /*
  * The queue as one row per change event.  seq numbers each source's
  * events 1, 2, 3, ... in commit order, then order within the transaction.
- * Each transaction row fetches its rows of events by the primary key of
- * queue_events (OFFSET 0 keeps the planner from flattening the join):
- * a plain join, planned before the tables are analyzed, could loop over
- * sequential scans, and an index from events to transactions would cost
- * the worker an index entry per source transaction.  _unpack takes the
- * events out of each row.
+ * Each transaction row holds its events or fetches its rows of events by
+ * the primary key of queue_events (OFFSET 0 keeps the planner from
+ * flattening the join): a plain join, planned before the tables are
+ * analyzed, could loop over sequential scans, and an index from events to
+ * transactions would cost the worker an index entry per source
+ * transaction.  _unpack takes the events out of each row.
  */
 CREATE VIEW pgcdc_drasi.events AS
-SELECT t.first_seq + e.tx_index + u.i - 1 AS seq, t.source_id, t.lsn, t.xid,
-	   e.tx_index + u.i - 1 AS tx_index, t.commit_time, u.op, u.label, u.element_id,
+SELECT t.first_seq + coalesce(e.tx_index, 0) + u.i - 1 AS seq, t.source_id, t.lsn, t.xid,
+	   coalesce(e.tx_index, 0) + u.i - 1 AS tx_index, t.commit_time, u.op, u.label, u.element_id,
 	   pgcdc_drasi._payload(u.op, u.label, u.element_id, u.body, u.unavailable, u.start_ns,
 							u.end_ns, t.source_id, t.lsn, t.commit_time,
-							t.first_seq + e.tx_index + u.i - 1, t.xid, e.tx_index + u.i - 1,
-							t.snapshot IS NOT NULL) AS payload,
+							t.first_seq + coalesce(e.tx_index, 0) + u.i - 1, t.xid,
+							coalesce(e.tx_index, 0) + u.i - 1, t.snapshot IS NOT NULL) AS payload,
 	   t.snapshot
 FROM pgcdc_drasi.queue_transactions t
-CROSS JOIN LATERAL (SELECT * FROM pgcdc_drasi.queue_events e
-					WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key
-					OFFSET 0) e
-CROSS JOIN LATERAL pgcdc_drasi._unpack(e.events) u;
+LEFT JOIN LATERAL (SELECT * FROM pgcdc_drasi.queue_events e
+				   WHERE t.events IS NULL AND e.source_id = t.source_id AND e.tx_key = t.tx_key
+				   OFFSET 0) e ON true
+CROSS JOIN LATERAL pgcdc_drasi._unpack(coalesce(t.events, e.events)) u;
 
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('pgcdc_drasi.table_keys', '');

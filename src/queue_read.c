@@ -7,7 +7,8 @@
  *
  * A batch is one query over the two queue tables that returns their rows
  * as they are stored: the transactions' values once, and each
- * queue_events row with its packed events.  The events are unpacked and
+ * queue_events row with its packed events (a small transaction's are in
+ * its own row, design §39).  The events are unpacked and
  * their payloads built here, in C, with the same functions the view calls
  * through SQL (queue_row.c, sql_payload.c).  Unpacking in the query (a
  * set-returning function per row in a LATERAL join) would put every row's
@@ -73,10 +74,12 @@ struct PgcdcQueueCursor
  * transaction the snapshot leaves out does not count, so the bound is per
  * transaction).  Every row holds an event in range except perhaps the
  * first (the end of a transaction before $2), so $4 + 1 rows are enough.
+ * A small transaction's events are in its own row (t.events), and it has
+ * no rows in queue_events: the lateral join is not even run for it.
  */
 #define QUEUE_READ_SQL \
 	"SELECT t.first_seq, t.source_id, t.lsn, t.xid, t.commit_time, t.snapshot, " \
-	"       e.tx_index, e.events FROM " \
+	"       coalesce(e.tx_index, 0), coalesce(t.events, e.events) FROM " \
 	"  (SELECT * FROM pgcdc_drasi.queue_transactions t " \
 	"   WHERE t.source_id = $1 AND t.first_seq <= $3 " \
 	"   AND t.first_seq >= coalesce((SELECT max(t0.first_seq) FROM pgcdc_drasi.queue_transactions t0 " \
@@ -85,14 +88,14 @@ struct PgcdcQueueCursor
 	"        THEN NOT pg_visible_in_snapshot(t.xid, $5::pg_snapshot) " \
 	"        ELSE NOT pgcdc_drasi._snapshot_within(t.snapshot, $5::pg_snapshot) END) " \
 	"   ORDER BY t.first_seq LIMIT $4 + 1) t " \
-	"CROSS JOIN LATERAL (SELECT e.tx_index, e.events FROM pgcdc_drasi.queue_events e " \
-	"   WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key " \
+	"LEFT JOIN LATERAL (SELECT e.tx_index, e.events FROM pgcdc_drasi.queue_events e " \
+	"   WHERE t.events IS NULL AND e.source_id = t.source_id AND e.tx_key = t.tx_key " \
 	"   AND e.tx_index >= CASE WHEN t.first_seq >= $2 THEN 0 " \
 	"        ELSE coalesce((SELECT max(e0.tx_index) FROM pgcdc_drasi.queue_events e0 " \
 	"                       WHERE e0.source_id = t.source_id AND e0.tx_key = t.tx_key " \
 	"                       AND e0.tx_index <= $2 - t.first_seq), 0) END " \
 	"   AND e.tx_index <= least($3 - t.first_seq, greatest($2 - t.first_seq, 0) + ($4 - 1)) " \
-	"   ORDER BY e.tx_index LIMIT $4) e " \
+	"   ORDER BY e.tx_index LIMIT $4) e ON true " \
 	"ORDER BY t.first_seq, e.tx_index LIMIT $4 + 1"
 
 /* Columns of QUEUE_READ_SQL, from 1. */
@@ -219,6 +222,7 @@ fetch_batch(PgcdcQueueCursor *cursor, int max, QueueEventCallback cb, void *arg)
 		const char *p;
 		const char *end;
 		Datum		d;
+		bool		isnull;
 		int32		k;
 
 		CHECK_FOR_INTERRUPTS();
@@ -230,7 +234,9 @@ fetch_batch(PgcdcQueueCursor *cursor, int max, QueueEventCallback cb, void *arg)
 		row.snapshot = SPI_getbinval(tup, rows->tupdesc, COL_SNAPSHOT, &row.snapshot_null);
 		row.tx_index = DatumGetInt32(column(tup, rows->tupdesc, COL_TX_INDEX));
 		/* an event too large for a row of its own is in TOAST */
-		d = column(tup, rows->tupdesc, COL_EVENTS);
+		d = SPI_getbinval(tup, rows->tupdesc, COL_EVENTS, &isnull);
+		if (isnull)
+			continue;			/* no rows left in queue_events */
 		row.events = DatumGetByteaPP(d);
 
 		p = VARDATA_ANY(row.events);

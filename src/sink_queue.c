@@ -6,12 +6,13 @@
  *
  * Consecutive events of a transaction share a row of queue_events,
  * packed into one bytea (queue_row.c), so that a large transaction costs
- * one heap tuple and one index entry per many events.  Rows are buffered and written
- * with the heap's multi-insert, as COPY does, then indexed.  The buffer
- * holds at most pgcdc_drasi.batch_size rows, so memory stays flat however
- * large a source transaction is: the rows go to the table (inside the
- * still open local transaction), not to memory.  Triggers and rules on
- * the queue table are not fired.
+ * one heap tuple and one index entry per many events; a small one keeps
+ * its row of events in its queue_transactions row (design §39).  Rows
+ * are buffered and written with the heap's multi-insert, as COPY does,
+ * then indexed.  The buffer holds at most pgcdc_drasi.batch_size rows,
+ * so memory stays flat however large a source transaction is: the rows go
+ * to the table (inside the still open local transaction), not to memory.
+ * Triggers and rules on the queue table are not fired.
  *
  * This file is the only C code that writes the queue tables (queue_read.c
  * only reads them); the configuration tables belong to catalog.c, whose
@@ -48,7 +49,7 @@
 #include "sink_queue.h"
 
 #define QUEUE_NATTS 5			/* of queue_events */
-#define QUEUE_TX_NATTS 8		/* of queue_transactions */
+#define QUEUE_TX_NATTS 9		/* of queue_transactions */
 
 /*
  * A row of queue_events holds at most this many events, packed into at
@@ -109,6 +110,7 @@ typedef struct PgcdcQueue
 	int			tx_nslots;		/* the same for tx_slots */
 	int			tx_nused;
 	Size		nbytes;			/* bytes of the filled slots */
+	Size		tx_nbytes;		/* events held in the filled tx_slots */
 	MemoryContext batch_mcxt;	/* values of the buffered rows */
 	MemoryContext event_mcxt;	/* one event's values until it is packed */
 	PgcdcQueueRow row;			/* the row being filled */
@@ -313,17 +315,24 @@ static void queue_write_tx_rows(void);
  * are written with the heap's multi-insert, like the events' rows: a group
  * of one-event transactions would otherwise cost a heap insert (its WAL
  * record, its buffer lock) and a snapshot per event.
+ *
+ * When all of the transaction's events are in the row being filled (a
+ * small transaction, the usual case), that row goes into the transaction
+ * row itself (its column events) instead of queue_events: one heap tuple
+ * and one index entry per transaction instead of two of each.
  */
 void
 pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
 {
+	PgcdcQueueRow *row = &queue.row;
 	TupleTableSlot *slot;
 	MemoryContext old;
+	bool		inline_events;
 
 	Assert(IsTransactionState() && n_events > 0);
 	if (queue.events.rel == NULL)
 		queue_begin();
-	if (queue.tx_nused >= queue.capacity)
+	if (queue.tx_nused >= queue.capacity || queue.tx_nbytes >= QUEUE_FLUSH_BYTES)
 		queue_write_tx_rows();
 	if (queue.tx_nused >= queue.tx_nslots)
 	{
@@ -332,6 +341,16 @@ pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
 			MakeSingleTupleTableSlot(queue.transactions.desc, &TTSOpsHeapTuple);
 		MemoryContextSwitchTo(old);
 	}
+
+	/*
+	 * The row being filled holds every event of the transaction when it
+	 * starts at its first and counts all of them: none of its events is in
+	 * queue_events then (rows of a subtransaction aborted before are gone,
+	 * pgcdc_queue_discard).
+	 */
+	inline_events = (row->n == n_events && row->tx_key == tx->tx_key && row->first_index == 0);
+	Assert(!inline_events || strcmp(row->source_id, tx->source_id) == 0);
+
 	slot = queue.tx_slots[queue.tx_nused++];
 	ExecClearTuple(slot);
 	slot->tts_values[0] = CStringGetTextDatum(tx->source_id);
@@ -344,9 +363,25 @@ pgcdc_queue_end_tx(PgcdcTxContext *tx, int64 first_seq, int n_events)
 	slot->tts_values[7] = tx->snapshot ? tx->snapshot_datum : (Datum) 0;
 	memset(slot->tts_isnull, 0, sizeof(bool) * QUEUE_TX_NATTS);
 	slot->tts_isnull[7] = !tx->snapshot;
+	if (inline_events)
+	{
+		SET_VARSIZE(row->buf.data, row->buf.len);
+		slot->tts_values[8] = PointerGetDatum(row->buf.data);
+		queue.tx_nbytes += row->buf.len;
+	}
+	else
+		slot->tts_isnull[8] = true;
 	ExecStoreVirtualTuple(slot);
 	/* a copy in the slot's own memory: the values go with the caller's */
 	ExecMaterializeSlot(slot);
+
+	if (inline_events)
+	{
+		/* the row's buffer is copied: it is not filled any further */
+		pfree(row->buf.data);
+		row->buf.data = NULL;
+		row->n = 0;
+	}
 }
 
 /*
@@ -382,6 +417,7 @@ queue_write_tx_rows(void)
 		return;
 	queue_insert_slots(&queue.transactions, queue.tx_slots, queue.tx_nused, NULL);
 	queue.tx_nused = 0;
+	queue.tx_nbytes = 0;
 }
 
 /* Write the buffered event rows; their values go with the batch context. */
@@ -609,7 +645,7 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 	 * the first one that is not.
 	 */
 	if (SPI_execute_with_args("SELECT tx_key, first_seq, n_events, "
-							  "       pg_catalog.age(xmin) > pg_catalog.age($5) "
+							  "       pg_catalog.age(xmin) > pg_catalog.age($5), events IS NOT NULL "
 							  "FROM pgcdc_drasi.queue_transactions "
 							  "WHERE source_id = $1 AND first_seq <= $2 "
 							  "ORDER BY first_seq LIMIT $3",
@@ -626,13 +662,20 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 		int64		first = DatumGetInt64(SPI_getbinval(tup, txs->tupdesc, 2, &isnull));
 		int32		n = DatumGetInt32(SPI_getbinval(tup, txs->tupdesc, 3, &isnull));
 		int64		last = first + n - 1;
+		bool		in_row = DatumGetBool(SPI_getbinval(tup, txs->tupdesc, 5, &isnull));
 
 		if (!DatumGetBool(SPI_getbinval(tup, txs->tupdesc, 4, &isnull)))
 		{
 			*more = false;		/* not before the horizon moves */
 			break;
 		}
-		if (last <= cut && n <= budget)
+
+		/*
+		 * A transaction holding its events in its row (at most a row of
+		 * queue_events' worth) goes whole even past the budget: cutting it
+		 * would mean moving its events to queue_events first.
+		 */
+		if (last <= cut && (n <= budget || in_row))
 		{
 			/* the whole transaction (what is left of it) */
 			if (nfull == 0)
@@ -678,13 +721,20 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 								  4, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not remove old events");
 		removed += count_of(SPI_tuptable);
-		/* the first nfull rows of the source: every row in between */
+
+		/*
+		 * The first nfull rows of the source: every row in between, with the
+		 * events held in the rows themselves.
+		 */
 		fullvalues[1] = Int64GetDatum(full_first_seq);
 		fullvalues[2] = Int64GetDatum(full_last_seq);
-		if (SPI_execute_with_args("DELETE FROM pgcdc_drasi.queue_transactions "
-								  "WHERE source_id = $1 AND first_seq BETWEEN $2 AND $3",
-								  3, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_DELETE)
+		if (SPI_execute_with_args("WITH d AS (DELETE FROM pgcdc_drasi.queue_transactions "
+								  "  WHERE source_id = $1 AND first_seq BETWEEN $2 AND $3 "
+								  "  RETURNING CASE WHEN events IS NULL THEN 0 ELSE n_events END AS n) "
+								  "SELECT coalesce(sum(n), 0)::bigint FROM d",
+								  3, fulltypes, fullvalues, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not remove old events");
+		removed += count_of(SPI_tuptable);
 	}
 	if (part_key >= 0 && budget > 0)
 	{
@@ -704,6 +754,22 @@ pgcdc_queue_trim(const char *source_id, int retention_secs, int batch, bool *mor
 		partvalues[2] = Int32GetDatum((int32) (part_upto - part_first));
 		partvalues[3] = Int32GetDatum(budget);
 		partvalues[4] = Int64GetDatum(part_first);
+
+		/*
+		 * Events held in the transaction row move to a row of queue_events
+		 * first, where they can be cut like any other (the one transaction
+		 * straddling the cut, so rarely).
+		 */
+		if (SPI_execute_with_args("INSERT INTO pgcdc_drasi.queue_events (tx_key, tx_index, n_events, source_id, events) "
+								  "SELECT tx_key, 0, n_events, source_id, events "
+								  "FROM pgcdc_drasi.queue_transactions "
+								  "WHERE source_id = $1 AND first_seq = $5 AND events IS NOT NULL",
+								  5, parttypes, partvalues, NULL, false, 0) != SPI_OK_INSERT ||
+			(SPI_processed > 0 &&
+			 SPI_execute_with_args("UPDATE pgcdc_drasi.queue_transactions SET events = NULL "
+								   "WHERE source_id = $1 AND first_seq = $5",
+								   5, parttypes, partvalues, NULL, false, 0) != SPI_OK_UPDATE))
+			elog(ERROR, "could not remove old events");
 		if (SPI_execute_with_args("WITH d AS (DELETE FROM pgcdc_drasi.queue_events "
 								  "  WHERE source_id = $1 AND tx_key = $2 AND tx_index <= $3 "
 								  "  AND tx_index + n_events - 1 <= $3 "
@@ -777,9 +843,10 @@ pgcdc_queue_first_seq(const char *source_id, int64 *first_seq)
 
 	pgcdc_catalog_begin(&access);
 	values[0] = CStringGetTextDatum(source_id);
-	if (SPI_execute_with_args("SELECT t.first_seq + (SELECT e.tx_index FROM pgcdc_drasi.queue_events e "
-							  "  WHERE e.source_id = $1 AND e.tx_key = t.tx_key "
-							  "  ORDER BY e.tx_index LIMIT 1) "
+	if (SPI_execute_with_args("SELECT t.first_seq + CASE WHEN t.events IS NOT NULL THEN 0 "
+							  "  ELSE (SELECT e.tx_index FROM pgcdc_drasi.queue_events e "
+							  "        WHERE e.source_id = $1 AND e.tx_key = t.tx_key "
+							  "        ORDER BY e.tx_index LIMIT 1) END "
 							  "FROM pgcdc_drasi.queue_transactions t "
 							  "WHERE t.source_id = $1 ORDER BY t.first_seq LIMIT 1",
 							  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)

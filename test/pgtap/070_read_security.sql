@@ -68,7 +68,7 @@ RETURNS bigint LANGUAGE sql AS $$
 	FROM pg_catalog.pg_index WHERE indrelid = 'pgcdc_drasi.queue_events'::regclass
 $$;
 
-SELECT plan(39);
+SELECT plan(43);
 
 -- The source of the database settings test, created before them.
 SET ROLE rs_admin;
@@ -279,12 +279,40 @@ VALUES (2, 0, 2, 'rs_q',
 SELECT results_eq($$SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload, snapshot::text
 					  FROM pgcdc_drasi.get_events('rs_q', 3001, 3006)$$,
 	$$SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload, snapshot::text
-		FROM pgcdc_drasi.events WHERE source_id = 'rs_q' AND seq >= 3001 ORDER BY seq$$,
+		FROM pgcdc_drasi.events WHERE source_id = 'rs_q' AND seq BETWEEN 3001 AND 3006 ORDER BY seq$$,
 	'get_events (unpacked in C) returns what the view returns (unpacked in SQL), column for column');
 SELECT results_eq($$SELECT seq, tx_index, payload FROM pgcdc_drasi.get_events('rs_q', 2999, 3002)$$,
 	$$SELECT seq, tx_index, payload FROM pgcdc_drasi.events
 		WHERE source_id = 'rs_q' AND seq BETWEEN 2999 AND 3002 ORDER BY seq$$,
 	'get_events from inside one row to inside a row of the next transaction');
+
+-- Small transactions hold their events in their own row (events), with no
+-- rows in queue_events, as the worker writes them: read from the middle
+-- of one, across both kinds, and the view agrees column for column.
+INSERT INTO pgcdc_drasi.queue_transactions (source_id, first_seq, tx_key, n_events, lsn, xid, commit_time, events)
+VALUES ('rs_q', 3007, 3, 3, '0/2B', '4294967302', '2026-01-02 03:04:06+00',
+		pgcdc_drasi._pack('i', 'rs_t', 'rs_t:5', '{"k": 5}', NULL, 13, 14) ||
+		pgcdc_drasi._pack('u', 'rs_t', 'rs_t:6', '{"k": 6}', '["k"]', 15, 16) ||
+		pgcdc_drasi._pack('d', 'rs_t', 'rs_t:7', '{"k": 7}', NULL, 17, 18)),
+	   ('rs_q', 3010, 4, 1, '0/2C', '4294967303', '2026-01-02 03:04:07+00',
+		pgcdc_drasi._pack('i', 'rs_t', 'rs_t:8', '{"k": 8}', NULL, 19, 20));
+SELECT results_eq($$SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload, snapshot::text
+					  FROM pgcdc_drasi.get_events('rs_q', 3004, 3010)$$,
+	$$SELECT seq, source_id, lsn, xid, tx_index, commit_time, op, label, element_id, payload, snapshot::text
+		FROM pgcdc_drasi.events WHERE source_id = 'rs_q' AND seq >= 3004 ORDER BY seq$$,
+	'get_events and the view agree on transactions holding their own events');
+SELECT results_eq($$SELECT seq, tx_index, element_id, payload -> 'metadata' -> 'unavailable' FROM pgcdc_drasi.get_events('rs_q', 3008, 3010)$$,
+	$$VALUES (3008::bigint, 1, 'rs_t:6', '["k"]'::jsonb), (3009, 2, 'rs_t:7', NULL), (3010, 0, 'rs_t:8', NULL)$$,
+	'get_events from inside a transaction holding its own events');
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT rs_fetched() AS rs_f3 \gset
+SELECT results_eq($$SELECT count(*)::int FROM pgcdc_drasi.get_events('rs_q', 3007, 3010)$$,
+	$$VALUES (4)$$, 'get_events returns the events held in transaction rows');
+SELECT is(rs_fetched() - :rs_f3, 0::bigint,
+	'transactions holding their own events are read without looking into queue_events');
+COMMIT;
 
 ----------------------------------------------------------------------
 -- clean up

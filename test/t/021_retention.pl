@@ -282,18 +282,21 @@ my ($stat_ok, $stats) = (0, '');
 foreach (1 .. 300)
 {
 	$stats = $node->safe_psql('postgres',
-		"SELECT n_tup_ins || ':' || n_tup_del || ':' || (SELECT count(*) FROM pgcdc_drasi.queue_events) "
-		  . "FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass");
+		"SELECT sum(n_tup_ins) || ':' || sum(n_tup_del) || ':' "
+		  . "|| (SELECT count(*) FROM pgcdc_drasi.queue_events) + (SELECT count(*) FROM pgcdc_drasi.queue_transactions) "
+		  . "FROM pg_stat_user_tables "
+		  . "WHERE relid IN ('pgcdc_drasi.queue_events'::regclass, 'pgcdc_drasi.queue_transactions'::regclass)");
 	my ($ins, $del, $left) = split /:/, $stats;
-	# a row holds 1 to 64 events; every row inserted is deleted by now but
+	# a row holds 1 to 64 events (the transactions of 10 events here hold
+	# them in their own row); every row inserted is deleted by now but
 	# those still queued (other sources of this test)
 	if ($ins >= $written / 64 && $del >= $ins - $left) { $stat_ok = 1; last; }
 	usleep(100_000);
 }
 ok($stat_ok, "the worker reports its inserts and deletes to the statistics system while it runs (n_tup_ins:n_tup_del:rows left = $stats)");
-note('pg_stat_user_tables of pgcdc_drasi.queue_events: ' . $node->safe_psql('postgres',
-	"SELECT format('n_tup_ins=%s n_tup_del=%s n_dead_tup=%s autovacuum_count=%s last_autovacuum=%s', n_tup_ins, n_tup_del, n_dead_tup, autovacuum_count, last_autovacuum)
-	   FROM pg_stat_user_tables WHERE relid = 'pgcdc_drasi.queue_events'::regclass"));
+note('pg_stat_user_tables of the queue tables: ' . $node->safe_psql('postgres',
+	"SELECT string_agg(format('%s: n_tup_ins=%s n_tup_del=%s n_dead_tup=%s autovacuum_count=%s last_autovacuum=%s', relname, n_tup_ins, n_tup_del, n_dead_tup, autovacuum_count, last_autovacuum), '; ')
+	   FROM pg_stat_user_tables WHERE relid IN ('pgcdc_drasi.queue_events'::regclass, 'pgcdc_drasi.queue_transactions'::regclass)"));
 
 my $final = $samples[-1]{size};
 my $max = 0;

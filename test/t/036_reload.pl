@@ -101,9 +101,12 @@ ok($durable_ok, '(2) every queue row was durable when it became visible');
 is(source_pid($node, 'big'), $pid, '(2) the same worker');
 
 ##############################################################################
-# 3. batch_size = 10 again, and a backlog of 300 one-row transactions: the
-#    worker's groups of them (up to 10 * batch_size events) fill its buffers
-#    of event rows and of transaction rows (batch_size each) many times over
+# 3. batch_size = 10 again, and a backlog of 300 transactions, one row each
+#    and 70 more in every tenth: the worker's groups of them (up to 10 *
+#    batch_size events) fill its buffers of event rows and of transaction
+#    rows (batch_size each) many times over.  The one-row transactions hold
+#    their event in their own row; those of 71 events (more than a row of
+#    queue_events holds) have two rows of queue_events.
 ##############################################################################
 
 $node->safe_psql('postgres', 'ALTER SYSTEM SET pgcdc_drasi.batch_size = 10');
@@ -115,20 +118,42 @@ ok($node->poll_query_until('postgres',
 my $first3 = $next + 5;
 my $last3 = $first3 + 299;
 $node->safe_psql('postgres',
-	join('', map { "INSERT INTO big VALUES ($_);\n" } $first3 .. $last3));
+	join('', map {
+		$_ % 10 == 0
+		  ? "BEGIN; INSERT INTO big VALUES ($_); "
+		  . "INSERT INTO big SELECT -g FROM generate_series($_ * 100, $_ * 100 + 69) g; COMMIT;\n"
+		  : "INSERT INTO big VALUES ($_);\n"
+	} $first3 .. $last3));
 $node->safe_psql('postgres', "SELECT pgcdc_drasi.resume_source('big')");
 wait_streaming($node, 'big');
 catchup($node, 'big', desc => '(3) caught up with the 300 transactions');
 is( $node->safe_psql('postgres', qq{
 SELECT count(*) || ':' || count(DISTINCT xid) || ':' || (max(seq) - min(seq) + 1)
-  FROM pgcdc_drasi.events WHERE source_id = 'big' AND element_id ~ '^big:'
-   AND substr(element_id, 5)::int BETWEEN $first3 AND $last3}),
-	'300:300:300', '(3) 300 events of 300 transactions, contiguous in seq');
+  FROM pgcdc_drasi.events
+ WHERE source_id = 'big'
+   AND xid IN (SELECT xid FROM pgcdc_drasi.events WHERE source_id = 'big' AND element_id ~ '^big:'
+                  AND substr(element_id, 5)::int BETWEEN $first3 AND $last3)}),
+	'2400:300:2400', '(3) 2400 events of 300 transactions, contiguous in seq');
 is( $node->safe_psql('postgres', qq{
 SELECT count(*) FROM pgcdc_drasi.queue_transactions t
- WHERE source_id = 'big' AND n_events <> (SELECT sum(e.n_events) FROM pgcdc_drasi.queue_events e
-                                           WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key)}),
+ WHERE source_id = 'big'
+   AND n_events <> CASE WHEN t.events IS NOT NULL
+                        THEN (SELECT count(*) FROM pgcdc_drasi._unpack(t.events))
+                             + (SELECT count(*) FROM pgcdc_drasi.queue_events e
+                                 WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key)
+                        ELSE (SELECT sum(e.n_events) FROM pgcdc_drasi.queue_events e
+                               WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key) END}),
 	'0', '(3) every transaction row counts the events queued under its key');
+is( $node->safe_psql('postgres', qq{
+SELECT count(*) FILTER (WHERE t.events IS NOT NULL AND t.n_events = 1) || ':'
+       || count(*) FILTER (WHERE t.events IS NULL AND t.n_events = 71
+                             AND (SELECT count(*) FROM pgcdc_drasi.queue_events e
+                                   WHERE e.source_id = t.source_id AND e.tx_key = t.tx_key) = 2)
+  FROM pgcdc_drasi.queue_transactions t
+ WHERE source_id = 'big'
+   AND xid IN (SELECT xid FROM pgcdc_drasi.events WHERE source_id = 'big' AND element_id ~ '^big:'
+                  AND substr(element_id, 5)::int BETWEEN $first3 AND $last3)}),
+	'270:30', '(3) one-event transactions hold their event; those of 71 events have two rows of queue_events');
 check_invariants($node, 'big', '(3)');
 
 $node->stop;
