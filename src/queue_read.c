@@ -75,7 +75,10 @@ struct PgcdcQueueCursor
  * transaction).  Every row holds an event in range except perhaps the
  * first (the end of a transaction before $2), so $4 + 1 rows are enough.
  * A small transaction's events are in its own row (t.events), and it has
- * no rows in queue_events: the lateral join is not even run for it.
+ * no rows in queue_events: the lateral join is not even run for it.  A
+ * transaction row whose events retention has all removed but itself not
+ * yet (it goes in the next piece) gives no row, as before the join was
+ * outer.
  */
 #define QUEUE_READ_SQL \
 	"SELECT t.first_seq, t.source_id, t.lsn, t.xid, t.commit_time, t.snapshot, " \
@@ -96,6 +99,7 @@ struct PgcdcQueueCursor
 	"                       AND e0.tx_index <= $2 - t.first_seq), 0) END " \
 	"   AND e.tx_index <= least($3 - t.first_seq, greatest($2 - t.first_seq, 0) + ($4 - 1)) " \
 	"   ORDER BY e.tx_index LIMIT $4) e ON true " \
+	"WHERE t.events IS NOT NULL OR e.events IS NOT NULL " \
 	"ORDER BY t.first_seq, e.tx_index LIMIT $4 + 1"
 
 /* Columns of QUEUE_READ_SQL, from 1. */
@@ -222,7 +226,6 @@ fetch_batch(PgcdcQueueCursor *cursor, int max, QueueEventCallback cb, void *arg)
 		const char *p;
 		const char *end;
 		Datum		d;
-		bool		isnull;
 		int32		k;
 
 		CHECK_FOR_INTERRUPTS();
@@ -234,9 +237,7 @@ fetch_batch(PgcdcQueueCursor *cursor, int max, QueueEventCallback cb, void *arg)
 		row.snapshot = SPI_getbinval(tup, rows->tupdesc, COL_SNAPSHOT, &row.snapshot_null);
 		row.tx_index = DatumGetInt32(column(tup, rows->tupdesc, COL_TX_INDEX));
 		/* an event too large for a row of its own is in TOAST */
-		d = SPI_getbinval(tup, rows->tupdesc, COL_EVENTS, &isnull);
-		if (isnull)
-			continue;			/* no rows left in queue_events */
+		d = column(tup, rows->tupdesc, COL_EVENTS);
 		row.events = DatumGetByteaPP(d);
 
 		p = VARDATA_ANY(row.events);

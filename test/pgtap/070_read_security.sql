@@ -68,7 +68,7 @@ RETURNS bigint LANGUAGE sql AS $$
 	FROM pg_catalog.pg_index WHERE indrelid = 'pgcdc_drasi.queue_events'::regclass
 $$;
 
-SELECT plan(43);
+SELECT plan(44);
 
 -- The source of the database settings test, created before them.
 SET ROLE rs_admin;
@@ -313,6 +313,16 @@ SELECT results_eq($$SELECT count(*)::int FROM pgcdc_drasi.get_events('rs_q', 300
 SELECT is(rs_fetched() - :rs_f3, 0::bigint,
 	'transactions holding their own events are read without looking into queue_events');
 COMMIT;
+-- A transaction row whose events retention removed, the row itself not
+-- yet: nothing of it, and the next transaction's event.
+INSERT INTO pgcdc_drasi.queue_transactions (source_id, first_seq, tx_key, n_events, lsn, xid, commit_time, events)
+VALUES ('rs_q', 3011, 5, 1, '0/2D', '4294967304', '2026-01-02 03:04:08+00', NULL),
+	   ('rs_q', 3012, 6, 1, '0/2E', '4294967305', '2026-01-02 03:04:09+00',
+		pgcdc_drasi._pack('i', 'rs_t', 'rs_t:9', '{"k": 9}', NULL, 21, 22));
+SELECT results_eq($$SELECT seq, element_id FROM pgcdc_drasi.get_events('rs_q', 3011, 3012)
+					UNION ALL SELECT seq, element_id FROM pgcdc_drasi.events WHERE source_id = 'rs_q' AND seq > 3010$$,
+	$$VALUES (3012::bigint, 'rs_t:9'), (3012, 'rs_t:9')$$,
+	'a transaction row left without events gives no event, and the reads go on past it');
 
 ----------------------------------------------------------------------
 -- clean up
